@@ -1,0 +1,166 @@
+//! Process harness shared by the store's integration tests: starts a real `store` or a
+//! real `etcd` (Debian `etcd-server`) single member on loopback ephemeral ports, with
+//! the same etcd flag names, and waits until it answers.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Which implementation a member runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impl {
+    /// This project's `store` binary.
+    Store,
+    /// The real etcd from Debian's `etcd-server`.
+    Etcd,
+}
+
+impl Impl {
+    pub fn binary(self) -> PathBuf {
+        match self {
+            Impl::Store => std::env::var_os("STORE_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_store"))),
+            Impl::Etcd => PathBuf::from(std::env::var("ETCD_BIN").unwrap_or_else(|_| "/usr/bin/etcd".into())),
+        }
+    }
+
+    /// Both implementations, for suites that must pass on each.
+    pub fn both() -> [Impl; 2] {
+        [Impl::Store, Impl::Etcd]
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port").local_addr().unwrap().port()
+}
+
+/// A running single-member server. Killed (SIGKILL) on drop; its data directory is
+/// removed with it unless `keep_data` is set.
+pub struct Member {
+    pub which: Impl,
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub metrics_port: u16,
+    pub extra_args: Vec<String>,
+    pub child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Member {
+    /// Starts a fresh member with its own temporary data directory.
+    pub fn start(which: Impl, extra_args: &[&str]) -> Member {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let mut m = Member {
+            which,
+            name: "default".into(),
+            data_dir,
+            client_port: free_port(),
+            peer_port: free_port(),
+            metrics_port: free_port(),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            child: None,
+            _dir: Some(dir),
+        };
+        m.spawn();
+        m
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn metrics_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.metrics_port)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// (Re)starts the process on the same ports and data directory and waits until the
+    /// client port accepts connections and answers a Status request.
+    pub fn spawn(&mut self) {
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let client = self.endpoint();
+        let mut cmd = Command::new(self.which.binary());
+        cmd.arg("--name")
+            .arg(&self.name)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen-client-urls")
+            .arg(&client)
+            .arg("--advertise-client-urls")
+            .arg(&client)
+            .arg("--listen-peer-urls")
+            .arg(&peer)
+            .arg("--initial-advertise-peer-urls")
+            .arg(&peer)
+            .arg("--initial-cluster")
+            .arg(format!("{}={}", self.name, peer))
+            .arg("--listen-metrics-urls")
+            .arg(self.metrics_endpoint())
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        if std::env::var_os("TEST_SERVER_LOGS").is_none() {
+            cmd.stderr(Stdio::null());
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.which.binary()));
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(20));
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let health = format!("127.0.0.1:{}", self.metrics_port);
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("{:?} exited during start-up: {status}", self.which);
+            }
+            if http_get(&health, "/health").is_some_and(|b| b.contains("\"health\":\"true\"")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{:?} not healthy after {timeout:?}", self.which);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        c.wait().ok()
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A minimal HTTP/1.0 GET, enough for `/health` and `/metrics`.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let body = out.split_once("\r\n\r\n")?.1.to_string();
+    Some(body)
+}
