@@ -164,3 +164,23 @@ pub fn http_get(addr: &str, path: &str) -> Option<String> {
     let body = out.split_once("\r\n\r\n")?.1.to_string();
     Some(body)
 }
+
+impl Member {
+    pub fn peer_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    /// An `etcdctl` (v3 API) command aimed at this member only, with no inherited
+    /// `ETCDCTL_*` settings. `ETCDCTL_BIN` overrides the binary.
+    pub fn etcdctl(&self) -> Command {
+        let bin = std::env::var("ETCDCTL_BIN").unwrap_or_else(|_| "/usr/bin/etcdctl".into());
+        let mut cmd = Command::new(bin);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("ETCDCTL_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("ETCDCTL_API", "3").arg(format!("--endpoints={}", self.endpoint()));
+        cmd
+    }
+}

@@ -1,0 +1,476 @@
+//! Multi-version concurrency control, as etcd defines it: one global revision, each
+//! write transaction advancing it by one; every key carries `create_revision`,
+//! `mod_revision` and `version`; deletions leave tombstones; history is kept back to
+//! the compacted revision.
+//!
+//! Readers see the *published* revision: only data that is already durable. The single
+//! writer (the apply loop) works ahead of it in a [`WriteTxn`] and publishes after the
+//! backend flush. mvcc knows nothing of Raft, gRPC or leases.
+
+pub mod index;
+pub mod revision;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use prost::Message;
+use proto::mvccpb::{Event, KeyValue, event::EventType};
+
+use crate::backend::{Backend, BackendError, Bucket, WriteBatch};
+use index::TreeIndex;
+use revision::Revision;
+
+pub const META_CONSISTENT_INDEX: &[u8] = b"consistent_index";
+pub const META_SCHEDULED_COMPACT: &[u8] = b"scheduledCompactRev";
+pub const META_FINISHED_COMPACT: &[u8] = b"finishedCompactRev";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MvccError {
+    #[error("mvcc: required revision has been compacted")]
+    Compacted,
+    #[error("mvcc: required revision is a future revision")]
+    FutureRev,
+    #[error("corrupt record in the key bucket at {0:?}")]
+    Corrupt(Vec<u8>),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+pub type Result<T> = std::result::Result<T, MvccError>;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RangeOptions {
+    pub limit: i64,
+    pub rev: i64,
+    pub count_only: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct RangeResult {
+    pub kvs: Vec<KeyValue>,
+    pub count: i64,
+    /// The store's revision when the range was served (not the requested one).
+    pub rev: i64,
+}
+
+pub struct Mvcc {
+    backend: Arc<dyn Backend>,
+    index: RwLock<TreeIndex>,
+    /// Highest revision applied by the writer (may not be durable yet).
+    current: AtomicI64,
+    /// Highest durable revision; what readers see.
+    published: AtomicI64,
+    /// Revision of the last compaction.
+    compacted: AtomicI64,
+}
+
+fn decode_kv(k: &[u8], v: &[u8]) -> Result<KeyValue> {
+    KeyValue::decode(v).map_err(|_| MvccError::Corrupt(k.to_vec()))
+}
+
+impl Mvcc {
+    /// Opens the store over `backend`, rebuilding the index from the key bucket.
+    pub fn open(backend: Arc<dyn Backend>) -> Result<Self> {
+        let mut index = TreeIndex::default();
+        let mut current = 1;
+        let mut corrupt = None;
+        backend.for_each(Bucket::Key, b"", None, &mut |k, v| {
+            let Some((rev, tomb)) = Revision::from_bytes(k) else {
+                corrupt = Some(k.to_vec());
+                return false;
+            };
+            let Ok(kv) = KeyValue::decode(v) else {
+                corrupt = Some(k.to_vec());
+                return false;
+            };
+            index.push(&kv.key, rev, tomb);
+            current = current.max(rev.main);
+            true
+        })?;
+        if let Some(k) = corrupt {
+            return Err(MvccError::Corrupt(k));
+        }
+        let compacted = backend
+            .get(Bucket::Meta, META_FINISHED_COMPACT)?
+            .and_then(|b| Revision::from_bytes(&b))
+            .map_or(0, |(r, _)| r.main);
+        let m = Self {
+            backend,
+            index: RwLock::new(index),
+            current: AtomicI64::new(current),
+            published: AtomicI64::new(current),
+            compacted: AtomicI64::new(compacted),
+        };
+        // A compaction scheduled but not finished before a crash is finished now.
+        let scheduled = m
+            .backend
+            .get(Bucket::Meta, META_SCHEDULED_COMPACT)?
+            .and_then(|b| Revision::from_bytes(&b))
+            .map_or(0, |(r, _)| r.main);
+        if scheduled > compacted {
+            let mut batch = WriteBatch::default();
+            m.compact_into(scheduled, &mut batch);
+            m.backend.write(batch)?;
+            m.backend.flush()?;
+        }
+        Ok(m)
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    fn index_read(&self) -> RwLockReadGuard<'_, TreeIndex> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn index_write(&self) -> RwLockWriteGuard<'_, TreeIndex> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn current_rev(&self) -> i64 {
+        self.current.load(Ordering::Acquire)
+    }
+
+    pub fn published_rev(&self) -> i64 {
+        self.published.load(Ordering::Acquire)
+    }
+
+    pub fn compact_rev(&self) -> i64 {
+        self.compacted.load(Ordering::Acquire)
+    }
+
+    /// Makes everything up to the current revision visible to readers. Call only after
+    /// the backend flush that made it durable.
+    pub fn publish(&self) {
+        self.published.store(self.current_rev(), Ordering::Release);
+    }
+
+    /// Number of live keys at the published revision.
+    pub fn keys_total(&self) -> usize {
+        self.index_read().len()
+    }
+
+    /// Range over the published (durable) state.
+    pub fn range(&self, key: &[u8], end: &[u8], opts: RangeOptions) -> Result<RangeResult> {
+        let idx = self.index_read();
+        self.range_locked(&idx, &HashMap::new(), self.published_rev(), key, end, opts)
+    }
+
+    fn range_locked(
+        &self,
+        idx: &TreeIndex,
+        overlay: &HashMap<Vec<u8>, Vec<u8>>,
+        cur: i64,
+        key: &[u8],
+        end: &[u8],
+        opts: RangeOptions,
+    ) -> Result<RangeResult> {
+        if opts.rev > cur {
+            return Err(MvccError::FutureRev);
+        }
+        let at = if opts.rev <= 0 { cur } else { opts.rev };
+        if at < self.compact_rev() {
+            return Err(MvccError::Compacted);
+        }
+        let mut revs = Vec::new();
+        idx.visit(key, end, at, &mut |_, r| {
+            revs.push(r);
+            true
+        });
+        let count = revs.len() as i64;
+        if opts.count_only || revs.is_empty() {
+            return Ok(RangeResult { kvs: Vec::new(), count, rev: cur });
+        }
+        let limit = if opts.limit <= 0 || opts.limit as usize > revs.len() { revs.len() } else { opts.limit as usize };
+        let mut kvs = Vec::with_capacity(limit);
+        for r in &revs[..limit] {
+            let k = r.to_bytes(false);
+            let v = match overlay.get(&k) {
+                Some(v) => Some(v.clone()),
+                None => self.backend.get(Bucket::Key, &k)?,
+            };
+            let v = v.ok_or_else(|| MvccError::Corrupt(k.clone()))?;
+            kvs.push(decode_kv(&k, &v)?);
+        }
+        Ok(RangeResult { kvs, count, rev: cur })
+    }
+
+    /// Starts the writer's transaction. There is one writer (the apply loop).
+    pub fn write_txn(&self) -> WriteTxn<'_> {
+        WriteTxn {
+            mvcc: self,
+            begin_rev: self.current_rev(),
+            batch: WriteBatch::default(),
+            overlay: HashMap::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    /// Removes history below `rev` from the index and schedules the backend deletes.
+    /// Readers asking for anything older fail from now on.
+    fn compact_into(&self, rev: i64, batch: &mut WriteBatch) {
+        self.compacted.store(rev, Ordering::Release);
+        let dropped = self.index_write().compact(rev);
+        for (r, tomb) in dropped {
+            batch.delete(Bucket::Key, r.to_bytes(tomb));
+        }
+        let rb = Revision::new(rev, 0).to_bytes(false);
+        batch.put(Bucket::Meta, META_SCHEDULED_COMPACT.to_vec(), rb.clone());
+        batch.put(Bucket::Meta, META_FINISHED_COMPACT.to_vec(), rb);
+    }
+
+    /// The events of revisions `from..=to` in order, read from the backend, at most
+    /// `max_revs` distinct revisions. Returns the events and the last revision covered.
+    pub fn events(&self, from: i64, to: i64, max_revs: usize) -> Result<(Vec<Event>, i64)> {
+        let mut out = Vec::new();
+        let mut last = from - 1;
+        let mut revs = 0;
+        let mut corrupt = None;
+        let end = Revision::start_key(to.saturating_add(1));
+        self.backend.for_each(Bucket::Key, &Revision::start_key(from), Some(&end), &mut |k, v| {
+            let (Some((rev, tomb)), Ok(mut kv)) = (Revision::from_bytes(k), KeyValue::decode(v)) else {
+                corrupt = Some(k.to_vec());
+                return false;
+            };
+            if rev.main != last {
+                if revs == max_revs {
+                    return false;
+                }
+                revs += 1;
+                last = rev.main;
+            }
+            let ty = if tomb {
+                kv.mod_revision = rev.main;
+                EventType::Delete
+            } else {
+                EventType::Put
+            };
+            out.push(Event { r#type: ty as i32, kv: Some(kv), prev_kv: None });
+            true
+        })?;
+        if let Some(k) = corrupt {
+            return Err(MvccError::Corrupt(k));
+        }
+        if revs < max_revs {
+            last = to;
+        }
+        Ok((out, last))
+    }
+
+    /// etcd's HashKV: CRC-32C over the key bucket's name and every (revision key, value)
+    /// at or below `rev` (0: current). Returns (hash, revision hashed, compact revision).
+    pub fn hash_kv(&self, rev: i64) -> Result<(u32, i64, i64)> {
+        let _idx = self.index_read();
+        let cur = self.published_rev();
+        let compact = self.compact_rev();
+        let rev = if rev <= 0 { cur } else { rev };
+        if rev > cur {
+            return Err(MvccError::FutureRev);
+        }
+        if rev <= compact && rev > 0 && compact > 0 {
+            return Err(MvccError::Compacted);
+        }
+        let mut h = crc32c::crc32c(Bucket::Key.name());
+        let end = Revision::start_key(rev + 1);
+        self.backend.for_each(Bucket::Key, b"", Some(&end), &mut |k, v| {
+            h = crc32c::crc32c_append(h, k);
+            h = crc32c::crc32c_append(h, v);
+            true
+        })?;
+        Ok((h, rev, compact))
+    }
+}
+
+/// The writer's transaction: every change of one request, at one new revision. Reads
+/// inside it see its own earlier writes, like etcd's write transactions.
+pub struct WriteTxn<'a> {
+    mvcc: &'a Mvcc,
+    begin_rev: i64,
+    batch: WriteBatch,
+    overlay: HashMap<Vec<u8>, Vec<u8>>,
+    changes: Vec<KeyValue>,
+}
+
+impl WriteTxn<'_> {
+    /// The revision this transaction's reads see.
+    pub fn read_rev(&self) -> i64 {
+        if self.changes.is_empty() { self.begin_rev } else { self.begin_rev + 1 }
+    }
+
+    /// The revision of this transaction's writes.
+    pub fn write_rev(&self) -> i64 {
+        self.begin_rev + 1
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    pub fn range(&self, key: &[u8], end: &[u8], opts: RangeOptions) -> Result<RangeResult> {
+        let idx = self.mvcc.index_read();
+        self.mvcc.range_locked(&idx, &self.overlay, self.read_rev(), key, end, opts)
+    }
+
+    /// The key's current value, if live.
+    pub fn get(&self, key: &[u8]) -> Result<Option<KeyValue>> {
+        Ok(self.range(key, b"", RangeOptions::default())?.kvs.into_iter().next())
+    }
+
+    /// Writes `key`; returns the new KeyValue.
+    pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> Result<KeyValue> {
+        let prev = self.get(key)?;
+        let rev = self.write_rev();
+        let (create, version) = match &prev {
+            Some(p) => (p.create_revision, p.version + 1),
+            None => (rev, 1),
+        };
+        let kv = KeyValue { key: key.to_vec(), create_revision: create, mod_revision: rev, version, value, lease };
+        let r = Revision::new(rev, self.changes.len() as i64);
+        let rb = r.to_bytes(false);
+        let enc = kv.encode_to_vec();
+        self.overlay.insert(rb.clone(), enc.clone());
+        self.batch.put(Bucket::Key, rb, enc);
+        self.mvcc.index_write().push(key, r, false);
+        self.changes.push(kv.clone());
+        Ok(kv)
+    }
+
+    /// Deletes every live key in `[key, end)`; returns the deleted keys.
+    pub fn delete_range(&mut self, key: &[u8], end: &[u8]) -> Vec<Vec<u8>> {
+        let at = self.read_rev();
+        let mut keys = Vec::new();
+        self.mvcc.index_read().visit(key, end, at, &mut |k, _| {
+            keys.push(k.to_vec());
+            true
+        });
+        let rev = self.write_rev();
+        for k in &keys {
+            let r = Revision::new(rev, self.changes.len() as i64);
+            let tomb = KeyValue { key: k.clone(), ..Default::default() };
+            self.batch.put(Bucket::Key, r.to_bytes(true), tomb.encode_to_vec());
+            self.mvcc.index_write().push(k, r, true);
+            self.changes.push(KeyValue { key: k.clone(), mod_revision: rev, ..Default::default() });
+        }
+        keys
+    }
+
+    /// Compacts history at `rev` (physically, within this transaction's batch).
+    pub fn compact(&mut self, rev: i64) -> Result<()> {
+        if rev <= self.mvcc.compact_rev() {
+            return Err(MvccError::Compacted);
+        }
+        if rev > self.mvcc.current_rev() {
+            return Err(MvccError::FutureRev);
+        }
+        self.mvcc.compact_into(rev, &mut self.batch);
+        Ok(())
+    }
+
+    /// Adds a non-MVCC write (meta, lease, alarm buckets) to this transaction's batch.
+    pub fn put_raw(&mut self, bucket: Bucket, key: Vec<u8>, value: Vec<u8>) {
+        self.batch.put(bucket, key, value);
+    }
+
+    pub fn delete_raw(&mut self, bucket: Bucket, key: Vec<u8>) {
+        self.batch.delete(bucket, key);
+    }
+
+    /// Finishes: returns the batch to write atomically (with the caller's consistent
+    /// index) and the events, and advances the current revision when anything changed.
+    pub fn end(self) -> (WriteBatch, Vec<Event>) {
+        let rev = self.write_rev();
+        let events = self
+            .changes
+            .into_iter()
+            .map(|kv| {
+                let ty = if kv.create_revision == 0 { EventType::Delete } else { EventType::Put };
+                Event { r#type: ty as i32, kv: Some(kv), prev_kv: None }
+            })
+            .collect::<Vec<_>>();
+        if !events.is_empty() {
+            self.mvcc.current.store(rev, Ordering::Release);
+        }
+        (self.batch, events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    fn commit(m: &Mvcc, t: WriteTxn<'_>) -> Vec<Event> {
+        let (b, ev) = t.end();
+        m.backend().write(b).unwrap();
+        m.backend().flush().unwrap();
+        m.publish();
+        ev
+    }
+
+    #[test]
+    fn revisions_versions_and_tombstones_follow_etcd() {
+        let m = Mvcc::open(Arc::new(MemoryBackend::new())).unwrap();
+        assert_eq!(m.current_rev(), 1, "an empty store is at revision 1");
+        let mut t = m.write_txn();
+        t.put(b"a", b"1".to_vec(), 0).unwrap();
+        commit(&m, t);
+        let mut t = m.write_txn();
+        let kv = t.put(b"a", b"2".to_vec(), 0).unwrap();
+        assert_eq!((kv.create_revision, kv.mod_revision, kv.version), (2, 3, 2));
+        commit(&m, t);
+        let mut t = m.write_txn();
+        assert_eq!(t.delete_range(b"a", b""), vec![b"a".to_vec()]);
+        let ev = commit(&m, t);
+        assert_eq!(ev[0].r#type, EventType::Delete as i32);
+        assert_eq!(ev[0].kv.as_ref().unwrap().mod_revision, 4);
+        let mut t = m.write_txn();
+        let kv = t.put(b"a", b"3".to_vec(), 0).unwrap();
+        assert_eq!((kv.create_revision, kv.version), (5, 1), "a new generation after delete");
+        commit(&m, t);
+        let at = |rev| m.range(b"a", b"", RangeOptions { rev, ..Default::default() }).unwrap().kvs;
+        assert_eq!(at(2)[0].value, b"1");
+        assert_eq!(at(3)[0].value, b"2");
+        assert!(at(4).is_empty());
+        assert_eq!(at(0)[0].value, b"3");
+        assert!(matches!(m.range(b"a", b"", RangeOptions { rev: 6, ..Default::default() }), Err(MvccError::FutureRev)));
+    }
+
+    #[test]
+    fn unpublished_writes_are_invisible_to_readers() {
+        let m = Mvcc::open(Arc::new(MemoryBackend::new())).unwrap();
+        let mut t = m.write_txn();
+        t.put(b"a", b"1".to_vec(), 0).unwrap();
+        assert_eq!(t.get(b"a").unwrap().unwrap().value, b"1", "the txn sees its own write");
+        let (b, _) = t.end();
+        m.backend().write(b).unwrap();
+        assert!(m.range(b"a", b"", RangeOptions::default()).unwrap().kvs.is_empty());
+        m.publish();
+        assert_eq!(m.range(b"a", b"", RangeOptions::default()).unwrap().count, 1);
+    }
+
+    #[test]
+    fn compaction_and_reopen() {
+        let backend = Arc::new(MemoryBackend::new());
+        let m = Mvcc::open(backend.clone()).unwrap();
+        for i in 0..5 {
+            let mut t = m.write_txn();
+            t.put(b"k", vec![b'0' + i], 0).unwrap();
+            commit(&m, t);
+        }
+        let mut t = m.write_txn();
+        t.compact(4).unwrap();
+        commit(&m, t);
+        assert!(matches!(m.range(b"k", b"", RangeOptions { rev: 3, ..Default::default() }), Err(MvccError::Compacted)));
+        assert_eq!(m.range(b"k", b"", RangeOptions { rev: 4, ..Default::default() }).unwrap().kvs[0].value, b"2");
+        let t = m.write_txn();
+        drop(t);
+        let m2 = Mvcc::open(Arc::new(backend.crash_copy())).unwrap();
+        assert_eq!(m2.current_rev(), 6);
+        assert_eq!(m2.compact_rev(), 4);
+        let (ev, last) = m2.events(1, 6, 100).unwrap();
+        assert_eq!(ev.len(), 3, "revisions 4, 5, 6 remain");
+        assert_eq!(last, 6);
+    }
+}

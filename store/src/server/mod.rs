@@ -1,0 +1,310 @@
+//! The store server: opens the data directory, starts the apply loop and the watch hub,
+//! and serves the etcd v3 gRPC API and its JSON gateway on the client URLs, plus
+//! `/health` and `/metrics` on the metrics URLs.
+
+pub mod apply_loop;
+pub mod config;
+pub mod errors;
+mod gateway;
+mod grpc;
+pub mod metrics;
+mod validate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use component_base::{HttpResponse, Shutdown};
+use proto::etcdserverpb::{AlarmRequest, AlarmType, LeaseRevokeRequest, ResponseHeader, alarm_request::AlarmAction};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tonic::Status;
+
+use crate::apply::{Request, Response, StateMachine};
+use crate::backend::{Backend, Bucket, SledBackend, WriteBatch};
+use crate::mvcc::Mvcc;
+use crate::watch::{MvccView, WatchHub};
+use apply_loop::Proposer;
+pub use config::Config;
+use metrics::Metrics;
+
+/// The version this server reports (etcd's API level it implements).
+pub const SERVER_VERSION: &str = "3.5.0";
+pub const CLUSTER_VERSION: &str = "3.5.0";
+
+/// The member's identity, fixed at bootstrap and kept in the data directory.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub member_id: u64,
+    pub cluster_id: u64,
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+}
+
+/// Everything the RPC handlers share.
+pub struct Server {
+    pub cfg: Config,
+    pub sm: Arc<StateMachine>,
+    pub hub: Arc<WatchHub>,
+    pub proposer: Proposer,
+    pub metrics: Arc<Metrics>,
+    pub id: Identity,
+    pub term: u64,
+    db_size: AtomicI64,
+}
+
+struct SmView(Arc<StateMachine>);
+
+impl MvccView for SmView {
+    fn mvcc(&self) -> &Mvcc {
+        &self.0.mvcc
+    }
+}
+
+fn hash_id(parts: &[&[u8]]) -> u64 {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    let d = h.finalize();
+    u64::from_be_bytes(d[..8].try_into().unwrap_or([1; 8])).max(1)
+}
+
+const META_MEMBER_ID: &[u8] = b"member_id";
+const META_CLUSTER_ID: &[u8] = b"cluster_id";
+const META_TERM: &[u8] = b"term";
+
+fn read_u64(b: &dyn Backend, key: &[u8]) -> anyhow::Result<Option<u64>> {
+    Ok(b.get(Bucket::Meta, key)?.and_then(|v| v.try_into().ok().map(u64::from_be_bytes)))
+}
+
+/// Loads the identity from the data directory, or creates it on first start (member id
+/// from the peer URLs and cluster token, cluster id from the member ids, like etcd).
+/// Every start counts as a new term, as a new election would.
+fn bootstrap(cfg: &Config, backend: &dyn Backend) -> anyhow::Result<(Identity, u64)> {
+    let peer_urls: Vec<String> = cfg.initial_advertise_peer_urls.iter().map(config::trim).collect();
+    let client_urls: Vec<String> = cfg.advertise_client_urls.iter().map(config::trim).collect();
+    let member_for = |urls: &[String]| {
+        let mut sorted = urls.to_vec();
+        sorted.sort();
+        hash_id(&[sorted.join("").as_bytes(), cfg.initial_cluster_token.as_bytes()])
+    };
+    let (member_id, cluster_id) = match (read_u64(backend, META_MEMBER_ID)?, read_u64(backend, META_CLUSTER_ID)?) {
+        (Some(m), Some(c)) => (m, c),
+        _ => {
+            let mut ids: Vec<u64> = cfg.initial_members()?.iter().map(|(_, urls)| member_for(urls)).collect();
+            ids.sort_unstable();
+            let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_be_bytes()).collect();
+            (member_for(&peer_urls), hash_id(&[&bytes]))
+        }
+    };
+    let term = read_u64(backend, META_TERM)?.unwrap_or(1) + 1;
+    let mut b = WriteBatch::default();
+    b.put(Bucket::Meta, META_MEMBER_ID.to_vec(), member_id.to_be_bytes().to_vec());
+    b.put(Bucket::Meta, META_CLUSTER_ID.to_vec(), cluster_id.to_be_bytes().to_vec());
+    b.put(Bucket::Meta, META_TERM.to_vec(), term.to_be_bytes().to_vec());
+    let member = serde_json::json!({"id": member_id, "name": cfg.name, "peerURLs": peer_urls, "clientURLs": client_urls});
+    b.put(Bucket::Members, format!("{member_id:016x}").into_bytes(), member.to_string().into_bytes());
+    backend.write(b)?;
+    backend.flush()?;
+    Ok((Identity { member_id, cluster_id, name: cfg.name.clone(), peer_urls, client_urls }, term))
+}
+
+impl Server {
+    pub fn header(&self, revision: i64) -> ResponseHeader {
+        ResponseHeader { cluster_id: self.id.cluster_id, member_id: self.id.member_id, revision, raft_term: self.term }
+    }
+
+    pub fn db_size(&self) -> i64 {
+        self.db_size.load(Ordering::Relaxed)
+    }
+
+    fn refresh_db_size(&self) {
+        let s = self.sm.mvcc.backend().size_on_disk() as i64;
+        self.db_size.store(s, Ordering::Relaxed);
+    }
+
+    /// Proposes a state change and waits until it is applied and durable. Requests
+    /// that add data are refused (and NOSPACE raised) when over the quota.
+    pub async fn propose(&self, req: Request, size: usize) -> Result<Response, Status> {
+        if size > self.cfg.max_request_bytes {
+            return Err(errors::request_too_large());
+        }
+        if req.adds_data() {
+            let cost = size as i64 + 256;
+            if self.sm.no_space() {
+                return Err(errors::no_space());
+            }
+            if self.db_size() + cost > self.cfg.quota_bytes() {
+                let alarm = AlarmRequest {
+                    action: AlarmAction::Activate as i32,
+                    member_id: self.id.member_id,
+                    alarm: AlarmType::Nospace as i32,
+                };
+                tracing::warn!(db_size = self.db_size(), quota = self.cfg.quota_bytes(), "database space exceeded; raising NOSPACE");
+                let _ = self.proposer.propose(Request::Alarm(alarm)).await;
+                return Err(errors::no_space());
+            }
+        }
+        match self.proposer.propose(req).await {
+            Ok(r) => r.map_err(Status::from),
+            Err(_) => Err(errors::stopped()),
+        }
+    }
+
+    fn metrics_text(&self) -> HttpResponse {
+        let m = &self.metrics;
+        m.has_leader.set(1);
+        m.is_leader.set(1);
+        m.db_size.set(self.db_size());
+        m.db_size_in_use.set(self.db_size());
+        m.keys_total.set(self.sm.mvcc.keys_total() as i64);
+        m.current_revision.set(self.sm.mvcc.published_rev());
+        m.compact_revision.set(self.sm.mvcc.compact_rev());
+        m.watchers.set(self.hub.watcher_count() as i64);
+        m.quota_bytes.set(self.cfg.quota_bytes());
+        component_base::admin::encode_metrics(&m.registry)
+    }
+
+    /// etcd's `/health`: healthy when there is a leader and no alarm is raised.
+    fn health(&self) -> HttpResponse {
+        let alarms = self.sm.alarms();
+        if alarms.is_empty() {
+            HttpResponse::json(200, r#"{"health":"true"}"#)
+        } else {
+            let names: Vec<String> =
+                alarms.iter().map(|a| AlarmType::try_from(a.alarm).map_or("UNKNOWN".into(), |t| t.as_str_name().to_string())).collect();
+            HttpResponse::json(503, format!(r#"{{"health":"false","reason":"ALARM {}"}}"#, names.join(",")))
+        }
+    }
+
+    /// Handles the non-gRPC paths every etcd listener answers.
+    pub fn admin(&self, path: &str) -> Option<HttpResponse> {
+        Some(match path {
+            "/health" | "/livez" | "/readyz" | "/healthz" => self.health(),
+            "/metrics" => self.metrics_text(),
+            "/version" => HttpResponse::json(
+                200,
+                format!(r#"{{"etcdserver":"{SERVER_VERSION}","etcdcluster":"{CLUSTER_VERSION}"}}"#),
+            ),
+            _ => return None,
+        })
+    }
+}
+
+/// A started server: its bound addresses, and a handle to wait for it to stop.
+pub struct Running {
+    pub client_addrs: Vec<SocketAddr>,
+    pub metrics_addrs: Vec<SocketAddr>,
+    pub server: Arc<Server>,
+    apply_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+async fn bind(url: &url::Url) -> anyhow::Result<TcpListener> {
+    let host = url.host_str().unwrap_or("localhost");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = url.port_or_known_default().unwrap_or(0);
+    let l = TcpListener::bind((host, port)).await.with_context(|| format!("listening on {url}"))?;
+    Ok(l)
+}
+
+/// Opens the store and binds every listener; serving runs until `shutdown` fires.
+pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> {
+    cfg.validate()?;
+    let dir = cfg.data_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.join("member").join("db")).context("opening the backend")?);
+    let (id, term) = bootstrap(&cfg, backend.as_ref())?;
+    let sm = Arc::new(StateMachine::open(backend, cfg.min_lease_ttl()).context("loading the state")?);
+    let metrics = Arc::new(Metrics::new(SERVER_VERSION));
+    metrics.leader_changes.inc();
+    let header = {
+        let (cluster_id, member_id) = (id.cluster_id, id.member_id);
+        Arc::new(move |revision| ResponseHeader { cluster_id, member_id, revision, raft_term: term })
+    };
+    let hub = WatchHub::new(Arc::new(SmView(sm.clone())), header, cfg.max_request_bytes);
+    let (proposer, apply_thread) = apply_loop::start(sm.clone(), hub.clone(), metrics.clone());
+    let server = Arc::new(Server { cfg: cfg.clone(), sm, hub, proposer, metrics, id, term, db_size: AtomicI64::new(0) });
+    server.refresh_db_size();
+    tracing::info!(
+        name = %server.id.name,
+        member_id = format!("{:x}", server.id.member_id),
+        cluster_id = format!("{:x}", server.id.cluster_id),
+        revision = server.sm.mvcc.published_rev(),
+        applied_index = server.sm.applied_index(),
+        "store member ready"
+    );
+
+    let mut client_addrs = Vec::new();
+    for url in &cfg.listen_client_urls {
+        let l = bind(url).await?;
+        client_addrs.push(l.local_addr()?);
+        let tls = if url.scheme() == "https" {
+            let ca = if cfg.client_cert_auth { cfg.trusted_ca_file.as_deref() } else { None };
+            let (Some(cert), Some(key)) = (cfg.cert_file.as_deref(), cfg.key_file.as_deref()) else {
+                anyhow::bail!("{url} needs --cert-file and --key-file");
+            };
+            Some(component_base::tls::server_config(cert, key, ca, &[b"h2", b"http/1.1"])?)
+        } else {
+            None
+        };
+        shutdown.spawn(gateway::serve_client(l, tls, server.clone(), shutdown.token()));
+    }
+    let mut metrics_addrs = Vec::new();
+    for url in &cfg.listen_metrics_urls {
+        let l = bind(url).await?;
+        metrics_addrs.push(l.local_addr()?);
+        let s = server.clone();
+        let handler: component_base::AdminHandler = Arc::new(move |_, path, _| s.admin(path).unwrap_or_else(HttpResponse::not_found));
+        shutdown.spawn(component_base::serve_http(l, handler, shutdown.token()));
+    }
+    shutdown.spawn(background(server.clone(), shutdown.clone()));
+    Ok(Running { client_addrs, metrics_addrs, server, apply_thread: Some(apply_thread) })
+}
+
+/// Lease expiry, db size sampling and periodic watch progress.
+async fn background(server: Arc<Server>, shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut progress = tokio::time::interval(server.cfg.watch_progress_notify_interval.max(Duration::from_millis(100)));
+    progress.tick().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = progress.tick() => server.hub.notify_progress(),
+            _ = tick.tick() => {
+                server.refresh_db_size();
+                for id in server.sm.lessor.expired() {
+                    tracing::debug!(lease = id, "lease expired; revoking");
+                    if server.proposer.propose(Request::LeaseRevoke(LeaseRevokeRequest { id })).await.is_ok() {
+                        server.metrics.lease_revoked.inc();
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Running {
+    /// Waits for the serving tasks to stop (after cancellation), then for the apply
+    /// thread to drain, so everything acknowledged is on disk.
+    pub async fn stop(mut self, shutdown: &Shutdown) {
+        shutdown.cancel();
+        if !shutdown.wait(Duration::from_secs(10)).await {
+            tracing::warn!("some tasks did not stop within 10s");
+        }
+        let server = self.server;
+        let flushed = server.sm.mvcc.backend().flush();
+        if let Err(e) = flushed {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        drop(server);
+        if let Some(h) = self.apply_thread.take() {
+            // The thread exits once the last proposer (held by the server) is gone;
+            // handlers still alive keep it, so do not block shutdown on it.
+            drop(h);
+        }
+    }
+}
