@@ -22,10 +22,18 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn text(status: u16, body: impl Into<Bytes>) -> Self {
-        Self { status, content_type: "text/plain; charset=utf-8", body: body.into() }
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
     }
     pub fn json(status: u16, body: impl Into<Bytes>) -> Self {
-        Self { status, content_type: "application/json", body: body.into() }
+        Self {
+            status,
+            content_type: "application/json",
+            body: body.into(),
+        }
     }
     pub fn not_found() -> Self {
         Self::text(404, "404 page not found\n")

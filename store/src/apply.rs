@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use prost::Message;
 use proto::etcdserverpb::{
-    AlarmMember, AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse, Compare,
-    DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeRequest,
-    LeaseRevokeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp,
-    TxnRequest, TxnResponse, alarm_request::AlarmAction, compare, range_request, request_op, response_op,
+    AlarmMember, AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
+    Compare, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
+    LeaseRevokeRequest, LeaseRevokeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
+    RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, alarm_request::AlarmAction,
+    compare, range_request, request_op, response_op,
 };
 use proto::mvccpb::{Event, KeyValue};
 
@@ -113,11 +114,14 @@ impl Request {
 }
 
 fn txn_has_put(t: &TxnRequest) -> bool {
-    t.success.iter().chain(&t.failure).any(|op| match &op.request {
-        Some(request_op::Request::RequestPut(_)) => true,
-        Some(request_op::Request::RequestTxn(t)) => txn_has_put(t),
-        _ => false,
-    })
+    t.success
+        .iter()
+        .chain(&t.failure)
+        .any(|op| match &op.request {
+            Some(request_op::Request::RequestPut(_)) => true,
+            Some(request_op::Request::RequestTxn(t)) => txn_has_put(t),
+            _ => false,
+        })
 }
 
 /// The outcome of applying one entry: the response (or error), the atomic batch to
@@ -136,7 +140,10 @@ pub struct StateMachine {
 }
 
 fn header(rev: i64) -> Option<ResponseHeader> {
-    Some(ResponseHeader { revision: rev, ..Default::default() })
+    Some(ResponseHeader {
+        revision: rev,
+        ..Default::default()
+    })
 }
 
 impl StateMachine {
@@ -165,7 +172,12 @@ impl StateMachine {
             .get(Bucket::Meta, META_CONSISTENT_INDEX)?
             .and_then(|b| b.try_into().ok().map(u64::from_be_bytes))
             .unwrap_or(0);
-        Ok(Self { mvcc, lessor, alarms: Mutex::new(alarms), applied: AtomicU64::new(applied) })
+        Ok(Self {
+            mvcc,
+            lessor,
+            alarms: Mutex::new(alarms),
+            applied: AtomicU64::new(applied),
+        })
     }
 
     pub fn applied_index(&self) -> u64 {
@@ -173,11 +185,16 @@ impl StateMachine {
     }
 
     pub fn alarms(&self) -> Vec<AlarmMember> {
-        self.alarms.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.alarms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn no_space(&self) -> bool {
-        self.alarms().iter().any(|a| a.alarm == AlarmType::Nospace as i32)
+        self.alarms()
+            .iter()
+            .any(|a| a.alarm == AlarmType::Nospace as i32)
     }
 
     /// Applies log entry `index`. Nothing reaches the backend here: the caller writes
@@ -186,10 +203,18 @@ impl StateMachine {
     pub fn apply(&self, index: u64, req: &Request) -> Applied {
         let mut txn = self.mvcc.write_txn();
         let result = self.apply_in(&mut txn, req);
-        txn.put_raw(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), index.to_be_bytes().to_vec());
+        txn.put_raw(
+            Bucket::Meta,
+            META_CONSISTENT_INDEX.to_vec(),
+            index.to_be_bytes().to_vec(),
+        );
         let (batch, events) = txn.end();
         self.applied.store(index, Ordering::Release);
-        Applied { result, batch, events }
+        Applied {
+            result,
+            batch,
+            events,
+        }
     }
 
     fn apply_in(&self, txn: &mut WriteTxn<'_>, req: &Request) -> Result<Response, ApplyError> {
@@ -200,28 +225,52 @@ impl StateMachine {
             Request::Put(p) => {
                 self.check_put(txn, p)?;
                 let r = self.put(txn, p)?;
-                Ok(Response::Put(PutResponse { header: header(txn.write_rev()), ..r }))
+                Ok(Response::Put(PutResponse {
+                    header: header(txn.write_rev()),
+                    ..r
+                }))
             }
             Request::DeleteRange(d) => {
                 let r = self.delete_range(txn, d)?;
-                Ok(Response::DeleteRange(DeleteRangeResponse { header: header(txn.read_rev()), ..r }))
+                Ok(Response::DeleteRange(DeleteRangeResponse {
+                    header: header(txn.read_rev()),
+                    ..r
+                }))
             }
             Request::Txn(t) => {
                 let r = self.txn(txn, t)?;
-                Ok(Response::Txn(TxnResponse { header: header(txn.read_rev()), ..r }))
+                Ok(Response::Txn(TxnResponse {
+                    header: header(txn.read_rev()),
+                    ..r
+                }))
             }
             Request::Compaction(c) => {
                 txn.compact(c.revision)?;
-                Ok(Response::Compaction(CompactionResponse { header: header(txn.read_rev()) }))
+                Ok(Response::Compaction(CompactionResponse {
+                    header: header(txn.read_rev()),
+                }))
             }
             Request::LeaseGrant(g) => {
                 if self.lessor.exists(g.id) {
                     return Err(ApplyError::LeaseExists);
                 }
                 let ttl = self.lessor.grant(g.id, g.ttl);
-                let rec = LeaseRecord { id: g.id, ttl, remaining_ttl: 0 };
-                txn.put_raw(Bucket::Lease, g.id.to_be_bytes().to_vec(), rec.encode_to_vec());
-                Ok(Response::LeaseGrant(LeaseGrantResponse { header: header(txn.read_rev()), id: g.id, ttl, error: String::new() }))
+                let rec = LeaseRecord {
+                    id: g.id,
+                    ttl,
+                    remaining_ttl: 0,
+                };
+                txn.put_raw(
+                    Bucket::Lease,
+                    g.id.to_be_bytes().to_vec(),
+                    rec.encode_to_vec(),
+                );
+                Ok(Response::LeaseGrant(LeaseGrantResponse {
+                    header: header(txn.read_rev()),
+                    id: g.id,
+                    ttl,
+                    error: String::new(),
+                }))
             }
             Request::LeaseRevoke(r) => {
                 let keys = self.lessor.revoke(r.id).ok_or(ApplyError::LeaseNotFound)?;
@@ -229,7 +278,9 @@ impl StateMachine {
                     txn.delete_range(&k, b"");
                 }
                 txn.delete_raw(Bucket::Lease, r.id.to_be_bytes().to_vec());
-                Ok(Response::LeaseRevoke(LeaseRevokeResponse { header: header(txn.read_rev()) }))
+                Ok(Response::LeaseRevoke(LeaseRevokeResponse {
+                    header: header(txn.read_rev()),
+                }))
             }
             Request::Alarm(a) => Ok(Response::Alarm(self.alarm(txn, a))),
         }
@@ -242,7 +293,10 @@ impl StateMachine {
             k.extend_from_slice(&m.alarm.to_be_bytes());
             k
         };
-        let m = AlarmMember { member_id: a.member_id, alarm: a.alarm };
+        let m = AlarmMember {
+            member_id: a.member_id,
+            alarm: a.alarm,
+        };
         let changed = match AlarmAction::try_from(a.action) {
             Ok(AlarmAction::Activate) if a.alarm != AlarmType::None as i32 => {
                 if !alarms.contains(&m) {
@@ -261,9 +315,16 @@ impl StateMachine {
                     vec![]
                 }
             }
-            _ => alarms.iter().filter(|x| a.alarm == AlarmType::None as i32 || x.alarm == a.alarm).copied().collect(),
+            _ => alarms
+                .iter()
+                .filter(|x| a.alarm == AlarmType::None as i32 || x.alarm == a.alarm)
+                .copied()
+                .collect(),
         };
-        AlarmResponse { header: header(txn.read_rev()), alarms: changed }
+        AlarmResponse {
+            header: header(txn.read_rev()),
+            alarms: changed,
+        }
     }
 
     fn check_put(&self, txn: &WriteTxn<'_>, p: &PutRequest) -> Result<(), ApplyError> {
@@ -280,7 +341,11 @@ impl StateMachine {
         let prev = txn.get(&p.key)?;
         let (value, lease) = match &prev {
             Some(prev) => (
-                if p.ignore_value { prev.value.clone() } else { p.value.clone() },
+                if p.ignore_value {
+                    prev.value.clone()
+                } else {
+                    p.value.clone()
+                },
                 if p.ignore_lease { prev.lease } else { p.lease },
             ),
             None => (p.value.clone(), p.lease),
@@ -295,18 +360,31 @@ impl StateMachine {
         if lease != 0 {
             self.lessor.attach(lease, &p.key);
         }
-        Ok(PutResponse { header: None, prev_kv: if p.prev_kv { prev } else { None } })
+        Ok(PutResponse {
+            header: None,
+            prev_kv: if p.prev_kv { prev } else { None },
+        })
     }
 
-    fn delete_range(&self, txn: &mut WriteTxn<'_>, d: &DeleteRangeRequest) -> Result<DeleteRangeResponse, ApplyError> {
-        let prev = txn.range(&d.key, &d.range_end, RangeOptions::default())?.kvs;
+    fn delete_range(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        d: &DeleteRangeRequest,
+    ) -> Result<DeleteRangeResponse, ApplyError> {
+        let prev = txn
+            .range(&d.key, &d.range_end, RangeOptions::default())?
+            .kvs;
         for kv in &prev {
             if kv.lease != 0 {
                 self.lessor.detach(kv.lease, &kv.key);
             }
         }
         let deleted = txn.delete_range(&d.key, &d.range_end).len() as i64;
-        Ok(DeleteRangeResponse { header: None, deleted, prev_kvs: if d.prev_kv { prev } else { Vec::new() } })
+        Ok(DeleteRangeResponse {
+            header: None,
+            deleted,
+            prev_kvs: if d.prev_kv { prev } else { Vec::new() },
+        })
     }
 
     fn txn(&self, txn: &mut WriteTxn<'_>, t: &TxnRequest) -> Result<TxnResponse, ApplyError> {
@@ -344,7 +422,11 @@ impl StateMachine {
             };
             responses.push(ResponseOp { response: Some(r) });
         }
-        Ok(TxnResponse { header: None, succeeded, responses })
+        Ok(TxnResponse {
+            header: None,
+            succeeded,
+            responses,
+        })
     }
 
     /// Validates the branch about to run, before any of it runs.
@@ -378,8 +460,11 @@ impl StateMachine {
     }
 
     fn compare(&self, txn: &WriteTxn<'_>, c: &Compare) -> Result<bool, ApplyError> {
-        let kvs = txn.range(&c.key, &c.range_end, RangeOptions::default())?.kvs;
-        let target = compare::CompareTarget::try_from(c.target).unwrap_or(compare::CompareTarget::Version);
+        let kvs = txn
+            .range(&c.key, &c.range_end, RangeOptions::default())?
+            .kvs;
+        let target =
+            compare::CompareTarget::try_from(c.target).unwrap_or(compare::CompareTarget::Version);
         if kvs.is_empty() {
             if target == compare::CompareTarget::Value {
                 return Ok(false);
@@ -393,7 +478,9 @@ impl StateMachine {
 fn compare_kv(c: &Compare, target: compare::CompareTarget, kv: &KeyValue) -> bool {
     use compare::{CompareResult, CompareTarget, TargetUnion};
     let ord = match (target, &c.target_union) {
-        (CompareTarget::Value, Some(TargetUnion::Value(v))) => kv.value.as_slice().cmp(v.as_slice()),
+        (CompareTarget::Value, Some(TargetUnion::Value(v))) => {
+            kv.value.as_slice().cmp(v.as_slice())
+        }
         (CompareTarget::Value, _) => kv.value.as_slice().cmp(&[]),
         (t, u) => {
             let want = match u {
@@ -429,7 +516,10 @@ pub fn range_with(
     use range_request::{SortOrder, SortTarget};
     let order = SortOrder::try_from(r.sort_order).unwrap_or(SortOrder::None);
     let target = SortTarget::try_from(r.sort_target).unwrap_or(SortTarget::Key);
-    let filtered = r.min_mod_revision != 0 || r.max_mod_revision != 0 || r.min_create_revision != 0 || r.max_create_revision != 0;
+    let filtered = r.min_mod_revision != 0
+        || r.max_mod_revision != 0
+        || r.min_create_revision != 0
+        || r.max_create_revision != 0;
     let mut limit = r.limit;
     if order != SortOrder::None || filtered {
         limit = 0;
@@ -437,7 +527,15 @@ pub fn range_with(
     if limit > 0 {
         limit += 1;
     }
-    let rr = raw(&r.key, &r.range_end, RangeOptions { limit, rev: r.revision, count_only: r.count_only })?;
+    let rr = raw(
+        &r.key,
+        &r.range_end,
+        RangeOptions {
+            limit,
+            rev: r.revision,
+            count_only: r.count_only,
+        },
+    )?;
     let mut kvs = rr.kvs;
     if filtered {
         kvs.retain(|kv| {
@@ -447,7 +545,11 @@ pub fn range_with(
                 && (r.min_create_revision == 0 || kv.create_revision >= r.min_create_revision)
         });
     }
-    let order = if target != SortTarget::Key && order == SortOrder::None { SortOrder::Ascend } else { order };
+    let order = if target != SortTarget::Key && order == SortOrder::None {
+        SortOrder::Ascend
+    } else {
+        order
+    };
     if order != SortOrder::None {
         let key = |a: &KeyValue, b: &KeyValue| match target {
             SortTarget::Key => a.key.cmp(&b.key),
@@ -472,7 +574,12 @@ pub fn range_with(
             kv.value.clear();
         }
     }
-    Ok(RangeResponse { header: header(rr.rev), kvs, more, count: rr.count })
+    Ok(RangeResponse {
+        header: header(rr.rev),
+        kvs,
+        more,
+        count: rr.count,
+    })
 }
 
 fn range(txn: &WriteTxn<'_>, r: &RangeRequest) -> Result<RangeResponse, MvccError> {
@@ -496,7 +603,11 @@ mod tests {
     }
 
     fn put(k: &str, v: &str) -> Request {
-        Request::Put(PutRequest { key: k.into(), value: v.into(), ..Default::default() })
+        Request::Put(PutRequest {
+            key: k.into(),
+            value: v.into(),
+            ..Default::default()
+        })
     }
 
     #[test]
@@ -510,12 +621,24 @@ mod tests {
     #[test]
     fn a_rejected_put_changes_nothing() {
         let sm = sm();
-        let bad = Request::Put(PutRequest { key: b"a".to_vec(), lease: 42, ..Default::default() });
+        let bad = Request::Put(PutRequest {
+            key: b"a".to_vec(),
+            lease: 42,
+            ..Default::default()
+        });
         assert!(matches!(run(&sm, 1, bad), Err(ApplyError::LeaseNotFound)));
-        let ign = Request::Put(PutRequest { key: b"a".to_vec(), ignore_value: true, ..Default::default() });
+        let ign = Request::Put(PutRequest {
+            key: b"a".to_vec(),
+            ignore_value: true,
+            ..Default::default()
+        });
         assert!(matches!(run(&sm, 2, ign), Err(ApplyError::KeyNotFound)));
         assert_eq!(sm.mvcc.current_rev(), 1);
-        assert_eq!(sm.applied_index(), 2, "rejected entries still advance the applied index");
+        assert_eq!(
+            sm.applied_index(),
+            2,
+            "rejected entries still advance the applied index"
+        );
     }
 
     #[test]
@@ -524,8 +647,19 @@ mod tests {
         run(&sm, 1, put("a", "1")).unwrap();
         let txn = |target: compare::CompareTarget, union: compare::TargetUnion, key: &str| {
             Request::Txn(TxnRequest {
-                compare: vec![Compare { result: 0, target: target as i32, key: key.into(), range_end: vec![], target_union: Some(union) }],
-                success: vec![RequestOp { request: Some(request_op::Request::RequestPut(PutRequest { key: b"ok".to_vec(), ..Default::default() })) }],
+                compare: vec![Compare {
+                    result: 0,
+                    target: target as i32,
+                    key: key.into(),
+                    range_end: vec![],
+                    target_union: Some(union),
+                }],
+                success: vec![RequestOp {
+                    request: Some(request_op::Request::RequestPut(PutRequest {
+                        key: b"ok".to_vec(),
+                        ..Default::default()
+                    })),
+                }],
                 failure: vec![],
             })
         };
@@ -533,22 +667,70 @@ mod tests {
             Response::Txn(t) => t.succeeded,
             _ => panic!(),
         };
-        assert!(ok(run(&sm, 2, txn(compare::CompareTarget::Version, compare::TargetUnion::Version(0), "missing"))));
-        assert!(!ok(run(&sm, 3, txn(compare::CompareTarget::Value, compare::TargetUnion::Value(vec![]), "missing"))));
-        assert!(ok(run(&sm, 4, txn(compare::CompareTarget::Value, compare::TargetUnion::Value(b"1".to_vec()), "a"))));
+        assert!(ok(run(
+            &sm,
+            2,
+            txn(
+                compare::CompareTarget::Version,
+                compare::TargetUnion::Version(0),
+                "missing"
+            )
+        )));
+        assert!(!ok(run(
+            &sm,
+            3,
+            txn(
+                compare::CompareTarget::Value,
+                compare::TargetUnion::Value(vec![]),
+                "missing"
+            )
+        )));
+        assert!(ok(run(
+            &sm,
+            4,
+            txn(
+                compare::CompareTarget::Value,
+                compare::TargetUnion::Value(b"1".to_vec()),
+                "a"
+            )
+        )));
     }
 
     #[test]
     fn lease_revoke_deletes_attached_keys_in_one_revision() {
         let sm = sm();
-        run(&sm, 1, Request::LeaseGrant(LeaseGrantRequest { ttl: 1, id: 7 })).unwrap();
+        run(
+            &sm,
+            1,
+            Request::LeaseGrant(LeaseGrantRequest { ttl: 1, id: 7 }),
+        )
+        .unwrap();
         for (i, k) in ["a", "b"].iter().enumerate() {
-            run(&sm, 2 + i as u64, Request::Put(PutRequest { key: k.as_bytes().to_vec(), lease: 7, ..Default::default() })).unwrap();
+            run(
+                &sm,
+                2 + i as u64,
+                Request::Put(PutRequest {
+                    key: k.as_bytes().to_vec(),
+                    lease: 7,
+                    ..Default::default()
+                }),
+            )
+            .unwrap();
         }
-        assert_eq!(sm.lessor.time_to_live(7).unwrap().granted, 2, "TTL raised to the minimum");
+        assert_eq!(
+            sm.lessor.time_to_live(7).unwrap().granted,
+            2,
+            "TTL raised to the minimum"
+        );
         let rev = sm.mvcc.current_rev();
         run(&sm, 4, Request::LeaseRevoke(LeaseRevokeRequest { id: 7 })).unwrap();
         assert_eq!(sm.mvcc.current_rev(), rev + 1);
-        assert_eq!(sm.mvcc.range(b"a", b"c", RangeOptions::default()).unwrap().count, 0);
+        assert_eq!(
+            sm.mvcc
+                .range(b"a", b"c", RangeOptions::default())
+                .unwrap()
+                .count,
+            0
+        );
     }
 }

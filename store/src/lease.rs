@@ -42,7 +42,10 @@ pub struct TimeToLive {
 impl Lessor {
     /// `min_ttl`: etcd raises shorter TTLs to 1.5 election timeouts, in whole seconds.
     pub fn new(min_ttl: i64) -> Self {
-        Self { leases: Mutex::new(HashMap::new()), min_ttl }
+        Self {
+            leases: Mutex::new(HashMap::new()),
+            min_ttl,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Entry>> {
@@ -61,13 +64,22 @@ impl Lessor {
     pub fn grant(&self, id: i64, ttl: i64) -> i64 {
         let ttl = ttl.max(self.min_ttl);
         let expiry = Instant::now() + Duration::from_secs(ttl as u64);
-        self.lock().insert(id, Entry { ttl, expiry, keys: BTreeSet::new() });
+        self.lock().insert(
+            id,
+            Entry {
+                ttl,
+                expiry,
+                keys: BTreeSet::new(),
+            },
+        );
         ttl
     }
 
     /// Removes a lease; returns its attached keys, or None when unknown.
     pub fn revoke(&self, id: i64) -> Option<Vec<Vec<u8>>> {
-        self.lock().remove(&id).map(|e| e.keys.into_iter().collect())
+        self.lock()
+            .remove(&id)
+            .map(|e| e.keys.into_iter().collect())
     }
 
     /// Restarts the lease's countdown; returns its TTL, or None when unknown or expired.
@@ -98,19 +110,29 @@ impl Lessor {
         let l = self.lock();
         let e = l.get(&id)?;
         let remaining = e.expiry.saturating_duration_since(Instant::now()).as_secs() as i64;
-        Some(TimeToLive { remaining, granted: e.ttl, keys: e.keys.iter().cloned().collect() })
+        Some(TimeToLive {
+            remaining,
+            granted: e.ttl,
+            keys: e.keys.iter().cloned().collect(),
+        })
     }
 
+    /// Lease ids, soonest expiry first (the order etcd lists them in).
     pub fn ids(&self) -> Vec<i64> {
-        let mut v: Vec<i64> = self.lock().keys().copied().collect();
+        let l = self.lock();
+        let mut v: Vec<(Instant, i64)> = l.iter().map(|(id, e)| (e.expiry, *id)).collect();
         v.sort_unstable();
-        v
+        v.into_iter().map(|(_, id)| id).collect()
     }
 
     /// Leases whose deadline has passed.
     pub fn expired(&self) -> Vec<i64> {
         let now = Instant::now();
-        self.lock().iter().filter(|(_, e)| e.expiry <= now).map(|(id, _)| *id).collect()
+        self.lock()
+            .iter()
+            .filter(|(_, e)| e.expiry <= now)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Gives every lease its full TTL again (after a restart or leader change).
@@ -131,7 +153,9 @@ mod tests {
         let l = Lessor::new(2);
         assert_eq!(l.grant(1, 1), 2);
         assert_eq!(l.grant(2, 30), 30);
-        assert_eq!(l.ids(), vec![1, 2]);
+        assert_eq!(l.ids(), vec![1, 2], "soonest expiry first");
+        l.grant(3, 5);
+        assert_eq!(l.ids(), vec![1, 3, 2]);
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prost::Message;
-use proto::etcdserverpb::{ResponseHeader, WatchCreateRequest, WatchResponse, watch_create_request::FilterType};
+use proto::etcdserverpb::{
+    ResponseHeader, WatchCreateRequest, WatchResponse, watch_create_request::FilterType,
+};
 use proto::mvccpb::{Event, event::EventType};
 use tokio::sync::mpsc;
 
@@ -87,7 +89,13 @@ pub enum CreateError {
 impl WatchHub {
     pub fn new(mvcc: Arc<dyn MvccView>, header: HeaderFn, max_response_bytes: usize) -> Arc<Self> {
         let runtime = tokio::runtime::Handle::current();
-        Arc::new(Self { inner: Mutex::new(Inner::default()), mvcc, header, max_response_bytes, runtime })
+        Arc::new(Self {
+            inner: Mutex::new(Inner::default()),
+            mvcc,
+            header,
+            max_response_bytes,
+            runtime,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -107,7 +115,15 @@ impl WatchHub {
         let mut g = self.lock();
         g.next_stream += 1;
         let id = g.next_stream;
-        g.streams.insert(id, Stream { tx, watchers: HashMap::new(), next_id: 0, progress_pending: false });
+        g.streams.insert(
+            id,
+            Stream {
+                tx,
+                watchers: HashMap::new(),
+                next_id: 0,
+                progress_pending: false,
+            },
+        );
         id
     }
 
@@ -121,8 +137,14 @@ impl WatchHub {
         let mut g = self.lock();
         let published = self.mvcc().published_rev();
         let header = (self.header)(published);
-        let Some(s) = g.streams.get_mut(&stream) else { return };
-        let end = if req.range_end == [0] { vec![0] } else { req.range_end.clone() };
+        let Some(s) = g.streams.get_mut(&stream) else {
+            return;
+        };
+        let end = if req.range_end == [0] {
+            vec![0]
+        } else {
+            req.range_end.clone()
+        };
         let err = if !end.is_empty() && end != [0] && req.key.as_slice() >= end.as_slice() {
             Some("mvcc: watcher range is empty")
         } else if req.watch_id != 0 && s.watchers.contains_key(&req.watch_id) {
@@ -149,7 +171,11 @@ impl WatchHub {
             }
             s.next_id
         };
-        let start = if req.start_revision <= 0 { published + 1 } else { req.start_revision };
+        let start = if req.start_revision <= 0 {
+            published + 1
+        } else {
+            req.start_revision
+        };
         let synced = start > published;
         let w = Watcher {
             key: req.key,
@@ -162,7 +188,15 @@ impl WatchHub {
             next_rev: start,
             synced,
         };
-        if s.tx.try_send(WatchResponse { header: Some(header), watch_id: id, created: true, ..Default::default() }).is_err() {
+        if s.tx
+            .try_send(WatchResponse {
+                header: Some(header),
+                watch_id: id,
+                created: true,
+                ..Default::default()
+            })
+            .is_err()
+        {
             return;
         }
         s.watchers.insert(id, w);
@@ -179,7 +213,12 @@ impl WatchHub {
         if let Some(s) = g.streams.get_mut(&stream)
             && s.watchers.remove(&id).is_some()
         {
-            let _ = s.tx.try_send(WatchResponse { header: Some(header), watch_id: id, canceled: true, ..Default::default() });
+            let _ = s.tx.try_send(WatchResponse {
+                header: Some(header),
+                watch_id: id,
+                canceled: true,
+                ..Default::default()
+            });
         }
     }
 
@@ -191,7 +230,11 @@ impl WatchHub {
         let header = (self.header)(published);
         if let Some(s) = g.streams.get_mut(&stream) {
             if s.watchers.values().all(|w| w.synced) {
-                let _ = s.tx.try_send(WatchResponse { header: Some(header), watch_id: -1, ..Default::default() });
+                let _ = s.tx.try_send(WatchResponse {
+                    header: Some(header),
+                    watch_id: -1,
+                    ..Default::default()
+                });
             } else {
                 s.progress_pending = true;
             }
@@ -205,7 +248,11 @@ impl WatchHub {
         for s in g.streams.values() {
             for (id, w) in &s.watchers {
                 if w.synced && w.progress_notify {
-                    let _ = s.tx.try_send(WatchResponse { header: Some((self.header)(published)), watch_id: *id, ..Default::default() });
+                    let _ = s.tx.try_send(WatchResponse {
+                        header: Some((self.header)(published)),
+                        watch_id: *id,
+                        ..Default::default()
+                    });
                 }
             }
         }
@@ -226,8 +273,11 @@ impl WatchHub {
                     if !w.synced {
                         continue;
                     }
-                    let evs: Vec<Event> =
-                        events.iter().filter(|e| rev_of(e) >= w.next_rev && w.matches(e)).cloned().collect();
+                    let evs: Vec<Event> = events
+                        .iter()
+                        .filter(|e| rev_of(e) >= w.next_rev && w.matches(e))
+                        .cloned()
+                        .collect();
                     // One response per revision, as etcd sends them to synced watchers.
                     let mut outcome = Ok(());
                     for chunk in evs.chunk_by(|a, b| rev_of(a) == rev_of(b)) {
@@ -236,7 +286,15 @@ impl WatchHub {
                         if w.prev_kv {
                             self.fill_prev_kv(&mut chunk);
                         }
-                        outcome = send_events(&s.tx, &self.header, *id, rev, chunk, w.fragment, self.max_response_bytes);
+                        outcome = send_events(
+                            &s.tx,
+                            &self.header,
+                            *id,
+                            rev,
+                            chunk,
+                            w.fragment,
+                            self.max_response_bytes,
+                        );
                         if outcome.is_err() {
                             break;
                         }
@@ -264,7 +322,10 @@ impl WatchHub {
     fn fill_prev_kv(&self, evs: &mut [Event]) {
         for e in evs {
             let Some(kv) = &e.kv else { continue };
-            let opts = RangeOptions { rev: kv.mod_revision - 1, ..Default::default() };
+            let opts = RangeOptions {
+                rev: kv.mod_revision - 1,
+                ..Default::default()
+            };
             if let Ok(r) = self.mvcc().range(&kv.key, b"", opts) {
                 e.prev_kv = r.kvs.into_iter().next();
             }
@@ -273,7 +334,8 @@ impl WatchHub {
 
     fn spawn_catch_up(self: &Arc<Self>, stream: u64, id: i64) {
         let hub = self.clone();
-        self.runtime.spawn(async move { hub.catch_up(stream, id).await });
+        self.runtime
+            .spawn(async move { hub.catch_up(stream, id).await });
     }
 
     /// Replays history to one watcher until it is level with the published revision,
@@ -282,14 +344,17 @@ impl WatchHub {
         loop {
             let (w_next, tx, filter) = {
                 let g = self.lock();
-                let Some(s) = g.streams.get(&stream) else { return };
+                let Some(s) = g.streams.get(&stream) else {
+                    return;
+                };
                 let Some(w) = s.watchers.get(&id) else { return };
                 (w.next_rev, s.tx.clone(), WatcherFilter::of(w))
             };
             let compact = self.mvcc().compact_rev();
             if w_next < compact {
+                // etcd sends the compaction notice with a header at revision 0.
                 let resp = WatchResponse {
-                    header: Some((self.header)(self.mvcc().published_rev())),
+                    header: Some((self.header)(0)),
                     watch_id: id,
                     compact_revision: compact,
                     canceled: true,
@@ -315,27 +380,46 @@ impl WatchHub {
                     if filter.prev_kv {
                         self.fill_prev_kv(&mut evs);
                     }
-                    for resp in build_responses(&self.header, id, last, evs, filter.fragment, self.max_response_bytes) {
+                    for resp in build_responses(
+                        &self.header,
+                        id,
+                        last,
+                        evs,
+                        filter.fragment,
+                        self.max_response_bytes,
+                    ) {
                         if tx.send(resp).await.is_err() {
                             return;
                         }
                     }
                 }
                 let mut g = self.lock();
-                let Some(s) = g.streams.get_mut(&stream) else { return };
-                let Some(w) = s.watchers.get_mut(&id) else { return };
+                let Some(s) = g.streams.get_mut(&stream) else {
+                    return;
+                };
+                let Some(w) = s.watchers.get_mut(&id) else {
+                    return;
+                };
                 w.next_rev = last + 1;
             }
             let mut g = self.lock();
             let published = self.mvcc().published_rev();
             let header = (self.header)(published);
-            let Some(s) = g.streams.get_mut(&stream) else { return };
-            let Some(w) = s.watchers.get_mut(&id) else { return };
+            let Some(s) = g.streams.get_mut(&stream) else {
+                return;
+            };
+            let Some(w) = s.watchers.get_mut(&id) else {
+                return;
+            };
             if w.next_rev > published {
                 w.synced = true;
                 if s.progress_pending && s.watchers.values().all(|w| w.synced) {
                     s.progress_pending = false;
-                    let _ = s.tx.try_send(WatchResponse { header: Some(header), watch_id: -1, ..Default::default() });
+                    let _ = s.tx.try_send(WatchResponse {
+                        header: Some(header),
+                        watch_id: -1,
+                        ..Default::default()
+                    });
                 }
                 return;
             }
@@ -377,16 +461,38 @@ fn rev_of(e: &Event) -> i64 {
 }
 
 /// One response, or fragments of at most `max` bytes when the watcher allows it.
-fn build_responses(header: &HeaderFn, id: i64, rev: i64, evs: Vec<Event>, fragment: bool, max: usize) -> Vec<WatchResponse> {
-    let whole = WatchResponse { header: Some(header(rev)), watch_id: id, events: evs, ..Default::default() };
+fn build_responses(
+    header: &HeaderFn,
+    id: i64,
+    rev: i64,
+    evs: Vec<Event>,
+    fragment: bool,
+    max: usize,
+) -> Vec<WatchResponse> {
+    let whole = WatchResponse {
+        header: Some(header(rev)),
+        watch_id: id,
+        events: evs,
+        ..Default::default()
+    };
     if !fragment || whole.encoded_len() <= max {
         return vec![whole];
     }
     let mut out = Vec::new();
-    let mut cur = WatchResponse { header: whole.header, watch_id: id, fragment: true, ..Default::default() };
+    let mut cur = WatchResponse {
+        header: whole.header,
+        watch_id: id,
+        fragment: true,
+        ..Default::default()
+    };
     for e in whole.events {
         if !cur.events.is_empty() && cur.encoded_len() + e.encoded_len() > max {
-            let next = WatchResponse { header: cur.header, watch_id: id, fragment: true, ..Default::default() };
+            let next = WatchResponse {
+                header: cur.header,
+                watch_id: id,
+                fragment: true,
+                ..Default::default()
+            };
             out.push(std::mem::replace(&mut cur, next));
         }
         cur.events.push(e);
@@ -422,11 +528,19 @@ mod tests {
 
     #[test]
     fn fragments_split_big_responses_and_mark_all_but_the_last() {
-        let header: HeaderFn = Arc::new(|rev| ResponseHeader { revision: rev, ..Default::default() });
+        let header: HeaderFn = Arc::new(|rev| ResponseHeader {
+            revision: rev,
+            ..Default::default()
+        });
         let evs: Vec<Event> = (0..10)
             .map(|i| Event {
                 r#type: 0,
-                kv: Some(KeyValue { key: vec![b'a' + i], value: vec![0; 100], mod_revision: 5, ..Default::default() }),
+                kv: Some(KeyValue {
+                    key: vec![b'a' + i],
+                    value: vec![0; 100],
+                    mod_revision: 5,
+                    ..Default::default()
+                }),
                 prev_kv: None,
             })
             .collect();
@@ -435,6 +549,10 @@ mod tests {
         assert!(resps[..resps.len() - 1].iter().all(|r| r.fragment));
         assert!(!resps.last().unwrap().fragment);
         assert_eq!(resps.iter().map(|r| r.events.len()).sum::<usize>(), 10);
-        assert_eq!(build_responses(&header, 1, 5, evs, false, 350).len(), 1, "no fragmenting unless asked");
+        assert_eq!(
+            build_responses(&header, 1, 5, evs, false, 350).len(),
+            1,
+            "no fragmenting unless asked"
+        );
     }
 }

@@ -22,8 +22,15 @@ impl MemoryBackend {
 
     /// What would survive a crash now: a new backend holding only flushed data.
     pub fn crash_copy(&self) -> MemoryBackend {
-        let d = self.durable.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        MemoryBackend { live: Mutex::new(d.clone()), durable: Mutex::new(d) }
+        let d = self
+            .durable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        MemoryBackend {
+            live: Mutex::new(d.clone()),
+            durable: Mutex::new(d),
+        }
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, Map> {
@@ -45,7 +52,13 @@ impl Backend for MemoryBackend {
         Ok(out)
     }
 
-    fn for_each(&self, bucket: Bucket, from: &[u8], to: Option<&[u8]>, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    fn for_each(
+        &self,
+        bucket: Bucket,
+        from: &[u8],
+        to: Option<&[u8]>,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
         let map = self.live();
         let start = Bound::Included((bucket, from.to_vec()));
         for ((b, k), v) in map.range((start, Bound::Unbounded)) {
@@ -74,7 +87,10 @@ impl Backend for MemoryBackend {
     }
 
     fn size_on_disk(&self) -> u64 {
-        self.live().iter().map(|((_, k), v)| (k.len() + v.len()) as u64).sum()
+        self.live()
+            .iter()
+            .map(|((_, k), v)| (k.len() + v.len()) as u64)
+            .sum()
     }
 }
 

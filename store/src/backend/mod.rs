@@ -27,7 +27,13 @@ pub enum Bucket {
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 5] = [Bucket::Key, Bucket::Meta, Bucket::Lease, Bucket::Alarm, Bucket::Members];
+    pub const ALL: [Bucket; 5] = [
+        Bucket::Key,
+        Bucket::Meta,
+        Bucket::Lease,
+        Bucket::Alarm,
+        Bucket::Members,
+    ];
 
     /// etcd's bucket name.
     pub fn name(self) -> &'static [u8] {
@@ -84,7 +90,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Items of `bucket` with `from <= key < to` (`to = None`: to the end), in key order.
     fn scan(&self, bucket: Bucket, from: &[u8], to: Option<&[u8]>) -> Result<Vec<KvPair>>;
     /// Visits items in order until `f` returns false; avoids materialising big ranges.
-    fn for_each(&self, bucket: Bucket, from: &[u8], to: Option<&[u8]>, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
+    fn for_each(
+        &self,
+        bucket: Bucket,
+        from: &[u8],
+        to: Option<&[u8]>,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()>;
     /// Applies the batch atomically. Not durable until [`Backend::flush`].
     fn write(&self, batch: WriteBatch) -> Result<()>;
     /// Makes every completed `write` durable.
@@ -107,10 +119,17 @@ pub(crate) mod suite {
         b.write(batch).unwrap();
         b.flush().unwrap();
         assert_eq!(b.get(Bucket::Key, b"a").unwrap(), Some(b"1".to_vec()));
-        assert_eq!(b.get(Bucket::Meta, b"a").unwrap(), Some(b"meta".to_vec()), "buckets are separate");
+        assert_eq!(
+            b.get(Bucket::Meta, b"a").unwrap(),
+            Some(b"meta".to_vec()),
+            "buckets are separate"
+        );
         assert_eq!(b.get(Bucket::Lease, b"a").unwrap(), None);
         let all = b.scan(Bucket::Key, b"", None).unwrap();
-        assert_eq!(all.iter().map(|(k, _)| k.as_slice()).collect::<Vec<_>>(), vec![b"a", b"b", b"c"]);
+        assert_eq!(
+            all.iter().map(|(k, _)| k.as_slice()).collect::<Vec<_>>(),
+            vec![b"a", b"b", b"c"]
+        );
         let part = b.scan(Bucket::Key, b"b", Some(b"c")).unwrap();
         assert_eq!(part, vec![(b"b".to_vec(), b"2".to_vec())]);
         let mut seen = 0;

@@ -37,7 +37,9 @@ impl SledBackend {
                 .open();
             match r {
                 Ok(db) => return Ok(Self { db }),
-                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && attempts < 40 => {
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock") && attempts < 40 =>
+                {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
@@ -49,7 +51,11 @@ impl SledBackend {
 
 impl Backend for SledBackend {
     fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get(prefixed(bucket, key)).map_err(err)?.map(|v| v.to_vec()))
+        Ok(self
+            .db
+            .get(prefixed(bucket, key))
+            .map_err(err)?
+            .map(|v| v.to_vec()))
     }
 
     fn scan(&self, bucket: Bucket, from: &[u8], to: Option<&[u8]>) -> Result<Vec<KvPair>> {
@@ -61,7 +67,13 @@ impl Backend for SledBackend {
         Ok(out)
     }
 
-    fn for_each(&self, bucket: Bucket, from: &[u8], to: Option<&[u8]>, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    fn for_each(
+        &self,
+        bucket: Bucket,
+        from: &[u8],
+        to: Option<&[u8]>,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
         let start = prefixed(bucket, from);
         let end = match to {
             Some(t) => prefixed(bucket, t),

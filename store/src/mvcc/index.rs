@@ -109,7 +109,13 @@ impl TreeIndex {
 
     /// Live keys in `[key, end)` at `at`, with the revision of their value, in key order.
     /// Visits every live key; `f` returns false to stop.
-    pub fn visit(&self, key: &[u8], end: &[u8], at: i64, f: &mut dyn FnMut(&[u8], Revision) -> bool) {
+    pub fn visit(
+        &self,
+        key: &[u8],
+        end: &[u8],
+        at: i64,
+        f: &mut dyn FnMut(&[u8], Revision) -> bool,
+    ) {
         let b = range_bounds(key, end);
         if !valid(&b) {
             return;
@@ -149,7 +155,17 @@ mod tests {
         k.push(r(4), false);
         k.push(r(6), true);
         k.push(r(8), false);
-        let table = [(1, None), (2, Some(2)), (3, Some(2)), (4, Some(4)), (5, Some(4)), (6, None), (7, None), (8, Some(8)), (100, Some(8))];
+        let table = [
+            (1, None),
+            (2, Some(2)),
+            (3, Some(2)),
+            (4, Some(4)),
+            (5, Some(4)),
+            (6, None),
+            (7, None),
+            (8, Some(8)),
+            (100, Some(8)),
+        ];
         for (at, want) in table {
             assert_eq!(k.get(at).map(|r| r.main), want, "at {at}");
         }
@@ -165,7 +181,11 @@ mod tests {
         assert_eq!(dropped, vec![2]);
         assert_eq!(k.get(5).map(|r| r.main), Some(4));
         let dropped: Vec<i64> = k.compact(7).iter().map(|(r, _)| r.main).collect();
-        assert_eq!(dropped, vec![4, 6], "a tombstone at or below the compaction goes too");
+        assert_eq!(
+            dropped,
+            vec![4, 6],
+            "a tombstone at or below the compaction goes too"
+        );
         assert_eq!(k.get(8).map(|r| r.main), Some(8));
         let dropped: Vec<i64> = k.compact(9).iter().map(|(r, _)| r.main).collect();
         assert_eq!(dropped, vec![8]);
@@ -189,6 +209,10 @@ mod tests {
         assert_eq!(keys(b"b", b""), vec![b"b".to_vec()]);
         assert_eq!(keys(b"a", b"c"), vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(keys(b"b", b"\0"), vec![b"b".to_vec(), b"c".to_vec()]);
-        assert_eq!(keys(b"c", b"a"), Vec::<Vec<u8>>::new(), "end before start is empty");
+        assert_eq!(
+            keys(b"c", b"a"),
+            Vec::<Vec<u8>>::new(),
+            "end before start is empty"
+        );
     }
 }

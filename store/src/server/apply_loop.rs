@@ -35,13 +35,20 @@ pub struct Stopped;
 impl Proposer {
     pub async fn propose(&self, req: Request) -> Result<Result<Response, ApplyError>, Stopped> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Proposal { req, reply }).await.map_err(|_| Stopped)?;
+        self.tx
+            .send(Proposal { req, reply })
+            .await
+            .map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
     }
 }
 
 /// Starts the apply thread; it ends when every [`Proposer`] is dropped.
-pub fn start(sm: Arc<StateMachine>, hub: Arc<WatchHub>, metrics: Arc<Metrics>) -> (Proposer, std::thread::JoinHandle<()>) {
+pub fn start(
+    sm: Arc<StateMachine>,
+    hub: Arc<WatchHub>,
+    metrics: Arc<Metrics>,
+) -> (Proposer, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
     let h = std::thread::Builder::new()
         .name("apply".into())
@@ -58,7 +65,12 @@ fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
     std::process::exit(1);
 }
 
-fn run(mut rx: mpsc::Receiver<Proposal>, sm: Arc<StateMachine>, hub: Arc<WatchHub>, metrics: Arc<Metrics>) {
+fn run(
+    mut rx: mpsc::Receiver<Proposal>,
+    sm: Arc<StateMachine>,
+    hub: Arc<WatchHub>,
+    metrics: Arc<Metrics>,
+) {
     let backend = sm.mvcc.backend().clone();
     let mut index = sm.applied_index();
     let mut group = Vec::with_capacity(MAX_GROUP);

@@ -13,7 +13,11 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1024 * 1024 * 3 / 2;
 pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
 #[derive(Clone, Debug, Parser)]
-#[command(name = "store", version, about = "An etcd v3 compatible key-value store")]
+#[command(
+    name = "store",
+    version,
+    about = "An etcd v3 compatible key-value store"
+)]
 pub struct Config {
     /// Human-readable name for this member.
     #[arg(long, default_value = "default")]
@@ -22,16 +26,32 @@ pub struct Config {
     #[arg(long = "data-dir")]
     pub data_dir: Option<PathBuf>,
     /// URLs to listen on for client traffic (comma-separated).
-    #[arg(long = "listen-client-urls", default_value = "http://localhost:2379", value_delimiter = ',')]
+    #[arg(
+        long = "listen-client-urls",
+        default_value = "http://localhost:2379",
+        value_delimiter = ','
+    )]
     pub listen_client_urls: Vec<Url>,
     /// Client URLs of this member advertised to the cluster (comma-separated).
-    #[arg(long = "advertise-client-urls", default_value = "http://localhost:2379", value_delimiter = ',')]
+    #[arg(
+        long = "advertise-client-urls",
+        default_value = "http://localhost:2379",
+        value_delimiter = ','
+    )]
     pub advertise_client_urls: Vec<Url>,
     /// URLs to listen on for peer traffic (comma-separated).
-    #[arg(long = "listen-peer-urls", default_value = "http://localhost:2380", value_delimiter = ',')]
+    #[arg(
+        long = "listen-peer-urls",
+        default_value = "http://localhost:2380",
+        value_delimiter = ','
+    )]
     pub listen_peer_urls: Vec<Url>,
     /// This member's peer URLs advertised to the rest of the cluster.
-    #[arg(long = "initial-advertise-peer-urls", default_value = "http://localhost:2380", value_delimiter = ',')]
+    #[arg(
+        long = "initial-advertise-peer-urls",
+        default_value = "http://localhost:2380",
+        value_delimiter = ','
+    )]
     pub initial_advertise_peer_urls: Vec<Url>,
     /// Initial cluster configuration for bootstrapping: name=peerURL,...
     #[arg(long = "initial-cluster")]
@@ -43,7 +63,11 @@ pub struct Config {
     #[arg(long = "initial-cluster-token", default_value = "etcd-cluster")]
     pub initial_cluster_token: String,
     /// URLs to serve /metrics and /health on (comma-separated).
-    #[arg(long = "listen-metrics-urls", value_delimiter = ',', default_value = "http://localhost:2381")]
+    #[arg(
+        long = "listen-metrics-urls",
+        value_delimiter = ',',
+        default_value = "http://localhost:2381"
+    )]
     pub listen_metrics_urls: Vec<Url>,
     /// Time (in milliseconds) of a heartbeat interval.
     #[arg(long = "heartbeat-interval", default_value_t = 100)]
@@ -96,7 +120,9 @@ pub struct Config {
 
 /// Parses Go-style durations: "10m", "5s", "250ms", "1h".
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map_or((s, "s"), |i| s.split_at(i));
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
     let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
     let secs = match unit {
         "ns" => n / 1e9,
@@ -114,11 +140,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub enum ConfigError {
     #[error("--initial-cluster has an invalid entry {0:?} (want name=url)")]
     BadInitialCluster(String),
-    #[error("--initial-cluster must include {name}={url} (this member's --initial-advertise-peer-urls)")]
+    #[error(
+        "--initial-cluster must include {name}={url} (this member's --initial-advertise-peer-urls)"
+    )]
     SelfNotInCluster { name: String, url: String },
     #[error("--initial-cluster-state must be 'new' or 'existing', not {0:?}")]
     BadClusterState(String),
-    #[error("--election-timeout[{election}ms] should be at least as 5 times as --heartbeat-interval[{heartbeat}ms]")]
+    #[error(
+        "--election-timeout[{election}ms] should be at least as 5 times as --heartbeat-interval[{heartbeat}ms]"
+    )]
     BadElection { election: u64, heartbeat: u64 },
     #[error("unsupported URL scheme in {0} (want http or https)")]
     BadScheme(Url),
@@ -132,7 +162,9 @@ pub enum ConfigError {
 
 impl Config {
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!("{}.etcd", self.name)))
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{}.etcd", self.name)))
     }
 
     pub fn quota_bytes(&self) -> i64 {
@@ -154,11 +186,21 @@ impl Config {
     pub fn initial_members(&self) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
         let spec = match &self.initial_cluster {
             Some(s) => s.clone(),
-            None => format!("{}={}", self.name, self.initial_advertise_peer_urls.iter().map(|u| trim(u)).collect::<Vec<_>>().join(",")),
+            None => format!(
+                "{}={}",
+                self.name,
+                self.initial_advertise_peer_urls
+                    .iter()
+                    .map(|u| trim(u))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
         };
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for part in spec.split(',').filter(|p| !p.is_empty()) {
-            let (name, url) = part.split_once('=').ok_or_else(|| ConfigError::BadInitialCluster(part.into()))?;
+            let (name, url) = part
+                .split_once('=')
+                .ok_or_else(|| ConfigError::BadInitialCluster(part.into()))?;
             let u = Url::parse(url).map_err(|_| ConfigError::BadInitialCluster(part.into()))?;
             match out.iter_mut().find(|(n, _)| n == name) {
                 Some((_, urls)) => urls.push(trim(&u)),
@@ -170,17 +212,32 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.initial_cluster_state != "new" && self.initial_cluster_state != "existing" {
-            return Err(ConfigError::BadClusterState(self.initial_cluster_state.clone()));
+            return Err(ConfigError::BadClusterState(
+                self.initial_cluster_state.clone(),
+            ));
         }
         if self.election_timeout < 5 * self.heartbeat_interval {
-            return Err(ConfigError::BadElection { election: self.election_timeout, heartbeat: self.heartbeat_interval });
+            return Err(ConfigError::BadElection {
+                election: self.election_timeout,
+                heartbeat: self.heartbeat_interval,
+            });
         }
         let members = self.initial_members()?;
         let mine: Vec<String> = self.initial_advertise_peer_urls.iter().map(trim).collect();
-        if !members.iter().any(|(n, urls)| *n == self.name && mine.iter().all(|u| urls.contains(u))) {
-            return Err(ConfigError::SelfNotInCluster { name: self.name.clone(), url: mine.join(",") });
+        if !members
+            .iter()
+            .any(|(n, urls)| *n == self.name && mine.iter().all(|u| urls.contains(u)))
+        {
+            return Err(ConfigError::SelfNotInCluster {
+                name: self.name.clone(),
+                url: mine.join(","),
+            });
         }
-        for u in self.listen_client_urls.iter().chain(&self.listen_metrics_urls) {
+        for u in self
+            .listen_client_urls
+            .iter()
+            .chain(&self.listen_metrics_urls)
+        {
             match u.scheme() {
                 "http" => {}
                 "https" if self.cert_file.is_some() && self.key_file.is_some() => {}
@@ -229,9 +286,21 @@ mod tests {
     fn bad_configs_are_rejected_before_start() {
         assert!(cfg(&["--initial-cluster-state", "old"]).validate().is_err());
         assert!(cfg(&["--heartbeat-interval", "500"]).validate().is_err());
-        assert!(cfg(&["--initial-cluster", "other=http://localhost:2380"]).validate().is_err());
-        assert!(cfg(&["--listen-client-urls", "https://127.0.0.1:1"]).validate().is_err());
-        assert!(cfg(&["--listen-client-urls", "unix://x"]).validate().is_err());
+        assert!(
+            cfg(&["--initial-cluster", "other=http://localhost:2380"])
+                .validate()
+                .is_err()
+        );
+        assert!(
+            cfg(&["--listen-client-urls", "https://127.0.0.1:1"])
+                .validate()
+                .is_err()
+        );
+        assert!(
+            cfg(&["--listen-client-urls", "unix://x"])
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]

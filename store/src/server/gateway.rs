@@ -12,10 +12,12 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use proto::etcdserverpb as pb;
 use proto::etcdserverpb::{
-    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
-    maintenance_server::MaintenanceServer, watch_server::WatchServer,
+    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer,
+    lease_server::LeaseServer, maintenance_server::MaintenanceServer, watch_server::WatchServer,
 };
-use proto::etcdserverpb::{cluster_server::Cluster, kv_server::Kv, lease_server::Lease, maintenance_server::Maintenance};
+use proto::etcdserverpb::{
+    cluster_server::Cluster, kv_server::Kv, lease_server::Lease, maintenance_server::Maintenance,
+};
 use sha2::Digest;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -41,13 +43,15 @@ pub async fn serve_client(
     cancel: CancellationToken,
 ) {
     let svcs = Services(server.clone());
-    let routes = tonic::service::Routes::new(KvServer::new(svcs.clone()).max_decoding_message_size(TONIC_MAX_MESSAGE))
-        .add_service(WatchServer::new(svcs.clone()).max_decoding_message_size(TONIC_MAX_MESSAGE))
-        .add_service(LeaseServer::new(svcs.clone()))
-        .add_service(ClusterServer::new(svcs.clone()))
-        .add_service(MaintenanceServer::new(svcs.clone()).max_encoding_message_size(usize::MAX))
-        .add_service(AuthServer::new(svcs.clone()))
-        .prepare();
+    let routes = tonic::service::Routes::new(
+        KvServer::new(svcs.clone()).max_decoding_message_size(TONIC_MAX_MESSAGE),
+    )
+    .add_service(WatchServer::new(svcs.clone()).max_decoding_message_size(TONIC_MAX_MESSAGE))
+    .add_service(LeaseServer::new(svcs.clone()))
+    .add_service(ClusterServer::new(svcs.clone()))
+    .add_service(MaintenanceServer::new(svcs.clone()).max_encoding_message_size(usize::MAX))
+    .add_service(AuthServer::new(svcs.clone()))
+    .prepare();
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let stream = tokio::select! {
@@ -78,7 +82,10 @@ pub async fn serve_client(
                 }
             });
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder.http2().max_concurrent_streams(Some(u32::MAX)).initial_connection_window_size(Some(4 << 20));
+            builder
+                .http2()
+                .max_concurrent_streams(Some(u32::MAX))
+                .initial_connection_window_size(Some(4 << 20));
             match acceptor {
                 Some(a) => match a.accept(stream).await {
                     Ok(tls) => {
@@ -124,7 +131,8 @@ fn http_status(code: tonic::Code) -> u16 {
 }
 
 fn error_json(s: &tonic::Status) -> Response<Body> {
-    let body = serde_json::json!({"error": s.message(), "code": s.code() as i32, "message": s.message()});
+    let body =
+        serde_json::json!({"error": s.message(), "code": s.code() as i32, "message": s.message()});
     full(http_status(s.code()), "application/json", body.to_string())
 }
 
@@ -160,14 +168,20 @@ async fn handle_http(svcs: Services, req: Request<Incoming>) -> Response<Body> {
         return full(r.status, r.content_type, r.body);
     }
     // etcd serves the gateway under /v3, and the older /v3beta and /v3alpha prefixes.
-    let Some(rest) = ["/v3/", "/v3beta/", "/v3alpha/"].iter().find_map(|p| path.strip_prefix(p)) else {
+    let Some(rest) = ["/v3/", "/v3beta/", "/v3alpha/"]
+        .iter()
+        .find_map(|p| path.strip_prefix(p))
+    else {
         return full(404, "text/plain", "404 page not found\n");
     };
     let rest = rest.to_string();
     if req.method() != http::Method::POST {
         return full(405, "text/plain", "Method Not Allowed\n");
     }
-    let body = match http_body_util::Limited::new(req.into_body(), GATEWAY_MAX_BODY).collect().await {
+    let body = match http_body_util::Limited::new(req.into_body(), GATEWAY_MAX_BODY)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(e) => return error_json(&tonic::Status::invalid_argument(e.to_string())),
     };
@@ -187,7 +201,9 @@ async fn handle_http(svcs: Services, req: Request<Incoming>) -> Response<Body> {
         "maintenance/alarm" => unary!(Maintenance::alarm, s, &body),
         "maintenance/defragment" => unary!(Maintenance::defragment, s, &body),
         "maintenance/hash" => match parse::<pb::HashKvRequest>(&body) {
-            Ok(r) if r.revision != 0 => to_json(Maintenance::hash_kv(s, tonic::Request::new(r)).await),
+            Ok(r) if r.revision != 0 => {
+                to_json(Maintenance::hash_kv(s, tonic::Request::new(r)).await)
+            }
             Ok(_) => to_json(Maintenance::hash(s, tonic::Request::new(pb::HashRequest {})).await),
             Err(e) => error_json(&e),
         },
@@ -199,7 +215,8 @@ async fn handle_http(svcs: Services, req: Request<Incoming>) -> Response<Body> {
 
 /// A streamed gateway response: one `{"result": ...}` JSON object per line.
 fn stream_body(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
-    let s = tokio_stream::wrappers::ReceiverStream::new(rx).map(|b| Ok::<_, Infallible>(Frame::data(b)));
+    let s = tokio_stream::wrappers::ReceiverStream::new(rx)
+        .map(|b| Ok::<_, Infallible>(Frame::data(b)));
     Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -224,7 +241,9 @@ fn watch(svcs: &Services, body: &[u8]) -> Response<Body> {
     let stream_id = hub.open_stream(tx);
     match req.request_union {
         Some(pb::watch_request::RequestUnion::CreateRequest(c)) => hub.create(stream_id, c),
-        Some(pb::watch_request::RequestUnion::ProgressRequest(_)) => hub.request_progress(stream_id),
+        Some(pb::watch_request::RequestUnion::ProgressRequest(_)) => {
+            hub.request_progress(stream_id)
+        }
         _ => {}
     }
     tokio::spawn(async move {
@@ -245,7 +264,11 @@ fn keep_alive(svcs: &Services, body: &[u8]) -> Response<Body> {
     };
     let server = svcs.0.clone();
     let ttl = server.sm.lessor.renew(req.id).unwrap_or(0);
-    let resp = pb::LeaseKeepAliveResponse { header: Some(server.header(server.sm.mvcc.published_rev())), id: req.id, ttl };
+    let resp = pb::LeaseKeepAliveResponse {
+        header: Some(server.header(server.sm.mvcc.published_rev())),
+        id: req.id,
+        ttl,
+    };
     full(200, "application/json", result_line(&resp))
 }
 
@@ -259,21 +282,48 @@ pub fn snapshot_bytes(server: &Server) -> Result<Vec<u8>, tonic::Status> {
     let meta: Vec<(Vec<u8>, Vec<u8>)> = scan(Bucket::Meta)?
         .into_iter()
         .filter(|(k, _)| {
-            [crate::mvcc::META_CONSISTENT_INDEX, crate::mvcc::META_FINISHED_COMPACT, crate::mvcc::META_SCHEDULED_COMPACT]
-                .contains(&k.as_slice())
+            [
+                crate::mvcc::META_CONSISTENT_INDEX,
+                crate::mvcc::META_FINISHED_COMPACT,
+                crate::mvcc::META_SCHEDULED_COMPACT,
+            ]
+            .contains(&k.as_slice())
         })
         .collect();
-    let member = serde_json::json!({"id": server.id.member_id, "peerURLs": server.id.peer_urls});
-    let bucket = |name: &str, items: Vec<(Vec<u8>, Vec<u8>)>| bolt::Bucket { name: name.as_bytes().to_vec(), items };
+    let member = serde_json::json!({
+        "id": server.id.member_id,
+        "peerURLs": server.id.peer_urls,
+        "name": server.id.name,
+        "clientURLs": server.id.client_urls,
+    });
+    let bucket = |name: &str, items: Vec<(Vec<u8>, Vec<u8>)>| bolt::Bucket {
+        name: name.as_bytes().to_vec(),
+        items,
+    };
     let buckets = vec![
         bucket("alarm", scan(Bucket::Alarm)?),
-        bucket("auth", vec![]),
+        bucket(
+            "auth",
+            vec![(b"authRevision".to_vec(), 1u64.to_be_bytes().to_vec())],
+        ),
         bucket("authRoles", vec![]),
         bucket("authUsers", vec![]),
-        bucket("cluster", vec![(b"clusterVersion".to_vec(), CLUSTER_VERSION.as_bytes().to_vec())]),
+        bucket(
+            "cluster",
+            vec![(
+                b"clusterVersion".to_vec(),
+                CLUSTER_VERSION.as_bytes().to_vec(),
+            )],
+        ),
         bucket("key", scan(Bucket::Key)?),
         bucket("lease", scan(Bucket::Lease)?),
-        bucket("members", vec![(format!("{:x}", server.id.member_id).into_bytes(), member.to_string().into_bytes())]),
+        bucket(
+            "members",
+            vec![(
+                format!("{:x}", server.id.member_id).into_bytes(),
+                member.to_string().into_bytes(),
+            )],
+        ),
         bucket("members_removed", vec![]),
         bucket("meta", meta),
     ];

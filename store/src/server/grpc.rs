@@ -7,8 +7,8 @@ use futures::Stream;
 use prost::Message;
 use proto::etcdserverpb as pb;
 use proto::etcdserverpb::{
-    auth_server::Auth, cluster_server::Cluster, kv_server::Kv, lease_server::Lease, maintenance_server::Maintenance,
-    watch_server::Watch,
+    auth_server::Auth, cluster_server::Cluster, kv_server::Kv, lease_server::Lease,
+    maintenance_server::Maintenance, watch_server::Watch,
 };
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -58,27 +58,22 @@ impl Services {
     }
 }
 
-fn with_header<T>(s: &Server, mut resp: T, h: impl FnOnce(&mut T) -> &mut Option<pb::ResponseHeader>) -> T {
+fn with_header<T>(
+    s: &Server,
+    mut resp: T,
+    h: impl FnOnce(&mut T) -> &mut Option<pb::ResponseHeader>,
+) -> T {
     let slot = h(&mut resp);
     let rev = slot.as_ref().map_or(0, |x| x.revision);
     *slot = Some(s.header(rev));
     resp
 }
 
-/// Fills the member identity into every header of a txn response, recursively.
+/// Fills the member identity into a txn response's header. Like etcd, the headers of
+/// the responses inside a txn carry only their revision.
 fn fix_txn_headers(s: &Server, t: &mut pb::TxnResponse) {
-    use pb::response_op::Response as R;
     let rev = t.header.as_ref().map_or(0, |h| h.revision);
     t.header = Some(s.header(rev));
-    for op in &mut t.responses {
-        match &mut op.response {
-            Some(R::ResponseRange(x)) => x.header = Some(s.header(x.header.as_ref().map_or(0, |h| h.revision))),
-            Some(R::ResponsePut(x)) => x.header = Some(s.header(x.header.as_ref().map_or(0, |h| h.revision))),
-            Some(R::ResponseDeleteRange(x)) => x.header = Some(s.header(x.header.as_ref().map_or(0, |h| h.revision))),
-            Some(R::ResponseTxn(x)) => fix_txn_headers(s, x),
-            None => {}
-        }
-    }
 }
 
 #[tonic::async_trait]
@@ -104,7 +99,10 @@ impl Kv for Services {
         self.unary("KV", "Put", out)
     }
 
-    async fn delete_range(&self, req: Request<pb::DeleteRangeRequest>) -> Resp<pb::DeleteRangeResponse> {
+    async fn delete_range(
+        &self,
+        req: Request<pb::DeleteRangeRequest>,
+    ) -> Resp<pb::DeleteRangeResponse> {
         let r = req.into_inner();
         let out = async {
             let size = self.check_size(&r)?;
@@ -166,9 +164,15 @@ impl Watch for Services {
             while let Some(msg) = incoming.next().await {
                 let Ok(msg) = msg else { break };
                 match msg.request_union {
-                    Some(pb::watch_request::RequestUnion::CreateRequest(c)) => hub.create(stream_id, c),
-                    Some(pb::watch_request::RequestUnion::CancelRequest(c)) => hub.cancel(stream_id, c.watch_id),
-                    Some(pb::watch_request::RequestUnion::ProgressRequest(_)) => hub.request_progress(stream_id),
+                    Some(pb::watch_request::RequestUnion::CreateRequest(c)) => {
+                        hub.create(stream_id, c)
+                    }
+                    Some(pb::watch_request::RequestUnion::CancelRequest(c)) => {
+                        hub.cancel(stream_id, c.watch_id)
+                    }
+                    Some(pb::watch_request::RequestUnion::ProgressRequest(_)) => {
+                        hub.request_progress(stream_id)
+                    }
                     None => {}
                 }
             }
@@ -182,7 +186,10 @@ impl Watch for Services {
 
 #[tonic::async_trait]
 impl Lease for Services {
-    async fn lease_grant(&self, req: Request<pb::LeaseGrantRequest>) -> Resp<pb::LeaseGrantResponse> {
+    async fn lease_grant(
+        &self,
+        req: Request<pb::LeaseGrantRequest>,
+    ) -> Resp<pb::LeaseGrantResponse> {
         let mut r = req.into_inner();
         let out = async {
             if r.ttl > MAX_LEASE_TTL {
@@ -205,7 +212,10 @@ impl Lease for Services {
         self.unary("Lease", "LeaseGrant", out)
     }
 
-    async fn lease_revoke(&self, req: Request<pb::LeaseRevokeRequest>) -> Resp<pb::LeaseRevokeResponse> {
+    async fn lease_revoke(
+        &self,
+        req: Request<pb::LeaseRevokeRequest>,
+    ) -> Resp<pb::LeaseRevokeResponse> {
         let r = req.into_inner();
         let out = async {
             match self.propose(Proposal::LeaseRevoke(r), 0).await? {
@@ -219,8 +229,13 @@ impl Lease for Services {
 
     type LeaseKeepAliveStream = BoxStream<pb::LeaseKeepAliveResponse>;
 
-    async fn lease_keep_alive(&self, req: Request<Streaming<pb::LeaseKeepAliveRequest>>) -> Resp<Self::LeaseKeepAliveStream> {
-        self.0.metrics.started("bidi_stream", "Lease", "LeaseKeepAlive");
+    async fn lease_keep_alive(
+        &self,
+        req: Request<Streaming<pb::LeaseKeepAliveRequest>>,
+    ) -> Resp<Self::LeaseKeepAliveStream> {
+        self.0
+            .metrics
+            .started("bidi_stream", "Lease", "LeaseKeepAlive");
         let server = self.0.clone();
         let incoming = req.into_inner();
         let out = incoming.map(move |m| {
@@ -228,12 +243,19 @@ impl Lease for Services {
             // An unknown or expired lease is answered with TTL 0, as etcd does.
             let ttl = server.sm.lessor.renew(m.id).unwrap_or(0);
             server.metrics.lease_renewed.inc();
-            Ok(pb::LeaseKeepAliveResponse { header: Some(server.header(server.sm.mvcc.published_rev())), id: m.id, ttl })
+            Ok(pb::LeaseKeepAliveResponse {
+                header: Some(server.header(server.sm.mvcc.published_rev())),
+                id: m.id,
+                ttl,
+            })
         });
         Ok(Response::new(Box::pin(out)))
     }
 
-    async fn lease_time_to_live(&self, req: Request<pb::LeaseTimeToLiveRequest>) -> Resp<pb::LeaseTimeToLiveResponse> {
+    async fn lease_time_to_live(
+        &self,
+        req: Request<pb::LeaseTimeToLiveRequest>,
+    ) -> Resp<pb::LeaseTimeToLiveResponse> {
         let r = req.into_inner();
         let header = Some(self.0.header(self.0.sm.mvcc.published_rev()));
         let out = match self.0.sm.lessor.time_to_live(r.id) {
@@ -244,14 +266,32 @@ impl Lease for Services {
                 granted_ttl: t.granted,
                 keys: if r.keys { t.keys } else { Vec::new() },
             }),
-            None => Ok(pb::LeaseTimeToLiveResponse { header, id: r.id, ttl: -1, ..Default::default() }),
+            None => Ok(pb::LeaseTimeToLiveResponse {
+                header,
+                id: r.id,
+                ttl: -1,
+                ..Default::default()
+            }),
         };
         self.unary("Lease", "LeaseTimeToLive", out)
     }
 
-    async fn lease_leases(&self, _req: Request<pb::LeaseLeasesRequest>) -> Resp<pb::LeaseLeasesResponse> {
-        let leases = self.0.sm.lessor.ids().into_iter().map(|id| pb::LeaseStatus { id }).collect();
-        let out = Ok(pb::LeaseLeasesResponse { header: Some(self.0.header(self.0.sm.mvcc.published_rev())), leases });
+    async fn lease_leases(
+        &self,
+        _req: Request<pb::LeaseLeasesRequest>,
+    ) -> Resp<pb::LeaseLeasesResponse> {
+        let leases = self
+            .0
+            .sm
+            .lessor
+            .ids()
+            .into_iter()
+            .map(|id| pb::LeaseStatus { id })
+            .collect();
+        let out = Ok(pb::LeaseLeasesResponse {
+            header: Some(self.0.header(self.0.sm.mvcc.published_rev())),
+            leases,
+        });
         self.unary("Lease", "LeaseLeases", out)
     }
 }
@@ -274,7 +314,9 @@ impl Services {
 }
 
 fn single_member() -> Status {
-    Status::unavailable("etcdserver: membership changes need a replicated cluster (not available in this build)")
+    Status::unavailable(
+        "etcdserver: membership changes need a replicated cluster (not available in this build)",
+    )
 }
 
 #[tonic::async_trait]
@@ -283,26 +325,52 @@ impl Cluster for Services {
         self.unary("Cluster", "MemberAdd", Err(single_member()))
     }
 
-    async fn member_remove(&self, req: Request<pb::MemberRemoveRequest>) -> Resp<pb::MemberRemoveResponse> {
-        let r = if req.get_ref().id != self.0.id.member_id { Err(errors::member_not_found()) } else { Err(single_member()) };
-        self.unary("Cluster", "MemberRemove", r)
-    }
-
-    async fn member_update(&self, req: Request<pb::MemberUpdateRequest>) -> Resp<pb::MemberUpdateResponse> {
-        let r = if req.get_ref().id != self.0.id.member_id { Err(errors::member_not_found()) } else { Err(single_member()) };
-        self.unary("Cluster", "MemberUpdate", r)
-    }
-
-    async fn member_list(&self, _req: Request<pb::MemberListRequest>) -> Resp<pb::MemberListResponse> {
-        let out = Ok(pb::MemberListResponse { header: self.cur_header(), members: self.members() });
-        self.unary("Cluster", "MemberList", out)
-    }
-
-    async fn member_promote(&self, req: Request<pb::MemberPromoteRequest>) -> Resp<pb::MemberPromoteResponse> {
+    async fn member_remove(
+        &self,
+        req: Request<pb::MemberRemoveRequest>,
+    ) -> Resp<pb::MemberRemoveResponse> {
         let r = if req.get_ref().id != self.0.id.member_id {
             Err(errors::member_not_found())
         } else {
-            Err(Status::failed_precondition("etcdserver: can only promote a learner member"))
+            Err(single_member())
+        };
+        self.unary("Cluster", "MemberRemove", r)
+    }
+
+    async fn member_update(
+        &self,
+        req: Request<pb::MemberUpdateRequest>,
+    ) -> Resp<pb::MemberUpdateResponse> {
+        let r = if req.get_ref().id != self.0.id.member_id {
+            Err(errors::member_not_found())
+        } else {
+            Err(single_member())
+        };
+        self.unary("Cluster", "MemberUpdate", r)
+    }
+
+    async fn member_list(
+        &self,
+        _req: Request<pb::MemberListRequest>,
+    ) -> Resp<pb::MemberListResponse> {
+        // etcd's cluster service headers carry no revision.
+        let out = Ok(pb::MemberListResponse {
+            header: Some(self.0.header(0)),
+            members: self.members(),
+        });
+        self.unary("Cluster", "MemberList", out)
+    }
+
+    async fn member_promote(
+        &self,
+        req: Request<pb::MemberPromoteRequest>,
+    ) -> Resp<pb::MemberPromoteResponse> {
+        let r = if req.get_ref().id != self.0.id.member_id {
+            Err(errors::member_not_found())
+        } else {
+            Err(Status::failed_precondition(
+                "etcdserver: can only promote a learner member",
+            ))
         };
         self.unary("Cluster", "MemberPromote", r)
     }
@@ -317,11 +385,15 @@ impl Maintenance for Services {
         let r = req.into_inner();
         let out = async {
             if r.action == pb::alarm_request::AlarmAction::Get as i32 {
+                // etcd answers alarm requests without a header.
                 let alarms = self.0.sm.alarms();
-                return Ok(pb::AlarmResponse { header: self.cur_header(), alarms });
+                return Ok(pb::AlarmResponse {
+                    header: None,
+                    alarms,
+                });
             }
             match self.propose(Proposal::Alarm(r), 0).await? {
-                Applied::Alarm(p) => Ok(with_header(&self.0, p, |p| &mut p.header)),
+                Applied::Alarm(p) => Ok(pb::AlarmResponse { header: None, ..p }),
                 _ => Err(Status::internal("unexpected response")),
             }
         }
@@ -331,15 +403,14 @@ impl Maintenance for Services {
 
     async fn status(&self, _req: Request<pb::StatusRequest>) -> Resp<pb::StatusResponse> {
         let s = &self.0;
-        let errors = s
-            .sm
-            .alarms()
-            .iter()
-            .map(|a| {
-                let t = pb::AlarmType::try_from(a.alarm).map_or("UNKNOWN", |t| t.as_str_name());
-                format!("memberID:{} alarm:{t} ", a.member_id)
-            })
-            .collect();
+        let errors =
+            s.sm.alarms()
+                .iter()
+                .map(|a| {
+                    let t = pb::AlarmType::try_from(a.alarm).map_or("UNKNOWN", |t| t.as_str_name());
+                    format!("memberID:{} alarm:{t} ", a.member_id)
+                })
+                .collect();
         let out = Ok(pb::StatusResponse {
             header: self.cur_header(),
             version: SERVER_VERSION.into(),
@@ -355,7 +426,10 @@ impl Maintenance for Services {
         self.unary("Maintenance", "Status", out)
     }
 
-    async fn defragment(&self, _req: Request<pb::DefragmentRequest>) -> Resp<pb::DefragmentResponse> {
+    async fn defragment(
+        &self,
+        _req: Request<pb::DefragmentRequest>,
+    ) -> Resp<pb::DefragmentResponse> {
         // sled reclaims space itself; a defragment is a flush.
         let out = self
             .0
@@ -363,7 +437,9 @@ impl Maintenance for Services {
             .mvcc
             .backend()
             .flush()
-            .map(|_| pb::DefragmentResponse { header: self.cur_header() })
+            .map(|_| pb::DefragmentResponse {
+                header: self.cur_header(),
+            })
             .map_err(|e| Status::internal(e.to_string()));
         self.unary("Maintenance", "Defragment", out)
     }
@@ -383,25 +459,36 @@ impl Maintenance for Services {
         }
         let out = match failed {
             Some(e) => Err(Status::internal(e.to_string())),
-            None => Ok(pb::HashResponse { header: self.cur_header(), hash: h }),
+            None => Ok(pb::HashResponse {
+                header: self.cur_header(),
+                hash: h,
+            }),
         };
         self.unary("Maintenance", "Hash", out)
     }
 
     async fn hash_kv(&self, req: Request<pb::HashKvRequest>) -> Resp<pb::HashKvResponse> {
-        let out = self.0.sm.mvcc.hash_kv(req.get_ref().revision).map_err(Status::from).map(|(hash, rev, compact)| pb::HashKvResponse {
-            header: self.cur_header(),
-            hash,
-            compact_revision: compact,
-            hash_revision: rev,
-        });
+        let out = self
+            .0
+            .sm
+            .mvcc
+            .hash_kv(req.get_ref().revision)
+            .map_err(Status::from)
+            .map(|(hash, rev, compact)| pb::HashKvResponse {
+                header: self.cur_header(),
+                hash,
+                compact_revision: compact,
+                hash_revision: rev,
+            });
         self.unary("Maintenance", "HashKV", out)
     }
 
     type SnapshotStream = BoxStream<pb::SnapshotResponse>;
 
     async fn snapshot(&self, _req: Request<pb::SnapshotRequest>) -> Resp<Self::SnapshotStream> {
-        self.0.metrics.started("server_stream", "Maintenance", "Snapshot");
+        self.0
+            .metrics
+            .started("server_stream", "Maintenance", "Snapshot");
         let server = self.0.clone();
         let data = tokio::task::spawn_blocking(move || super::gateway::snapshot_bytes(&server))
             .await
@@ -424,9 +511,14 @@ impl Maintenance for Services {
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
     }
 
-    async fn move_leader(&self, req: Request<pb::MoveLeaderRequest>) -> Resp<pb::MoveLeaderResponse> {
+    async fn move_leader(
+        &self,
+        req: Request<pb::MoveLeaderRequest>,
+    ) -> Resp<pb::MoveLeaderResponse> {
         let r = if req.get_ref().target_id == self.0.id.member_id {
-            Ok(pb::MoveLeaderResponse { header: self.cur_header() })
+            Ok(pb::MoveLeaderResponse {
+                header: self.cur_header(),
+            })
         } else {
             Err(errors::member_not_found())
         };
@@ -436,19 +528,51 @@ impl Maintenance for Services {
 
 #[tonic::async_trait]
 impl Auth for Services {
-    async fn auth_enable(&self, _req: Request<pb::AuthEnableRequest>) -> Resp<pb::AuthEnableResponse> {
-        self.unary("Auth", "AuthEnable", Err(Status::unimplemented("etcdserver: authentication is not supported by this server")))
+    async fn auth_enable(
+        &self,
+        _req: Request<pb::AuthEnableRequest>,
+    ) -> Resp<pb::AuthEnableResponse> {
+        self.unary(
+            "Auth",
+            "AuthEnable",
+            Err(Status::unimplemented(
+                "etcdserver: authentication is not supported by this server",
+            )),
+        )
     }
 
-    async fn auth_disable(&self, _req: Request<pb::AuthDisableRequest>) -> Resp<pb::AuthDisableResponse> {
-        self.unary("Auth", "AuthDisable", Ok(pb::AuthDisableResponse { header: self.cur_header() }))
+    async fn auth_disable(
+        &self,
+        _req: Request<pb::AuthDisableRequest>,
+    ) -> Resp<pb::AuthDisableResponse> {
+        self.unary(
+            "Auth",
+            "AuthDisable",
+            Ok(pb::AuthDisableResponse {
+                header: self.cur_header(),
+            }),
+        )
     }
 
-    async fn auth_status(&self, _req: Request<pb::AuthStatusRequest>) -> Resp<pb::AuthStatusResponse> {
-        self.unary("Auth", "AuthStatus", Ok(pb::AuthStatusResponse { header: self.cur_header(), enabled: false, auth_revision: 0 }))
+    async fn auth_status(
+        &self,
+        _req: Request<pb::AuthStatusRequest>,
+    ) -> Resp<pb::AuthStatusResponse> {
+        self.unary(
+            "Auth",
+            "AuthStatus",
+            Ok(pb::AuthStatusResponse {
+                header: self.cur_header(),
+                enabled: false,
+                auth_revision: 0,
+            }),
+        )
     }
 
-    async fn authenticate(&self, _req: Request<pb::AuthenticateRequest>) -> Resp<pb::AuthenticateResponse> {
+    async fn authenticate(
+        &self,
+        _req: Request<pb::AuthenticateRequest>,
+    ) -> Resp<pb::AuthenticateResponse> {
         self.unary("Auth", "Authenticate", Err(errors::auth_not_enabled()))
     }
 }

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use component_base::{HttpResponse, Shutdown};
-use proto::etcdserverpb::{AlarmRequest, AlarmType, LeaseRevokeRequest, ResponseHeader, alarm_request::AlarmAction};
+use proto::etcdserverpb::{
+    AlarmRequest, AlarmType, LeaseRevokeRequest, ResponseHeader, alarm_request::AlarmAction,
+};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tonic::Status;
@@ -78,24 +80,39 @@ const META_CLUSTER_ID: &[u8] = b"cluster_id";
 const META_TERM: &[u8] = b"term";
 
 fn read_u64(b: &dyn Backend, key: &[u8]) -> anyhow::Result<Option<u64>> {
-    Ok(b.get(Bucket::Meta, key)?.and_then(|v| v.try_into().ok().map(u64::from_be_bytes)))
+    Ok(b.get(Bucket::Meta, key)?
+        .and_then(|v| v.try_into().ok().map(u64::from_be_bytes)))
 }
 
 /// Loads the identity from the data directory, or creates it on first start (member id
 /// from the peer URLs and cluster token, cluster id from the member ids, like etcd).
 /// Every start counts as a new term, as a new election would.
 fn bootstrap(cfg: &Config, backend: &dyn Backend) -> anyhow::Result<(Identity, u64)> {
-    let peer_urls: Vec<String> = cfg.initial_advertise_peer_urls.iter().map(config::trim).collect();
+    let peer_urls: Vec<String> = cfg
+        .initial_advertise_peer_urls
+        .iter()
+        .map(config::trim)
+        .collect();
     let client_urls: Vec<String> = cfg.advertise_client_urls.iter().map(config::trim).collect();
     let member_for = |urls: &[String]| {
         let mut sorted = urls.to_vec();
         sorted.sort();
-        hash_id(&[sorted.join("").as_bytes(), cfg.initial_cluster_token.as_bytes()])
+        hash_id(&[
+            sorted.join("").as_bytes(),
+            cfg.initial_cluster_token.as_bytes(),
+        ])
     };
-    let (member_id, cluster_id) = match (read_u64(backend, META_MEMBER_ID)?, read_u64(backend, META_CLUSTER_ID)?) {
+    let (member_id, cluster_id) = match (
+        read_u64(backend, META_MEMBER_ID)?,
+        read_u64(backend, META_CLUSTER_ID)?,
+    ) {
         (Some(m), Some(c)) => (m, c),
         _ => {
-            let mut ids: Vec<u64> = cfg.initial_members()?.iter().map(|(_, urls)| member_for(urls)).collect();
+            let mut ids: Vec<u64> = cfg
+                .initial_members()?
+                .iter()
+                .map(|(_, urls)| member_for(urls))
+                .collect();
             ids.sort_unstable();
             let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_be_bytes()).collect();
             (member_for(&peer_urls), hash_id(&[&bytes]))
@@ -103,19 +120,49 @@ fn bootstrap(cfg: &Config, backend: &dyn Backend) -> anyhow::Result<(Identity, u
     };
     let term = read_u64(backend, META_TERM)?.unwrap_or(1) + 1;
     let mut b = WriteBatch::default();
-    b.put(Bucket::Meta, META_MEMBER_ID.to_vec(), member_id.to_be_bytes().to_vec());
-    b.put(Bucket::Meta, META_CLUSTER_ID.to_vec(), cluster_id.to_be_bytes().to_vec());
-    b.put(Bucket::Meta, META_TERM.to_vec(), term.to_be_bytes().to_vec());
+    b.put(
+        Bucket::Meta,
+        META_MEMBER_ID.to_vec(),
+        member_id.to_be_bytes().to_vec(),
+    );
+    b.put(
+        Bucket::Meta,
+        META_CLUSTER_ID.to_vec(),
+        cluster_id.to_be_bytes().to_vec(),
+    );
+    b.put(
+        Bucket::Meta,
+        META_TERM.to_vec(),
+        term.to_be_bytes().to_vec(),
+    );
     let member = serde_json::json!({"id": member_id, "name": cfg.name, "peerURLs": peer_urls, "clientURLs": client_urls});
-    b.put(Bucket::Members, format!("{member_id:016x}").into_bytes(), member.to_string().into_bytes());
+    b.put(
+        Bucket::Members,
+        format!("{member_id:016x}").into_bytes(),
+        member.to_string().into_bytes(),
+    );
     backend.write(b)?;
     backend.flush()?;
-    Ok((Identity { member_id, cluster_id, name: cfg.name.clone(), peer_urls, client_urls }, term))
+    Ok((
+        Identity {
+            member_id,
+            cluster_id,
+            name: cfg.name.clone(),
+            peer_urls,
+            client_urls,
+        },
+        term,
+    ))
 }
 
 impl Server {
     pub fn header(&self, revision: i64) -> ResponseHeader {
-        ResponseHeader { cluster_id: self.id.cluster_id, member_id: self.id.member_id, revision, raft_term: self.term }
+        ResponseHeader {
+            cluster_id: self.id.cluster_id,
+            member_id: self.id.member_id,
+            revision,
+            raft_term: self.term,
+        }
     }
 
     pub fn db_size(&self) -> i64 {
@@ -144,7 +191,11 @@ impl Server {
                     member_id: self.id.member_id,
                     alarm: AlarmType::Nospace as i32,
                 };
-                tracing::warn!(db_size = self.db_size(), quota = self.cfg.quota_bytes(), "database space exceeded; raising NOSPACE");
+                tracing::warn!(
+                    db_size = self.db_size(),
+                    quota = self.cfg.quota_bytes(),
+                    "database space exceeded; raising NOSPACE"
+                );
                 let _ = self.proposer.propose(Request::Alarm(alarm)).await;
                 return Err(errors::no_space());
             }
@@ -175,9 +226,20 @@ impl Server {
         if alarms.is_empty() {
             HttpResponse::json(200, r#"{"health":"true"}"#)
         } else {
-            let names: Vec<String> =
-                alarms.iter().map(|a| AlarmType::try_from(a.alarm).map_or("UNKNOWN".into(), |t| t.as_str_name().to_string())).collect();
-            HttpResponse::json(503, format!(r#"{{"health":"false","reason":"ALARM {}"}}"#, names.join(",")))
+            let names: Vec<String> = alarms
+                .iter()
+                .map(|a| {
+                    AlarmType::try_from(a.alarm)
+                        .map_or("UNKNOWN".into(), |t| t.as_str_name().to_string())
+                })
+                .collect();
+            HttpResponse::json(
+                503,
+                format!(
+                    r#"{{"health":"false","reason":"ALARM {}"}}"#,
+                    names.join(",")
+                ),
+            )
         }
     }
 
@@ -207,7 +269,9 @@ async fn bind(url: &url::Url) -> anyhow::Result<TcpListener> {
     let host = url.host_str().unwrap_or("localhost");
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = url.port_or_known_default().unwrap_or(0);
-    let l = TcpListener::bind((host, port)).await.with_context(|| format!("listening on {url}"))?;
+    let l = TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("listening on {url}"))?;
     Ok(l)
 }
 
@@ -215,19 +279,36 @@ async fn bind(url: &url::Url) -> anyhow::Result<TcpListener> {
 pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> {
     cfg.validate()?;
     let dir = cfg.data_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating data dir {}", dir.display()))?;
-    let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.join("member").join("db")).context("opening the backend")?);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating data dir {}", dir.display()))?;
+    let backend: Arc<dyn Backend> =
+        Arc::new(SledBackend::open(&dir.join("member").join("db")).context("opening the backend")?);
     let (id, term) = bootstrap(&cfg, backend.as_ref())?;
-    let sm = Arc::new(StateMachine::open(backend, cfg.min_lease_ttl()).context("loading the state")?);
+    let sm =
+        Arc::new(StateMachine::open(backend, cfg.min_lease_ttl()).context("loading the state")?);
     let metrics = Arc::new(Metrics::new(SERVER_VERSION));
     metrics.leader_changes.inc();
     let header = {
         let (cluster_id, member_id) = (id.cluster_id, id.member_id);
-        Arc::new(move |revision| ResponseHeader { cluster_id, member_id, revision, raft_term: term })
+        Arc::new(move |revision| ResponseHeader {
+            cluster_id,
+            member_id,
+            revision,
+            raft_term: term,
+        })
     };
     let hub = WatchHub::new(Arc::new(SmView(sm.clone())), header, cfg.max_request_bytes);
     let (proposer, apply_thread) = apply_loop::start(sm.clone(), hub.clone(), metrics.clone());
-    let server = Arc::new(Server { cfg: cfg.clone(), sm, hub, proposer, metrics, id, term, db_size: AtomicI64::new(0) });
+    let server = Arc::new(Server {
+        cfg: cfg.clone(),
+        sm,
+        hub,
+        proposer,
+        metrics,
+        id,
+        term,
+        db_size: AtomicI64::new(0),
+    });
     server.refresh_db_size();
     tracing::info!(
         name = %server.id.name,
@@ -243,32 +324,58 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         let l = bind(url).await?;
         client_addrs.push(l.local_addr()?);
         let tls = if url.scheme() == "https" {
-            let ca = if cfg.client_cert_auth { cfg.trusted_ca_file.as_deref() } else { None };
-            let (Some(cert), Some(key)) = (cfg.cert_file.as_deref(), cfg.key_file.as_deref()) else {
+            let ca = if cfg.client_cert_auth {
+                cfg.trusted_ca_file.as_deref()
+            } else {
+                None
+            };
+            let (Some(cert), Some(key)) = (cfg.cert_file.as_deref(), cfg.key_file.as_deref())
+            else {
                 anyhow::bail!("{url} needs --cert-file and --key-file");
             };
-            Some(component_base::tls::server_config(cert, key, ca, &[b"h2", b"http/1.1"])?)
+            Some(component_base::tls::server_config(
+                cert,
+                key,
+                ca,
+                &[b"h2", b"http/1.1"],
+            )?)
         } else {
             None
         };
-        shutdown.spawn(gateway::serve_client(l, tls, server.clone(), shutdown.token()));
+        shutdown.spawn(gateway::serve_client(
+            l,
+            tls,
+            server.clone(),
+            shutdown.token(),
+        ));
     }
     let mut metrics_addrs = Vec::new();
     for url in &cfg.listen_metrics_urls {
         let l = bind(url).await?;
         metrics_addrs.push(l.local_addr()?);
         let s = server.clone();
-        let handler: component_base::AdminHandler = Arc::new(move |_, path, _| s.admin(path).unwrap_or_else(HttpResponse::not_found));
+        let handler: component_base::AdminHandler =
+            Arc::new(move |_, path, _| s.admin(path).unwrap_or_else(HttpResponse::not_found));
         shutdown.spawn(component_base::serve_http(l, handler, shutdown.token()));
     }
     shutdown.spawn(background(server.clone(), shutdown.clone()));
-    Ok(Running { client_addrs, metrics_addrs, server, apply_thread: Some(apply_thread) })
+    Ok(Running {
+        client_addrs,
+        metrics_addrs,
+        server,
+        apply_thread: Some(apply_thread),
+    })
 }
 
 /// Lease expiry, db size sampling and periodic watch progress.
 async fn background(server: Arc<Server>, shutdown: Shutdown) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let mut progress = tokio::time::interval(server.cfg.watch_progress_notify_interval.max(Duration::from_millis(100)));
+    let mut progress = tokio::time::interval(
+        server
+            .cfg
+            .watch_progress_notify_interval
+            .max(Duration::from_millis(100)),
+    );
     progress.tick().await;
     loop {
         tokio::select! {

@@ -23,7 +23,9 @@ impl Impl {
             Impl::Store => std::env::var_os("STORE_BIN")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_store"))),
-            Impl::Etcd => PathBuf::from(std::env::var("ETCD_BIN").unwrap_or_else(|_| "/usr/bin/etcd".into())),
+            Impl::Etcd => {
+                PathBuf::from(std::env::var("ETCD_BIN").unwrap_or_else(|_| "/usr/bin/etcd".into()))
+            }
         }
     }
 
@@ -34,7 +36,11 @@ impl Impl {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port").local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind ephemeral port")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running single-member server. Killed (SIGKILL) on drop; its data directory is
@@ -111,7 +117,9 @@ impl Member {
         if std::env::var_os("TEST_SERVER_LOGS").is_none() {
             cmd.stderr(Stdio::null());
         }
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.which.binary()));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.which.binary()));
         self.child = Some(child);
         self.wait_ready(Duration::from_secs(20));
     }
@@ -120,13 +128,21 @@ impl Member {
         let deadline = Instant::now() + timeout;
         let health = format!("127.0.0.1:{}", self.metrics_port);
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("{:?} exited during start-up: {status}", self.which);
             }
             if http_get(&health, "/health").is_some_and(|b| b.contains("\"health\":\"true\"")) {
                 return;
             }
-            assert!(Instant::now() < deadline, "{:?} not healthy after {timeout:?}", self.which);
+            assert!(
+                Instant::now() < deadline,
+                "{:?} not healthy after {timeout:?}",
+                self.which
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -142,7 +158,10 @@ impl Member {
     /// SIGTERM and wait for a clean exit.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         c.wait().ok()
     }
 }
@@ -180,7 +199,13 @@ impl Member {
                 cmd.env_remove(k);
             }
         }
-        cmd.env("ETCDCTL_API", "3").arg(format!("--endpoints={}", self.endpoint()));
+        // Without a scheme: etcdctl 3.4 sends the endpoint verbatim as the HTTP/2
+        // :authority of its per-endpoint calls (endpoint status/health/hashkv,
+        // snapshot, defrag), and "http://host:port" is not a valid authority for
+        // strict HTTP/2 servers such as ours (h2 resets the stream). etcdctl 3.5 and
+        // the client in kube-apiserver send a valid authority.
+        cmd.env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints=127.0.0.1:{}", self.client_port));
         cmd
     }
 }
