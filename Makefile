@@ -1,0 +1,49 @@
+# The two commands: `make run` (a local cluster in the foreground) and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+export CLUSTER_DIR
+
+# Debian packages the project needs (DESIGN.md §6), installed by `make deps`.
+DEB_PACKAGES := etcd-server etcd-client curl
+# Commands whose absence means `make deps` must run first.
+REQUIRED_CMDS := etcd etcdctl curl
+
+.PHONY: all build deps run test lint fmt bench clean .deps-check
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Runs `make deps` only when something is missing.
+.deps-check:
+	@for c in $(REQUIRED_CMDS); do command -v $$c >/dev/null 2>&1 || { $(MAKE) --no-print-directory deps; break; }; done
+
+build:
+	$(CARGO) build --workspace
+
+run: .deps-check
+	$(CARGO) build --release -p store
+	./scripts/run-local.sh
+
+test: .deps-check
+	$(CARGO) build --workspace --all-targets
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=4
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+bench: .deps-check
+	./scripts/bench.sh
+
+clean:
+	$(CARGO) clean
