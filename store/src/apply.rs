@@ -508,11 +508,12 @@ fn compare_kv(c: &Compare, target: compare::CompareTarget, kv: &KeyValue) -> boo
     }
 }
 
+/// A raw MVCC range: `(key, range_end, options)`.
+pub type RawRange<'a> =
+    &'a dyn Fn(&[u8], &[u8], RangeOptions) -> Result<crate::mvcc::RangeResult, MvccError>;
+
 /// etcd's Range semantics on top of an MVCC range: filters, sort, limit with `more`.
-pub fn range_with(
-    raw: &dyn Fn(&[u8], &[u8], RangeOptions) -> Result<crate::mvcc::RangeResult, MvccError>,
-    r: &RangeRequest,
-) -> Result<RangeResponse, MvccError> {
+pub fn range_with(raw: RawRange<'_>, r: &RangeRequest) -> Result<RangeResponse, MvccError> {
     use range_request::{SortOrder, SortTarget};
     let order = SortOrder::try_from(r.sort_order).unwrap_or(SortOrder::None);
     let target = SortTarget::try_from(r.sort_target).unwrap_or(SortTarget::Key);

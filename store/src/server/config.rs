@@ -191,7 +191,7 @@ impl Config {
                 self.name,
                 self.initial_advertise_peer_urls
                     .iter()
-                    .map(|u| trim(u))
+                    .map(trim)
                     .collect::<Vec<_>>()
                     .join(",")
             ),

@@ -501,7 +501,7 @@ impl Maintenance for Services {
             .map(|(i, c)| {
                 let sent = (i * SNAPSHOT_CHUNK + c.len()) as u64;
                 Ok(pb::SnapshotResponse {
-                    header: header.clone(),
+                    header,
                     remaining_bytes: total as u64 - sent,
                     blob: c.to_vec(),
                     version: CLUSTER_VERSION.into(),

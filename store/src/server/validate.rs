@@ -86,10 +86,8 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(Vec<Interval>, HashSet<Vec<u8>>
             Some(request_op::Request::RequestDeleteRange(d)) => {
                 dels.push((d.key.clone(), d.range_end.clone()))
             }
-            Some(request_op::Request::RequestPut(p)) => {
-                if !puts.insert(p.key.clone()) {
-                    return Err(errors::duplicate_key());
-                }
+            Some(request_op::Request::RequestPut(p)) if !puts.insert(p.key.clone()) => {
+                return Err(errors::duplicate_key());
             }
             Some(request_op::Request::RequestTxn(t)) => {
                 let (sd, sp) = check_intervals(&t.success)?;
