@@ -92,6 +92,10 @@ impl Member {
     /// (Re)starts the process on the same ports and data directory and waits until the
     /// client port accepts connections and answers a Status request.
     pub fn spawn(&mut self) {
+        self.spawn_inner(true);
+    }
+
+    fn spawn_inner(&mut self, healthy: bool) {
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let client = self.endpoint();
         let mut cmd = Command::new(self.which.binary());
@@ -121,10 +125,20 @@ impl Member {
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.which.binary()));
         self.child = Some(child);
-        self.wait_ready(Duration::from_secs(20));
+        self.wait_answering(Duration::from_secs(20), healthy);
+    }
+
+    /// Restarts without requiring `/health` to be true (a member with an alarm raised
+    /// reports unhealthy); waits until it answers at all.
+    pub fn spawn_unchecked_health(&mut self) {
+        self.spawn_inner(false);
     }
 
     fn wait_ready(&mut self, timeout: Duration) {
+        self.wait_answering(timeout, true)
+    }
+
+    fn wait_answering(&mut self, timeout: Duration, healthy: bool) {
         let deadline = Instant::now() + timeout;
         let health = format!("127.0.0.1:{}", self.metrics_port);
         loop {
@@ -135,7 +149,9 @@ impl Member {
             {
                 panic!("{:?} exited during start-up: {status}", self.which);
             }
-            if http_get(&health, "/health").is_some_and(|b| b.contains("\"health\":\"true\"")) {
+            if http_get(&health, "/health")
+                .is_some_and(|b| !healthy || b.contains("\"health\":\"true\""))
+            {
                 return;
             }
             assert!(
