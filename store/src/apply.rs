@@ -414,8 +414,9 @@ impl StateMachine {
                     response_op::Response::ResponseDeleteRange(r)
                 }
                 Some(request_op::Request::RequestTxn(t)) => {
+                    // etcd leaves a nested txn's header empty.
                     let mut r = self.txn(txn, t)?;
-                    r.header = header(txn.read_rev());
+                    r.header = Some(ResponseHeader::default());
                     response_op::Response::ResponseTxn(r)
                 }
                 None => continue,

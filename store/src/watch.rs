@@ -166,10 +166,13 @@ impl WatchHub {
         let id = if req.watch_id != 0 {
             req.watch_id
         } else {
+            // Like etcd, an id is never handed out twice on a stream, even after the
+            // watch it named is gone.
             while s.watchers.contains_key(&s.next_id) {
                 s.next_id += 1;
             }
-            s.next_id
+            s.next_id += 1;
+            s.next_id - 1
         };
         let start = if req.start_revision <= 0 {
             published + 1

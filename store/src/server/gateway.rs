@@ -117,7 +117,8 @@ fn http_status(code: tonic::Code) -> u16 {
     match code {
         Ok => 200,
         Cancelled => 499,
-        InvalidArgument | OutOfRange | FailedPrecondition => 400,
+        InvalidArgument | OutOfRange => 400,
+        FailedPrecondition => 412,
         DeadlineExceeded => 504,
         NotFound => 404,
         AlreadyExists | Aborted => 409,
