@@ -9,7 +9,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/etcd/kv.proto",
         "proto/etcd/auth.proto",
         "proto/etcd/rpc.proto",
+        "proto/raft/transport.proto",
     ];
+    println!("cargo:rerun-if-changed=build.rs");
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

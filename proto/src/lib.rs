@@ -21,3 +21,8 @@ pub mod etcdserverpb {
     tonic::include_proto!("etcdserverpb");
     include!(concat!(env!("OUT_DIR"), "/etcdserverpb.serde.rs"));
 }
+
+/// The store's internal Raft peer transport (opaque raft-rs messages).
+pub mod raftpb {
+    tonic::include_proto!("raftpb");
+}

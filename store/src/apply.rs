@@ -217,6 +217,19 @@ impl StateMachine {
         }
     }
 
+    /// Records that log entry `index`, which changes no data (an empty leader entry, a
+    /// configuration change), has been applied. Returns the batch to write.
+    pub fn apply_noop(&self, index: u64) -> WriteBatch {
+        let mut b = WriteBatch::default();
+        b.put(
+            Bucket::Meta,
+            META_CONSISTENT_INDEX.to_vec(),
+            index.to_be_bytes().to_vec(),
+        );
+        self.applied.store(index, Ordering::Release);
+        b
+    }
+
     fn apply_in(&self, txn: &mut WriteTxn<'_>, req: &Request) -> Result<Response, ApplyError> {
         if req.adds_data() && self.no_space() {
             return Err(ApplyError::NoSpace);

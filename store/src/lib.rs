@@ -12,5 +12,6 @@ pub mod backend;
 pub mod bolt;
 pub mod lease;
 pub mod mvcc;
+pub mod raft;
 pub mod server;
 pub mod watch;

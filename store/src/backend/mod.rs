@@ -24,6 +24,10 @@ pub enum Bucket {
     Alarm,
     /// Members of the cluster.
     Members,
+    /// The Raft log: index (8 bytes BE) → raft-rs `Entry`.
+    RaftLog,
+    /// Raft hard state and configuration state.
+    RaftState,
 }
 
 impl Bucket {
@@ -43,6 +47,8 @@ impl Bucket {
             Bucket::Lease => b"lease",
             Bucket::Alarm => b"alarm",
             Bucket::Members => b"members",
+            Bucket::RaftLog => b"raft_log",
+            Bucket::RaftState => b"raft_state",
         }
     }
 
@@ -53,6 +59,8 @@ impl Bucket {
             Bucket::Lease => b'l',
             Bucket::Alarm => b'a',
             Bucket::Members => b'c',
+            Bucket::RaftLog => b'r',
+            Bucket::RaftState => b's',
         }
     }
 }

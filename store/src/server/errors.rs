@@ -49,6 +49,18 @@ pub fn no_space() -> Status {
 pub fn stopped() -> Status {
     status(Code::Unavailable, "etcdserver: server stopped")
 }
+pub fn no_leader() -> Status {
+    status(Code::Unavailable, "etcdserver: no leader")
+}
+pub fn leader_changed() -> Status {
+    status(Code::Unavailable, "etcdserver: leader changed")
+}
+pub fn request_timed_out() -> Status {
+    status(Code::Unavailable, "etcdserver: request timed out")
+}
+pub fn too_many_requests() -> Status {
+    status(Code::ResourceExhausted, "etcdserver: too many requests")
+}
 pub fn member_not_found() -> Status {
     status(Code::NotFound, "etcdserver: member not found")
 }

@@ -52,6 +52,34 @@ pub async fn serve_client(
     .add_service(MaintenanceServer::new(svcs.clone()).max_encoding_message_size(usize::MAX))
     .add_service(AuthServer::new(svcs.clone()))
     .prepare();
+    serve_connections(listener, tls, cancel, move |req: Request<Incoming>| {
+        let routes = routes.clone();
+        let svcs = svcs.clone();
+        async move {
+            let is_grpc = req
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+            if is_grpc {
+                return routes.oneshot(req).await;
+            }
+            Ok::<_, Infallible>(handle_http(svcs, req).await)
+        }
+    })
+    .await
+}
+
+/// Accepts connections (TLS when configured) and serves HTTP/1.1 and HTTP/2 (with or
+/// without TLS) with `service` until `cancel` fires.
+pub async fn serve_connections<F, Fut>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    cancel: CancellationToken,
+    service: F,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+{
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let stream = tokio::select! {
@@ -62,25 +90,10 @@ pub async fn serve_client(
             },
         };
         let _ = stream.set_nodelay(true);
-        let routes = routes.clone();
-        let svcs = svcs.clone();
         let acceptor = acceptor.clone();
         let cancel = cancel.clone();
+        let service = hyper::service::service_fn(service.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let routes = routes.clone();
-                let svcs = svcs.clone();
-                async move {
-                    let is_grpc = req
-                        .headers()
-                        .get(http::header::CONTENT_TYPE)
-                        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-                    if is_grpc {
-                        return routes.oneshot(req).await;
-                    }
-                    Ok::<_, Infallible>(handle_http(svcs, req).await)
-                }
-            });
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder
                 .http2()

@@ -80,7 +80,14 @@ fn fix_txn_headers(s: &Server, t: &mut pb::TxnResponse) {
 impl Kv for Services {
     async fn range(&self, req: Request<pb::RangeRequest>) -> Resp<pb::RangeResponse> {
         let r = req.into_inner();
-        let out = self.check_size(&r).and_then(|_| Services::range(self, &r));
+        let out = async {
+            self.check_size(&r)?;
+            if !r.serializable {
+                self.0.read_barrier().await?;
+            }
+            Services::range(self, &r)
+        }
+        .await;
         self.unary("KV", "Range", out)
     }
 
@@ -297,15 +304,25 @@ impl Lease for Services {
 }
 
 impl Services {
+    /// The configured members; client URLs are known for this member only until
+    /// members publish their attributes through the log.
     fn members(&self) -> Vec<pb::Member> {
-        let id = &self.0.id;
-        vec![pb::Member {
-            id: id.member_id,
-            name: id.name.clone(),
-            peer_ur_ls: id.peer_urls.clone(),
-            client_ur_ls: id.client_urls.clone(),
-            is_learner: false,
-        }]
+        let me = &self.0.id;
+        self.0
+            .members
+            .iter()
+            .map(|m| pb::Member {
+                id: m.id,
+                name: m.name.clone(),
+                peer_ur_ls: m.peer_urls.clone(),
+                client_ur_ls: if m.id == me.member_id {
+                    me.client_urls.clone()
+                } else {
+                    Vec::new()
+                },
+                is_learner: false,
+            })
+            .collect()
     }
 
     fn cur_header(&self) -> Option<pb::ResponseHeader> {
@@ -415,9 +432,9 @@ impl Maintenance for Services {
             header: self.cur_header(),
             version: SERVER_VERSION.into(),
             db_size: s.db_size(),
-            leader: s.id.member_id,
-            raft_index: s.sm.applied_index(),
-            raft_term: s.term,
+            leader: s.leader(),
+            raft_index: s.raft_index(),
+            raft_term: s.term(),
             raft_applied_index: s.sm.applied_index(),
             errors,
             db_size_in_use: s.db_size(),
@@ -515,12 +532,31 @@ impl Maintenance for Services {
         &self,
         req: Request<pb::MoveLeaderRequest>,
     ) -> Resp<pb::MoveLeaderResponse> {
-        let r = if req.get_ref().target_id == self.0.id.member_id {
-            Ok(pb::MoveLeaderResponse {
-                header: self.cur_header(),
-            })
-        } else {
+        let target = req.get_ref().target_id;
+        let r = if !self.0.members.iter().any(|m| m.id == target) {
             Err(errors::member_not_found())
+        } else if !self.0.is_leader() {
+            Err(Status::failed_precondition("etcdserver: not leader"))
+        } else {
+            match &self.0.write {
+                super::WritePath::Raft(h) if target != self.0.id.member_id => {
+                    let _ = h.transfer_leader(target);
+                    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+                    while h.leader() != target && tokio::time::Instant::now() < deadline {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    if h.leader() == target {
+                        Ok(pb::MoveLeaderResponse {
+                            header: self.cur_header(),
+                        })
+                    } else {
+                        Err(super::errors::request_timed_out())
+                    }
+                }
+                _ => Ok(pb::MoveLeaderResponse {
+                    header: self.cur_header(),
+                }),
+            }
         };
         self.unary("Maintenance", "MoveLeader", r)
     }

@@ -11,8 +11,8 @@ pub mod metrics;
 mod validate;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -27,6 +27,7 @@ use tonic::Status;
 use crate::apply::{Request, Response, StateMachine};
 use crate::backend::{Backend, Bucket, SledBackend, WriteBatch};
 use crate::mvcc::Mvcc;
+use crate::raft::{self, RaftHandle};
 use crate::watch::{MvccView, WatchHub};
 use apply_loop::Proposer;
 pub use config::Config;
@@ -46,15 +47,33 @@ pub struct Identity {
     pub client_urls: Vec<String>,
 }
 
+/// How writes reach the state machine.
+pub enum WritePath {
+    /// A single member: the local apply loop is the log.
+    Local(Proposer),
+    /// Several members: Raft orders and replicates every write.
+    Raft(RaftHandle),
+}
+
+/// One member of the cluster as configured.
+#[derive(Clone, Debug)]
+pub struct MemberInfo {
+    pub id: u64,
+    pub name: String,
+    pub peer_urls: Vec<String>,
+}
+
 /// Everything the RPC handlers share.
 pub struct Server {
     pub cfg: Config,
     pub sm: Arc<StateMachine>,
     pub hub: Arc<WatchHub>,
-    pub proposer: Proposer,
+    pub write: WritePath,
     pub metrics: Arc<Metrics>,
     pub id: Identity,
-    pub term: u64,
+    pub members: Vec<MemberInfo>,
+    /// The term this member started in (single member: bumped at every start).
+    pub start_term: u64,
     db_size: AtomicI64,
 }
 
@@ -73,6 +92,13 @@ fn hash_id(parts: &[&[u8]]) -> u64 {
     }
     let d = h.finalize();
     u64::from_be_bytes(d[..8].try_into().unwrap_or([1; 8])).max(1)
+}
+
+/// A member's id, from its peer URLs and the cluster token (as etcd derives it).
+pub fn member_id_for(peer_urls: &[String], token: &str) -> u64 {
+    let mut sorted = peer_urls.to_vec();
+    sorted.sort();
+    hash_id(&[sorted.join("").as_bytes(), token.as_bytes()])
 }
 
 const META_MEMBER_ID: &[u8] = b"member_id";
@@ -161,8 +187,71 @@ impl Server {
             cluster_id: self.id.cluster_id,
             member_id: self.id.member_id,
             revision,
-            raft_term: self.term,
+            raft_term: self.term(),
         }
+    }
+
+    pub fn term(&self) -> u64 {
+        match &self.write {
+            WritePath::Local(_) => self.start_term,
+            WritePath::Raft(r) => r.status.term.load(Ordering::Acquire),
+        }
+    }
+
+    /// The current leader's member id (0: none known).
+    pub fn leader(&self) -> u64 {
+        match &self.write {
+            WritePath::Local(_) => self.id.member_id,
+            WritePath::Raft(r) => r.leader(),
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader() == self.id.member_id
+    }
+
+    /// The Raft index: the applied index on a single member, the commit index otherwise.
+    pub fn raft_index(&self) -> u64 {
+        match &self.write {
+            WritePath::Local(_) => self.sm.applied_index(),
+            WritePath::Raft(r) => r.status.commit.load(Ordering::Acquire),
+        }
+    }
+
+    /// Before a linearizable read: wait until this member has applied everything the
+    /// cluster had committed when the read arrived.
+    pub async fn read_barrier(&self) -> Result<(), Status> {
+        match &self.write {
+            WritePath::Local(_) => Ok(()),
+            WritePath::Raft(r) => {
+                match tokio::time::timeout(self.request_timeout(), r.read_index()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(raft::Unavailable::Busy)) => Err(errors::too_many_requests()),
+                    Ok(Err(raft::Unavailable::NoLeader)) => Err(errors::leader_changed()),
+                    Err(_) => Err(errors::request_timed_out()),
+                }
+            }
+        }
+    }
+
+    /// etcd's request timeout: 5 s plus two election timeouts.
+    fn request_timeout(&self) -> Duration {
+        Duration::from_secs(5) + Duration::from_millis(2 * self.cfg.election_timeout)
+    }
+
+    async fn submit(&self, req: Request) -> Result<Response, Status> {
+        let out = match &self.write {
+            WritePath::Local(p) => p.propose(req).await.map_err(|_| errors::stopped())?,
+            WritePath::Raft(r) => {
+                match tokio::time::timeout(self.request_timeout(), r.propose(req)).await {
+                    Ok(Ok(out)) => out,
+                    Ok(Err(raft::Unavailable::Busy)) => return Err(errors::too_many_requests()),
+                    Ok(Err(raft::Unavailable::NoLeader)) => return Err(errors::no_leader()),
+                    Err(_) => return Err(errors::request_timed_out()),
+                }
+            }
+        };
+        out.map_err(Status::from)
     }
 
     pub fn db_size(&self) -> i64 {
@@ -196,20 +285,17 @@ impl Server {
                     quota = self.cfg.quota_bytes(),
                     "database space exceeded; raising NOSPACE"
                 );
-                let _ = self.proposer.propose(Request::Alarm(alarm)).await;
+                let _ = self.submit(Request::Alarm(alarm)).await;
                 return Err(errors::no_space());
             }
         }
-        match self.proposer.propose(req).await {
-            Ok(r) => r.map_err(Status::from),
-            Err(_) => Err(errors::stopped()),
-        }
+        self.submit(req).await
     }
 
     fn metrics_text(&self) -> HttpResponse {
         let m = &self.metrics;
-        m.has_leader.set(1);
-        m.is_leader.set(1);
+        m.has_leader.set(i64::from(self.leader() != 0));
+        m.is_leader.set(i64::from(self.is_leader()));
         m.db_size.set(self.db_size());
         m.db_size_in_use.set(self.db_size());
         m.keys_total.set(self.sm.mvcc.keys_total() as i64);
@@ -222,6 +308,9 @@ impl Server {
 
     /// etcd's `/health`: healthy when there is a leader and no alarm is raised.
     fn health(&self) -> HttpResponse {
+        if self.leader() == 0 {
+            return HttpResponse::json(503, r#"{"health":"false","reason":"RAFT NO LEADER"}"#);
+        }
         let alarms = self.sm.alarms();
         if alarms.is_empty() {
             HttpResponse::json(200, r#"{"health":"true"}"#)
@@ -284,31 +373,93 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     let backend: Arc<dyn Backend> =
         Arc::new(SledBackend::open(&dir.join("member").join("db")).context("opening the backend")?);
     let (id, term) = bootstrap(&cfg, backend.as_ref())?;
+    let members: Vec<MemberInfo> = cfg
+        .initial_members()?
+        .into_iter()
+        .map(|(name, peer_urls)| MemberInfo {
+            id: member_id_for(&peer_urls, &cfg.initial_cluster_token),
+            name,
+            peer_urls,
+        })
+        .collect();
     let sm =
         Arc::new(StateMachine::open(backend, cfg.min_lease_ttl()).context("loading the state")?);
     let metrics = Arc::new(Metrics::new(SERVER_VERSION));
-    metrics.leader_changes.inc();
+    let replicated = members.len() > 1;
+    let raft_status: Arc<OnceLock<Arc<raft::RaftStatus>>> = Arc::default();
     let header = {
         let (cluster_id, member_id) = (id.cluster_id, id.member_id);
-        Arc::new(move |revision| ResponseHeader {
-            cluster_id,
-            member_id,
-            revision,
-            raft_term: term,
+        let status = raft_status.clone();
+        Arc::new(move |revision| {
+            let raft_term = status
+                .get()
+                .map_or(term, |s| s.term.load(Ordering::Acquire));
+            ResponseHeader {
+                cluster_id,
+                member_id,
+                revision,
+                raft_term,
+            }
         })
     };
     let hub = WatchHub::new(Arc::new(SmView(sm.clone())), header, cfg.max_request_bytes);
-    let (proposer, apply_thread) = apply_loop::start(sm.clone(), hub.clone(), metrics.clone());
+    let (write, apply_thread, peer_service) = if replicated {
+        if cfg.peer_cert_file.is_some() || cfg.peer_client_cert_auth {
+            anyhow::bail!(
+                "peer TLS is not supported yet; run replicated members on a trusted network"
+            );
+        }
+        let node_cfg = raft::NodeConfig {
+            id: id.member_id,
+            peers: members
+                .iter()
+                .map(|m| (m.id, m.peer_urls[0].clone()))
+                .collect(),
+            heartbeat: Duration::from_millis(cfg.heartbeat_interval),
+            election_ticks: (cfg.election_timeout / cfg.heartbeat_interval.max(1)) as usize,
+        };
+        let (handle, peer) = raft::start(
+            node_cfg,
+            sm.clone(),
+            hub.clone(),
+            metrics.clone(),
+            shutdown.token(),
+        )?;
+        let _ = raft_status.set(handle.status.clone());
+        (WritePath::Raft(handle), None, Some(peer))
+    } else {
+        metrics.leader_changes.inc();
+        let (proposer, apply_thread) = apply_loop::start(sm.clone(), hub.clone(), metrics.clone());
+        (WritePath::Local(proposer), Some(apply_thread), None)
+    };
     let server = Arc::new(Server {
         cfg: cfg.clone(),
         sm,
         hub,
-        proposer,
+        write,
         metrics,
         id,
-        term,
+        members,
+        start_term: term,
         db_size: AtomicI64::new(0),
     });
+    if let Some(peer) = peer_service {
+        for url in &cfg.listen_peer_urls {
+            let l = bind(url).await?;
+            let svc = proto::raftpb::raft_transport_server::RaftTransportServer::new(peer.clone())
+                .max_decoding_message_size(64 << 20);
+            let routes = tonic::service::Routes::new(svc).prepare();
+            shutdown.spawn(gateway::serve_connections(
+                l,
+                None,
+                shutdown.token(),
+                move |req| {
+                    let routes = routes.clone();
+                    async move { tower::ServiceExt::oneshot(routes, req).await }
+                },
+            ));
+        }
+    }
     server.refresh_db_size();
     tracing::info!(
         name = %server.id.name,
@@ -363,7 +514,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         client_addrs,
         metrics_addrs,
         server,
-        apply_thread: Some(apply_thread),
+        apply_thread,
     })
 }
 
@@ -383,9 +534,17 @@ async fn background(server: Arc<Server>, shutdown: Shutdown) {
             _ = progress.tick() => server.hub.notify_progress(),
             _ = tick.tick() => {
                 server.refresh_db_size();
+                // Only the leader expires leases (its revocations go through the log).
+                if !server.is_leader() {
+                    continue;
+                }
+                // Only the leader expires leases (its revocations go through the log).
+                if !server.is_leader() {
+                    continue;
+                }
                 for id in server.sm.lessor.expired() {
                     tracing::debug!(lease = id, "lease expired; revoking");
-                    if server.proposer.propose(Request::LeaseRevoke(LeaseRevokeRequest { id })).await.is_ok() {
+                    if server.submit(Request::LeaseRevoke(LeaseRevokeRequest { id })).await.is_ok() {
                         server.metrics.lease_revoked.inc();
                     }
                 }

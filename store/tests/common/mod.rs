@@ -53,6 +53,8 @@ pub struct Member {
     pub peer_port: u16,
     pub metrics_port: u16,
     pub extra_args: Vec<String>,
+    /// `--initial-cluster` for multi-member clusters (None: just this member).
+    pub initial_cluster: Option<String>,
     pub child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -70,11 +72,63 @@ impl Member {
             peer_port: free_port(),
             metrics_port: free_port(),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            initial_cluster: None,
             child: None,
             _dir: Some(dir),
         };
         m.spawn();
         m
+    }
+
+    /// An empty slot (no process, no data), for swapping members in and out of a Vec.
+    pub fn placeholder() -> Member {
+        Member {
+            which: Impl::Store,
+            name: String::new(),
+            data_dir: PathBuf::new(),
+            client_port: 0,
+            peer_port: 0,
+            metrics_port: 0,
+            extra_args: Vec::new(),
+            initial_cluster: None,
+            child: None,
+            _dir: None,
+        }
+    }
+
+    /// Starts an `n`-member cluster (all members launched, then waited for, since none
+    /// is healthy before a quorum is up).
+    pub fn cluster(which: Impl, n: usize, extra_args: &[&str]) -> Vec<Member> {
+        let mut members: Vec<Member> = (0..n)
+            .map(|i| {
+                let dir = tempfile::tempdir().expect("tempdir");
+                Member {
+                    which,
+                    name: format!("m{i}"),
+                    data_dir: dir.path().join("data"),
+                    client_port: free_port(),
+                    peer_port: free_port(),
+                    metrics_port: free_port(),
+                    extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+                    initial_cluster: None,
+                    child: None,
+                    _dir: Some(dir),
+                }
+            })
+            .collect();
+        let spec = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_endpoint()))
+            .collect::<Vec<_>>()
+            .join(",");
+        for m in &mut members {
+            m.initial_cluster = Some(spec.clone());
+            m.launch();
+        }
+        for m in &mut members {
+            m.wait_answering(Duration::from_secs(30), true);
+        }
+        members
     }
 
     pub fn endpoint(&self) -> String {
@@ -96,6 +150,12 @@ impl Member {
     }
 
     fn spawn_inner(&mut self, healthy: bool) {
+        self.launch();
+        self.wait_answering(Duration::from_secs(20), healthy);
+    }
+
+    /// Starts the process without waiting for it.
+    pub fn launch(&mut self) {
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let client = self.endpoint();
         let mut cmd = Command::new(self.which.binary());
@@ -112,7 +172,11 @@ impl Member {
             .arg("--initial-advertise-peer-urls")
             .arg(&peer)
             .arg("--initial-cluster")
-            .arg(format!("{}={}", self.name, peer))
+            .arg(
+                self.initial_cluster
+                    .clone()
+                    .unwrap_or_else(|| format!("{}={}", self.name, peer)),
+            )
             .arg("--listen-metrics-urls")
             .arg(self.metrics_endpoint())
             .args(&self.extra_args)
@@ -125,7 +189,6 @@ impl Member {
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.which.binary()));
         self.child = Some(child);
-        self.wait_answering(Duration::from_secs(20), healthy);
     }
 
     /// Restarts without requiring `/health` to be true (a member with an alarm raised
@@ -138,7 +201,7 @@ impl Member {
         self.wait_answering(timeout, true)
     }
 
-    fn wait_answering(&mut self, timeout: Duration, healthy: bool) {
+    pub fn wait_answering(&mut self, timeout: Duration, healthy: bool) {
         let deadline = Instant::now() + timeout;
         let health = format!("127.0.0.1:{}", self.metrics_port);
         loop {

@@ -1,0 +1,268 @@
+//! Real-process drills on 3-member clusters: replication, failover after SIGKILL of the
+//! leader, catch-up after restart, and a member cut off from the quorum (SIGSTOP of the
+//! other two) neither acknowledging writes nor serving linearizable reads.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Impl, Member};
+use proto::etcdserverpb::{
+    HashKvRequest, PutRequest, RangeRequest, StatusRequest, kv_client::KvClient,
+    maintenance_client::MaintenanceClient,
+};
+use tonic::transport::Channel;
+
+const ELECTION_MS: u64 = 500;
+const ARGS: &[&str] = &["--heartbeat-interval", "50", "--election-timeout", "500"];
+
+fn channel(m: &Member) -> Channel {
+    Channel::from_shared(m.endpoint())
+        .unwrap()
+        .connect_timeout(Duration::from_millis(500))
+        .connect_lazy()
+}
+
+async fn put(m: &Member, k: &str, v: &str) -> Result<i64, tonic::Status> {
+    let mut kv = KvClient::new(channel(m));
+    let mut req = tonic::Request::new(PutRequest {
+        key: k.into(),
+        value: v.into(),
+        ..Default::default()
+    });
+    req.set_timeout(Duration::from_secs(2));
+    Ok(kv.put(req).await?.into_inner().header.unwrap().revision)
+}
+
+async fn get(m: &Member, k: &str, serializable: bool) -> Result<Option<Vec<u8>>, tonic::Status> {
+    let mut kv = KvClient::new(channel(m));
+    let mut req = tonic::Request::new(RangeRequest {
+        key: k.into(),
+        serializable,
+        ..Default::default()
+    });
+    req.set_timeout(Duration::from_secs(2));
+    Ok(kv
+        .range(req)
+        .await?
+        .into_inner()
+        .kvs
+        .into_iter()
+        .next()
+        .map(|kv| kv.value))
+}
+
+async fn leader_of(members: &[Member]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for (i, m) in members.iter().enumerate() {
+            if m.child.is_none() {
+                continue;
+            }
+            let mut c = MaintenanceClient::new(channel(m));
+            if let Ok(s) = c.status(StatusRequest {}).await {
+                let s = s.into_inner();
+                if s.leader != 0 && s.leader == s.header.unwrap().member_id {
+                    return i;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "no leader elected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until every running member reports the same HashKV at the same revision.
+async fn hashes_agree(members: &[Member]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut seen = Vec::new();
+        for m in members.iter().filter(|m| m.child.is_some()) {
+            let mut c = MaintenanceClient::new(channel(m));
+            if let Ok(r) = c.hash_kv(HashKvRequest { revision: 0 }).await {
+                let r = r.into_inner();
+                seen.push((r.header.unwrap().revision, r.hash));
+            }
+        }
+        if seen.len() == members.iter().filter(|m| m.child.is_some()).count()
+            && seen.windows(2).all(|w| w[0] == w[1])
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "members' HashKV never agreed: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_members_replicate_fail_over_and_catch_up() {
+    let mut members = tokio::task::spawn_blocking(|| Member::cluster(Impl::Store, 3, ARGS))
+        .await
+        .unwrap();
+    // Writes through every member, reads (linearizable) through every member.
+    for (i, m) in members.iter().enumerate() {
+        put(m, &format!("k{i}"), &format!("v{i}"))
+            .await
+            .expect("put through a member");
+    }
+    for m in &members {
+        for i in 0..3 {
+            assert_eq!(
+                get(m, &format!("k{i}"), false).await.unwrap(),
+                Some(format!("v{i}").into_bytes())
+            );
+        }
+    }
+    hashes_agree(&members).await;
+
+    // Concurrent writers through all members, recording acknowledgements.
+    let acked: Arc<Mutex<BTreeMap<String, i64>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..6 {
+        let eps: Vec<Channel> = members.iter().map(channel).collect();
+        let (acked, stop) = (acked.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let key = format!("w{w}/{i:05}");
+                let mut kv = KvClient::new(eps[i % eps.len()].clone());
+                let mut req = tonic::Request::new(PutRequest {
+                    key: key.clone().into_bytes(),
+                    value: b"x".to_vec(),
+                    ..Default::default()
+                });
+                req.set_timeout(Duration::from_secs(1));
+                if let Ok(r) = kv.put(req).await {
+                    acked
+                        .lock()
+                        .unwrap()
+                        .insert(key, r.into_inner().header.unwrap().revision);
+                }
+                i += 1;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // SIGKILL the leader; a survivor must acknowledge a write within two election timeouts.
+    let leader = leader_of(&members).await;
+    let survivor = (leader + 1) % 3;
+    members[leader].kill();
+    let killed = Instant::now();
+    let failover = loop {
+        if put(&members[survivor], "after-failover", "1").await.is_ok() {
+            break killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "no write accepted after the leader died"
+        );
+    };
+    println!("failover (leader SIGKILL -> first acknowledged write): {failover:?}");
+    assert!(
+        failover <= Duration::from_millis(2 * ELECTION_MS + 300),
+        "failover took {failover:?}, more than two election timeouts"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+
+    // The old leader restarts and catches up; nothing acknowledged is lost anywhere.
+    let mut m = std::mem::replace(&mut members[leader], Member::placeholder());
+    m = tokio::task::spawn_blocking(move || {
+        m.launch();
+        m.wait_answering(Duration::from_secs(20), true);
+        m
+    })
+    .await
+    .unwrap();
+    members[leader] = m;
+    hashes_agree(&members).await;
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "too few acknowledged writes ({}) to prove anything",
+        acked.len()
+    );
+    for m in &members {
+        let mut kv = KvClient::new(channel(m));
+        let r = kv
+            .range(RangeRequest {
+                key: b"w".to_vec(),
+                range_end: b"x".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let found: BTreeMap<String, i64> = r
+            .kvs
+            .into_iter()
+            .map(|kv| (String::from_utf8(kv.key).unwrap(), kv.mod_revision))
+            .collect();
+        for (k, rev) in &acked {
+            assert_eq!(
+                found.get(k),
+                Some(rev),
+                "acknowledged {k}@{rev} missing or changed on {}",
+                m.name
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_without_quorum_neither_writes_nor_serves_linearizable_reads() {
+    let members = tokio::task::spawn_blocking(|| Member::cluster(Impl::Store, 3, ARGS))
+        .await
+        .unwrap();
+    put(&members[0], "k", "before").await.unwrap();
+    hashes_agree(&members).await;
+    let pid = |m: &Member| m.child.as_ref().unwrap().id().to_string();
+    let signal = |sig: &str, m: &Member| {
+        std::process::Command::new("kill")
+            .args([sig, &pid(m)])
+            .status()
+            .unwrap();
+    };
+    signal("-STOP", &members[1]);
+    signal("-STOP", &members[2]);
+    tokio::time::sleep(Duration::from_millis(3 * ELECTION_MS)).await;
+    let w = put(&members[0], "k", "during").await;
+    assert!(
+        w.is_err(),
+        "a write was acknowledged without a quorum: {w:?}"
+    );
+    let r = get(&members[0], "k", false).await;
+    assert!(
+        r.is_err(),
+        "a linearizable read was served without a quorum: {r:?}"
+    );
+    // A serializable read is served locally, from what this member has.
+    assert_eq!(
+        get(&members[0], "k", true).await.unwrap(),
+        Some(b"before".to_vec())
+    );
+    signal("-CONT", &members[1]);
+    signal("-CONT", &members[2]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while put(&members[0], "k", "after").await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the cluster did not recover after SIGCONT"
+        );
+    }
+    for m in &members {
+        let v = get(m, "k", false).await.unwrap().unwrap();
+        assert!(v == b"after" || v == b"during", "unexpected value {v:?}");
+    }
+    hashes_agree(&members).await;
+}
