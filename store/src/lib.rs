@@ -14,4 +14,5 @@ pub mod lease;
 pub mod mvcc;
 pub mod raft;
 pub mod server;
+pub mod wal;
 pub mod watch;

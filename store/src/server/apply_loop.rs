@@ -1,22 +1,26 @@
-//! The apply loop: the single writer. Proposals are taken in groups (group commit);
-//! each is applied as one atomic backend batch carrying its log index; then one flush
-//! makes the whole group durable, the new revision is published to readers, watchers
-//! are notified, and only then are the callers acknowledged.
+//! The apply loop of a single member: the single writer. Proposals are taken in groups
+//! (group commit); the group is appended to the write-ahead log and synced once; each
+//! proposal is then applied as one atomic backend batch carrying its log index; the new
+//! revision is published to readers, watchers are notified, and only then are the
+//! callers acknowledged. The backend itself is flushed in the background
+//! ([`flush_backend`]); WAL segments are released once the backend holds their records.
 //!
-//! Order (load-bearing): apply → write batch → flush → publish → notify → reply.
-//! A reply never precedes durability, and a reader never sees an undurable write.
+//! Order (load-bearing): WAL append + sync → apply → write batch → publish → notify →
+//! reply. A reply never precedes durability, and a reader never sees an undurable write.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::apply::{ApplyError, Request, Response, StateMachine};
+use crate::wal::Wal;
 use crate::watch::WatchHub;
 
 use super::metrics::Metrics;
 
-/// Most proposals applied under one flush.
+/// Most proposals applied under one WAL sync.
 const MAX_GROUP: usize = 1024;
 
 pub struct Proposal {
@@ -35,11 +39,66 @@ pub struct Stopped;
 impl Proposer {
     pub async fn propose(&self, req: Request) -> Result<Result<Response, ApplyError>, Stopped> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Proposal { req, reply })
-            .await
-            .map_err(|_| Stopped)?;
+        self.tx.send(Proposal { req, reply }).await.map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
+    }
+}
+
+/// Log indexes written to, and flushed by, the backend: shared by the apply thread and
+/// the background flusher.
+#[derive(Default)]
+pub struct Progress {
+    /// Highest index whose batch has been written to the backend.
+    pub written: AtomicU64,
+    /// Highest index known to be durable in the backend.
+    pub flushed: AtomicU64,
+}
+
+fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
+    tracing::error!(error = %e, "{what}: the store cannot continue safely");
+    std::process::exit(1);
+}
+
+/// Re-applies WAL records newer than the backend's applied index (after a crash) and
+/// flushes the result. Fails if the WAL does not continue from the applied index.
+pub fn recover(sm: &StateMachine, records: Vec<(u64, Vec<u8>)>) -> anyhow::Result<u64> {
+    let backend = sm.mvcc.backend().clone();
+    let mut index = sm.applied_index();
+    let mut replayed = 0;
+    for (i, payload) in records {
+        if i <= index {
+            continue;
+        }
+        if i != index + 1 {
+            anyhow::bail!("the write-ahead log jumps from index {index} to {i}: records are missing");
+        }
+        let req = Request::decode(&payload)?;
+        let applied = sm.apply(i, &req);
+        backend.write(applied.batch)?;
+        index = i;
+        replayed += 1;
+    }
+    backend.flush()?;
+    sm.mvcc.publish();
+    if replayed > 0 {
+        tracing::info!(replayed, applied_index = index, "replayed the write-ahead log");
+    }
+    Ok(index)
+}
+
+/// Flushes the backend and records which index is now durable there.
+pub fn flush_backend(sm: &StateMachine, progress: &Progress, metrics: &Metrics) {
+    let written = progress.written.load(Ordering::Acquire);
+    if written <= progress.flushed.load(Ordering::Acquire) {
+        return;
+    }
+    let t = Instant::now();
+    match sm.mvcc.backend().flush() {
+        Ok(()) => {
+            metrics.commit_duration.observe(t.elapsed().as_secs_f64());
+            progress.flushed.store(written, Ordering::Release);
+        }
+        Err(e) => fatal("flushing the backend", &e),
     }
 }
 
@@ -48,21 +107,15 @@ pub fn start(
     sm: Arc<StateMachine>,
     hub: Arc<WatchHub>,
     metrics: Arc<Metrics>,
+    wal: Wal,
+    progress: Arc<Progress>,
 ) -> (Proposer, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
     let h = std::thread::Builder::new()
         .name("apply".into())
-        .spawn(move || run(rx, sm, hub, metrics))
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot start the apply thread");
-            std::process::exit(1);
-        });
+        .spawn(move || run(rx, sm, hub, metrics, wal, progress))
+        .unwrap_or_else(|e| fatal("starting the apply thread", &e));
     (Proposer { tx }, h)
-}
-
-fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
-    tracing::error!(error = %e, "{what}: the store cannot continue safely");
-    std::process::exit(1);
 }
 
 fn run(
@@ -70,10 +123,15 @@ fn run(
     sm: Arc<StateMachine>,
     hub: Arc<WatchHub>,
     metrics: Arc<Metrics>,
+    mut wal: Wal,
+    progress: Arc<Progress>,
 ) {
     let backend = sm.mvcc.backend().clone();
     let mut index = sm.applied_index();
+    progress.written.store(index, Ordering::Release);
+    let mut released = 0;
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut encoded: Vec<(u64, Vec<u8>)> = Vec::with_capacity(MAX_GROUP);
     let mut replies = Vec::with_capacity(MAX_GROUP);
     let mut events = Vec::new();
     while let Some(first) = rx.blocking_recv() {
@@ -85,9 +143,19 @@ fn run(
             }
         }
         metrics.proposals_pending.set(group.len() as i64);
-        for p in group.drain(..) {
+        encoded.clear();
+        for p in &group {
             index += 1;
-            let applied = sm.apply(index, &p.req);
+            encoded.push((index, p.req.encode()));
+        }
+        let refs: Vec<(u64, &[u8])> = encoded.iter().map(|(i, b)| (*i, b.as_slice())).collect();
+        let t = Instant::now();
+        if let Err(e) = wal.append(&refs) {
+            fatal("appending to the write-ahead log", &e);
+        }
+        metrics.fsync_duration.observe(t.elapsed().as_secs_f64());
+        for (p, (i, _)) in group.drain(..).zip(&encoded) {
+            let applied = sm.apply(*i, &p.req);
             if let Err(e) = backend.write(applied.batch) {
                 fatal("writing to the backend", &e);
             }
@@ -97,13 +165,7 @@ fn run(
             events.extend(applied.events);
             replies.push((p.reply, applied.result));
         }
-        let t = Instant::now();
-        if let Err(e) = backend.flush() {
-            fatal("flushing the backend", &e);
-        }
-        let took = t.elapsed().as_secs_f64();
-        metrics.fsync_duration.observe(took);
-        metrics.commit_duration.observe(took);
+        progress.written.store(index, Ordering::Release);
         metrics.proposals_committed.inc_by(replies.len() as u64);
         metrics.proposals_applied.inc_by(replies.len() as u64);
         metrics.proposals_pending.set(0);
@@ -112,6 +174,13 @@ fn run(
         events.clear();
         for (reply, result) in replies.drain(..) {
             let _ = reply.send(result);
+        }
+        let flushed = progress.flushed.load(Ordering::Acquire);
+        if flushed > released {
+            if let Err(e) = wal.release_to(flushed) {
+                tracing::warn!(error = %e, "could not release write-ahead log segments");
+            }
+            released = flushed;
         }
     }
 }

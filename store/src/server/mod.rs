@@ -49,8 +49,8 @@ pub struct Identity {
 
 /// How writes reach the state machine.
 pub enum WritePath {
-    /// A single member: the local apply loop is the log.
-    Local(Proposer),
+    /// A single member: the local apply loop and its write-ahead log are the log.
+    Local { proposer: Proposer, progress: Arc<apply_loop::Progress> },
     /// Several members: Raft orders and replicates every write.
     Raft(RaftHandle),
 }
@@ -193,7 +193,7 @@ impl Server {
 
     pub fn term(&self) -> u64 {
         match &self.write {
-            WritePath::Local(_) => self.start_term,
+            WritePath::Local { .. } => self.start_term,
             WritePath::Raft(r) => r.status.term.load(Ordering::Acquire),
         }
     }
@@ -201,7 +201,7 @@ impl Server {
     /// The current leader's member id (0: none known).
     pub fn leader(&self) -> u64 {
         match &self.write {
-            WritePath::Local(_) => self.id.member_id,
+            WritePath::Local { .. } => self.id.member_id,
             WritePath::Raft(r) => r.leader(),
         }
     }
@@ -213,7 +213,7 @@ impl Server {
     /// The Raft index: the applied index on a single member, the commit index otherwise.
     pub fn raft_index(&self) -> u64 {
         match &self.write {
-            WritePath::Local(_) => self.sm.applied_index(),
+            WritePath::Local { .. } => self.sm.applied_index(),
             WritePath::Raft(r) => r.status.commit.load(Ordering::Acquire),
         }
     }
@@ -222,7 +222,7 @@ impl Server {
     /// cluster had committed when the read arrived.
     pub async fn read_barrier(&self) -> Result<(), Status> {
         match &self.write {
-            WritePath::Local(_) => Ok(()),
+            WritePath::Local { .. } => Ok(()),
             WritePath::Raft(r) => {
                 match tokio::time::timeout(self.request_timeout(), r.read_index()).await {
                     Ok(Ok(())) => Ok(()),
@@ -241,7 +241,7 @@ impl Server {
 
     async fn submit(&self, req: Request) -> Result<Response, Status> {
         let out = match &self.write {
-            WritePath::Local(p) => p.propose(req).await.map_err(|_| errors::stopped())?,
+            WritePath::Local { proposer, .. } => proposer.propose(req).await.map_err(|_| errors::stopped())?,
             WritePath::Raft(r) => {
                 match tokio::time::timeout(self.request_timeout(), r.propose(req)).await {
                     Ok(Ok(out)) => out,
@@ -429,8 +429,14 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         (WritePath::Raft(handle), None, Some(peer))
     } else {
         metrics.leader_changes.inc();
-        let (proposer, apply_thread) = apply_loop::start(sm.clone(), hub.clone(), metrics.clone());
-        (WritePath::Local(proposer), Some(apply_thread), None)
+        let wal_dir = dir.join("member").join("wal");
+        let (wal, records) = crate::wal::Wal::open(&wal_dir).context("opening the write-ahead log")?;
+        let index = apply_loop::recover(&sm, records).context("replaying the write-ahead log")?;
+        let progress = Arc::new(apply_loop::Progress::default());
+        progress.flushed.store(index, Ordering::Release);
+        let (proposer, apply_thread) =
+            apply_loop::start(sm.clone(), hub.clone(), metrics.clone(), wal, progress.clone());
+        (WritePath::Local { proposer, progress }, Some(apply_thread), None)
     };
     let server = Arc::new(Server {
         cfg: cfg.clone(),
@@ -533,6 +539,10 @@ async fn background(server: Arc<Server>, shutdown: Shutdown) {
             _ = shutdown.cancelled() => return,
             _ = progress.tick() => server.hub.notify_progress(),
             _ = tick.tick() => {
+                if let WritePath::Local { progress, .. } = &server.write {
+                    let (s, p) = (server.clone(), progress.clone());
+                    let _ = tokio::task::spawn_blocking(move || apply_loop::flush_backend(&s.sm, &p, &s.metrics)).await;
+                }
                 server.refresh_db_size();
                 // Only the leader expires leases (its revocations go through the log).
                 if !server.is_leader() {
