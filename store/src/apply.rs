@@ -613,6 +613,7 @@ mod tests {
     fn run(sm: &StateMachine, i: u64, req: Request) -> Result<Response, ApplyError> {
         let a = sm.apply(i, &req);
         sm.mvcc.backend().write(a.batch).unwrap();
+        sm.mvcc.batches_written();
         sm.mvcc.publish();
         a.result
     }

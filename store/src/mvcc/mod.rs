@@ -63,6 +63,10 @@ pub struct Mvcc {
     published: AtomicI64,
     /// Revision of the last compaction; -1 before the first, as etcd reports it.
     compacted: AtomicI64,
+    /// Values of finished write transactions whose batches the writer has not written
+    /// to the backend yet (it may write a whole group at once); only the writer's own
+    /// reads can reach them. Cleared by [`Mvcc::batches_written`].
+    pending: std::sync::Mutex<HashMap<Vec<u8>, Vec<u8>>>,
 }
 
 fn decode_kv(k: &[u8], v: &[u8]) -> Result<KeyValue> {
@@ -101,6 +105,7 @@ impl Mvcc {
             current: AtomicI64::new(current),
             published: AtomicI64::new(current),
             compacted: AtomicI64::new(compacted),
+            pending: Default::default(),
         };
         // A compaction scheduled but not finished before a crash is finished now.
         let scheduled = m
@@ -127,6 +132,19 @@ impl Mvcc {
 
     fn index_write(&self) -> RwLockWriteGuard<'_, TreeIndex> {
         self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn pending_lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Vec<u8>>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells the store that every batch returned by [`WriteTxn::end`] so far has been
+    /// written to the backend.
+    pub fn batches_written(&self) {
+        let mut p = self.pending_lock();
+        if !p.is_empty() {
+            p.clear();
+        }
     }
 
     pub fn current_rev(&self) -> i64 {
@@ -197,7 +215,10 @@ impl Mvcc {
             let k = r.to_bytes(false);
             let v = match overlay.get(&k) {
                 Some(v) => Some(v.clone()),
-                None => self.backend.get(Bucket::Key, &k)?,
+                None => match self.backend.get(Bucket::Key, &k)? {
+                    Some(v) => Some(v),
+                    None => self.pending_lock().get(&k).cloned(),
+                },
             };
             let v = v.ok_or_else(|| MvccError::Corrupt(k.clone()))?;
             kvs.push(decode_kv(&k, &v)?);
@@ -447,6 +468,9 @@ impl WriteTxn<'_> {
             .collect::<Vec<_>>();
         if !events.is_empty() {
             self.mvcc.current.store(rev, Ordering::Release);
+        }
+        if !self.overlay.is_empty() {
+            self.mvcc.pending_lock().extend(self.overlay);
         }
         (self.batch, events)
     }

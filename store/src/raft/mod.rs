@@ -360,6 +360,7 @@ impl RaftThread {
                     if let Err(err) = self.backend.write(applied.batch) {
                         fatal("applying a committed entry", &err);
                     }
+                    self.sm.mvcc.batches_written();
                     events.extend(applied.events);
                     if let Some(w) = self.waiters.remove(&id) {
                         replies.push((w, applied.result));

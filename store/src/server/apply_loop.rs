@@ -15,6 +15,8 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::apply::{ApplyError, Request, Response, StateMachine};
+use crate::backend::{Bucket, WriteBatch};
+use crate::mvcc::META_CONSISTENT_INDEX;
 use crate::wal::Wal;
 use crate::watch::WatchHub;
 
@@ -39,7 +41,10 @@ pub struct Stopped;
 impl Proposer {
     pub async fn propose(&self, req: Request) -> Result<Result<Response, ApplyError>, Stopped> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Proposal { req, reply }).await.map_err(|_| Stopped)?;
+        self.tx
+            .send(Proposal { req, reply })
+            .await
+            .map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
     }
 }
@@ -70,18 +75,25 @@ pub fn recover(sm: &StateMachine, records: Vec<(u64, Vec<u8>)>) -> anyhow::Resul
             continue;
         }
         if i != index + 1 {
-            anyhow::bail!("the write-ahead log jumps from index {index} to {i}: records are missing");
+            anyhow::bail!(
+                "the write-ahead log jumps from index {index} to {i}: records are missing"
+            );
         }
         let req = Request::decode(&payload)?;
         let applied = sm.apply(i, &req);
         backend.write(applied.batch)?;
+        sm.mvcc.batches_written();
         index = i;
         replayed += 1;
     }
     backend.flush()?;
     sm.mvcc.publish();
     if replayed > 0 {
-        tracing::info!(replayed, applied_index = index, "replayed the write-ahead log");
+        tracing::info!(
+            replayed,
+            applied_index = index,
+            "replayed the write-ahead log"
+        );
     }
     Ok(index)
 }
@@ -154,17 +166,32 @@ fn run(
             fatal("appending to the write-ahead log", &e);
         }
         metrics.fsync_duration.observe(t.elapsed().as_secs_f64());
+        // The whole group goes to the backend as one batch, with one applied index.
+        let mut batch = WriteBatch::default();
         for (p, (i, _)) in group.drain(..).zip(&encoded) {
             let applied = sm.apply(*i, &p.req);
-            if let Err(e) = backend.write(applied.batch) {
-                fatal("writing to the backend", &e);
-            }
+            batch.ops.extend(
+                applied
+                    .batch
+                    .ops
+                    .into_iter()
+                    .filter(|(b, k, _)| !(*b == Bucket::Meta && k == META_CONSISTENT_INDEX)),
+            );
             if applied.result.is_err() {
                 metrics.proposals_failed.inc();
             }
             events.extend(applied.events);
             replies.push((p.reply, applied.result));
         }
+        batch.put(
+            Bucket::Meta,
+            META_CONSISTENT_INDEX.to_vec(),
+            index.to_be_bytes().to_vec(),
+        );
+        if let Err(e) = backend.write(batch) {
+            fatal("writing to the backend", &e);
+        }
+        sm.mvcc.batches_written();
         progress.written.store(index, Ordering::Release);
         metrics.proposals_committed.inc_by(replies.len() as u64);
         metrics.proposals_applied.inc_by(replies.len() as u64);

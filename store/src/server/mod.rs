@@ -50,7 +50,10 @@ pub struct Identity {
 /// How writes reach the state machine.
 pub enum WritePath {
     /// A single member: the local apply loop and its write-ahead log are the log.
-    Local { proposer: Proposer, progress: Arc<apply_loop::Progress> },
+    Local {
+        proposer: Proposer,
+        progress: Arc<apply_loop::Progress>,
+    },
     /// Several members: Raft orders and replicates every write.
     Raft(RaftHandle),
 }
@@ -241,7 +244,9 @@ impl Server {
 
     async fn submit(&self, req: Request) -> Result<Response, Status> {
         let out = match &self.write {
-            WritePath::Local { proposer, .. } => proposer.propose(req).await.map_err(|_| errors::stopped())?,
+            WritePath::Local { proposer, .. } => {
+                proposer.propose(req).await.map_err(|_| errors::stopped())?
+            }
             WritePath::Raft(r) => {
                 match tokio::time::timeout(self.request_timeout(), r.propose(req)).await {
                     Ok(Ok(out)) => out,
@@ -430,13 +435,23 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     } else {
         metrics.leader_changes.inc();
         let wal_dir = dir.join("member").join("wal");
-        let (wal, records) = crate::wal::Wal::open(&wal_dir).context("opening the write-ahead log")?;
+        let (wal, records) =
+            crate::wal::Wal::open(&wal_dir).context("opening the write-ahead log")?;
         let index = apply_loop::recover(&sm, records).context("replaying the write-ahead log")?;
         let progress = Arc::new(apply_loop::Progress::default());
         progress.flushed.store(index, Ordering::Release);
-        let (proposer, apply_thread) =
-            apply_loop::start(sm.clone(), hub.clone(), metrics.clone(), wal, progress.clone());
-        (WritePath::Local { proposer, progress }, Some(apply_thread), None)
+        let (proposer, apply_thread) = apply_loop::start(
+            sm.clone(),
+            hub.clone(),
+            metrics.clone(),
+            wal,
+            progress.clone(),
+        );
+        (
+            WritePath::Local { proposer, progress },
+            Some(apply_thread),
+            None,
+        )
     };
     let server = Arc::new(Server {
         cfg: cfg.clone(),
