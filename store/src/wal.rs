@@ -14,6 +14,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// One log record: (index, payload).
+pub type Record = (u64, Vec<u8>);
+
 /// Size each segment is preallocated to.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
 const HEADER: usize = 16;
@@ -50,7 +53,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Reads the valid records of one segment; returns them and where they end.
-fn read_segment(path: &Path) -> io::Result<(Vec<(u64, Vec<u8>)>, u64)> {
+fn read_segment(path: &Path) -> io::Result<(Vec<Record>, u64)> {
     let mut data = Vec::new();
     File::open(path)?.read_to_end(&mut data)?;
     let mut out = Vec::new();
@@ -74,11 +77,11 @@ fn read_segment(path: &Path) -> io::Result<(Vec<(u64, Vec<u8>)>, u64)> {
 
 impl Wal {
     /// Opens the log in `dir` (created if missing) and returns every valid record, in order.
-    pub fn open(dir: &Path) -> io::Result<(Wal, Vec<(u64, Vec<u8>)>)> {
+    pub fn open(dir: &Path) -> io::Result<(Wal, Vec<Record>)> {
         Self::open_with(dir, SEGMENT_BYTES)
     }
 
-    pub fn open_with(dir: &Path, segment_bytes: u64) -> io::Result<(Wal, Vec<(u64, Vec<u8>)>)> {
+    pub fn open_with(dir: &Path, segment_bytes: u64) -> io::Result<(Wal, Vec<Record>)> {
         fs::create_dir_all(dir)?;
         let mut segs: Vec<(u64, u64, PathBuf)> = fs::read_dir(dir)?
             .filter_map(|e| e.ok())
@@ -88,7 +91,7 @@ impl Wal {
             })
             .collect();
         segs.sort();
-        let mut records: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut records: Vec<Record> = Vec::new();
         let mut end = 0;
         for (_, _, path) in &segs {
             let (recs, e) = read_segment(path)?;
