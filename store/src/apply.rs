@@ -14,9 +14,10 @@ use prost::Message;
 use proto::etcdserverpb::{
     AlarmMember, AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
     Compare, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
-    LeaseRevokeRequest, LeaseRevokeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
-    RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, alarm_request::AlarmAction,
-    compare, range_request, request_op, response_op,
+    LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseRevokeRequest, LeaseRevokeResponse,
+    PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp,
+    TxnRequest, TxnResponse, alarm_request::AlarmAction, compare, range_request, request_op,
+    response_op,
 };
 use proto::mvccpb::{Event, KeyValue};
 
@@ -34,6 +35,8 @@ pub enum Request {
     LeaseGrant(LeaseGrantRequest),
     LeaseRevoke(LeaseRevokeRequest),
     Alarm(AlarmRequest),
+    /// A keep-alive received by a follower, renewed on every member.
+    LeaseRenew(LeaseKeepAliveRequest),
 }
 
 #[derive(Debug)]
@@ -45,6 +48,7 @@ pub enum Response {
     LeaseGrant(LeaseGrantResponse),
     LeaseRevoke(LeaseRevokeResponse),
     Alarm(AlarmResponse),
+    LeaseRenew(LeaseKeepAliveResponse),
 }
 
 /// A request rejected by the state machine; the caller maps it to etcd's gRPC error.
@@ -81,6 +85,7 @@ impl Request {
             Request::LeaseGrant(r) => (5, r.encode_to_vec()),
             Request::LeaseRevoke(r) => (6, r.encode_to_vec()),
             Request::Alarm(r) => (7, r.encode_to_vec()),
+            Request::LeaseRenew(r) => (8, r.encode_to_vec()),
         };
         let mut out = Vec::with_capacity(body.len() + 1);
         out.push(tag);
@@ -99,6 +104,7 @@ impl Request {
             5 => Request::LeaseGrant(LeaseGrantRequest::decode(body).map_err(bad)?),
             6 => Request::LeaseRevoke(LeaseRevokeRequest::decode(body).map_err(bad)?),
             7 => Request::Alarm(AlarmRequest::decode(body).map_err(bad)?),
+            8 => Request::LeaseRenew(LeaseKeepAliveRequest::decode(body).map_err(bad)?),
             _ => return Err(ApplyError::BadEntry),
         })
     }
@@ -296,6 +302,14 @@ impl StateMachine {
                 }))
             }
             Request::Alarm(a) => Ok(Response::Alarm(self.alarm(txn, a))),
+            Request::LeaseRenew(r) => {
+                let ttl = self.lessor.renew(r.id).unwrap_or(0);
+                Ok(Response::LeaseRenew(LeaseKeepAliveResponse {
+                    header: header(txn.read_rev()),
+                    id: r.id,
+                    ttl,
+                }))
+            }
         }
     }
 

@@ -266,3 +266,59 @@ async fn a_member_without_quorum_neither_writes_nor_serves_linearizable_reads() 
     }
     hashes_agree(&members).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leases_kept_alive_through_a_follower_do_not_expire() {
+    use proto::etcdserverpb::{
+        LeaseGrantRequest, LeaseKeepAliveRequest, lease_client::LeaseClient,
+    };
+    let members = tokio::task::spawn_blocking(|| Member::cluster(Impl::Store, 3, ARGS))
+        .await
+        .unwrap();
+    let leader = leader_of(&members).await;
+    let follower = &members[(leader + 1) % 3];
+    let mut lease = LeaseClient::new(channel(follower));
+    let id = lease
+        .lease_grant(LeaseGrantRequest { ttl: 2, id: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let mut kv = KvClient::new(channel(follower));
+    kv.put(PutRequest {
+        key: b"leased".to_vec(),
+        value: b"1".to_vec(),
+        lease: id,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // Keep it alive through the follower for twice its TTL.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut responses = lease
+        .lease_keep_alive(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    for _ in 0..8 {
+        tx.send(LeaseKeepAliveRequest { id }).await.unwrap();
+        let r = responses.message().await.unwrap().unwrap();
+        assert_eq!(
+            r.ttl, 2,
+            "keep-alive through a follower must renew the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        get(&members[leader], "leased", false).await.unwrap(),
+        Some(b"1".to_vec()),
+        "the lease expired while kept alive"
+    );
+    drop(tx);
+    // Without keep-alives the leader expires it, on every member.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while get(follower, "leased", false).await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the lease never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

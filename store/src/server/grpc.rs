@@ -245,16 +245,19 @@ impl Lease for Services {
             .started("bidi_stream", "Lease", "LeaseKeepAlive");
         let server = self.0.clone();
         let incoming = req.into_inner();
-        let out = incoming.map(move |m| {
-            let m = m?;
-            // An unknown or expired lease is answered with TTL 0, as etcd does.
-            let ttl = server.sm.lessor.renew(m.id).unwrap_or(0);
-            server.metrics.lease_renewed.inc();
-            Ok(pb::LeaseKeepAliveResponse {
-                header: Some(server.header(server.sm.mvcc.published_rev())),
-                id: m.id,
-                ttl,
-            })
+        let out = futures::StreamExt::then(incoming, move |m| {
+            let server = server.clone();
+            async move {
+                let m = m?;
+                // An unknown or expired lease is answered with TTL 0, as etcd does.
+                let ttl = server.renew_lease(m.id).await?;
+                server.metrics.lease_renewed.inc();
+                Ok(pb::LeaseKeepAliveResponse {
+                    header: Some(server.header(server.sm.mvcc.published_rev())),
+                    id: m.id,
+                    ttl,
+                })
+            }
         });
         Ok(Response::new(Box::pin(out)))
     }

@@ -242,6 +242,23 @@ impl Server {
         Duration::from_secs(5) + Duration::from_millis(2 * self.cfg.election_timeout)
     }
 
+    /// Renews a lease; returns its TTL, 0 when unknown. The leader's lessor decides
+    /// expiry, so a follower sends the renewal through the log (every member renews).
+    pub async fn renew_lease(&self, id: i64) -> Result<i64, Status> {
+        if self.is_leader() {
+            return Ok(self.sm.lessor.renew(id).unwrap_or(0));
+        }
+        match self
+            .submit(Request::LeaseRenew(
+                proto::etcdserverpb::LeaseKeepAliveRequest { id },
+            ))
+            .await?
+        {
+            Response::LeaseRenew(r) => Ok(r.ttl),
+            _ => Err(Status::internal("unexpected response")),
+        }
+    }
+
     async fn submit(&self, req: Request) -> Result<Response, Status> {
         let out = match &self.write {
             WritePath::Local { proposer, .. } => {
