@@ -424,7 +424,9 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             }
         })
     };
-    let hub = WatchHub::new(Arc::new(SmView(sm.clone())), header, cfg.max_request_bytes);
+    // etcd fragments watch responses above the gRPC receive limit, not the request limit.
+    let fragment_above = cfg.max_request_bytes + config::GRPC_OVERHEAD_BYTES;
+    let hub = WatchHub::new(Arc::new(SmView(sm.clone())), header, fragment_above);
     let (write, apply_thread, peer_service) = if replicated {
         if cfg.peer_cert_file.is_some() || cfg.peer_client_cert_auth {
             anyhow::bail!(
