@@ -268,17 +268,7 @@ fn run_both(name: &str, scenario: fn(&mut G)) {
         "{name}: the scenario's own checks fail on real etcd (fix the scenario): {:#?}",
         etcd.failed
     );
-    let mut diff = String::new();
-    for i in 0..etcd.log.len().max(store.log.len()) {
-        let (a, b) = (etcd.log.get(i), store.log.get(i));
-        if a != b {
-            diff.push_str(&format!(
-                "step {i}\n  etcd:  {}\n  store: {}\n",
-                a.map_or("<none>", |s| s),
-                b.map_or("<none>", |s| s)
-            ));
-        }
-    }
+    let diff = common::transcript_diff(&etcd.log, &store.log);
     assert!(
         diff.is_empty() && store.failed.is_empty(),
         "{name}: the store's gateway differs from etcd's\n{diff}checks failed on the store: {:#?}",

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Mutex;
 
-use super::{Backend, Bucket, KvPair, Result, WriteBatch};
+use super::{Backend, Bucket, Result, WriteBatch};
 
 type Map = BTreeMap<(Bucket, Vec<u8>), Vec<u8>>;
 
@@ -41,15 +41,6 @@ impl MemoryBackend {
 impl Backend for MemoryBackend {
     fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.live().get(&(bucket, key.to_vec())).cloned())
-    }
-
-    fn scan(&self, bucket: Bucket, from: &[u8], to: Option<&[u8]>) -> Result<Vec<KvPair>> {
-        let mut out = Vec::new();
-        self.for_each(bucket, from, to, &mut |k, v| {
-            out.push((k.to_vec(), v.to_vec()));
-            true
-        })?;
-        Ok(out)
     }
 
     fn for_each(

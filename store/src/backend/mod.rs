@@ -96,7 +96,14 @@ pub type KvPair = (Vec<u8>, Vec<u8>);
 pub trait Backend: Send + Sync + 'static {
     fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// Items of `bucket` with `from <= key < to` (`to = None`: to the end), in key order.
-    fn scan(&self, bucket: Bucket, from: &[u8], to: Option<&[u8]>) -> Result<Vec<KvPair>>;
+    fn scan(&self, bucket: Bucket, from: &[u8], to: Option<&[u8]>) -> Result<Vec<KvPair>> {
+        let mut out = Vec::new();
+        self.for_each(bucket, from, to, &mut |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            true
+        })?;
+        Ok(out)
+    }
     /// Visits items in order until `f` returns false; avoids materialising big ranges.
     fn for_each(
         &self,

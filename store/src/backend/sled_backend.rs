@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Backend, BackendError, Bucket, KvPair, Result, WriteBatch};
+use super::{Backend, BackendError, Bucket, Result, WriteBatch};
 
 pub struct SledBackend {
     db: sled::Db,
@@ -56,15 +56,6 @@ impl Backend for SledBackend {
             .get(prefixed(bucket, key))
             .map_err(err)?
             .map(|v| v.to_vec()))
-    }
-
-    fn scan(&self, bucket: Bucket, from: &[u8], to: Option<&[u8]>) -> Result<Vec<KvPair>> {
-        let mut out = Vec::new();
-        self.for_each(bucket, from, to, &mut |k, v| {
-            out.push((k.to_vec(), v.to_vec()));
-            true
-        })?;
-        Ok(out)
     }
 
     fn for_each(

@@ -288,3 +288,19 @@ impl Member {
         cmd
     }
 }
+
+/// Step-by-step differences between two transcripts (etcd's first), empty when equal.
+pub fn transcript_diff(etcd: &[String], store: &[String]) -> String {
+    let mut diff = String::new();
+    for i in 0..etcd.len().max(store.len()) {
+        let (a, b) = (etcd.get(i), store.get(i));
+        if a != b {
+            diff.push_str(&format!(
+                "step {i}\n  etcd:  {}\n  store: {}\n",
+                a.map_or("<none>", |s| s),
+                b.map_or("<none>", |s| s)
+            ));
+        }
+    }
+    diff
+}
