@@ -6,6 +6,8 @@
 //! It knows nothing about any particular component: no etcd, no Kubernetes types.
 
 pub mod admin;
+pub mod h2_compat;
+mod hpack_tables;
 pub mod logging;
 pub mod shutdown;
 pub mod tls;

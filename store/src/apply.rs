@@ -14,7 +14,7 @@ use prost::Message;
 use proto::etcdserverpb::{
     AlarmMember, AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
     Compare, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
-    LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseRevokeRequest, LeaseRevokeResponse,
+    LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseRevokeRequest, LeaseRevokeResponse, Member,
     PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp,
     TxnRequest, TxnResponse, alarm_request::AlarmAction, compare, range_request, request_op,
     response_op,
@@ -24,6 +24,14 @@ use proto::mvccpb::{Event, KeyValue};
 use crate::backend::{Backend, BackendError, Bucket, WriteBatch};
 use crate::lease::{LeaseRecord, Lessor};
 use crate::mvcc::{META_CONSISTENT_INDEX, Mvcc, MvccError, RangeOptions, WriteTxn};
+
+const MEMBER_ATTR_PREFIX: &[u8] = b"attr/";
+
+fn member_key(id: u64) -> Vec<u8> {
+    let mut k = MEMBER_ATTR_PREFIX.to_vec();
+    k.extend_from_slice(format!("{id:016x}").as_bytes());
+    k
+}
 
 /// A request that changes state (or must be ordered with changes, like a Txn).
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +45,9 @@ pub enum Request {
     Alarm(AlarmRequest),
     /// A keep-alive received by a follower, renewed on every member.
     LeaseRenew(LeaseKeepAliveRequest),
+    /// A member announcing its name and client URLs (etcd publishes these through the
+    /// log too, so every member can list every other's client URLs).
+    PublishMember(Member),
 }
 
 #[derive(Debug)]
@@ -49,6 +60,7 @@ pub enum Response {
     LeaseRevoke(LeaseRevokeResponse),
     Alarm(AlarmResponse),
     LeaseRenew(LeaseKeepAliveResponse),
+    PublishMember,
 }
 
 /// A request rejected by the state machine; the caller maps it to etcd's gRPC error.
@@ -86,6 +98,7 @@ impl Request {
             Request::LeaseRevoke(r) => (6, r.encode_to_vec()),
             Request::Alarm(r) => (7, r.encode_to_vec()),
             Request::LeaseRenew(r) => (8, r.encode_to_vec()),
+            Request::PublishMember(r) => (9, r.encode_to_vec()),
         };
         let mut out = Vec::with_capacity(body.len() + 1);
         out.push(tag);
@@ -105,6 +118,7 @@ impl Request {
             6 => Request::LeaseRevoke(LeaseRevokeRequest::decode(body).map_err(bad)?),
             7 => Request::Alarm(AlarmRequest::decode(body).map_err(bad)?),
             8 => Request::LeaseRenew(LeaseKeepAliveRequest::decode(body).map_err(bad)?),
+            9 => Request::PublishMember(Member::decode(body).map_err(bad)?),
             _ => return Err(ApplyError::BadEntry),
         })
     }
@@ -188,6 +202,21 @@ impl StateMachine {
 
     pub fn applied_index(&self) -> u64 {
         self.applied.load(Ordering::Acquire)
+    }
+
+    /// Attributes members have published, by id.
+    pub fn published_members(&self) -> Vec<Member> {
+        let Ok(items) =
+            self.mvcc
+                .backend()
+                .scan(Bucket::Members, MEMBER_ATTR_PREFIX, Some(b"attr0"))
+        else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|(_, v)| Member::decode(v.as_slice()).ok())
+            .collect()
     }
 
     pub fn alarms(&self) -> Vec<AlarmMember> {
@@ -302,6 +331,10 @@ impl StateMachine {
                 }))
             }
             Request::Alarm(a) => Ok(Response::Alarm(self.alarm(txn, a))),
+            Request::PublishMember(m) => {
+                txn.put_raw(Bucket::Members, member_key(m.id), m.encode_to_vec());
+                Ok(Response::PublishMember)
+            }
             Request::LeaseRenew(r) => {
                 let ttl = self.lessor.renew(r.id).unwrap_or(0);
                 Ok(Response::LeaseRenew(LeaseKeepAliveResponse {

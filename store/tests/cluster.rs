@@ -322,3 +322,101 @@ async fn leases_kept_alive_through_a_follower_do_not_expire() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Runs etcdctl against the given endpoints; returns stdout, failing on a non-zero exit.
+fn etcdctl(endpoints: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={endpoints}"))
+        .arg("--command-timeout=5s")
+        .args(args)
+        .output()
+        .expect("run etcdctl");
+    assert!(
+        out.status.success(),
+        "etcdctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn etcdctl_drives_a_three_member_cluster() {
+    let members = Member::cluster(Impl::Store, 3, ARGS);
+    let all = members
+        .iter()
+        .map(|m| m.endpoint())
+        .collect::<Vec<_>>()
+        .join(",");
+    // Writes and reads through every member.
+    for (i, m) in members.iter().enumerate() {
+        etcdctl(&m.endpoint(), &["put", &format!("k{i}"), &format!("v{i}")]);
+    }
+    for m in &members {
+        assert_eq!(
+            etcdctl(
+                &m.endpoint(),
+                &["get", "k", "--prefix", "--print-value-only"]
+            ),
+            "v0\nv1\nv2\n"
+        );
+    }
+    // member list shows every member with its published client URL (polled: members
+    // publish their attributes through the log right after start).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = etcdctl(&members[0].endpoint(), &["member", "list"]);
+        if members
+            .iter()
+            .all(|m| list.contains(&format!("{}, {}, false", m.peer_endpoint(), m.endpoint())))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member list lacks client URLs:\n{list}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // --cluster discovers the members from member list and asks each one.
+    let status = etcdctl(&members[0].endpoint(), &["endpoint", "status", "--cluster"]);
+    assert_eq!(status.lines().count(), 3, "{status}");
+    assert_eq!(
+        status
+            .lines()
+            .filter(|l| l.contains(", true, false, "))
+            .count(),
+        1,
+        "exactly one leader:\n{status}"
+    );
+    let hashes = etcdctl(&members[0].endpoint(), &["endpoint", "hashkv", "--cluster"]);
+    let distinct: std::collections::BTreeSet<&str> = hashes
+        .lines()
+        .filter_map(|l| l.rsplit(", ").next())
+        .collect();
+    assert_eq!(distinct.len(), 1, "members disagree:\n{hashes}");
+    // move-leader, sent to the current leader.
+    let leader_line = status
+        .lines()
+        .find(|l| l.contains(", true, false, "))
+        .unwrap();
+    let leader_ep = leader_line.split(", ").next().unwrap();
+    let follower_id = status
+        .lines()
+        .find(|l| !l.contains(", true, false, "))
+        .unwrap()
+        .split(", ")
+        .nth(1)
+        .unwrap();
+    let moved = etcdctl(leader_ep, &["move-leader", follower_id]);
+    assert!(moved.contains(&format!("to {follower_id}")), "{moved}");
+    let status = etcdctl(&all, &["endpoint", "status"]);
+    let new_leader = status
+        .lines()
+        .find(|l| l.contains(", true, false, "))
+        .unwrap();
+    assert!(
+        new_leader.contains(follower_id),
+        "leadership did not move:\n{status}"
+    );
+}

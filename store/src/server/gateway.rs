@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use component_base::h2_compat::AuthorityFix;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
@@ -100,15 +101,19 @@ pub async fn serve_connections<F, Fut>(
                 .max_concurrent_streams(Some(u32::MAX))
                 .initial_connection_window_size(Some(4 << 20));
             match acceptor {
+                // etcd's older Go clients send "http://host:port" as the HTTP/2
+                // :authority; h2_compat repairs such connections before hyper sees them.
                 Some(a) => match a.accept(stream).await {
                     Ok(tls) => {
-                        let conn = builder.serve_connection(TokioIo::new(tls), service);
+                        let io = TokioIo::new(AuthorityFix::new(tls));
+                        let conn = builder.serve_connection(io, service);
                         tokio::select! { _ = conn => {}, _ = cancel.cancelled() => {} }
                     }
                     Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
                 },
                 None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let conn =
+                        builder.serve_connection(TokioIo::new(AuthorityFix::new(stream)), service);
                     tokio::select! { _ = conn => {}, _ = cancel.cancelled() => {} }
                 }
             }

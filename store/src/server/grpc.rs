@@ -311,19 +311,27 @@ impl Services {
     /// members publish their attributes through the log.
     fn members(&self) -> Vec<pb::Member> {
         let me = &self.0.id;
+        let published = self.0.sm.published_members();
         self.0
             .members
             .iter()
-            .map(|m| pb::Member {
-                id: m.id,
-                name: m.name.clone(),
-                peer_ur_ls: m.peer_urls.clone(),
-                client_ur_ls: if m.id == me.member_id {
+            .map(|m| {
+                let client_urls = if m.id == me.member_id {
                     me.client_urls.clone()
                 } else {
-                    Vec::new()
-                },
-                is_learner: false,
+                    published
+                        .iter()
+                        .find(|p| p.id == m.id)
+                        .map(|p| p.client_ur_ls.clone())
+                        .unwrap_or_default()
+                };
+                pb::Member {
+                    id: m.id,
+                    name: m.name.clone(),
+                    peer_ur_ls: m.peer_urls.clone(),
+                    client_ur_ls: client_urls,
+                    is_learner: false,
+                }
             })
             .collect()
     }

@@ -550,12 +550,42 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         shutdown.spawn(component_base::serve_http(l, handler, shutdown.token()));
     }
     shutdown.spawn(background(server.clone(), shutdown.clone()));
+    if matches!(server.write, WritePath::Raft(_)) {
+        shutdown.spawn(publish_attributes(server.clone(), shutdown.clone()));
+    }
     Ok(Running {
         client_addrs,
         metrics_addrs,
         server,
         apply_thread,
     })
+}
+
+/// Announces this member's name and client URLs through the log (retrying until a
+/// leader accepts it), so every member's MemberList shows them.
+async fn publish_attributes(server: Arc<Server>, shutdown: Shutdown) {
+    let me = proto::etcdserverpb::Member {
+        id: server.id.member_id,
+        name: server.id.name.clone(),
+        peer_ur_ls: server.id.peer_urls.clone(),
+        client_ur_ls: server.id.client_urls.clone(),
+        is_learner: false,
+    };
+    loop {
+        if server.sm.published_members().contains(&me) {
+            return;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = server.submit(Request::PublishMember(me.clone())) => {
+                if r.is_ok() {
+                    tracing::info!("published this member's attributes to the cluster");
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Lease expiry, db size sampling and periodic watch progress.

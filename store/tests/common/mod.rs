@@ -278,13 +278,10 @@ impl Member {
                 cmd.env_remove(k);
             }
         }
-        // Without a scheme: etcdctl 3.4 sends the endpoint verbatim as the HTTP/2
-        // :authority of its per-endpoint calls (endpoint status/health/hashkv,
-        // snapshot, defrag), and "http://host:port" is not a valid authority for
-        // strict HTTP/2 servers such as ours (h2 resets the stream). etcdctl 3.5 and
-        // the client in kube-apiserver send a valid authority.
+        // With the scheme, as users write it: etcdctl 3.4 then sends "http://host:port"
+        // as the HTTP/2 :authority of its per-endpoint calls, which the store must accept.
         cmd.env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints=127.0.0.1:{}", self.client_port));
+            .arg(format!("--endpoints={}", self.endpoint()));
         cmd
     }
 }
