@@ -9,7 +9,7 @@
 //! malformed authority on, blocks are repaired (the scheme dropped) and re-encoded
 //! without compression state. Every other frame, and HTTP/1.1, passes through as is.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::str::FromStr;
@@ -158,6 +158,10 @@ impl<S> AuthorityFix<S> {
             .any(|(n, v)| n == b":authority" && !valid_authority(v));
         if !malformed && !self.rewriting {
             self.out.extend_from_slice(&p.raw);
+            // A client sends one authority per connection (grpc-go, Go's and Rust's
+            // HTTP/2 clients): a well-formed first request means nothing to repair, so
+            // the rest of the connection passes through untouched.
+            self.phase = Phase::Passthrough;
             return Ok(());
         }
         self.rewriting = true;
@@ -459,37 +463,64 @@ impl Reader<'_> {
     }
 }
 
-fn huffman_codes() -> &'static HashMap<(u8, u32), u16> {
-    static CODES: OnceLock<HashMap<(u8, u32), u16>> = OnceLock::new();
-    CODES.get_or_init(|| {
-        HUFFMAN
+/// The canonical-code decoding tables: for each bit length, the first code, how many
+/// codes have that length, and where their symbols start in `symbols`.
+struct HuffmanTables {
+    first: [u32; 31],
+    count: [u32; 31],
+    offset: [usize; 31],
+    symbols: Vec<u16>,
+}
+
+fn huffman_tables() -> &'static HuffmanTables {
+    static T: OnceLock<HuffmanTables> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut by_len: Vec<(u8, u32, u16)> = HUFFMAN
             .iter()
             .enumerate()
-            .map(|(sym, &(code, len))| ((len, code), sym as u16))
-            .collect()
+            .map(|(sym, &(code, len))| (len, code, sym as u16))
+            .collect();
+        by_len.sort_unstable();
+        let mut t = HuffmanTables {
+            first: [0; 31],
+            count: [0; 31],
+            offset: [0; 31],
+            symbols: Vec::with_capacity(257),
+        };
+        for (i, &(len, code, sym)) in by_len.iter().enumerate() {
+            let l = usize::from(len);
+            if t.count[l] == 0 {
+                t.first[l] = code;
+                t.offset[l] = i;
+            }
+            // RFC 7541's code is canonical: codes of one length are consecutive.
+            debug_assert_eq!(code, t.first[l] + t.count[l]);
+            t.count[l] += 1;
+            t.symbols.push(sym);
+        }
+        t
     })
 }
 
 fn huffman_decode(raw: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let codes = huffman_codes();
+    let t = huffman_tables();
     let mut out = Vec::with_capacity(raw.len() * 8 / 5);
-    let (mut code, mut len) = (0u32, 0u8);
+    let (mut code, mut len) = (0u32, 0usize);
     for byte in raw {
         for i in (0..8).rev() {
             code = (code << 1) | u32::from((byte >> i) & 1);
             len += 1;
-            if len >= 5
-                && let Some(&sym) = codes.get(&(len, code))
-            {
+            if len > 30 {
+                return Err("invalid Huffman code");
+            }
+            if t.count[len] > 0 && code >= t.first[len] && code - t.first[len] < t.count[len] {
+                let sym = t.symbols[t.offset[len] + (code - t.first[len]) as usize];
                 if sym == 256 {
                     return Err("EOS in a Huffman string");
                 }
                 out.push(sym as u8);
                 code = 0;
                 len = 0;
-            }
-            if len > 30 {
-                return Err("invalid Huffman code");
             }
         }
     }
