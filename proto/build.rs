@@ -5,25 +5,18 @@
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = [
-        "proto/etcd/kv.proto",
-        "proto/etcd/auth.proto",
-        "proto/etcd/rpc.proto",
-        "proto/raft/transport.proto",
-    ];
+    let files = ["proto/etcd/kv.proto", "proto/etcd/auth.proto", "proto/etcd/rpc.proto", "proto/raft/transport.proto"];
     println!("cargo:rerun-if-changed=build.rs");
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }
     let fds = protox::compile(files, ["proto"])?;
     let descriptor_bytes = fds.encode_to_vec();
-    tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .compile_fds(fds)?;
-    pbjson_build::Builder::new()
-        .register_descriptors(&descriptor_bytes)?
-        .preserve_proto_field_names()
-        .build(&[".etcdserverpb", ".mvccpb", ".authpb"])?;
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
+    pbjson_build::Builder::new().register_descriptors(&descriptor_bytes)?.preserve_proto_field_names().build(&[
+        ".etcdserverpb",
+        ".mvccpb",
+        ".authpb",
+    ])?;
     Ok(())
 }

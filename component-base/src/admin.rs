@@ -22,18 +22,10 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn text(status: u16, body: impl Into<Bytes>) -> Self {
-        Self {
-            status,
-            content_type: "text/plain; charset=utf-8",
-            body: body.into(),
-        }
+        Self { status, content_type: "text/plain; charset=utf-8", body: body.into() }
     }
     pub fn json(status: u16, body: impl Into<Bytes>) -> Self {
-        Self {
-            status,
-            content_type: "application/json",
-            body: body.into(),
-        }
+        Self { status, content_type: "application/json", body: body.into() }
     }
     pub fn not_found() -> Self {
         Self::text(404, "404 page not found\n")
@@ -84,9 +76,5 @@ pub fn encode_metrics(registry: &prometheus_client::registry::Registry) -> HttpR
     if prometheus_client::encoding::text::encode(&mut out, registry).is_err() {
         return HttpResponse::text(500, "metrics encoding failed\n");
     }
-    HttpResponse {
-        status: 200,
-        content_type: "text/plain; version=0.0.4; charset=utf-8",
-        body: out.into(),
-    }
+    HttpResponse { status: 200, content_type: "text/plain; version=0.0.4; charset=utf-8", body: out.into() }
 }

@@ -113,8 +113,7 @@ impl<S> AuthorityFix<S> {
                     let frame = &self.inb[self.inpos..self.inpos + 9 + len];
                     self.inpos += 9 + len;
                     let (ty, flags) = (frame[3], frame[4]);
-                    let stream_id =
-                        u32::from_be_bytes([frame[5], frame[6], frame[7], frame[8]]) & 0x7fff_ffff;
+                    let stream_id = u32::from_be_bytes([frame[5], frame[6], frame[7], frame[8]]) & 0x7fff_ffff;
                     let payload = &frame[9..];
                     match ty {
                         FRAME_HEADERS => {
@@ -149,13 +148,8 @@ impl<S> AuthorityFix<S> {
     }
 
     fn finish_block(&mut self, p: PendingBlock) -> io::Result<()> {
-        let fields = self
-            .decoder
-            .decode(&p.block)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        let malformed = fields
-            .iter()
-            .any(|(n, v)| n == b":authority" && !valid_authority(v));
+        let fields = self.decoder.decode(&p.block).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let malformed = fields.iter().any(|(n, v)| n == b":authority" && !valid_authority(v));
         if !malformed && !self.rewriting {
             self.out.extend_from_slice(&p.raw);
             // A client sends one authority per connection (grpc-go, Go's and Rust's
@@ -172,23 +166,13 @@ impl<S> AuthorityFix<S> {
                 Some((n, v))
             }
         }));
-        header_frames(
-            &mut self.out,
-            p.stream_id,
-            p.flags,
-            p.priority.as_deref(),
-            &block,
-        );
+        header_frames(&mut self.out, p.stream_id, p.flags, p.priority.as_deref(), &block);
         Ok(())
     }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for AuthorityFix<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
             if this.outpos < this.out.len() {
@@ -232,11 +216,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for AuthorityFix<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for AuthorityFix<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -325,11 +305,7 @@ impl Default for Decoder {
 
 impl Decoder {
     pub fn new() -> Self {
-        Self {
-            dynamic: VecDeque::new(),
-            size: 0,
-            max: 4096,
-        }
+        Self { dynamic: VecDeque::new(), size: 0, max: 4096 }
     }
 
     fn get(&self, idx: usize) -> Result<Field, &'static str> {
@@ -339,11 +315,7 @@ impl Decoder {
                 let (n, v) = STATIC_TABLE[idx - 1];
                 Ok((n.as_bytes().to_vec(), v.as_bytes().to_vec()))
             }
-            _ => self
-                .dynamic
-                .get(idx - 62)
-                .cloned()
-                .ok_or("index beyond the dynamic table"),
+            _ => self.dynamic.get(idx - 62).cloned().ok_or("index beyond the dynamic table"),
         }
     }
 
@@ -380,11 +352,7 @@ impl Decoder {
                 out.push(self.get(idx)?);
             } else if b & 0xc0 == 0x40 {
                 let idx = r.int(6)?;
-                let name = if idx == 0 {
-                    r.string()?
-                } else {
-                    self.get(idx)?.0
-                };
+                let name = if idx == 0 { r.string()? } else { self.get(idx)?.0 };
                 let value = r.string()?;
                 self.insert((name.clone(), value.clone()));
                 out.push((name, value));
@@ -393,11 +361,7 @@ impl Decoder {
                 self.evict();
             } else {
                 let idx = r.int(4)?;
-                let name = if idx == 0 {
-                    r.string()?
-                } else {
-                    self.get(idx)?.0
-                };
+                let name = if idx == 0 { r.string()? } else { self.get(idx)?.0 };
                 let value = r.string()?;
                 out.push((name, value));
             }
@@ -432,11 +396,7 @@ impl Reader<'_> {
         loop {
             let b = self.next()?;
             v = v
-                .checked_add(
-                    (usize::from(b) & 0x7f)
-                        .checked_shl(shift)
-                        .ok_or("integer overflow")?,
-                )
+                .checked_add((usize::from(b) & 0x7f).checked_shl(shift).ok_or("integer overflow")?)
                 .ok_or("integer overflow")?;
             shift += 7;
             if b & 0x80 == 0 || shift > 28 {
@@ -448,18 +408,10 @@ impl Reader<'_> {
     fn string(&mut self) -> Result<Vec<u8>, &'static str> {
         let huffman = self.peek().is_some_and(|b| b & 0x80 != 0);
         let len = self.int(7)?;
-        let end = self
-            .pos
-            .checked_add(len)
-            .filter(|e| *e <= self.b.len())
-            .ok_or("truncated string")?;
+        let end = self.pos.checked_add(len).filter(|e| *e <= self.b.len()).ok_or("truncated string")?;
         let raw = &self.b[self.pos..end];
         self.pos = end;
-        if huffman {
-            huffman_decode(raw)
-        } else {
-            Ok(raw.to_vec())
-        }
+        if huffman { huffman_decode(raw) } else { Ok(raw.to_vec()) }
     }
 }
 
@@ -475,18 +427,10 @@ struct HuffmanTables {
 fn huffman_tables() -> &'static HuffmanTables {
     static T: OnceLock<HuffmanTables> = OnceLock::new();
     T.get_or_init(|| {
-        let mut by_len: Vec<(u8, u32, u16)> = HUFFMAN
-            .iter()
-            .enumerate()
-            .map(|(sym, &(code, len))| (len, code, sym as u16))
-            .collect();
+        let mut by_len: Vec<(u8, u32, u16)> =
+            HUFFMAN.iter().enumerate().map(|(sym, &(code, len))| (len, code, sym as u16)).collect();
         by_len.sort_unstable();
-        let mut t = HuffmanTables {
-            first: [0; 31],
-            count: [0; 31],
-            offset: [0; 31],
-            symbols: Vec::with_capacity(257),
-        };
+        let mut t = HuffmanTables { first: [0; 31], count: [0; 31], offset: [0; 31], symbols: Vec::with_capacity(257) };
         for (i, &(len, code, sym)) in by_len.iter().enumerate() {
             let l = usize::from(len);
             if t.count[l] == 0 {
@@ -564,64 +508,40 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     /// RFC 7541 C.4: requests with Huffman coding, sharing one dynamic table.
     #[test]
     fn decodes_the_rfc_examples_with_huffman_and_the_dynamic_table() {
         let mut d = Decoder::new();
-        let f = d
-            .decode(&hex("828684418cf1e3c2e5f23a6ba0ab90f4ff"))
-            .unwrap();
+        let f = d.decode(&hex("828684418cf1e3c2e5f23a6ba0ab90f4ff")).unwrap();
         assert_eq!(f[3], (b":authority".to_vec(), b"www.example.com".to_vec()));
         let f = d.decode(&hex("828684be5886a8eb10649cbf")).unwrap();
-        assert_eq!(
-            f[3],
-            (b":authority".to_vec(), b"www.example.com".to_vec()),
-            "from the dynamic table"
-        );
+        assert_eq!(f[3], (b":authority".to_vec(), b"www.example.com".to_vec()), "from the dynamic table");
         assert_eq!(f[4], (b"cache-control".to_vec(), b"no-cache".to_vec()));
-        let f = d
-            .decode(&hex("828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf"))
-            .unwrap();
+        let f = d.decode(&hex("828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf")).unwrap();
         assert_eq!(f[4], (b"custom-key".to_vec(), b"custom-value".to_vec()));
         assert_eq!(d.size, 164, "table size as in the RFC");
     }
 
     #[test]
     fn encoding_round_trips_and_authorities_are_repaired() {
-        let fields = vec![
-            (b":authority".to_vec(), b"http://127.0.0.1:2379".to_vec()),
-            (b"x".to_vec(), vec![b'v'; 300]),
-        ];
+        let fields =
+            vec![(b":authority".to_vec(), b"http://127.0.0.1:2379".to_vec()), (b"x".to_vec(), vec![b'v'; 300])];
         let mut d = Decoder::new();
         assert_eq!(d.decode(&encode(fields.clone())).unwrap(), fields);
         assert!(!valid_authority(b"http://127.0.0.1:2379"));
         assert!(valid_authority(b"127.0.0.1:2379"));
-        assert_eq!(
-            repaired_authority(b"http://127.0.0.1:2379").unwrap(),
-            b"127.0.0.1:2379"
-        );
-        assert_eq!(
-            repaired_authority(b"https://etcd.local:2379/").unwrap(),
-            b"etcd.local:2379"
-        );
+        assert_eq!(repaired_authority(b"http://127.0.0.1:2379").unwrap(), b"127.0.0.1:2379");
+        assert_eq!(repaired_authority(b"https://etcd.local:2379/").unwrap(), b"etcd.local:2379");
         assert_eq!(repaired_authority(b"#initially=[x]"), None);
     }
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         let mut d = Decoder::new();
-        for bad in [
-            &[0xbf_u8][..],
-            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
-            &[0x40, 0x85, 0xff],
-            &[0x00, 0x05, b'a'],
-        ] {
+        for bad in [&[0xbf_u8][..], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff], &[0x40, 0x85, 0xff], &[0x00, 0x05, b'a']] {
             assert!(d.decode(bad).is_err(), "{bad:?}");
         }
     }

@@ -48,10 +48,7 @@ impl Shutdown {
         let token = self.token.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
+            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
                 tracing::warn!("cannot install signal handlers");
                 return;
             };
@@ -67,8 +64,6 @@ impl Shutdown {
     /// Waits for every tracked task, at most `deadline`. Returns false on timeout.
     pub async fn wait(&self, deadline: Duration) -> bool {
         self.tracker.close();
-        tokio::time::timeout(deadline, self.tracker.wait())
-            .await
-            .is_ok()
+        tokio::time::timeout(deadline, self.tracker.wait()).await.is_ok()
     }
 }

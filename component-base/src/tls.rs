@@ -13,15 +13,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("reading certificates from {path}: {source}")]
-    Certs {
-        path: String,
-        source: rustls_pki_types::pem::Error,
-    },
+    Certs { path: String, source: rustls_pki_types::pem::Error },
     #[error("reading private key from {path}: {source}")]
-    Key {
-        path: String,
-        source: rustls_pki_types::pem::Error,
-    },
+    Key { path: String, source: rustls_pki_types::pem::Error },
     #[error("no certificate in {0}")]
     NoCert(String),
     #[error("building TLS config: {0}")]
@@ -39,10 +33,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
     let p = path.display().to_string();
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::Certs {
-            path: p.clone(),
-            source,
-        })?;
+        .map_err(|source| TlsError::Certs { path: p.clone(), source })?;
     if certs.is_empty() {
         return Err(TlsError::NoCert(p));
     }
@@ -50,10 +41,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 }
 
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|source| TlsError::Key {
-        path: path.display().to_string(),
-        source,
-    })
+    PrivateKeyDer::from_pem_file(path).map_err(|source| TlsError::Key { path: path.display().to_string(), source })
 }
 
 pub fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
@@ -73,12 +61,27 @@ pub fn server_config(
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let builder = rustls::ServerConfig::builder();
     let builder = match client_ca {
-        Some(ca) => builder.with_client_cert_verifier(
-            WebPkiClientVerifier::builder(Arc::new(load_roots(ca)?)).build()?,
-        ),
+        Some(ca) => {
+            builder.with_client_cert_verifier(WebPkiClientVerifier::builder(Arc::new(load_roots(ca)?)).build()?)
+        }
         None => builder.with_no_client_auth(),
     };
     let mut cfg = builder.with_single_cert(load_certs(cert)?, load_key(key)?)?;
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(cfg))
+}
+
+/// A client config trusting `ca`, presenting `identity` (cert, key) when given.
+pub fn client_config(
+    ca: &Path,
+    identity: Option<(&Path, &Path)>,
+    alpn: &[&[u8]],
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let builder = rustls::ClientConfig::builder().with_root_certificates(load_roots(ca)?);
+    let mut cfg = match identity {
+        Some((cert, key)) => builder.with_client_auth_cert(load_certs(cert)?, load_key(key)?)?,
+        None => builder.with_no_client_auth(),
+    };
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(cfg))
 }

@@ -38,10 +38,7 @@ pub fn metrics_of(workload: &str) -> &'static [Metric] {
         m("p50_ms", "latency p50 (ms)", Lower),
         m("p99_ms", "latency p99 (ms)", Lower),
     ];
-    const RANGE: &[Metric] = &[
-        m("ops_per_s", "throughput (ops/s)", Higher),
-        m("p99_ms", "latency p99 (ms)", Lower),
-    ];
+    const RANGE: &[Metric] = &[m("ops_per_s", "throughput (ops/s)", Higher), m("p99_ms", "latency p99 (ms)", Lower)];
     const WATCH: &[Metric] = &[
         m("p50_ms", "delivery delay p50 (ms)", Lower),
         m("p99_ms", "delivery delay p99 (ms)", Lower),
@@ -89,15 +86,10 @@ pub fn table(all: &[Runs]) -> String {
     );
     for r in all {
         for met in metrics_of(&r.workload) {
-            let (Some(s), Some(e)) = (median_of(&r.store, met.key), median_of(&r.etcd, met.key))
-            else {
+            let (Some(s), Some(e)) = (median_of(&r.store, met.key), median_of(&r.etcd, met.key)) else {
                 continue;
             };
-            let ratio = if e > 0.0 {
-                format!("{:.2}", s / e)
-            } else {
-                "n/a".into()
-            };
+            let ratio = if e > 0.0 { format!("{:.2}", s / e) } else { "n/a".into() };
             let (better, ok) = match met.better {
                 Better::Higher => ("higher", s >= e),
                 Better::Lower => ("lower", s <= e),
@@ -153,18 +145,9 @@ mod tests {
             etcd: vec![json!({"ops_per_s": 1000.0, "p50_ms": 2.0, "p99_ms": 9.0})],
         };
         let t = table(&[runs]);
-        assert!(
-            t.contains("| throughput (ops/s) | 2000 | 1000 | 2.00 | higher | yes |"),
-            "{t}"
-        );
-        assert!(
-            t.contains("| latency p50 (ms) | 3.00 | 2.00 | 1.50 | lower | **no** |"),
-            "{t}"
-        );
-        assert!(
-            t.contains("| latency p99 (ms) | 9.00 | 9.00 | 1.00 | lower | yes |"),
-            "{t}"
-        );
+        assert!(t.contains("| throughput (ops/s) | 2000 | 1000 | 2.00 | higher | yes |"), "{t}");
+        assert!(t.contains("| latency p50 (ms) | 3.00 | 2.00 | 1.50 | lower | **no** |"), "{t}");
+        assert!(t.contains("| latency p99 (ms) | 9.00 | 9.00 | 1.00 | lower | yes |"), "{t}");
     }
 
     #[test]

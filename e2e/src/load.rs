@@ -65,30 +65,17 @@ fn merge(mut base: Value, extra: Value) -> Value {
 }
 
 /// One client, `total` puts one after the other (after `warmup` unmeasured ones).
-pub async fn put_latency(
-    endpoint: &str,
-    total: u64,
-    warmup: u64,
-    val_size: usize,
-) -> Result<Value> {
+pub async fn put_latency(endpoint: &str, total: u64, warmup: u64, val_size: usize) -> Result<Value> {
     let mut kv = KvClient::new(connect(endpoint).await?);
     let value = vec![b'v'; val_size];
     for i in 0..warmup {
-        let req = PutRequest {
-            key: seq_key("bench/warm/", i),
-            value: value.clone(),
-            ..Default::default()
-        };
+        let req = PutRequest { key: seq_key("bench/warm/", i), value: value.clone(), ..Default::default() };
         kv.put(req).await.context("warm-up put")?;
     }
     let mut lat = Vec::with_capacity(total as usize);
     let start = Instant::now();
     for i in 0..total {
-        let req = PutRequest {
-            key: seq_key("bench/lat/", i),
-            value: value.clone(),
-            ..Default::default()
-        };
+        let req = PutRequest { key: seq_key("bench/lat/", i), value: value.clone(), ..Default::default() };
         let t = Instant::now();
         kv.put(req).await.context("put")?;
         lat.push(t.elapsed());
@@ -111,39 +98,22 @@ pub async fn put_latency(
 /// What each request of a closed-loop run does.
 #[derive(Clone)]
 enum Op {
-    Put {
-        prefix: &'static str,
-        value: Arc<Vec<u8>>,
-    },
-    Range {
-        key: Vec<u8>,
-        serializable: bool,
-    },
+    Put { prefix: &'static str, value: Arc<Vec<u8>> },
+    Range { key: Vec<u8>, serializable: bool },
 }
 
 impl Op {
     async fn run(&self, kv: &mut KvClient<Channel>, i: u64) -> Result<(), tonic::Status> {
         match self {
             Op::Put { prefix, value } => {
-                let req = PutRequest {
-                    key: seq_key(prefix, i),
-                    value: value.to_vec(),
-                    ..Default::default()
-                };
+                let req = PutRequest { key: seq_key(prefix, i), value: value.to_vec(), ..Default::default() };
                 kv.put(req).await.map(drop)
             }
             Op::Range { key, serializable } => {
-                let req = RangeRequest {
-                    key: key.clone(),
-                    serializable: *serializable,
-                    ..Default::default()
-                };
+                let req = RangeRequest { key: key.clone(), serializable: *serializable, ..Default::default() };
                 let resp = kv.range(req).await?.into_inner();
                 if resp.kvs.len() != 1 {
-                    return Err(tonic::Status::internal(format!(
-                        "range returned {} keys, want 1",
-                        resp.kvs.len()
-                    )));
+                    return Err(tonic::Status::internal(format!("range returned {} keys, want 1", resp.kvs.len())));
                 }
                 Ok(())
             }
@@ -207,13 +177,7 @@ async fn closed_loop(channels: &[Channel], clients: usize, total: u64, op: Op) -
     Ok(out)
 }
 
-fn throughput_json(
-    workload: &str,
-    total: u64,
-    clients: usize,
-    conns: usize,
-    mut o: Outcome,
-) -> Value {
+fn throughput_json(workload: &str, total: u64, clients: usize, conns: usize, mut o: Outcome) -> Value {
     let secs = o.elapsed.as_secs_f64();
     let ok = o.latencies.len() as f64;
     let s = summarize(&mut o.latencies);
@@ -245,15 +209,9 @@ pub struct LoopSize {
 pub async fn put_throughput(endpoint: &str, size: LoopSize, val_size: usize) -> Result<Value> {
     let channels = connect_many(endpoint, size.conns).await?;
     let value = Arc::new(vec![b'v'; val_size]);
-    let warm = Op::Put {
-        prefix: "bench/warm/",
-        value: value.clone(),
-    };
+    let warm = Op::Put { prefix: "bench/warm/", value: value.clone() };
     closed_loop(&channels, size.clients, size.warmup, warm).await?;
-    let op = Op::Put {
-        prefix: "bench/put/",
-        value,
-    };
+    let op = Op::Put { prefix: "bench/put/", value };
     let o = closed_loop(&channels, size.clients, size.total, op).await?;
     Ok(merge(
         throughput_json("put-throughput", size.total, size.clients, size.conns, o),
@@ -263,37 +221,18 @@ pub async fn put_throughput(endpoint: &str, size: LoopSize, val_size: usize) -> 
 
 /// `clients` clients over `conns` connections read one existing key `total` times,
 /// linearizable (`serializable == false`, etcd's default) or serializable.
-pub async fn range(
-    endpoint: &str,
-    size: LoopSize,
-    serializable: bool,
-    val_size: usize,
-) -> Result<Value> {
+pub async fn range(endpoint: &str, size: LoopSize, serializable: bool, val_size: usize) -> Result<Value> {
     let channels = connect_many(endpoint, size.conns).await?;
     let key = b"bench/range".to_vec();
     KvClient::new(channels[0].clone())
-        .put(PutRequest {
-            key: key.clone(),
-            value: vec![b'v'; val_size],
-            ..Default::default()
-        })
+        .put(PutRequest { key: key.clone(), value: vec![b'v'; val_size], ..Default::default() })
         .await
         .context("seeding the range key")?;
     let op = Op::Range { key, serializable };
     closed_loop(&channels, size.clients, size.warmup, op.clone()).await?;
     let o = closed_loop(&channels, size.clients, size.total, op).await?;
-    let name = if serializable {
-        "range-serializable"
-    } else {
-        "range-linearizable"
-    };
-    Ok(throughput_json(
-        name,
-        size.total,
-        size.clients,
-        size.conns,
-        o,
-    ))
+    let name = if serializable { "range-serializable" } else { "range-linearizable" };
+    Ok(throughput_json(name, size.total, size.clients, size.conns, o))
 }
 
 /// Sizes of a watch fan-out run.
@@ -367,13 +306,8 @@ pub async fn watch_fanout(endpoint: &str, size: FanoutSize) -> Result<Value> {
                         range_end: prefix_end(WATCH_PREFIX),
                         ..Default::default()
                     };
-                    let req = WatchRequest {
-                        request_union: Some(RequestUnion::CreateRequest(create)),
-                    };
-                    req_tx
-                        .send(req)
-                        .await
-                        .context("watch request stream closed")?;
+                    let req = WatchRequest { request_union: Some(RequestUnion::CreateRequest(create)) };
+                    req_tx.send(req).await.context("watch request stream closed")?;
                 }
                 let mut resp = client
                     .watch(tokio_stream::wrappers::ReceiverStream::new(req_rx))
@@ -382,10 +316,7 @@ pub async fn watch_fanout(endpoint: &str, size: FanoutSize) -> Result<Value> {
                     .into_inner();
                 let mut created = 0;
                 while created < n {
-                    let r = resp
-                        .message()
-                        .await?
-                        .context("watch stream ended during set-up")?;
+                    let r = resp.message().await?.context("watch stream ended during set-up")?;
                     if r.canceled {
                         bail!("watch canceled during set-up: {}", r.cancel_reason);
                     }
@@ -439,16 +370,11 @@ pub async fn watch_fanout(endpoint: &str, size: FanoutSize) -> Result<Value> {
     drop(ready_tx);
     let all_ready = async {
         for _ in 0..streams {
-            ready_rx
-                .recv()
-                .await
-                .context("a watch stream task ended before set-up")??;
+            ready_rx.recv().await.context("a watch stream task ended before set-up")??;
         }
         anyhow::Ok(())
     };
-    tokio::time::timeout(Duration::from_secs(60), all_ready)
-        .await
-        .context("watchers not created within 60 s")??;
+    tokio::time::timeout(Duration::from_secs(60), all_ready).await.context("watchers not created within 60 s")??;
     let setup_s = base.elapsed().as_secs_f64();
 
     // The writer: one client, paced puts, each value led by its send time.
@@ -464,13 +390,7 @@ pub async fn watch_fanout(endpoint: &str, size: FanoutSize) -> Result<Value> {
         let mut key = WATCH_PREFIX.to_vec();
         key.extend_from_slice(format!("{i:010}").as_bytes());
         let t = Instant::now();
-        kv.put(PutRequest {
-            key,
-            value,
-            ..Default::default()
-        })
-        .await
-        .context("writer put")?;
+        kv.put(PutRequest { key, value, ..Default::default() }).await.context("writer put")?;
         put_lat.push(t.elapsed());
     }
     let write_s = write_start.elapsed().as_secs_f64();

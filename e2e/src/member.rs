@@ -29,10 +29,7 @@ impl Impl {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")
-        .context("binding an ephemeral port")?
-        .local_addr()?
-        .port())
+    Ok(TcpListener::bind("127.0.0.1:0").context("binding an ephemeral port")?.local_addr()?.port())
 }
 
 /// A running single-member server.
@@ -53,13 +50,7 @@ impl Member {
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut m = Member {
-            which,
-            client_port: free_port()?,
-            metrics_port: free_port()?,
-            dir,
-            child: None,
-        };
+        let mut m = Member { which, client_port: free_port()?, metrics_port: free_port()?, dir, child: None };
         let peer = format!("http://127.0.0.1:{}", free_port()?);
         let client = m.endpoint();
         let name = "default";
@@ -84,17 +75,14 @@ impl Member {
             .stdout(Stdio::null());
         match log {
             Some(path) => {
-                let f = std::fs::File::create(path)
-                    .with_context(|| format!("creating {}", path.display()))?;
+                let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
                 cmd.stderr(f);
             }
             None => {
                 cmd.stderr(Stdio::null());
             }
         }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("spawning {}", binary.display()))?;
+        let child = cmd.spawn().with_context(|| format!("spawning {}", binary.display()))?;
         m.child = Some(child);
         m.wait_ready(Duration::from_secs(20))?;
         Ok(m)
@@ -112,11 +100,7 @@ impl Member {
         let deadline = Instant::now() + timeout;
         let health = format!("127.0.0.1:{}", self.metrics_port);
         loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 bail!("{} exited during start-up: {status}", self.which.name());
             }
             if http_get(&health, "/health").is_some_and(|b| b.contains("\"health\":\"true\"")) {

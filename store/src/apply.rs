@@ -12,12 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use prost::Message;
 use proto::etcdserverpb::{
-    AlarmMember, AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
-    Compare, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
-    LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseRevokeRequest, LeaseRevokeResponse, Member,
-    PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp,
-    TxnRequest, TxnResponse, alarm_request::AlarmAction, compare, range_request, request_op,
-    response_op,
+    AlarmMember, AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse, Compare,
+    DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest,
+    LeaseKeepAliveResponse, LeaseRevokeRequest, LeaseRevokeResponse, Member, PutRequest, PutResponse, RangeRequest,
+    RangeResponse, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, alarm_request::AlarmAction, compare,
+    range_request, request_op, response_op,
 };
 use proto::mvccpb::{Event, KeyValue};
 
@@ -134,14 +133,11 @@ impl Request {
 }
 
 fn txn_has_put(t: &TxnRequest) -> bool {
-    t.success
-        .iter()
-        .chain(&t.failure)
-        .any(|op| match &op.request {
-            Some(request_op::Request::RequestPut(_)) => true,
-            Some(request_op::Request::RequestTxn(t)) => txn_has_put(t),
-            _ => false,
-        })
+    t.success.iter().chain(&t.failure).any(|op| match &op.request {
+        Some(request_op::Request::RequestPut(_)) => true,
+        Some(request_op::Request::RequestTxn(t)) => txn_has_put(t),
+        _ => false,
+    })
 }
 
 /// The outcome of applying one entry: the response (or error), the atomic batch to
@@ -160,10 +156,7 @@ pub struct StateMachine {
 }
 
 fn header(rev: i64) -> Option<ResponseHeader> {
-    Some(ResponseHeader {
-        revision: rev,
-        ..Default::default()
-    })
+    Some(ResponseHeader { revision: rev, ..Default::default() })
 }
 
 impl StateMachine {
@@ -192,12 +185,7 @@ impl StateMachine {
             .get(Bucket::Meta, META_CONSISTENT_INDEX)?
             .and_then(|b| b.try_into().ok().map(u64::from_be_bytes))
             .unwrap_or(0);
-        Ok(Self {
-            mvcc,
-            lessor,
-            alarms: Mutex::new(alarms),
-            applied: AtomicU64::new(applied),
-        })
+        Ok(Self { mvcc, lessor, alarms: Mutex::new(alarms), applied: AtomicU64::new(applied) })
     }
 
     pub fn applied_index(&self) -> u64 {
@@ -206,30 +194,18 @@ impl StateMachine {
 
     /// Attributes members have published, by id.
     pub fn published_members(&self) -> Vec<Member> {
-        let Ok(items) =
-            self.mvcc
-                .backend()
-                .scan(Bucket::Members, MEMBER_ATTR_PREFIX, Some(b"attr0"))
-        else {
+        let Ok(items) = self.mvcc.backend().scan(Bucket::Members, MEMBER_ATTR_PREFIX, Some(b"attr0")) else {
             return Vec::new();
         };
-        items
-            .iter()
-            .filter_map(|(_, v)| Member::decode(v.as_slice()).ok())
-            .collect()
+        items.iter().filter_map(|(_, v)| Member::decode(v.as_slice()).ok()).collect()
     }
 
     pub fn alarms(&self) -> Vec<AlarmMember> {
-        self.alarms
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.alarms.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn no_space(&self) -> bool {
-        self.alarms()
-            .iter()
-            .any(|a| a.alarm == AlarmType::Nospace as i32)
+        self.alarms().iter().any(|a| a.alarm == AlarmType::Nospace as i32)
     }
 
     /// Applies log entry `index`. Nothing reaches the backend here: the caller writes
@@ -238,29 +214,17 @@ impl StateMachine {
     pub fn apply(&self, index: u64, req: &Request) -> Applied {
         let mut txn = self.mvcc.write_txn();
         let result = self.apply_in(&mut txn, req);
-        txn.put_raw(
-            Bucket::Meta,
-            META_CONSISTENT_INDEX.to_vec(),
-            index.to_be_bytes().to_vec(),
-        );
+        txn.put_raw(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), index.to_be_bytes().to_vec());
         let (batch, events) = txn.end();
         self.applied.store(index, Ordering::Release);
-        Applied {
-            result,
-            batch,
-            events,
-        }
+        Applied { result, batch, events }
     }
 
     /// Records that log entry `index`, which changes no data (an empty leader entry, a
     /// configuration change), has been applied. Returns the batch to write.
     pub fn apply_noop(&self, index: u64) -> WriteBatch {
         let mut b = WriteBatch::default();
-        b.put(
-            Bucket::Meta,
-            META_CONSISTENT_INDEX.to_vec(),
-            index.to_be_bytes().to_vec(),
-        );
+        b.put(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), index.to_be_bytes().to_vec());
         self.applied.store(index, Ordering::Release);
         b
     }
@@ -273,46 +237,27 @@ impl StateMachine {
             Request::Put(p) => {
                 self.check_put(txn, p)?;
                 let r = self.put(txn, p)?;
-                Ok(Response::Put(PutResponse {
-                    header: header(txn.write_rev()),
-                    ..r
-                }))
+                Ok(Response::Put(PutResponse { header: header(txn.write_rev()), ..r }))
             }
             Request::DeleteRange(d) => {
                 let r = self.delete_range(txn, d)?;
-                Ok(Response::DeleteRange(DeleteRangeResponse {
-                    header: header(txn.read_rev()),
-                    ..r
-                }))
+                Ok(Response::DeleteRange(DeleteRangeResponse { header: header(txn.read_rev()), ..r }))
             }
             Request::Txn(t) => {
                 let r = self.txn(txn, t)?;
-                Ok(Response::Txn(TxnResponse {
-                    header: header(txn.read_rev()),
-                    ..r
-                }))
+                Ok(Response::Txn(TxnResponse { header: header(txn.read_rev()), ..r }))
             }
             Request::Compaction(c) => {
                 txn.compact(c.revision)?;
-                Ok(Response::Compaction(CompactionResponse {
-                    header: header(txn.read_rev()),
-                }))
+                Ok(Response::Compaction(CompactionResponse { header: header(txn.read_rev()) }))
             }
             Request::LeaseGrant(g) => {
                 if self.lessor.exists(g.id) {
                     return Err(ApplyError::LeaseExists);
                 }
                 let ttl = self.lessor.grant(g.id, g.ttl);
-                let rec = LeaseRecord {
-                    id: g.id,
-                    ttl,
-                    remaining_ttl: 0,
-                };
-                txn.put_raw(
-                    Bucket::Lease,
-                    g.id.to_be_bytes().to_vec(),
-                    rec.encode_to_vec(),
-                );
+                let rec = LeaseRecord { id: g.id, ttl, remaining_ttl: 0 };
+                txn.put_raw(Bucket::Lease, g.id.to_be_bytes().to_vec(), rec.encode_to_vec());
                 Ok(Response::LeaseGrant(LeaseGrantResponse {
                     header: header(txn.read_rev()),
                     id: g.id,
@@ -326,9 +271,7 @@ impl StateMachine {
                     txn.delete_range(&k, b"");
                 }
                 txn.delete_raw(Bucket::Lease, r.id.to_be_bytes().to_vec());
-                Ok(Response::LeaseRevoke(LeaseRevokeResponse {
-                    header: header(txn.read_rev()),
-                }))
+                Ok(Response::LeaseRevoke(LeaseRevokeResponse { header: header(txn.read_rev()) }))
             }
             Request::Alarm(a) => Ok(Response::Alarm(self.alarm(txn, a))),
             Request::PublishMember(m) => {
@@ -337,11 +280,7 @@ impl StateMachine {
             }
             Request::LeaseRenew(r) => {
                 let ttl = self.lessor.renew(r.id).unwrap_or(0);
-                Ok(Response::LeaseRenew(LeaseKeepAliveResponse {
-                    header: header(txn.read_rev()),
-                    id: r.id,
-                    ttl,
-                }))
+                Ok(Response::LeaseRenew(LeaseKeepAliveResponse { header: header(txn.read_rev()), id: r.id, ttl }))
             }
         }
     }
@@ -353,10 +292,7 @@ impl StateMachine {
             k.extend_from_slice(&m.alarm.to_be_bytes());
             k
         };
-        let m = AlarmMember {
-            member_id: a.member_id,
-            alarm: a.alarm,
-        };
+        let m = AlarmMember { member_id: a.member_id, alarm: a.alarm };
         let changed = match AlarmAction::try_from(a.action) {
             Ok(AlarmAction::Activate) if a.alarm != AlarmType::None as i32 => {
                 if !alarms.contains(&m) {
@@ -375,16 +311,9 @@ impl StateMachine {
                     vec![]
                 }
             }
-            _ => alarms
-                .iter()
-                .filter(|x| a.alarm == AlarmType::None as i32 || x.alarm == a.alarm)
-                .copied()
-                .collect(),
+            _ => alarms.iter().filter(|x| a.alarm == AlarmType::None as i32 || x.alarm == a.alarm).copied().collect(),
         };
-        AlarmResponse {
-            header: header(txn.read_rev()),
-            alarms: changed,
-        }
+        AlarmResponse { header: header(txn.read_rev()), alarms: changed }
     }
 
     fn check_put(&self, txn: &WriteTxn<'_>, p: &PutRequest) -> Result<(), ApplyError> {
@@ -401,11 +330,7 @@ impl StateMachine {
         let prev = txn.get(&p.key)?;
         let (value, lease) = match &prev {
             Some(prev) => (
-                if p.ignore_value {
-                    prev.value.clone()
-                } else {
-                    p.value.clone()
-                },
+                if p.ignore_value { prev.value.clone() } else { p.value.clone() },
                 if p.ignore_lease { prev.lease } else { p.lease },
             ),
             None => (p.value.clone(), p.lease),
@@ -420,31 +345,18 @@ impl StateMachine {
         if lease != 0 {
             self.lessor.attach(lease, &p.key);
         }
-        Ok(PutResponse {
-            header: None,
-            prev_kv: if p.prev_kv { prev } else { None },
-        })
+        Ok(PutResponse { header: None, prev_kv: if p.prev_kv { prev } else { None } })
     }
 
-    fn delete_range(
-        &self,
-        txn: &mut WriteTxn<'_>,
-        d: &DeleteRangeRequest,
-    ) -> Result<DeleteRangeResponse, ApplyError> {
-        let prev = txn
-            .range(&d.key, &d.range_end, RangeOptions::default())?
-            .kvs;
+    fn delete_range(&self, txn: &mut WriteTxn<'_>, d: &DeleteRangeRequest) -> Result<DeleteRangeResponse, ApplyError> {
+        let prev = txn.range(&d.key, &d.range_end, RangeOptions::default())?.kvs;
         for kv in &prev {
             if kv.lease != 0 {
                 self.lessor.detach(kv.lease, &kv.key);
             }
         }
         let deleted = txn.delete_range(&d.key, &d.range_end).len() as i64;
-        Ok(DeleteRangeResponse {
-            header: None,
-            deleted,
-            prev_kvs: if d.prev_kv { prev } else { Vec::new() },
-        })
+        Ok(DeleteRangeResponse { header: None, deleted, prev_kvs: if d.prev_kv { prev } else { Vec::new() } })
     }
 
     fn txn(&self, txn: &mut WriteTxn<'_>, t: &TxnRequest) -> Result<TxnResponse, ApplyError> {
@@ -460,9 +372,7 @@ impl StateMachine {
         let mut responses = Vec::with_capacity(ops.len());
         for op in ops {
             let r = match &op.request {
-                Some(request_op::Request::RequestRange(r)) => {
-                    response_op::Response::ResponseRange(range(txn, r)?)
-                }
+                Some(request_op::Request::RequestRange(r)) => response_op::Response::ResponseRange(range(txn, r)?),
                 Some(request_op::Request::RequestPut(p)) => {
                     let mut r = self.put(txn, p)?;
                     r.header = header(txn.write_rev());
@@ -483,11 +393,7 @@ impl StateMachine {
             };
             responses.push(ResponseOp { response: Some(r) });
         }
-        Ok(TxnResponse {
-            header: None,
-            succeeded,
-            responses,
-        })
+        Ok(TxnResponse { header: None, succeeded, responses })
     }
 
     /// Validates the branch about to run, before any of it runs.
@@ -521,11 +427,8 @@ impl StateMachine {
     }
 
     fn compare(&self, txn: &WriteTxn<'_>, c: &Compare) -> Result<bool, ApplyError> {
-        let kvs = txn
-            .range(&c.key, &c.range_end, RangeOptions::default())?
-            .kvs;
-        let target =
-            compare::CompareTarget::try_from(c.target).unwrap_or(compare::CompareTarget::Version);
+        let kvs = txn.range(&c.key, &c.range_end, RangeOptions::default())?.kvs;
+        let target = compare::CompareTarget::try_from(c.target).unwrap_or(compare::CompareTarget::Version);
         if kvs.is_empty() {
             if target == compare::CompareTarget::Value {
                 return Ok(false);
@@ -539,9 +442,7 @@ impl StateMachine {
 fn compare_kv(c: &Compare, target: compare::CompareTarget, kv: &KeyValue) -> bool {
     use compare::{CompareResult, CompareTarget, TargetUnion};
     let ord = match (target, &c.target_union) {
-        (CompareTarget::Value, Some(TargetUnion::Value(v))) => {
-            kv.value.as_slice().cmp(v.as_slice())
-        }
+        (CompareTarget::Value, Some(TargetUnion::Value(v))) => kv.value.as_slice().cmp(v.as_slice()),
         (CompareTarget::Value, _) => kv.value.as_slice().cmp(&[]),
         (t, u) => {
             let want = match u {
@@ -570,18 +471,15 @@ fn compare_kv(c: &Compare, target: compare::CompareTarget, kv: &KeyValue) -> boo
 }
 
 /// A raw MVCC range: `(key, range_end, options)`.
-pub type RawRange<'a> =
-    &'a dyn Fn(&[u8], &[u8], RangeOptions) -> Result<crate::mvcc::RangeResult, MvccError>;
+pub type RawRange<'a> = &'a dyn Fn(&[u8], &[u8], RangeOptions) -> Result<crate::mvcc::RangeResult, MvccError>;
 
 /// etcd's Range semantics on top of an MVCC range: filters, sort, limit with `more`.
 pub fn range_with(raw: RawRange<'_>, r: &RangeRequest) -> Result<RangeResponse, MvccError> {
     use range_request::{SortOrder, SortTarget};
     let order = SortOrder::try_from(r.sort_order).unwrap_or(SortOrder::None);
     let target = SortTarget::try_from(r.sort_target).unwrap_or(SortTarget::Key);
-    let filtered = r.min_mod_revision != 0
-        || r.max_mod_revision != 0
-        || r.min_create_revision != 0
-        || r.max_create_revision != 0;
+    let filtered =
+        r.min_mod_revision != 0 || r.max_mod_revision != 0 || r.min_create_revision != 0 || r.max_create_revision != 0;
     let mut limit = r.limit;
     if order != SortOrder::None || filtered {
         limit = 0;
@@ -589,15 +487,7 @@ pub fn range_with(raw: RawRange<'_>, r: &RangeRequest) -> Result<RangeResponse, 
     if limit > 0 {
         limit += 1;
     }
-    let rr = raw(
-        &r.key,
-        &r.range_end,
-        RangeOptions {
-            limit,
-            rev: r.revision,
-            count_only: r.count_only,
-        },
-    )?;
+    let rr = raw(&r.key, &r.range_end, RangeOptions { limit, rev: r.revision, count_only: r.count_only })?;
     let mut kvs = rr.kvs;
     if filtered {
         kvs.retain(|kv| {
@@ -607,11 +497,7 @@ pub fn range_with(raw: RawRange<'_>, r: &RangeRequest) -> Result<RangeResponse, 
                 && (r.min_create_revision == 0 || kv.create_revision >= r.min_create_revision)
         });
     }
-    let order = if target != SortTarget::Key && order == SortOrder::None {
-        SortOrder::Ascend
-    } else {
-        order
-    };
+    let order = if target != SortTarget::Key && order == SortOrder::None { SortOrder::Ascend } else { order };
     if order != SortOrder::None {
         let key = |a: &KeyValue, b: &KeyValue| match target {
             SortTarget::Key => a.key.cmp(&b.key),
@@ -636,12 +522,7 @@ pub fn range_with(raw: RawRange<'_>, r: &RangeRequest) -> Result<RangeResponse, 
             kv.value.clear();
         }
     }
-    Ok(RangeResponse {
-        header: header(rr.rev),
-        kvs,
-        more,
-        count: rr.count,
-    })
+    Ok(RangeResponse { header: header(rr.rev), kvs, more, count: rr.count })
 }
 
 fn range(txn: &WriteTxn<'_>, r: &RangeRequest) -> Result<RangeResponse, MvccError> {
@@ -666,11 +547,7 @@ mod tests {
     }
 
     fn put(k: &str, v: &str) -> Request {
-        Request::Put(PutRequest {
-            key: k.into(),
-            value: v.into(),
-            ..Default::default()
-        })
+        Request::Put(PutRequest { key: k.into(), value: v.into(), ..Default::default() })
     }
 
     #[test]
@@ -684,24 +561,12 @@ mod tests {
     #[test]
     fn a_rejected_put_changes_nothing() {
         let sm = sm();
-        let bad = Request::Put(PutRequest {
-            key: b"a".to_vec(),
-            lease: 42,
-            ..Default::default()
-        });
+        let bad = Request::Put(PutRequest { key: b"a".to_vec(), lease: 42, ..Default::default() });
         assert!(matches!(run(&sm, 1, bad), Err(ApplyError::LeaseNotFound)));
-        let ign = Request::Put(PutRequest {
-            key: b"a".to_vec(),
-            ignore_value: true,
-            ..Default::default()
-        });
+        let ign = Request::Put(PutRequest { key: b"a".to_vec(), ignore_value: true, ..Default::default() });
         assert!(matches!(run(&sm, 2, ign), Err(ApplyError::KeyNotFound)));
         assert_eq!(sm.mvcc.current_rev(), 1);
-        assert_eq!(
-            sm.applied_index(),
-            2,
-            "rejected entries still advance the applied index"
-        );
+        assert_eq!(sm.applied_index(), 2, "rejected entries still advance the applied index");
     }
 
     #[test]
@@ -730,70 +595,27 @@ mod tests {
             Response::Txn(t) => t.succeeded,
             _ => panic!(),
         };
-        assert!(ok(run(
-            &sm,
-            2,
-            txn(
-                compare::CompareTarget::Version,
-                compare::TargetUnion::Version(0),
-                "missing"
-            )
-        )));
-        assert!(!ok(run(
-            &sm,
-            3,
-            txn(
-                compare::CompareTarget::Value,
-                compare::TargetUnion::Value(vec![]),
-                "missing"
-            )
-        )));
-        assert!(ok(run(
-            &sm,
-            4,
-            txn(
-                compare::CompareTarget::Value,
-                compare::TargetUnion::Value(b"1".to_vec()),
-                "a"
-            )
-        )));
+        assert!(ok(run(&sm, 2, txn(compare::CompareTarget::Version, compare::TargetUnion::Version(0), "missing"))));
+        assert!(!ok(run(&sm, 3, txn(compare::CompareTarget::Value, compare::TargetUnion::Value(vec![]), "missing"))));
+        assert!(ok(run(&sm, 4, txn(compare::CompareTarget::Value, compare::TargetUnion::Value(b"1".to_vec()), "a"))));
     }
 
     #[test]
     fn lease_revoke_deletes_attached_keys_in_one_revision() {
         let sm = sm();
-        run(
-            &sm,
-            1,
-            Request::LeaseGrant(LeaseGrantRequest { ttl: 1, id: 7 }),
-        )
-        .unwrap();
+        run(&sm, 1, Request::LeaseGrant(LeaseGrantRequest { ttl: 1, id: 7 })).unwrap();
         for (i, k) in ["a", "b"].iter().enumerate() {
             run(
                 &sm,
                 2 + i as u64,
-                Request::Put(PutRequest {
-                    key: k.as_bytes().to_vec(),
-                    lease: 7,
-                    ..Default::default()
-                }),
+                Request::Put(PutRequest { key: k.as_bytes().to_vec(), lease: 7, ..Default::default() }),
             )
             .unwrap();
         }
-        assert_eq!(
-            sm.lessor.time_to_live(7).unwrap().granted,
-            2,
-            "TTL raised to the minimum"
-        );
+        assert_eq!(sm.lessor.time_to_live(7).unwrap().granted, 2, "TTL raised to the minimum");
         let rev = sm.mvcc.current_rev();
         run(&sm, 4, Request::LeaseRevoke(LeaseRevokeRequest { id: 7 })).unwrap();
         assert_eq!(sm.mvcc.current_rev(), rev + 1);
-        assert_eq!(
-            sm.mvcc
-                .range(b"a", b"c", RangeOptions::default())
-                .unwrap()
-                .count,
-            0
-        );
+        assert_eq!(sm.mvcc.range(b"a", b"c", RangeOptions::default()).unwrap().count, 0);
     }
 }

@@ -67,11 +67,7 @@ impl fmt::Display for BoltError {
             }
             BoltError::TreeTooDeep { pgid } => write!(f, "bolt: tree too deep at page {pgid}"),
             BoltError::NotABucket { key } => {
-                write!(
-                    f,
-                    "bolt: root key {:?} is not a bucket",
-                    String::from_utf8_lossy(key)
-                )
+                write!(f, "bolt: root key {:?} is not a bucket", String::from_utf8_lossy(key))
             }
             BoltError::NestedBucket { bucket, key } => write!(
                 f,
@@ -80,11 +76,7 @@ impl fmt::Display for BoltError {
                 String::from_utf8_lossy(bucket)
             ),
             BoltError::BadBucketHeader { bucket } => {
-                write!(
-                    f,
-                    "bolt: bucket {:?}: bad header",
-                    String::from_utf8_lossy(bucket)
-                )
+                write!(f, "bolt: bucket {:?}: bad header", String::from_utf8_lossy(bucket))
             }
         }
     }
@@ -163,21 +155,13 @@ fn group_pages<T>(elems: Vec<T>, size_of: impl Fn(&T) -> usize) -> Vec<(Vec<T>, 
 }
 
 /// Assigns page ids to a B+tree over `elems` (sorted by key) and returns its root pgid.
-fn plan_tree<'a>(
-    elems: Vec<(u32, &'a [u8], &'a [u8])>,
-    next: &mut u64,
-    pages: &mut Vec<Planned<'a>>,
-) -> u64 {
+fn plan_tree<'a>(elems: Vec<(u32, &'a [u8], &'a [u8])>, next: &mut u64, pages: &mut Vec<Planned<'a>>) -> u64 {
     let mut level: Vec<(&'a [u8], u64)> = Vec::new();
     for (group, span) in group_pages(elems, |e| e.1.len() + e.2.len()) {
         // An empty bucket is one empty leaf; its branch key is never used.
         let first: &'a [u8] = group.first().map_or(&[], |e| e.1);
         level.push((first, *next));
-        pages.push(Planned {
-            id: *next,
-            span,
-            body: Body::Leaf(group),
-        });
+        pages.push(Planned { id: *next, span, body: Body::Leaf(group) });
         *next += span;
     }
     // Branch levels, bottom up, until one page is left.
@@ -185,11 +169,7 @@ fn plan_tree<'a>(
         let mut upper = Vec::new();
         for (group, span) in group_pages(level, |e| e.0.len()) {
             upper.push((group[0].0, *next));
-            pages.push(Planned {
-                id: *next,
-                span,
-                body: Body::Branch(group),
-            });
+            pages.push(Planned { id: *next, span, body: Body::Branch(group) });
             *next += span;
         }
         level = upper;
@@ -274,15 +254,10 @@ fn check_sorted<'a>(what: &str, keys: impl Iterator<Item = &'a [u8]>) -> io::Res
     let mut prev: Option<&[u8]> = None;
     for k in keys {
         if k.is_empty() || k.len() > u32::MAX as usize {
-            return Err(invalid_input(format!(
-                "bolt: {what}: key of length {}",
-                k.len()
-            )));
+            return Err(invalid_input(format!("bolt: {what}: key of length {}", k.len())));
         }
         if prev.is_some_and(|p| p >= k) {
-            return Err(invalid_input(format!(
-                "bolt: {what}: keys not sorted and unique"
-            )));
+            return Err(invalid_input(format!("bolt: {what}: keys not sorted and unique")));
         }
         prev = Some(k);
     }
@@ -298,14 +273,9 @@ pub fn write_db<W: Write>(w: &mut W, buckets: &[Bucket]) -> io::Result<u64> {
     check_sorted("bucket names", buckets.iter().map(|b| b.name.as_slice()))?;
     for b in buckets {
         let name = String::from_utf8_lossy(&b.name);
-        check_sorted(
-            &format!("bucket {name:?}"),
-            b.items.iter().map(|(k, _)| k.as_slice()),
-        )?;
+        check_sorted(&format!("bucket {name:?}"), b.items.iter().map(|(k, _)| k.as_slice()))?;
         if b.items.iter().any(|(_, v)| v.len() > u32::MAX as usize) {
-            return Err(invalid_input(format!(
-                "bolt: bucket {name:?}: value too large"
-            )));
+            return Err(invalid_input(format!("bolt: bucket {name:?}: value too large")));
         }
     }
 
@@ -315,11 +285,7 @@ pub fn write_db<W: Write>(w: &mut W, buckets: &[Bucket]) -> io::Result<u64> {
     let mut pages: Vec<Planned<'_>> = Vec::new();
     let mut roots = Vec::with_capacity(buckets.len());
     for b in buckets {
-        let elems = b
-            .items
-            .iter()
-            .map(|(k, v)| (0, k.as_slice(), v.as_slice()))
-            .collect();
+        let elems = b.items.iter().map(|(k, v)| (0, k.as_slice(), v.as_slice())).collect();
         roots.push(plan_tree(elems, &mut next, &mut pages));
     }
     // Bucket header: root pgid, sequence (etcd never uses bucket sequences).
@@ -331,11 +297,8 @@ pub fn write_db<W: Write>(w: &mut W, buckets: &[Bucket]) -> io::Result<u64> {
             h
         })
         .collect();
-    let root_elems = buckets
-        .iter()
-        .zip(&headers)
-        .map(|(b, h)| (BUCKET_LEAF_FLAG, b.name.as_slice(), h.as_slice()))
-        .collect();
+    let root_elems =
+        buckets.iter().zip(&headers).map(|(b, h)| (BUCKET_LEAF_FLAG, b.name.as_slice(), h.as_slice())).collect();
     let root = plan_tree(root_elems, &mut next, &mut pages);
     let high_water = next;
 
@@ -396,11 +359,7 @@ fn parse_meta(m: &[u8]) -> Option<Meta> {
     if page_size < 512 || !page_size.is_power_of_two() {
         return None;
     }
-    Some(Meta {
-        page_size,
-        root: get_u64(m, 16),
-        txid: get_u64(m, 48),
-    })
+    Some(Meta { page_size, root: get_u64(m, 16), txid: get_u64(m, 48) })
 }
 
 /// One element of a leaf page: (flags, key, value).
@@ -415,18 +374,10 @@ impl<'a> Reader<'a> {
     /// The bytes of page `pgid`, including its overflow pages.
     fn page(&self, pgid: u64) -> Result<&'a [u8], BoltError> {
         let oob = BoltError::PageOutOfBounds { pgid };
-        let start = usize::try_from(pgid)
-            .ok()
-            .and_then(|p| p.checked_mul(self.page_size))
-            .ok_or_else(|| oob.clone())?;
-        let head = self
-            .data
-            .get(start..)
-            .filter(|d| d.len() >= PAGE_HEADER_SIZE)
-            .ok_or_else(|| oob.clone())?;
-        let span = (get_u32(head, 12) as usize + 1)
-            .checked_mul(self.page_size)
-            .ok_or_else(|| oob.clone())?;
+        let start =
+            usize::try_from(pgid).ok().and_then(|p| p.checked_mul(self.page_size)).ok_or_else(|| oob.clone())?;
+        let head = self.data.get(start..).filter(|d| d.len() >= PAGE_HEADER_SIZE).ok_or_else(|| oob.clone())?;
+        let span = (get_u32(head, 12) as usize + 1).checked_mul(self.page_size).ok_or_else(|| oob.clone())?;
         // The last page of a file may be cut short (bbolt does not pad it).
         Ok(&head[..span.min(head.len())])
     }
@@ -456,9 +407,7 @@ impl<'a> Reader<'a> {
 
     /// All key/value pairs of the bucket whose header-plus-inline-page is `value`.
     fn bucket(&self, name: &[u8], value: &'a [u8]) -> Result<Vec<LeafElem<'a>>, BoltError> {
-        let bad = || BoltError::BadBucketHeader {
-            bucket: name.to_vec(),
-        };
+        let bad = || BoltError::BadBucketHeader { bucket: name.to_vec() };
         if value.len() < BUCKET_HEADER_SIZE {
             return Err(bad());
         }
@@ -507,10 +456,7 @@ pub fn read_db(data: &[u8]) -> Result<Vec<Bucket>, BoltError> {
     let meta0 = parse_meta(&data[PAGE_HEADER_SIZE..]);
     // Meta page 1 sits one page in; if meta 0 is damaged, assume the default page size.
     let ps = meta0.as_ref().map_or(PAGE_SIZE, |m| m.page_size);
-    let meta1 = data
-        .get(ps + PAGE_HEADER_SIZE..)
-        .and_then(parse_meta)
-        .filter(|m| m.page_size == ps);
+    let meta1 = data.get(ps + PAGE_HEADER_SIZE..).and_then(parse_meta).filter(|m| m.page_size == ps);
     let meta = match (meta0, meta1) {
         (Some(a), Some(b)) => {
             if a.txid >= b.txid {
@@ -523,10 +469,7 @@ pub fn read_db(data: &[u8]) -> Result<Vec<Bucket>, BoltError> {
         (None, None) => return Err(BoltError::NoValidMeta),
     };
 
-    let reader = Reader {
-        data,
-        page_size: meta.page_size,
-    };
+    let reader = Reader { data, page_size: meta.page_size };
     let mut root = Vec::new();
     reader.walk(meta.root, 0, &mut root)?;
     let mut buckets = Vec::with_capacity(root.len());
@@ -538,17 +481,11 @@ pub fn read_db(data: &[u8]) -> Result<Vec<Bucket>, BoltError> {
         let mut items = Vec::with_capacity(elems.len());
         for (flags, k, v) in elems {
             if flags & BUCKET_LEAF_FLAG != 0 {
-                return Err(BoltError::NestedBucket {
-                    bucket: name.to_vec(),
-                    key: k.to_vec(),
-                });
+                return Err(BoltError::NestedBucket { bucket: name.to_vec(), key: k.to_vec() });
             }
             items.push((k.to_vec(), v.to_vec()));
         }
-        buckets.push(Bucket {
-            name: name.to_vec(),
-            items,
-        });
+        buckets.push(Bucket { name: name.to_vec(), items });
     }
     Ok(buckets)
 }
@@ -573,10 +510,7 @@ mod tests {
     }
 
     fn bucket(name: &str, items: Vec<(Vec<u8>, Vec<u8>)>) -> Bucket {
-        Bucket {
-            name: name.as_bytes().to_vec(),
-            items,
-        }
+        Bucket { name: name.as_bytes().to_vec(), items }
     }
 
     fn write_to_vec(buckets: &[Bucket]) -> Vec<u8> {
@@ -588,54 +522,27 @@ mod tests {
 
     /// Runs etcdctl (API v3) and returns its stdout, panicking with stderr on failure.
     fn etcdctl(args: &[&str]) -> String {
-        let out = Command::new(ETCDCTL)
-            .env("ETCDCTL_API", "3")
-            .args(args)
-            .output()
-            .expect("run etcdctl");
-        assert!(
-            out.status.success(),
-            "etcdctl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Command::new(ETCDCTL).env("ETCDCTL_API", "3").args(args).output().expect("run etcdctl");
+        assert!(out.status.success(), "etcdctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
     /// The integer after `"field":` in etcdctl's JSON output.
     fn json_u64(json: &str, field: &str) -> u64 {
         let pat = format!("\"{field}\":");
-        let rest = &json[json
-            .find(&pat)
-            .unwrap_or_else(|| panic!("{field} in {json}"))
-            + pat.len()..];
-        let end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let rest = &json[json.find(&pat).unwrap_or_else(|| panic!("{field} in {json}")) + pat.len()..];
+        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         rest[..end].parse().expect("number")
     }
 
     /// `etcdctl snapshot status -w json` of `path`: (hash, revision, totalKey).
     fn snapshot_status(path: &Path) -> (u64, u64, u64) {
-        let json = etcdctl(&[
-            "snapshot",
-            "status",
-            path.to_str().expect("utf-8 path"),
-            "-w",
-            "json",
-        ]);
-        (
-            json_u64(&json, "hash"),
-            json_u64(&json, "revision"),
-            json_u64(&json, "totalKey"),
-        )
+        let json = etcdctl(&["snapshot", "status", path.to_str().expect("utf-8 path"), "-w", "json"]);
+        (json_u64(&json, "hash"), json_u64(&json, "revision"), json_u64(&json, "totalKey"))
     }
 
     fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port()
+        TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
     }
 
     /// A real single-member etcd on loopback, killed on drop.
@@ -655,69 +562,34 @@ mod tests {
             let peer_url = Etcd::peer_url(peer_port);
             let log_file = std::fs::File::create(&log).expect("log file");
             let child = Command::new(ETCD)
-                .args([
-                    "--name",
-                    "m1",
-                    "--data-dir",
-                    data_dir.to_str().expect("utf-8 path"),
-                ])
-                .args([
-                    "--listen-client-urls",
-                    &client_url,
-                    "--advertise-client-urls",
-                    &client_url,
-                ])
-                .args([
-                    "--listen-peer-urls",
-                    &peer_url,
-                    "--initial-advertise-peer-urls",
-                    &peer_url,
-                ])
+                .args(["--name", "m1", "--data-dir", data_dir.to_str().expect("utf-8 path")])
+                .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
+                .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
                 .args(["--initial-cluster", &format!("m1={peer_url}")])
                 .stdout(Stdio::null())
                 .stderr(log_file)
                 .spawn()
                 .expect("spawn etcd");
-            let etcd = Etcd {
-                child,
-                client_url,
-                log,
-            };
+            let etcd = Etcd { child, client_url, log };
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let ok = Command::new(ETCDCTL)
                     .env("ETCDCTL_API", "3")
-                    .args([
-                        "--endpoints",
-                        &etcd.client_url,
-                        "--dial-timeout=1s",
-                        "--command-timeout=2s",
-                    ])
+                    .args(["--endpoints", &etcd.client_url, "--dial-timeout=1s", "--command-timeout=2s"])
                     .args(["endpoint", "health"])
                     .output()
                     .is_ok_and(|o| o.status.success());
                 if ok {
                     return etcd;
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "etcd did not start: {}",
-                    etcd.log_tail()
-                );
+                assert!(Instant::now() < deadline, "etcd did not start: {}", etcd.log_tail());
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
 
         fn log_tail(&self) -> String {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            log.lines()
-                .rev()
-                .take(20)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n")
+            log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
         }
 
         fn ctl(&self, args: &[&str]) -> String {
@@ -780,21 +652,9 @@ mod tests {
                     (rev_key(4, 0), key_value(b"hello", b"world", 4, 4, 1)),
                 ],
             ),
-            bucket(
-                "meta",
-                vec![(b"consistent_index".to_vec(), 7u64.to_be_bytes().to_vec())],
-            ),
+            bucket("meta", vec![(b"consistent_index".to_vec(), 7u64.to_be_bytes().to_vec())]),
         ];
-        for name in [
-            "alarm",
-            "auth",
-            "authRoles",
-            "authUsers",
-            "cluster",
-            "lease",
-            "members",
-            "members_removed",
-        ] {
+        for name in ["alarm", "auth", "authRoles", "authUsers", "cluster", "lease", "members", "members_removed"] {
             buckets.push(bucket(name, Vec::new()));
         }
         buckets.sort_by(|a, b| a.name.cmp(&b.name));
@@ -804,13 +664,7 @@ mod tests {
     #[test]
     fn round_trip_small_and_empty() {
         let buckets = vec![
-            bucket(
-                "a",
-                vec![
-                    (b"k1".to_vec(), b"v1".to_vec()),
-                    (b"k2".to_vec(), Vec::new()),
-                ],
-            ),
+            bucket("a", vec![(b"k1".to_vec(), b"v1".to_vec()), (b"k2".to_vec(), Vec::new())]),
             bucket("empty", Vec::new()),
         ];
         let data = write_to_vec(&buckets);
@@ -822,13 +676,9 @@ mod tests {
 
     #[test]
     fn round_trip_many_keys_uses_branch_pages() {
-        let items: Vec<_> = (0..100_000u64)
-            .map(|i| (rev_key(i, 0), format!("value-{i}").into_bytes()))
-            .collect();
+        let items: Vec<_> = (0..100_000u64).map(|i| (rev_key(i, 0), format!("value-{i}").into_bytes())).collect();
         // Enough buckets that the root tree itself needs a branch page.
-        let mut buckets: Vec<_> = (0..400)
-            .map(|i| bucket(&format!("b{i:04}"), Vec::new()))
-            .collect();
+        let mut buckets: Vec<_> = (0..400).map(|i| bucket(&format!("b{i:04}"), Vec::new())).collect();
         buckets.push(bucket("key", items));
         let data = write_to_vec(&buckets);
         let root = read_root(&data);
@@ -845,11 +695,7 @@ mod tests {
 
     #[test]
     fn round_trip_big_values_use_overflow_pages() {
-        let big = |n: usize, seed: u8| {
-            (0..n)
-                .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-                .collect()
-        };
+        let big = |n: usize, seed: u8| (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
         let buckets = vec![bucket(
             "key",
             vec![
@@ -870,10 +716,7 @@ mod tests {
 
     #[test]
     fn write_rejects_unsorted_input() {
-        let dup = vec![bucket(
-            "a",
-            vec![(b"k".to_vec(), Vec::new()), (b"k".to_vec(), Vec::new())],
-        )];
+        let dup = vec![bucket("a", vec![(b"k".to_vec(), Vec::new()), (b"k".to_vec(), Vec::new())])];
         assert!(write_db(&mut Vec::new(), &dup).is_err());
         let unsorted = vec![bucket("b", Vec::new()), bucket("a", Vec::new())];
         assert!(write_db(&mut Vec::new(), &unsorted).is_err());
@@ -883,10 +726,7 @@ mod tests {
     fn read_rejects_damaged_files() {
         let mut data = write_to_vec(&etcd_layout());
         // Meta 0 parses, but the tree it names is past the end.
-        assert!(matches!(
-            read_db(&data[..100]),
-            Err(BoltError::PageOutOfBounds { .. })
-        ));
+        assert!(matches!(read_db(&data[..100]), Err(BoltError::PageOutOfBounds { .. })));
         assert_eq!(read_db(&data[..10]), Err(BoltError::TooSmall { len: 10 }));
         // Damage meta 0: meta 1 still describes the same tree.
         data[PAGE_HEADER_SIZE + 20] ^= 0xff;
@@ -906,10 +746,7 @@ mod tests {
 
     /// The root pgid of top-level bucket `name`, found by a linear scan of the root leaves.
     fn bucket_root(data: &[u8], name: &[u8]) -> u64 {
-        let reader = Reader {
-            data,
-            page_size: PAGE_SIZE,
-        };
+        let reader = Reader { data, page_size: PAGE_SIZE };
         let mut root = Vec::new();
         reader.walk(read_root(data), 0, &mut root).expect("walk");
         let (_, _, v) = root.into_iter().find(|e| e.1 == name).expect("bucket");
@@ -969,11 +806,7 @@ mod tests {
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        let etcd = Etcd::start(
-            &dir.path().join("data"),
-            free_port(),
-            dir.path().join("etcd.log"),
-        );
+        let etcd = Etcd::start(&dir.path().join("data"), free_port(), dir.path().join("etcd.log"));
         etcd.ctl(&["put", "foo", "bar"]);
         etcd.ctl(&["put", "foo", "baz"]);
         etcd.ctl(&["put", "gone", "x"]);
@@ -984,48 +817,21 @@ mod tests {
 
         let data = std::fs::read(&snap).expect("read snapshot");
         let buckets = read_db(&data).expect("read_db of real snapshot");
-        let names: Vec<_> = buckets
-            .iter()
-            .map(|b| String::from_utf8_lossy(&b.name).into_owned())
-            .collect();
+        let names: Vec<_> = buckets.iter().map(|b| String::from_utf8_lossy(&b.name).into_owned()).collect();
         println!("buckets: {names:?}");
-        for want in [
-            "alarm",
-            "auth",
-            "authRoles",
-            "authUsers",
-            "cluster",
-            "key",
-            "lease",
-            "members",
-            "meta",
-        ] {
-            assert!(
-                names.iter().any(|n| n == want),
-                "bucket {want} missing from {names:?}"
-            );
+        for want in ["alarm", "auth", "authRoles", "authUsers", "cluster", "key", "lease", "members", "meta"] {
+            assert!(names.iter().any(|n| n == want), "bucket {want} missing from {names:?}");
         }
-        let find = |name: &str| {
-            buckets
-                .iter()
-                .find(|b| b.name == name.as_bytes())
-                .expect("bucket")
-        };
+        let find = |name: &str| buckets.iter().find(|b| b.name == name.as_bytes()).expect("bucket");
         let keys = &find("key").items;
         // Revisions 2..=5: two puts of foo, a put of gone, a tombstone for gone.
         let revs: Vec<_> = keys.iter().map(|(k, _)| k.clone()).collect();
         let mut tombstone = rev_key(5, 0);
         tombstone.push(b't');
-        assert_eq!(
-            revs,
-            vec![rev_key(2, 0), rev_key(3, 0), rev_key(4, 0), tombstone]
-        );
+        assert_eq!(revs, vec![rev_key(2, 0), rev_key(3, 0), rev_key(4, 0), tombstone]);
         assert_eq!(keys[1].1, key_value(b"foo", b"baz", 2, 3, 2));
         let meta = &find("meta").items;
-        let ci = meta
-            .iter()
-            .find(|(k, _)| k == b"consistent_index")
-            .expect("consistent_index");
+        let ci = meta.iter().find(|(k, _)| k == b"consistent_index").expect("consistent_index");
         assert_eq!(ci.1.len(), 8);
         for (k, v) in meta {
             println!("meta {:?} = {v:?}", String::from_utf8_lossy(k));
@@ -1067,10 +873,7 @@ mod tests {
         let etcd = Etcd::start(&data_dir, peer_port, dir.path().join("etcd.log"));
         assert_eq!(etcd.ctl(&["get", "foo", "--print-value-only"]), "baz\n");
         assert_eq!(etcd.ctl(&["get", "hello", "--print-value-only"]), "world\n");
-        assert_eq!(
-            etcd.ctl(&["get", "foo", "--rev", "2", "--print-value-only"]),
-            "bar\n"
-        );
+        assert_eq!(etcd.ctl(&["get", "foo", "--rev", "2", "--print-value-only"]), "bar\n");
         // The restored store keeps accepting writes at the next revision.
         etcd.ctl(&["put", "new", "1"]);
         let json = etcd.ctl(&["get", "new", "-w", "json"]);

@@ -42,10 +42,7 @@ pub struct TimeToLive {
 impl Lessor {
     /// `min_ttl`: etcd raises shorter TTLs to 1.5 election timeouts, in whole seconds.
     pub fn new(min_ttl: i64) -> Self {
-        Self {
-            leases: Mutex::new(HashMap::new()),
-            min_ttl,
-        }
+        Self { leases: Mutex::new(HashMap::new()), min_ttl }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Entry>> {
@@ -64,22 +61,13 @@ impl Lessor {
     pub fn grant(&self, id: i64, ttl: i64) -> i64 {
         let ttl = ttl.max(self.min_ttl);
         let expiry = Instant::now() + Duration::from_secs(ttl as u64);
-        self.lock().insert(
-            id,
-            Entry {
-                ttl,
-                expiry,
-                keys: BTreeSet::new(),
-            },
-        );
+        self.lock().insert(id, Entry { ttl, expiry, keys: BTreeSet::new() });
         ttl
     }
 
     /// Removes a lease; returns its attached keys, or None when unknown.
     pub fn revoke(&self, id: i64) -> Option<Vec<Vec<u8>>> {
-        self.lock()
-            .remove(&id)
-            .map(|e| e.keys.into_iter().collect())
+        self.lock().remove(&id).map(|e| e.keys.into_iter().collect())
     }
 
     /// Restarts the lease's countdown; returns its TTL, or None when unknown or expired.
@@ -110,11 +98,7 @@ impl Lessor {
         let l = self.lock();
         let e = l.get(&id)?;
         let remaining = e.expiry.saturating_duration_since(Instant::now()).as_secs() as i64;
-        Some(TimeToLive {
-            remaining,
-            granted: e.ttl,
-            keys: e.keys.iter().cloned().collect(),
-        })
+        Some(TimeToLive { remaining, granted: e.ttl, keys: e.keys.iter().cloned().collect() })
     }
 
     /// Lease ids, soonest expiry first (the order etcd lists them in).
@@ -128,11 +112,7 @@ impl Lessor {
     /// Leases whose deadline has passed.
     pub fn expired(&self) -> Vec<i64> {
         let now = Instant::now();
-        self.lock()
-            .iter()
-            .filter(|(_, e)| e.expiry <= now)
-            .map(|(id, _)| *id)
-            .collect()
+        self.lock().iter().filter(|(_, e)| e.expiry <= now).map(|(id, _)| *id).collect()
     }
 
     /// Gives every lease its full TTL again (after a restart or leader change).

@@ -16,10 +16,7 @@ fn main() -> ExitCode {
         eprintln!("store: invalid configuration: {e}");
         return ExitCode::from(2);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("store: cannot start the runtime: {e}");

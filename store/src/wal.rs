@@ -38,10 +38,7 @@ fn segment_name(seq: u64, first_index: u64) -> String {
 fn parse_name(name: &str) -> Option<(u64, u64)> {
     let stem = name.strip_suffix(".wal")?;
     let (a, b) = stem.split_once('-')?;
-    Some((
-        u64::from_str_radix(a, 16).ok()?,
-        u64::from_str_radix(b, 16).ok()?,
-    ))
+    Some((u64::from_str_radix(a, 16).ok()?, u64::from_str_radix(b, 16).ok()?))
 }
 
 fn checksum(index: u64, payload: &[u8]) -> u32 {
@@ -113,13 +110,7 @@ impl Wal {
                 f.set_len(end)?;
                 f.set_len(len.max(segment_bytes))?;
                 f.sync_all()?;
-                (
-                    f,
-                    end,
-                    segs.iter()
-                        .map(|(_, first, p)| (*first, p.clone()))
-                        .collect(),
-                )
+                (f, end, segs.iter().map(|(_, first, p)| (*first, p.clone())).collect())
             }
             None => {
                 let path = dir.join(segment_name(0, 1));
@@ -128,23 +119,13 @@ impl Wal {
                 (f, 0, vec![(1, path)])
             }
         };
-        let wal = Wal {
-            dir: dir.to_path_buf(),
-            segments,
-            file,
-            offset,
-            segment_bytes,
-            buf: Vec::with_capacity(1 << 16),
-        };
+        let wal =
+            Wal { dir: dir.to_path_buf(), segments, file, offset, segment_bytes, buf: Vec::with_capacity(1 << 16) };
         Ok((wal, records))
     }
 
     fn create_segment(path: &Path, bytes: u64) -> io::Result<File> {
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)?;
+        let f = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
         f.set_len(bytes)?;
         f.sync_all()?;
         Ok(f)
@@ -157,10 +138,8 @@ impl Wal {
         }
         self.buf.clear();
         for (index, payload) in records {
-            self.buf
-                .extend_from_slice(&(payload.len() as u32).to_le_bytes());
-            self.buf
-                .extend_from_slice(&checksum(*index, payload).to_le_bytes());
+            self.buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            self.buf.extend_from_slice(&checksum(*index, payload).to_le_bytes());
             self.buf.extend_from_slice(&index.to_le_bytes());
             self.buf.extend_from_slice(payload);
         }
@@ -223,22 +202,11 @@ mod tests {
             w.append(&[(3, b"ccc")]).unwrap();
         }
         let (mut w, recs) = Wal::open_with(dir.path(), 4096).unwrap();
-        assert_eq!(
-            recs,
-            vec![
-                (1, b"a".to_vec()),
-                (2, b"bb".to_vec()),
-                (3, b"ccc".to_vec())
-            ]
-        );
+        assert_eq!(recs, vec![(1, b"a".to_vec()), (2, b"bb".to_vec()), (3, b"ccc".to_vec())]);
         w.append(&[(4, b"d")]).unwrap();
         drop(w);
         let (_, recs) = Wal::open_with(dir.path(), 4096).unwrap();
-        assert_eq!(
-            recs.len(),
-            4,
-            "appends continue after the last valid record"
-        );
+        assert_eq!(recs.len(), 4, "appends continue after the last valid record");
     }
 
     #[test]
@@ -276,10 +244,7 @@ mod tests {
         drop(w);
         let (_, recs) = Wal::open_with(dir.path(), 256).unwrap();
         let first = recs.first().unwrap().0;
-        assert!(
-            first <= 7,
-            "records after the released index are kept (first {first})"
-        );
+        assert!(first <= 7, "records after the released index are kept (first {first})");
         assert_eq!(recs.last().unwrap().0, 10);
         assert!(recs.windows(2).all(|w| w[1].0 == w[0].0 + 1));
     }

@@ -13,9 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prost::Message;
-use proto::etcdserverpb::{
-    ResponseHeader, WatchCreateRequest, WatchResponse, watch_create_request::FilterType,
-};
+use proto::etcdserverpb::{ResponseHeader, WatchCreateRequest, WatchResponse, watch_create_request::FilterType};
 use proto::mvccpb::{Event, event::EventType};
 use tokio::sync::mpsc;
 
@@ -89,13 +87,7 @@ pub enum CreateError {
 impl WatchHub {
     pub fn new(mvcc: Arc<dyn MvccView>, header: HeaderFn, max_response_bytes: usize) -> Arc<Self> {
         let runtime = tokio::runtime::Handle::current();
-        Arc::new(Self {
-            inner: Mutex::new(Inner::default()),
-            mvcc,
-            header,
-            max_response_bytes,
-            runtime,
-        })
+        Arc::new(Self { inner: Mutex::new(Inner::default()), mvcc, header, max_response_bytes, runtime })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -115,15 +107,7 @@ impl WatchHub {
         let mut g = self.lock();
         g.next_stream += 1;
         let id = g.next_stream;
-        g.streams.insert(
-            id,
-            Stream {
-                tx,
-                watchers: HashMap::new(),
-                next_id: 0,
-                progress_pending: false,
-            },
-        );
+        g.streams.insert(id, Stream { tx, watchers: HashMap::new(), next_id: 0, progress_pending: false });
         id
     }
 
@@ -140,11 +124,7 @@ impl WatchHub {
         let Some(s) = g.streams.get_mut(&stream) else {
             return;
         };
-        let end = if req.range_end == [0] {
-            vec![0]
-        } else {
-            req.range_end.clone()
-        };
+        let end = if req.range_end == [0] { vec![0] } else { req.range_end.clone() };
         let err = if !end.is_empty() && end != [0] && req.key.as_slice() >= end.as_slice() {
             Some("mvcc: watcher range is empty")
         } else if req.watch_id != 0 && s.watchers.contains_key(&req.watch_id) {
@@ -174,11 +154,7 @@ impl WatchHub {
             s.next_id += 1;
             s.next_id - 1
         };
-        let start = if req.start_revision <= 0 {
-            published + 1
-        } else {
-            req.start_revision
-        };
+        let start = if req.start_revision <= 0 { published + 1 } else { req.start_revision };
         let synced = start > published;
         let w = Watcher {
             key: req.key,
@@ -192,12 +168,7 @@ impl WatchHub {
             synced,
         };
         if s.tx
-            .try_send(WatchResponse {
-                header: Some(header),
-                watch_id: id,
-                created: true,
-                ..Default::default()
-            })
+            .try_send(WatchResponse { header: Some(header), watch_id: id, created: true, ..Default::default() })
             .is_err()
         {
             return;
@@ -233,11 +204,7 @@ impl WatchHub {
         let header = (self.header)(published);
         if let Some(s) = g.streams.get_mut(&stream) {
             if s.watchers.values().all(|w| w.synced) {
-                let _ = s.tx.try_send(WatchResponse {
-                    header: Some(header),
-                    watch_id: -1,
-                    ..Default::default()
-                });
+                let _ = s.tx.try_send(WatchResponse { header: Some(header), watch_id: -1, ..Default::default() });
             } else {
                 s.progress_pending = true;
             }
@@ -276,11 +243,8 @@ impl WatchHub {
                     if !w.synced {
                         continue;
                     }
-                    let evs: Vec<Event> = events
-                        .iter()
-                        .filter(|e| rev_of(e) >= w.next_rev && w.matches(e))
-                        .cloned()
-                        .collect();
+                    let evs: Vec<Event> =
+                        events.iter().filter(|e| rev_of(e) >= w.next_rev && w.matches(e)).cloned().collect();
                     // One response per revision, as etcd sends them to synced watchers.
                     let mut outcome = Ok(());
                     for chunk in evs.chunk_by(|a, b| rev_of(a) == rev_of(b)) {
@@ -289,15 +253,8 @@ impl WatchHub {
                         if w.prev_kv {
                             self.fill_prev_kv(&mut chunk);
                         }
-                        outcome = send_events(
-                            &s.tx,
-                            &self.header,
-                            *id,
-                            rev,
-                            chunk,
-                            w.fragment,
-                            self.max_response_bytes,
-                        );
+                        outcome =
+                            send_events(&s.tx, &self.header, *id, rev, chunk, w.fragment, self.max_response_bytes);
                         if outcome.is_err() {
                             break;
                         }
@@ -325,10 +282,7 @@ impl WatchHub {
     fn fill_prev_kv(&self, evs: &mut [Event]) {
         for e in evs {
             let Some(kv) = &e.kv else { continue };
-            let opts = RangeOptions {
-                rev: kv.mod_revision - 1,
-                ..Default::default()
-            };
+            let opts = RangeOptions { rev: kv.mod_revision - 1, ..Default::default() };
             if let Ok(r) = self.mvcc().range(&kv.key, b"", opts) {
                 e.prev_kv = r.kvs.into_iter().next();
             }
@@ -337,8 +291,7 @@ impl WatchHub {
 
     fn spawn_catch_up(self: &Arc<Self>, stream: u64, id: i64) {
         let hub = self.clone();
-        self.runtime
-            .spawn(async move { hub.catch_up(stream, id).await });
+        self.runtime.spawn(async move { hub.catch_up(stream, id).await });
     }
 
     /// Replays history to one watcher until it is level with the published revision,
@@ -383,14 +336,7 @@ impl WatchHub {
                     if filter.prev_kv {
                         self.fill_prev_kv(&mut evs);
                     }
-                    for resp in build_responses(
-                        &self.header,
-                        id,
-                        last,
-                        evs,
-                        filter.fragment,
-                        self.max_response_bytes,
-                    ) {
+                    for resp in build_responses(&self.header, id, last, evs, filter.fragment, self.max_response_bytes) {
                         if tx.send(resp).await.is_err() {
                             return;
                         }
@@ -418,11 +364,7 @@ impl WatchHub {
                 w.synced = true;
                 if s.progress_pending && s.watchers.values().all(|w| w.synced) {
                     s.progress_pending = false;
-                    let _ = s.tx.try_send(WatchResponse {
-                        header: Some(header),
-                        watch_id: -1,
-                        ..Default::default()
-                    });
+                    let _ = s.tx.try_send(WatchResponse { header: Some(header), watch_id: -1, ..Default::default() });
                 }
                 return;
             }
@@ -472,30 +414,15 @@ fn build_responses(
     fragment: bool,
     max: usize,
 ) -> Vec<WatchResponse> {
-    let whole = WatchResponse {
-        header: Some(header(rev)),
-        watch_id: id,
-        events: evs,
-        ..Default::default()
-    };
+    let whole = WatchResponse { header: Some(header(rev)), watch_id: id, events: evs, ..Default::default() };
     if !fragment || whole.encoded_len() <= max {
         return vec![whole];
     }
     let mut out = Vec::new();
-    let mut cur = WatchResponse {
-        header: whole.header,
-        watch_id: id,
-        fragment: true,
-        ..Default::default()
-    };
+    let mut cur = WatchResponse { header: whole.header, watch_id: id, fragment: true, ..Default::default() };
     for e in whole.events {
         if !cur.events.is_empty() && cur.encoded_len() + e.encoded_len() > max {
-            let next = WatchResponse {
-                header: cur.header,
-                watch_id: id,
-                fragment: true,
-                ..Default::default()
-            };
+            let next = WatchResponse { header: cur.header, watch_id: id, fragment: true, ..Default::default() };
             out.push(std::mem::replace(&mut cur, next));
         }
         cur.events.push(e);
@@ -531,19 +458,11 @@ mod tests {
 
     #[test]
     fn fragments_split_big_responses_and_mark_all_but_the_last() {
-        let header: HeaderFn = Arc::new(|rev| ResponseHeader {
-            revision: rev,
-            ..Default::default()
-        });
+        let header: HeaderFn = Arc::new(|rev| ResponseHeader { revision: rev, ..Default::default() });
         let evs: Vec<Event> = (0..10)
             .map(|i| Event {
                 r#type: 0,
-                kv: Some(KeyValue {
-                    key: vec![b'a' + i],
-                    value: vec![0; 100],
-                    mod_revision: 5,
-                    ..Default::default()
-                }),
+                kv: Some(KeyValue { key: vec![b'a' + i], value: vec![0; 100], mod_revision: 5, ..Default::default() }),
                 prev_kv: None,
             })
             .collect();
@@ -552,10 +471,6 @@ mod tests {
         assert!(resps[..resps.len() - 1].iter().all(|r| r.fragment));
         assert!(!resps.last().unwrap().fragment);
         assert_eq!(resps.iter().map(|r| r.events.len()).sum::<usize>(), 10);
-        assert_eq!(
-            build_responses(&header, 1, 5, evs, false, 350).len(),
-            1,
-            "no fragmenting unless asked"
-        );
+        assert_eq!(build_responses(&header, 1, 5, evs, false, 350).len(), 1, "no fragmenting unless asked");
     }
 }

@@ -69,15 +69,7 @@ struct Script {
 
 /// Splits on whitespace; `''` stands for an empty argument.
 fn words(cmd: &str) -> Vec<String> {
-    cmd.split_whitespace()
-        .map(|w| {
-            if w == "''" {
-                String::new()
-            } else {
-                w.to_string()
-            }
-        })
-        .collect()
+    cmd.split_whitespace().map(|w| if w == "''" { String::new() } else { w.to_string() }).collect()
 }
 
 impl Script {
@@ -86,12 +78,7 @@ impl Script {
     }
 
     fn push(mut self, label: String, action: Action) -> Script {
-        self.steps.push(Step {
-            label,
-            action,
-            capture: None,
-            expect: Expect::default(),
-        });
+        self.steps.push(Step { label, action, capture: None, expect: Expect::default() });
         self
     }
 
@@ -103,17 +90,8 @@ impl Script {
     /// `etcdctl` with explicit arguments (for empty or spaced arguments).
     fn ctl_args<S: AsRef<str>>(self, args: &[S]) -> Script {
         let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
-        let label = args
-            .iter()
-            .map(|a| {
-                if a.is_empty() {
-                    "''".to_string()
-                } else {
-                    a.clone()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
+        let label =
+            args.iter().map(|a| if a.is_empty() { "''".to_string() } else { a.clone() }).collect::<Vec<_>>().join(" ");
         self.push(label, Action::Ctl { args, stdin: None })
     }
 
@@ -137,30 +115,18 @@ impl Script {
     }
 
     fn spawn(self, name: &'static str, cmd: &str) -> Script {
-        self.push(
-            format!("[{name}, background] {cmd}"),
-            Action::Spawn {
-                name,
-                args: words(cmd),
-            },
-        )
+        self.push(format!("[{name}, background] {cmd}"), Action::Spawn { name, args: words(cmd) })
     }
 
     fn stop(self, name: &'static str, after_ms: u64) -> Script {
         self.push(
             format!("[{name}] output after {after_ms} ms"),
-            Action::Stop {
-                name,
-                after: Duration::from_millis(after_ms),
-            },
+            Action::Stop { name, after: Duration::from_millis(after_ms) },
         )
     }
 
     fn sleep_ms(self, ms: u64) -> Script {
-        self.push(
-            format!("sleep {ms} ms"),
-            Action::Sleep(Duration::from_millis(ms)),
-        )
+        self.push(format!("sleep {ms} ms"), Action::Sleep(Duration::from_millis(ms)))
     }
 
     fn last(&mut self) -> &mut Step {
@@ -224,17 +190,11 @@ struct Ctx {
 
 impl Ctx {
     fn new(m: &Member, tmp: &Path) -> Ctx {
-        let status = m
-            .etcdctl()
-            .args(["endpoint", "status", "-w", "json"])
-            .output()
-            .expect("run etcdctl");
+        let status = m.etcdctl().args(["endpoint", "status", "-w", "json"]).output().expect("run etcdctl");
         let json = String::from_utf8_lossy(&status.stdout);
         let number = |key: &str| -> u64 {
-            let v = json_value(&json, &format!("\"{key}\":"))
-                .unwrap_or_else(|| panic!("{key} in {json}"));
-            v.parse()
-                .unwrap_or_else(|_| panic!("{key} = {v:?} in {json}"))
+            let v = json_value(&json, &format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {json}"));
+            v.parse().unwrap_or_else(|_| panic!("{key} = {v:?} in {json}"))
         };
         let (member, cluster) = (number("member_id"), number("cluster_id"));
         let mut substitutions = vec![
@@ -272,10 +232,7 @@ fn substitute(args: &[String], vars: &HashMap<&str, String>, tmp: &Path) -> Vec<
 }
 
 fn first_lease_id(stdout: &str) -> Option<String> {
-    stdout
-        .split_whitespace()
-        .find(|w| w.len() == 16 && w.chars().all(|c| c.is_ascii_hexdigit()))
-        .map(str::to_string)
+    stdout.split_whitespace().find(|w| w.len() == 16 && w.chars().all(|c| c.is_ascii_hexdigit())).map(str::to_string)
 }
 
 /// Starts a fresh member of `which`, runs the script on it and returns one normalized
@@ -293,14 +250,8 @@ fn run_script(which: Impl, script: &Script) -> Vec<Outcome> {
             Action::Ctl { args, stdin } => {
                 let args = substitute(args, &vars, tmp.path());
                 let mut cmd = member.etcdctl();
-                cmd.args(&args)
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                cmd.stdin(if stdin.is_some() {
-                    Stdio::piped()
-                } else {
-                    Stdio::null()
-                });
+                cmd.args(&args).stdout(Stdio::piped()).stderr(Stdio::piped());
+                cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
                 let mut child = cmd.spawn().expect("spawn etcdctl");
                 if let Some(input) = stdin {
                     let mut pipe = child.stdin.take().expect("stdin pipe");
@@ -326,20 +277,11 @@ fn run_script(which: Impl, script: &Script) -> Vec<Outcome> {
                     .spawn()
                     .expect("spawn etcdctl");
                 background.insert(name, child);
-                (
-                    Outcome {
-                        stdout: String::new(),
-                        stderr: String::new(),
-                        status: "started".into(),
-                    },
-                    args,
-                )
+                (Outcome { stdout: String::new(), stderr: String::new(), status: "started".into() }, args)
             }
             Action::Stop { name, after } => {
                 std::thread::sleep(*after);
-                let mut child = background
-                    .remove(name)
-                    .unwrap_or_else(|| panic!("no background command {name}"));
+                let mut child = background.remove(name).unwrap_or_else(|| panic!("no background command {name}"));
                 let status = match child.try_wait().expect("try_wait") {
                     Some(s) => exit_status(s),
                     None => {
@@ -357,19 +299,12 @@ fn run_script(which: Impl, script: &Script) -> Vec<Outcome> {
             }
             Action::Sleep(d) => {
                 std::thread::sleep(*d);
-                (
-                    Outcome {
-                        stdout: String::new(),
-                        stderr: String::new(),
-                        status: "slept".into(),
-                    },
-                    Vec::new(),
-                )
+                (Outcome { stdout: String::new(), stderr: String::new(), status: "slept".into() }, Vec::new())
             }
         };
         if let Some(var) = step.capture {
-            let id = first_lease_id(&raw.stdout)
-                .unwrap_or_else(|| panic!("{which:?}: no lease id in {:?}", raw.stdout));
+            let id =
+                first_lease_id(&raw.stdout).unwrap_or_else(|| panic!("{which:?}: no lease id in {:?}", raw.stdout));
             vars.insert(var, id);
         }
         outcomes.push(Outcome {
@@ -392,9 +327,7 @@ fn run_both(script: &Script) -> (Vec<Outcome>, Vec<Outcome>) {
         let etcd = s.spawn(|| run_script(Impl::Etcd, script));
         let store = s.spawn(|| run_script(Impl::Store, script));
         let etcd = etcd.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-        let store = store
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let store = store.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
         (etcd, store)
     })
 }
@@ -425,20 +358,11 @@ fn check(script: Script) {
         if e == s {
             continue;
         }
-        report.push_str(&format!(
-            "\n#{i} `{}` differs (- etcd, + store):\n",
-            step.label
-        ));
+        report.push_str(&format!("\n#{i} `{}` differs (- etcd, + store):\n", step.label));
         if e.status != s.status {
-            report.push_str(&format!(
-                "  status: - {}\n          + {}\n",
-                e.status, s.status
-            ));
+            report.push_str(&format!("  status: - {}\n          + {}\n", e.status, s.status));
         }
-        for (what, a, b) in [
-            ("stdout", &e.stdout, &s.stdout),
-            ("stderr", &e.stderr, &s.stderr),
-        ] {
+        for (what, a, b) in [("stdout", &e.stdout, &s.stdout), ("stderr", &e.stderr, &s.stderr)] {
             if a != b {
                 report.push_str(&format!("  {what}:\n{}", line_diff(a, b)));
             }
@@ -472,12 +396,7 @@ fn unmet(expect: &Expect, o: &Outcome) -> Vec<String> {
 }
 
 fn show(o: &Outcome) -> String {
-    format!(
-        "  status: {}\n  stdout: {:?}\n  stderr: {:?}\n",
-        o.status,
-        clip(&o.stdout),
-        clip(&o.stderr)
-    )
+    format!("  status: {}\n  stdout: {:?}\n  stderr: {:?}\n", o.status, clip(&o.stdout), clip(&o.stderr))
 }
 
 /// Keeps reports readable when a step prints a megabyte-sized value.
@@ -496,11 +415,7 @@ fn line_diff(a: &str, b: &str) -> String {
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
         }
     }
     let (mut i, mut j, mut out) = (0, 0, String::new());
@@ -619,10 +534,7 @@ fn output_format(args: &[String]) -> String {
         if a == "-w" || a == "--write-out" {
             return args.get(i + 1).cloned().unwrap_or_default();
         }
-        if let Some(f) = a
-            .strip_prefix("--write-out=")
-            .or_else(|| a.strip_prefix("-w="))
-        {
+        if let Some(f) = a.strip_prefix("--write-out=").or_else(|| a.strip_prefix("-w=")) {
             return f.to_string();
         }
     }
@@ -652,16 +564,8 @@ fn csv_columns(s: &str, columns: &[(usize, &str)]) -> String {
 /// re-rendered as trimmed cells and borders collapse to `+`. Cells under a header
 /// naming member-specific data become placeholders.
 fn normalize_tables(s: &str) -> String {
-    const VOLATILE: &[&str] = &[
-        "VERSION",
-        "DB SIZE",
-        "RAFT TERM",
-        "RAFT INDEX",
-        "RAFT APPLIED INDEX",
-        "TOOK",
-        "HASH",
-        "TOTAL SIZE",
-    ];
+    const VOLATILE: &[&str] =
+        &["VERSION", "DB SIZE", "RAFT TERM", "RAFT INDEX", "RAFT APPLIED INDEX", "TOOK", "HASH", "TOTAL SIZE"];
     let mut out = String::new();
     let mut header: Option<Vec<String>> = None;
     for line in s.lines() {
@@ -675,11 +579,7 @@ fn normalize_tables(s: &str) -> String {
             out.push('\n');
             continue;
         }
-        let cells: Vec<String> = line
-            .trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().to_string())
-            .collect();
+        let cells: Vec<String> = line.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect();
         let shown = match &header {
             None => {
                 header = Some(cells.clone());
@@ -702,21 +602,13 @@ fn normalize_tables(s: &str) -> String {
 }
 
 fn is_hex_id(w: &str) -> bool {
-    w.len() == 16
-        && w.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    w.len() == 16 && w.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Lease ids: 16 hex digits as a word in text, or a non-zero decimal under an id key.
 fn normalize_leases(s: &str, leases: &mut LeaseIds) -> String {
     let mut s = s.to_string();
-    for key in [
-        "\"id\":",
-        "\"ID\":",
-        "\"lease\":",
-        "\"Lease\" : ",
-        "\"ID\" : ",
-    ] {
+    for key in ["\"id\":", "\"ID\":", "\"lease\":", "\"Lease\" : ", "\"ID\" : "] {
         s = replace_values(&s, key, |v| match v.parse::<i64>() {
             Ok(0) | Err(_) => None,
             Ok(id) => Some(leases.name(id as u64)),
@@ -755,25 +647,11 @@ fn normalize(raw: &str, ctx: &Ctx, args: &[String], leases: &mut LeaseIds) -> St
     s = placeholder(&s, "\"took\":", "took");
     s = placeholder(&s, "\"size\":", "size");
     // Member-specific header and status fields, JSON and fields formats.
-    for key in [
-        "raft_term",
-        "raftTerm",
-        "raftIndex",
-        "raftAppliedIndex",
-        "dbSize",
-        "dbSizeInUse",
-        "hash",
-        "totalSize",
-    ] {
+    for key in ["raft_term", "raftTerm", "raftIndex", "raftAppliedIndex", "dbSize", "dbSizeInUse", "hash", "totalSize"]
+    {
         s = placeholder(&s, &format!("\"{key}\":"), key);
     }
-    for key in [
-        "RaftTerm",
-        "RaftIndex",
-        "RaftAppliedIndex",
-        "DBSize",
-        "Hash",
-    ] {
+    for key in ["RaftTerm", "RaftIndex", "RaftAppliedIndex", "DBSize", "Hash"] {
         s = placeholder(&s, &format!("\"{key}\" : "), key);
     }
     s = placeholder_str(&s, "\"version\":", "version");
@@ -786,23 +664,13 @@ fn normalize(raw: &str, ctx: &Ctx, args: &[String], leases: &mut LeaseIds) -> St
     s = sort_list(&s, "attached keys([", "])", " ");
     s = sort_list(&s, "\"keys\":[", "]", ",");
     s = placeholder(&s, "\"took\":", "took");
-    let cmd: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let cmd: Vec<&str> = args.iter().map(String::as_str).filter(|a| !a.starts_with('-')).collect();
     if output_format(args) == "simple" {
         s = match cmd.as_slice() {
             // endpoint, id, version, db size, leader, learner, term, index, applied index, errors
             ["endpoint", "status", ..] => csv_columns(
                 &s,
-                &[
-                    (2, "version"),
-                    (3, "db-size"),
-                    (6, "raft-term"),
-                    (7, "raft-index"),
-                    (8, "raft-applied-index"),
-                ],
+                &[(2, "version"), (3, "db-size"), (6, "raft-term"), (7, "raft-index"), (8, "raft-applied-index")],
             ),
             ["endpoint", "hashkv", ..] => csv_columns(&s, &[(1, "hash")]),
             // hash, revision, total keys, total size
@@ -862,16 +730,11 @@ fn put_get_ranges_and_formats() {
         .ctl("get --from-key a --print-value-only")
         .out("3\n0\n1\n")
         .ctl("get --from-key a --keys-only --print-value-only");
-    let script = ["KEY", "CREATE", "MODIFY", "VALUE", "VERSION"]
-        .iter()
-        .fold(script, |s, by| {
-            ["ASCEND", "DESCEND"].iter().fold(s, |s, order| {
-                s.ctl(&format!(
-                    "get --from-key a --sort-by={by} --order={order} --keys-only"
-                ))
-                .ok()
-            })
-        });
+    let script = ["KEY", "CREATE", "MODIFY", "VALUE", "VERSION"].iter().fold(script, |s, by| {
+        ["ASCEND", "DESCEND"]
+            .iter()
+            .fold(s, |s, order| s.ctl(&format!("get --from-key a --sort-by={by} --order={order} --keys-only")).ok())
+    });
     let script = script
         .ctl("get --from-key a --sort-by=VALUE")
         .ctl("get --from-key a --order=DESCEND --limit=3")
@@ -943,9 +806,7 @@ fn delete_variants() {
 fn txn_interactive_branches() {
     let script = seeded()
         .ctl("txn -i")
-        .stdin(
-            "value(\"a\") = \"3\"\nmod(\"b\") > \"1\"\n\nput a yes\nget b\ndel c\n\nput a no\n\n",
-        )
+        .stdin("value(\"a\") = \"3\"\nmod(\"b\") > \"1\"\n\nput a yes\nget b\ndel c\n\nput a no\n\n")
         .out("SUCCESS")
         .ctl("get a")
         .out("yes")

@@ -31,11 +31,7 @@ struct Reply {
 fn read_head(r: &mut BufReader<TcpStream>) -> (u16, String, bool, Option<usize>) {
     let mut line = String::new();
     r.read_line(&mut line).expect("status line");
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let (mut content_type, mut chunked, mut length) = (String::new(), false, None);
     loop {
         let mut h = String::new();
@@ -71,8 +67,7 @@ fn read_chunk(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
 
 fn send_post(addr: &str, path: &str, body: &str, close: bool) -> BufReader<TcpStream> {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let conn = if close { "close" } else { "keep-alive" };
     write!(
         s,
@@ -98,11 +93,7 @@ fn post(addr: &str, path: &str, body: &str) -> Reply {
     } else {
         let _ = r.read_to_end(&mut bytes);
     }
-    Reply {
-        status,
-        content_type,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    Reply { status, content_type, body: String::from_utf8_lossy(&bytes).into_owned() }
 }
 
 /// A streaming response (`/v3/watch`), read one newline-delimited JSON message at a time.
@@ -117,12 +108,7 @@ impl Stream {
     fn open(addr: &str, path: &str, body: &str) -> Stream {
         let mut r = send_post(addr, path, body, false);
         let (status, content_type, _, _) = read_head(&mut r);
-        Stream {
-            r,
-            buf: Vec::new(),
-            status,
-            content_type,
-        }
+        Stream { r, buf: Vec::new(), status, content_type }
     }
 
     fn next(&mut self) -> Option<String> {
@@ -146,9 +132,7 @@ fn b64(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = String::new();
     for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= c.len() {
                 out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -190,10 +174,7 @@ impl G {
         let body = body.to_string();
         let r = post(&self.addr, path, &body);
         let norm = self.normalize(&r.body);
-        self.log.push(format!(
-            "POST {path} {body} => {} {} {norm}",
-            r.status, r.content_type
-        ));
+        self.log.push(format!("POST {path} {body} => {} {} {norm}", r.status, r.content_type));
         serde_json::from_str(&r.body).unwrap_or(Value::Null)
     }
 
@@ -215,9 +196,8 @@ fn scrub(v: &mut Value) {
                 let server_version = k == "version" && x.as_str().is_some_and(|s| s.contains('.'));
                 match k.as_str() {
                     _ if member_id || server_version => *x = json!("<s>"),
-                    "cluster_id" | "member_id" | "raft_term" | "raft_index"
-                    | "raft_applied_index" | "leader" | "dbSize" | "dbSizeInUse" | "raftIndex"
-                    | "raftAppliedIndex" | "raftTerm" => {
+                    "cluster_id" | "member_id" | "raft_term" | "raft_index" | "raft_applied_index" | "leader"
+                    | "dbSize" | "dbSizeInUse" | "raftIndex" | "raftAppliedIndex" | "raftTerm" => {
                         // Keep the JSON type (string or number) visible.
                         match x {
                             Value::String(_) => *x = json!("<s>"),
@@ -235,10 +215,7 @@ fn scrub(v: &mut Value) {
 }
 
 fn header_revision(v: &Value) -> i64 {
-    v.pointer("/header/revision")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(-1)
+    v.pointer("/header/revision").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(-1)
 }
 
 fn run_both(name: &str, scenario: fn(&mut G)) {
@@ -277,50 +254,20 @@ fn run_both(name: &str, scenario: fn(&mut G)) {
 }
 
 fn kv(g: &mut G) {
-    let r = g.post(
-        "/v3/kv/put",
-        json!({"key": b64("foo"), "value": b64("bar")}),
-    );
-    g.fact(
-        header_revision(&r) == 2,
-        "put answers revision 2 as a string",
-    );
-    g.post(
-        "/v3/kv/put",
-        json!({"key": b64("foo"), "value": b64("baz"), "prev_kv": true}),
-    );
+    let r = g.post("/v3/kv/put", json!({"key": b64("foo"), "value": b64("bar")}));
+    g.fact(header_revision(&r) == 2, "put answers revision 2 as a string");
+    g.post("/v3/kv/put", json!({"key": b64("foo"), "value": b64("baz"), "prev_kv": true}));
     g.post("/v3/kv/put", json!({"key": b64("foo/a"), "value": b64("")}));
     g.post("/v3/kv/put", json!({"key": b64("zoo"), "value": b64("z")}));
     let r = g.post("/v3/kv/range", json!({"key": b64("foo")}));
-    g.fact(
-        r.pointer("/kvs/0/value").and_then(Value::as_str) == Some(&b64("baz")),
-        "range returns the base64 value",
-    );
-    g.post(
-        "/v3/kv/range",
-        json!({"key": b64("foo"), "range_end": b64("fop")}),
-    );
-    g.post(
-        "/v3/kv/range",
-        json!({"key": b64("a"), "range_end": b64("\0"), "limit": 2}),
-    );
-    g.post(
-        "/v3/kv/range",
-        json!({"key": b64("a"), "range_end": b64("\0"), "limit": "1", "sort_order": "DESCEND"}),
-    );
-    g.post(
-        "/v3/kv/range",
-        json!({"key": b64("a"), "range_end": b64("\0"), "count_only": true}),
-    );
-    g.post(
-        "/v3/kv/range",
-        json!({"key": b64("a"), "range_end": b64("\0"), "keys_only": true, "revision": 3}),
-    );
+    g.fact(r.pointer("/kvs/0/value").and_then(Value::as_str) == Some(&b64("baz")), "range returns the base64 value");
+    g.post("/v3/kv/range", json!({"key": b64("foo"), "range_end": b64("fop")}));
+    g.post("/v3/kv/range", json!({"key": b64("a"), "range_end": b64("\0"), "limit": 2}));
+    g.post("/v3/kv/range", json!({"key": b64("a"), "range_end": b64("\0"), "limit": "1", "sort_order": "DESCEND"}));
+    g.post("/v3/kv/range", json!({"key": b64("a"), "range_end": b64("\0"), "count_only": true}));
+    g.post("/v3/kv/range", json!({"key": b64("a"), "range_end": b64("\0"), "keys_only": true, "revision": 3}));
     g.post("/v3/kv/range", json!({"key": b64("missing")}));
-    g.post(
-        "/v3/kv/deleterange",
-        json!({"key": b64("foo/"), "range_end": b64("foo0"), "prev_kv": true}),
-    );
+    g.post("/v3/kv/deleterange", json!({"key": b64("foo/"), "range_end": b64("foo0"), "prev_kv": true}));
     g.post("/v3/kv/deleterange", json!({"key": b64("nothing")}));
     let r = g.post(
         "/v3/kv/txn",
@@ -354,14 +301,8 @@ fn errors(g: &mut G) {
     g.post("/v3/kv/range", json!({}));
     g.post("/v3/kv/deleterange", json!({"key": ""}));
     g.post("/v3/kv/txn", json!({"success": [{"request_put": {"key": b64("d")}}, {"request_put": {"key": b64("d")}}]}));
-    g.post(
-        "/v3/kv/put",
-        json!({"key": b64("k"), "value": b64("v"), "lease": "99"}),
-    );
-    g.post(
-        "/v3/kv/put",
-        json!({"key": b64("k"), "value": b64("v"), "ignore_value": true}),
-    );
+    g.post("/v3/kv/put", json!({"key": b64("k"), "value": b64("v"), "lease": "99"}));
+    g.post("/v3/kv/put", json!({"key": b64("k"), "value": b64("v"), "ignore_value": true}));
     g.post("/v3/kv/range", json!({"key": b64("k"), "revision": "100"}));
     g.post("/v3/kv/compaction", json!({"revision": "100"}));
     g.post("/v3/lease/revoke", json!({"ID": "424242"}));
@@ -376,26 +317,12 @@ fn leases_maintenance_cluster(g: &mut G) {
     g.fact(r.get("ID") == Some(&json!("1000")), "lease id as a string");
     g.post("/v3/lease/grant", json!({"TTL": 60, "ID": 1000}));
     g.post("/v3/lease/grant", json!({"TTL": "1", "ID": "1001"}));
-    g.post(
-        "/v3/kv/put",
-        json!({"key": b64("l1"), "value": b64("v"), "lease": "1000"}),
-    );
-    g.post(
-        "/v3/kv/put",
-        json!({"key": b64("l2"), "value": b64("v"), "lease": 1000}),
-    );
+    g.post("/v3/kv/put", json!({"key": b64("l1"), "value": b64("v"), "lease": "1000"}));
+    g.post("/v3/kv/put", json!({"key": b64("l2"), "value": b64("v"), "lease": 1000}));
     // Remaining TTL is timing-dependent: checked, then hidden.
-    let r = post(
-        &g.addr,
-        "/v3/lease/timetolive",
-        &json!({"ID": "1000", "keys": true}).to_string(),
-    );
+    let r = post(&g.addr, "/v3/lease/timetolive", &json!({"ID": "1000", "keys": true}).to_string());
     let mut v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
-    let ttl: i64 = v
-        .get("TTL")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(-9);
+    let ttl: i64 = v.get("TTL").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(-9);
     g.fact((57..=60).contains(&ttl), "remaining TTL close to 60");
     if let Some(t) = v.get_mut("TTL") {
         *t = json!("<ttl>");
@@ -405,86 +332,49 @@ fn leases_maintenance_cluster(g: &mut G) {
         keys.sort_by_key(Value::to_string);
     }
     let norm = g.normalize(&v.to_string());
-    g.log.push(format!(
-        "POST /v3/lease/timetolive ID=1000 keys (sorted) => {} {} {norm}",
-        r.status, r.content_type
-    ));
+    g.log.push(format!("POST /v3/lease/timetolive ID=1000 keys (sorted) => {} {} {norm}", r.status, r.content_type));
     // Listed in map order by etcd: compared sorted.
     let r = post(&g.addr, "/v3/lease/leases", "{}");
-    g.log.push(format!(
-        "POST /v3/lease/leases => {} {}",
-        r.status, r.content_type
-    ));
+    g.log.push(format!("POST /v3/lease/leases => {} {}", r.status, r.content_type));
     let r: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
     let mut ids: Vec<String> = r
         .get("leases")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|l| l.get("ID").map(Value::to_string).unwrap_or_default())
-                .collect()
-        })
+        .map(|a| a.iter().map(|l| l.get("ID").map(Value::to_string).unwrap_or_default()).collect())
         .unwrap_or_default();
     ids.sort();
     g.log.push(format!("lease ids sorted: {ids:?}"));
     let r = g.post("/v3/lease/revoke", json!({"ID": "1000"}));
-    g.fact(
-        header_revision(&r) == 4,
-        "revoke deletes both keys in one revision",
-    );
-    g.post(
-        "/v3/kv/range",
-        json!({"key": b64("l"), "range_end": b64("m")}),
-    );
+    g.fact(header_revision(&r) == 4, "revoke deletes both keys in one revision");
+    g.post("/v3/kv/range", json!({"key": b64("l"), "range_end": b64("m")}));
     g.post("/v3/lease/timetolive", json!({"ID": "1000"}));
     let r = g.post("/v3/maintenance/status", json!({}));
-    g.fact(
-        r.get("version").and_then(Value::as_str).is_some(),
-        "status has a version",
-    );
+    g.fact(r.get("version").and_then(Value::as_str).is_some(), "status has a version");
     let r = g.post("/v3/cluster/member/list", json!({}));
-    g.fact(
-        r.pointer("/members/0/name").and_then(Value::as_str) == Some("default"),
-        "member list names the member",
-    );
+    g.fact(r.pointer("/members/0/name").and_then(Value::as_str) == Some("default"), "member list names the member");
 }
 
 fn watch(g: &mut G) {
     g.post("/v3/kv/put", json!({"key": b64("w1"), "value": b64("old")}));
-    let create =
-        json!({"create_request": {"key": b64("w"), "range_end": b64("x"), "prev_kv": true}});
+    let create = json!({"create_request": {"key": b64("w"), "range_end": b64("x"), "prev_kv": true}});
     let mut s = Stream::open(&g.addr, "/v3/watch", &create.to_string());
-    g.log
-        .push(format!("watch stream: {} {}", s.status, s.content_type));
+    g.log.push(format!("watch stream: {} {}", s.status, s.content_type));
     let record = |g: &mut G, s: &mut Stream, what: &str| -> Value {
         let line = s.next();
         let v = line.as_deref().map(|l| g.normalize(l));
         g.log.push(format!("{what}: {v:?}"));
-        line.and_then(|l| serde_json::from_str(&l).ok())
-            .unwrap_or(Value::Null)
+        line.and_then(|l| serde_json::from_str(&l).ok()).unwrap_or(Value::Null)
     };
     let created = record(g, &mut s, "created");
-    g.fact(
-        created.pointer("/result/created") == Some(&json!(true)),
-        "created",
-    );
+    g.fact(created.pointer("/result/created") == Some(&json!(true)), "created");
     g.post("/v3/kv/put", json!({"key": b64("w1"), "value": b64("new")}));
     let ev = record(g, &mut s, "put event");
-    g.fact(
-        ev.pointer("/result/events/0/kv/value")
-            .and_then(Value::as_str)
-            == Some(&b64("new")),
-        "put event streamed",
-    );
+    g.fact(ev.pointer("/result/events/0/kv/value").and_then(Value::as_str) == Some(&b64("new")), "put event streamed");
     g.post("/v3/kv/deleterange", json!({"key": b64("w1")}));
     let ev = record(g, &mut s, "delete event");
-    g.fact(
-        ev.pointer("/result/events/0/type") == Some(&json!("DELETE")),
-        "delete event streamed",
-    );
+    g.fact(ev.pointer("/result/events/0/type") == Some(&json!("DELETE")), "delete event streamed");
     // A second stream replaying history from revision 2, with a NOPUT filter.
-    let create =
-        json!({"create_request": {"key": b64("w1"), "start_revision": "2", "filters": ["NOPUT"]}});
+    let create = json!({"create_request": {"key": b64("w1"), "start_revision": "2", "filters": ["NOPUT"]}});
     let mut s2 = Stream::open(&g.addr, "/v3/watch", &create.to_string());
     record(g, &mut s2, "filtered created");
     record(g, &mut s2, "filtered replay");

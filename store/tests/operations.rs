@@ -7,15 +7,11 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Impl, Member, free_port, http_get};
+use common::{Impl, Member, Pki, free_port, http_get};
 
 fn etcdctl_ok(m: &Member, args: &[&str]) -> String {
     let out = m.etcdctl().args(args).output().expect("etcdctl");
-    assert!(
-        out.status.success(),
-        "etcdctl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "etcdctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -51,20 +47,12 @@ fn metrics_and_health_use_etcd_names() {
         })
         .unwrap_or_else(|| panic!("no grpc_server_handled_total for Put:\n{text}"));
     assert!(handled.ends_with(" 2"), "{handled}");
-    assert_eq!(
-        http_get(&metrics_addr, "/health").as_deref(),
-        Some(r#"{"health":"true"}"#)
-    );
+    assert_eq!(http_get(&metrics_addr, "/health").as_deref(), Some(r#"{"health":"true"}"#));
     // etcd also answers /health, /version and /metrics on the client port.
     let client_addr = format!("127.0.0.1:{}", m.client_port);
-    assert_eq!(
-        http_get(&client_addr, "/health").as_deref(),
-        Some(r#"{"health":"true"}"#)
-    );
+    assert_eq!(http_get(&client_addr, "/health").as_deref(), Some(r#"{"health":"true"}"#));
     assert!(http_get(&client_addr, "/version").is_some_and(|v| v.contains("\"etcdserver\"")));
-    assert!(
-        http_get(&client_addr, "/metrics").is_some_and(|v| v.contains("etcd_server_has_leader"))
-    );
+    assert!(http_get(&client_addr, "/metrics").is_some_and(|v| v.contains("etcd_server_has_leader")));
 }
 
 #[test]
@@ -81,10 +69,7 @@ fn quota_raises_nospace_and_writes_are_refused_until_disarmed() {
         // sled's size on disk is sampled every 500 ms.
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(
-        refused.contains("etcdserver: mvcc: database space exceeded"),
-        "{refused}"
-    );
+    assert!(refused.contains("etcdserver: mvcc: database space exceeded"), "{refused}");
     let alarms = etcdctl_ok(&m, &["alarm", "list"]);
     assert!(alarms.contains("alarm:NOSPACE"), "{alarms}");
     // Reads and deletes still work; puts keep failing while the alarm is raised.
@@ -94,10 +79,7 @@ fn quota_raises_nospace_and_writes_are_refused_until_disarmed() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("database space exceeded"));
     etcdctl_ok(&m, &["del", "k"]);
     let health = http_get(&format!("127.0.0.1:{}", m.metrics_port), "/health").unwrap();
-    assert!(
-        health.contains(r#""health":"false""#) && health.contains("NOSPACE"),
-        "{health}"
-    );
+    assert!(health.contains(r#""health":"false""#) && health.contains("NOSPACE"), "{health}");
     // The alarm survives a restart; with a larger quota, disarming lets writes through.
     m.kill();
     m.extra_args = vec!["--quota-backend-bytes".into(), "1073741824".into()];
@@ -109,45 +91,6 @@ fn quota_raises_nospace_and_writes_are_refused_until_disarmed() {
     etcdctl_ok(&m, &["put", "after", "disarm"]);
 }
 
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-        let dir = tempfile::tempdir().unwrap();
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(rcgen::DnType::CommonName, "test-ca");
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca, ca_key);
-        let write = |name: &str, s: String| std::fs::write(dir.path().join(name), s).unwrap();
-        write("ca.crt", ca_cert.pem());
-        for (name, sans) in [
-            (
-                "server",
-                vec!["127.0.0.1".to_string(), "localhost".to_string()],
-            ),
-            ("client", vec!["client".to_string()]),
-        ] {
-            let key = KeyPair::generate().unwrap();
-            let mut p = CertificateParams::new(sans).unwrap();
-            p.distinguished_name.push(rcgen::DnType::CommonName, name);
-            let cert = p.signed_by(&key, &issuer).unwrap();
-            write(&format!("{name}.crt"), cert.pem());
-            write(&format!("{name}.key"), key.serialize_pem());
-        }
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-}
-
 #[test]
 fn client_tls_with_client_certificate_auth() {
     let pki = Pki::new();
@@ -157,34 +100,12 @@ fn client_tls_with_client_certificate_auth() {
     let peer_url = format!("http://127.0.0.1:{peer}");
     let mut child = Command::new(Impl::Store.binary())
         .args(["--data-dir", &data.path().join("d").display().to_string()])
-        .args([
-            "--listen-client-urls",
-            &url,
-            "--advertise-client-urls",
-            &url,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer_url,
-            "--initial-advertise-peer-urls",
-            &peer_url,
-        ])
+        .args(["--listen-client-urls", &url, "--advertise-client-urls", &url])
+        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
         .args(["--initial-cluster", &format!("default={peer_url}")])
-        .args([
-            "--listen-metrics-urls",
-            &format!("http://127.0.0.1:{metrics}"),
-        ])
-        .args([
-            "--cert-file",
-            &pki.path("server.crt"),
-            "--key-file",
-            &pki.path("server.key"),
-        ])
-        .args([
-            "--trusted-ca-file",
-            &pki.path("ca.crt"),
-            "--client-cert-auth",
-        ])
+        .args(["--listen-metrics-urls", &format!("http://127.0.0.1:{metrics}")])
+        .args(["--cert-file", &pki.path("server.crt"), "--key-file", &pki.path("server.key")])
+        .args(["--trusted-ca-file", &pki.path("ca.crt"), "--client-cert-auth"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -200,24 +121,16 @@ fn client_tls_with_client_certificate_auth() {
             .arg(format!("--endpoints=127.0.0.1:{client}"))
             .arg(format!("--cacert={}", pki.path("ca.crt")));
         if with_cert {
-            c.arg(format!("--cert={}", pki.path("client.crt")))
-                .arg(format!("--key={}", pki.path("client.key")));
+            c.arg(format!("--cert={}", pki.path("client.crt"))).arg(format!("--key={}", pki.path("client.key")));
         }
         c.arg("--command-timeout=3s").args(args).output().unwrap()
     };
     let put = ctl(true, &["put", "secure", "yes"]);
-    assert!(
-        put.status.success(),
-        "{}",
-        String::from_utf8_lossy(&put.stderr)
-    );
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
     let get = ctl(true, &["get", "secure", "--print-value-only"]);
     assert_eq!(String::from_utf8_lossy(&get.stdout), "yes\n");
     let anon = ctl(false, &["get", "secure"]);
-    assert!(
-        !anon.status.success(),
-        "a client without a certificate must be refused"
-    );
+    assert!(!anon.status.success(), "a client without a certificate must be refused");
     let _ = child.kill();
     let _ = child.wait();
 }

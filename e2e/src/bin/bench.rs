@@ -93,20 +93,12 @@ fn plans(c: &Cli) -> Vec<Plan> {
         Plan {
             name: "range-linearizable",
             shape: format!("{cc}, {} ranges", c.ranges),
-            args: common(&[
-                "range".into(),
-                "--consistency=l".into(),
-                format!("--total={}", c.ranges),
-            ]),
+            args: common(&["range".into(), "--consistency=l".into(), format!("--total={}", c.ranges)]),
         },
         Plan {
             name: "range-serializable",
             shape: format!("{cc}, {} ranges", c.ranges),
-            args: common(&[
-                "range".into(),
-                "--consistency=s".into(),
-                format!("--total={}", c.ranges),
-            ]),
+            args: common(&["range".into(), "--consistency=s".into(), format!("--total={}", c.ranges)]),
         },
         Plan {
             name: "watch-fanout",
@@ -156,28 +148,14 @@ fn cpu_model() -> String {
 }
 
 /// Starts a fresh member, runs one workload against it, stops it.
-fn run_one(
-    cli: &Cli,
-    which: Impl,
-    bin: &Path,
-    load: &Path,
-    plan: &Plan,
-    round: usize,
-) -> Result<Value> {
-    let parent = cli
-        .data_dir
-        .clone()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("store-bench");
-    let log = cli
-        .log_dir
-        .as_ref()
-        .map(|d| d.join(format!("{}-{}-{round}.log", plan.name, which.name())));
+fn run_one(cli: &Cli, which: Impl, bin: &Path, load: &Path, plan: &Plan, round: usize) -> Result<Value> {
+    let parent = cli.data_dir.clone().unwrap_or_else(std::env::temp_dir).join("store-bench");
+    let log = cli.log_dir.as_ref().map(|d| d.join(format!("{}-{}-{round}.log", plan.name, which.name())));
     if let Some(d) = &cli.log_dir {
         std::fs::create_dir_all(d)?;
     }
-    let member = Member::start(which, bin, &parent, log.as_deref())
-        .with_context(|| format!("starting {}", which.name()))?;
+    let member =
+        Member::start(which, bin, &parent, log.as_deref()).with_context(|| format!("starting {}", which.name()))?;
     eprintln!(
         "bench: {} round {} on {} (pid {:?}, {})",
         plan.name,
@@ -206,31 +184,20 @@ fn run_one(
     let v: Value = serde_json::from_str(line).with_context(|| format!("parsing {line}"))?;
     eprintln!("bench:   {line}");
     if v.get("errors").and_then(Value::as_u64).unwrap_or(0) > 0 {
-        eprintln!(
-            "bench:   WARNING: {} reported errors on {}",
-            plan.name,
-            which.name()
-        );
+        eprintln!("bench:   WARNING: {} reported errors on {}", plan.name, which.name());
     }
     Ok(v)
 }
 
 fn run(cli: &Cli) -> Result<String> {
-    let store = cli
-        .store_bin
-        .clone()
-        .or_else(|| sibling("store"))
-        .unwrap_or_else(|| PathBuf::from("target/release/store"));
+    let store =
+        cli.store_bin.clone().or_else(|| sibling("store")).unwrap_or_else(|| PathBuf::from("target/release/store"));
     let load = cli
         .load_bin
         .clone()
         .or_else(|| sibling("etcd-load"))
         .context("etcd-load not found next to bench; pass --load-bin")?;
-    for (what, p) in [
-        ("store", &store),
-        ("etcd", &cli.etcd_bin),
-        ("etcd-load", &load),
-    ] {
+    for (what, p) in [("store", &store), ("etcd", &cli.etcd_bin), ("etcd-load", &load)] {
         if !p.exists() {
             bail!("{what} binary {} does not exist", p.display());
         }
@@ -241,18 +208,10 @@ fn run(cli: &Cli) -> Result<String> {
         if !cli.only.is_empty() && !cli.only.iter().any(|o| o == plan.name) {
             continue;
         }
-        let mut runs = Runs {
-            workload: plan.name.into(),
-            shape: plan.shape.clone(),
-            ..Default::default()
-        };
+        let mut runs = Runs { workload: plan.name.into(), shape: plan.shape.clone(), ..Default::default() };
         for round in 0..cli.rounds.max(1) {
             // Alternate who goes first, so neither always gets the cooler machine.
-            let order = if round % 2 == 0 {
-                [Impl::Etcd, Impl::Store]
-            } else {
-                [Impl::Store, Impl::Etcd]
-            };
+            let order = if round % 2 == 0 { [Impl::Etcd, Impl::Store] } else { [Impl::Store, Impl::Etcd] };
             for which in order {
                 let bin = match which {
                     Impl::Store => &store,

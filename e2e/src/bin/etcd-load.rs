@@ -7,10 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use e2e::load::{self, FanoutSize, LoopSize};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "etcd-load",
-    about = "etcd v3 API load generator (one JSON line per run)"
-)]
+#[command(name = "etcd-load", about = "etcd v3 API load generator (one JSON line per run)")]
 struct Cli {
     /// Client URL of the member under test.
     #[arg(long, global = true, default_value = "http://127.0.0.1:2379")]
@@ -79,10 +76,7 @@ enum Consistency {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("etcd-load: cannot start the runtime: {e}");
@@ -92,46 +86,18 @@ fn main() -> ExitCode {
     let ep = cli.endpoint.as_str();
     let result = rt.block_on(async {
         match cli.workload {
-            Workload::PutLatency { total, warmup } => {
-                load::put_latency(ep, total, warmup, cli.val_size).await
-            }
+            Workload::PutLatency { total, warmup } => load::put_latency(ep, total, warmup, cli.val_size).await,
             Workload::PutThroughput { total, warmup } => {
-                let size = LoopSize {
-                    total,
-                    warmup,
-                    clients: cli.clients,
-                    conns: cli.conns,
-                };
+                let size = LoopSize { total, warmup, clients: cli.clients, conns: cli.conns };
                 load::put_throughput(ep, size, cli.val_size).await
             }
-            Workload::Range {
-                consistency,
-                total,
-                warmup,
-            } => {
-                let size = LoopSize {
-                    total,
-                    warmup,
-                    clients: cli.clients,
-                    conns: cli.conns,
-                };
+            Workload::Range { consistency, total, warmup } => {
+                let size = LoopSize { total, warmup, clients: cli.clients, conns: cli.conns };
                 let serializable = matches!(consistency, Consistency::S);
                 load::range(ep, size, serializable, cli.val_size).await
             }
-            Workload::WatchFanout {
-                watchers,
-                streams,
-                events,
-                rate,
-            } => {
-                let size = FanoutSize {
-                    watchers,
-                    streams,
-                    conns: cli.conns,
-                    events,
-                    rate,
-                    val_size: cli.val_size,
-                };
+            Workload::WatchFanout { watchers, streams, events, rate } => {
+                let size = FanoutSize { watchers, streams, conns: cli.conns, events, rate, val_size: cli.val_size };
                 load::watch_fanout(ep, size).await
             }
         }

@@ -22,15 +22,8 @@ impl MemoryBackend {
 
     /// What would survive a crash now: a new backend holding only flushed data.
     pub fn crash_copy(&self) -> MemoryBackend {
-        let d = self
-            .durable
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        MemoryBackend {
-            live: Mutex::new(d.clone()),
-            durable: Mutex::new(d),
-        }
+        let d = self.durable.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        MemoryBackend { live: Mutex::new(d.clone()), durable: Mutex::new(d) }
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, Map> {
@@ -78,10 +71,7 @@ impl Backend for MemoryBackend {
     }
 
     fn size_on_disk(&self) -> u64 {
-        self.live()
-            .iter()
-            .map(|((_, k), v)| (k.len() + v.len()) as u64)
-            .sum()
+        self.live().iter().map(|((_, k), v)| (k.len() + v.len()) as u64).sum()
     }
 }
 

@@ -31,13 +31,7 @@ pub enum Bucket {
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 5] = [
-        Bucket::Key,
-        Bucket::Meta,
-        Bucket::Lease,
-        Bucket::Alarm,
-        Bucket::Members,
-    ];
+    pub const ALL: [Bucket; 5] = [Bucket::Key, Bucket::Meta, Bucket::Lease, Bucket::Alarm, Bucket::Members];
 
     /// etcd's bucket name.
     pub fn name(self) -> &'static [u8] {
@@ -134,17 +128,10 @@ pub(crate) mod suite {
         b.write(batch).unwrap();
         b.flush().unwrap();
         assert_eq!(b.get(Bucket::Key, b"a").unwrap(), Some(b"1".to_vec()));
-        assert_eq!(
-            b.get(Bucket::Meta, b"a").unwrap(),
-            Some(b"meta".to_vec()),
-            "buckets are separate"
-        );
+        assert_eq!(b.get(Bucket::Meta, b"a").unwrap(), Some(b"meta".to_vec()), "buckets are separate");
         assert_eq!(b.get(Bucket::Lease, b"a").unwrap(), None);
         let all = b.scan(Bucket::Key, b"", None).unwrap();
-        assert_eq!(
-            all.iter().map(|(k, _)| k.as_slice()).collect::<Vec<_>>(),
-            vec![b"a", b"b", b"c"]
-        );
+        assert_eq!(all.iter().map(|(k, _)| k.as_slice()).collect::<Vec<_>>(), vec![b"a", b"b", b"c"]);
         let part = b.scan(Bucket::Key, b"b", Some(b"c")).unwrap();
         assert_eq!(part, vec![(b"b".to_vec(), b"2".to_vec())]);
         let mut seen = 0;

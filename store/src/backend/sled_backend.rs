@@ -37,9 +37,7 @@ impl SledBackend {
                 .open();
             match r {
                 Ok(db) => return Ok(Self { db }),
-                Err(sled::Error::Io(e))
-                    if e.to_string().contains("could not acquire lock") && attempts < 40 =>
-                {
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && attempts < 40 => {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
@@ -51,11 +49,7 @@ impl SledBackend {
 
 impl Backend for SledBackend {
     fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .db
-            .get(prefixed(bucket, key))
-            .map_err(err)?
-            .map(|v| v.to_vec()))
+        Ok(self.db.get(prefixed(bucket, key)).map_err(err)?.map(|v| v.to_vec()))
     }
 
     fn for_each(

@@ -109,13 +109,7 @@ impl TreeIndex {
 
     /// Live keys in `[key, end)` at `at`, with the revision of their value, in key order.
     /// Visits every live key; `f` returns false to stop.
-    pub fn visit(
-        &self,
-        key: &[u8],
-        end: &[u8],
-        at: i64,
-        f: &mut dyn FnMut(&[u8], Revision) -> bool,
-    ) {
+    pub fn visit(&self, key: &[u8], end: &[u8], at: i64, f: &mut dyn FnMut(&[u8], Revision) -> bool) {
         let b = range_bounds(key, end);
         if !valid(&b) {
             return;
@@ -181,11 +175,7 @@ mod tests {
         assert_eq!(dropped, vec![2]);
         assert_eq!(k.get(5).map(|r| r.main), Some(4));
         let dropped: Vec<i64> = k.compact(7).iter().map(|(r, _)| r.main).collect();
-        assert_eq!(
-            dropped,
-            vec![4, 6],
-            "a tombstone at or below the compaction goes too"
-        );
+        assert_eq!(dropped, vec![4, 6], "a tombstone at or below the compaction goes too");
         assert_eq!(k.get(8).map(|r| r.main), Some(8));
         let dropped: Vec<i64> = k.compact(9).iter().map(|(r, _)| r.main).collect();
         assert_eq!(dropped, vec![8]);
@@ -209,10 +199,6 @@ mod tests {
         assert_eq!(keys(b"b", b""), vec![b"b".to_vec()]);
         assert_eq!(keys(b"a", b"c"), vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(keys(b"b", b"\0"), vec![b"b".to_vec(), b"c".to_vec()]);
-        assert_eq!(
-            keys(b"c", b"a"),
-            Vec::<Vec<u8>>::new(),
-            "end before start is empty"
-        );
+        assert_eq!(keys(b"c", b"a"), Vec::<Vec<u8>>::new(), "end before start is empty");
     }
 }

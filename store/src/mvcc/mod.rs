@@ -199,17 +199,9 @@ impl Mvcc {
         });
         let count = revs.len() as i64;
         if opts.count_only || revs.is_empty() {
-            return Ok(RangeResult {
-                kvs: Vec::new(),
-                count,
-                rev: cur,
-            });
+            return Ok(RangeResult { kvs: Vec::new(), count, rev: cur });
         }
-        let limit = if opts.limit <= 0 || opts.limit as usize > revs.len() {
-            revs.len()
-        } else {
-            opts.limit as usize
-        };
+        let limit = if opts.limit <= 0 || opts.limit as usize > revs.len() { revs.len() } else { opts.limit as usize };
         let mut kvs = Vec::with_capacity(limit);
         for r in &revs[..limit] {
             let k = r.to_bytes(false);
@@ -223,11 +215,7 @@ impl Mvcc {
             let v = v.ok_or_else(|| MvccError::Corrupt(k.clone()))?;
             kvs.push(decode_kv(&k, &v)?);
         }
-        Ok(RangeResult {
-            kvs,
-            count,
-            rev: cur,
-        })
+        Ok(RangeResult { kvs, count, rev: cur })
     }
 
     /// Starts the writer's transaction. There is one writer (the apply loop).
@@ -262,38 +250,27 @@ impl Mvcc {
         let mut revs = 0;
         let mut corrupt = None;
         let end = Revision::start_key(to.saturating_add(1));
-        self.backend.for_each(
-            Bucket::Key,
-            &Revision::start_key(from),
-            Some(&end),
-            &mut |k, v| {
-                let (Some((rev, tomb)), Ok(mut kv)) =
-                    (Revision::from_bytes(k), KeyValue::decode(v))
-                else {
-                    corrupt = Some(k.to_vec());
+        self.backend.for_each(Bucket::Key, &Revision::start_key(from), Some(&end), &mut |k, v| {
+            let (Some((rev, tomb)), Ok(mut kv)) = (Revision::from_bytes(k), KeyValue::decode(v)) else {
+                corrupt = Some(k.to_vec());
+                return false;
+            };
+            if rev.main != last {
+                if revs == max_revs {
                     return false;
-                };
-                if rev.main != last {
-                    if revs == max_revs {
-                        return false;
-                    }
-                    revs += 1;
-                    last = rev.main;
                 }
-                let ty = if tomb {
-                    kv.mod_revision = rev.main;
-                    EventType::Delete
-                } else {
-                    EventType::Put
-                };
-                out.push(Event {
-                    r#type: ty as i32,
-                    kv: Some(kv),
-                    prev_kv: None,
-                });
-                true
-            },
-        )?;
+                revs += 1;
+                last = rev.main;
+            }
+            let ty = if tomb {
+                kv.mod_revision = rev.main;
+                EventType::Delete
+            } else {
+                EventType::Put
+            };
+            out.push(Event { r#type: ty as i32, kv: Some(kv), prev_kv: None });
+            true
+        })?;
         if let Some(k) = corrupt {
             return Err(MvccError::Corrupt(k));
         }
@@ -318,12 +295,11 @@ impl Mvcc {
         }
         let mut h = crc32c::crc32c(Bucket::Key.name());
         let end = Revision::start_key(rev + 1);
-        self.backend
-            .for_each(Bucket::Key, b"", Some(&end), &mut |k, v| {
-                h = crc32c::crc32c_append(h, k);
-                h = crc32c::crc32c_append(h, v);
-                true
-            })?;
+        self.backend.for_each(Bucket::Key, b"", Some(&end), &mut |k, v| {
+            h = crc32c::crc32c_append(h, k);
+            h = crc32c::crc32c_append(h, v);
+            true
+        })?;
         Ok((h, rev, compact))
     }
 }
@@ -341,11 +317,7 @@ pub struct WriteTxn<'a> {
 impl WriteTxn<'_> {
     /// The revision this transaction's reads see.
     pub fn read_rev(&self) -> i64 {
-        if self.changes.is_empty() {
-            self.begin_rev
-        } else {
-            self.begin_rev + 1
-        }
+        if self.changes.is_empty() { self.begin_rev } else { self.begin_rev + 1 }
     }
 
     /// The revision of this transaction's writes.
@@ -359,17 +331,12 @@ impl WriteTxn<'_> {
 
     pub fn range(&self, key: &[u8], end: &[u8], opts: RangeOptions) -> Result<RangeResult> {
         let idx = self.mvcc.index_read();
-        self.mvcc
-            .range_locked(&idx, &self.overlay, self.read_rev(), key, end, opts)
+        self.mvcc.range_locked(&idx, &self.overlay, self.read_rev(), key, end, opts)
     }
 
     /// The key's current value, if live.
     pub fn get(&self, key: &[u8]) -> Result<Option<KeyValue>> {
-        Ok(self
-            .range(key, b"", RangeOptions::default())?
-            .kvs
-            .into_iter()
-            .next())
+        Ok(self.range(key, b"", RangeOptions::default())?.kvs.into_iter().next())
     }
 
     /// Writes `key`; returns the new KeyValue.
@@ -380,14 +347,7 @@ impl WriteTxn<'_> {
             Some(p) => (p.create_revision, p.version + 1),
             None => (rev, 1),
         };
-        let kv = KeyValue {
-            key: key.to_vec(),
-            create_revision: create,
-            mod_revision: rev,
-            version,
-            value,
-            lease,
-        };
+        let kv = KeyValue { key: key.to_vec(), create_revision: create, mod_revision: rev, version, value, lease };
         let r = Revision::new(rev, self.changes.len() as i64);
         let rb = r.to_bytes(false);
         let enc = kv.encode_to_vec();
@@ -409,18 +369,10 @@ impl WriteTxn<'_> {
         let rev = self.write_rev();
         for k in &keys {
             let r = Revision::new(rev, self.changes.len() as i64);
-            let tomb = KeyValue {
-                key: k.clone(),
-                ..Default::default()
-            };
-            self.batch
-                .put(Bucket::Key, r.to_bytes(true), tomb.encode_to_vec());
+            let tomb = KeyValue { key: k.clone(), ..Default::default() };
+            self.batch.put(Bucket::Key, r.to_bytes(true), tomb.encode_to_vec());
             self.mvcc.index_write().push(k, r, true);
-            self.changes.push(KeyValue {
-                key: k.clone(),
-                mod_revision: rev,
-                ..Default::default()
-            });
+            self.changes.push(KeyValue { key: k.clone(), mod_revision: rev, ..Default::default() });
         }
         keys
     }
@@ -454,16 +406,8 @@ impl WriteTxn<'_> {
             .changes
             .into_iter()
             .map(|kv| {
-                let ty = if kv.create_revision == 0 {
-                    EventType::Delete
-                } else {
-                    EventType::Put
-                };
-                Event {
-                    r#type: ty as i32,
-                    kv: Some(kv),
-                    prev_kv: None,
-                }
+                let ty = if kv.create_revision == 0 { EventType::Delete } else { EventType::Put };
+                Event { r#type: ty as i32, kv: Some(kv), prev_kv: None }
             })
             .collect::<Vec<_>>();
         if !events.is_empty() {
@@ -507,39 +451,14 @@ mod tests {
         assert_eq!(ev[0].kv.as_ref().unwrap().mod_revision, 4);
         let mut t = m.write_txn();
         let kv = t.put(b"a", b"3".to_vec(), 0).unwrap();
-        assert_eq!(
-            (kv.create_revision, kv.version),
-            (5, 1),
-            "a new generation after delete"
-        );
+        assert_eq!((kv.create_revision, kv.version), (5, 1), "a new generation after delete");
         commit(&m, t);
-        let at = |rev| {
-            m.range(
-                b"a",
-                b"",
-                RangeOptions {
-                    rev,
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-            .kvs
-        };
+        let at = |rev| m.range(b"a", b"", RangeOptions { rev, ..Default::default() }).unwrap().kvs;
         assert_eq!(at(2)[0].value, b"1");
         assert_eq!(at(3)[0].value, b"2");
         assert!(at(4).is_empty());
         assert_eq!(at(0)[0].value, b"3");
-        assert!(matches!(
-            m.range(
-                b"a",
-                b"",
-                RangeOptions {
-                    rev: 6,
-                    ..Default::default()
-                }
-            ),
-            Err(MvccError::FutureRev)
-        ));
+        assert!(matches!(m.range(b"a", b"", RangeOptions { rev: 6, ..Default::default() }), Err(MvccError::FutureRev)));
     }
 
     #[test]
@@ -547,24 +466,12 @@ mod tests {
         let m = Mvcc::open(Arc::new(MemoryBackend::new())).unwrap();
         let mut t = m.write_txn();
         t.put(b"a", b"1".to_vec(), 0).unwrap();
-        assert_eq!(
-            t.get(b"a").unwrap().unwrap().value,
-            b"1",
-            "the txn sees its own write"
-        );
+        assert_eq!(t.get(b"a").unwrap().unwrap().value, b"1", "the txn sees its own write");
         let (b, _) = t.end();
         m.backend().write(b).unwrap();
-        assert!(
-            m.range(b"a", b"", RangeOptions::default())
-                .unwrap()
-                .kvs
-                .is_empty()
-        );
+        assert!(m.range(b"a", b"", RangeOptions::default()).unwrap().kvs.is_empty());
         m.publish();
-        assert_eq!(
-            m.range(b"a", b"", RangeOptions::default()).unwrap().count,
-            1
-        );
+        assert_eq!(m.range(b"a", b"", RangeOptions::default()).unwrap().count, 1);
     }
 
     #[test]
@@ -579,31 +486,8 @@ mod tests {
         let mut t = m.write_txn();
         t.compact(4).unwrap();
         commit(&m, t);
-        assert!(matches!(
-            m.range(
-                b"k",
-                b"",
-                RangeOptions {
-                    rev: 3,
-                    ..Default::default()
-                }
-            ),
-            Err(MvccError::Compacted)
-        ));
-        assert_eq!(
-            m.range(
-                b"k",
-                b"",
-                RangeOptions {
-                    rev: 4,
-                    ..Default::default()
-                }
-            )
-            .unwrap()
-            .kvs[0]
-                .value,
-            b"2"
-        );
+        assert!(matches!(m.range(b"k", b"", RangeOptions { rev: 3, ..Default::default() }), Err(MvccError::Compacted)));
+        assert_eq!(m.range(b"k", b"", RangeOptions { rev: 4, ..Default::default() }).unwrap().kvs[0].value, b"2");
         let t = m.write_txn();
         drop(t);
         let m2 = Mvcc::open(Arc::new(backend.crash_copy())).unwrap();

@@ -51,11 +51,7 @@ mod tests {
 
     #[test]
     fn revision_bytes_round_trip_and_sort_by_revision() {
-        let cases = [
-            (Revision::new(1, 0), false),
-            (Revision::new(5, 3), true),
-            (Revision::new(i64::MAX, 7), false),
-        ];
+        let cases = [(Revision::new(1, 0), false), (Revision::new(5, 3), true), (Revision::new(i64::MAX, 7), false)];
         for (r, t) in cases {
             assert_eq!(Revision::from_bytes(&r.to_bytes(t)), Some((r, t)));
         }

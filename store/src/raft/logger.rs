@@ -23,8 +23,5 @@ impl Drain for TracingDrain {
 }
 
 pub fn logger(member: u64) -> slog::Logger {
-    slog::Logger::root(
-        TracingDrain.fuse(),
-        slog::o!("member" => format!("{member:x}")),
-    )
+    slog::Logger::root(TracingDrain.fuse(), slog::o!("member" => format!("{member:x}")))
 }

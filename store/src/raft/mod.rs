@@ -75,9 +75,7 @@ impl RaftHandle {
         let (tx, rx) = oneshot::channel();
         match self.inbox.try_send(Input::Propose(req, tx)) {
             Ok(()) => rx.await.map_err(|_| Unavailable::NoLeader),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                Err(Unavailable::Busy)
-            }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => Err(Unavailable::Busy),
         }
     }
 
@@ -85,16 +83,12 @@ impl RaftHandle {
     /// (confirmed by a quorum through the leader): a linearizable read may follow.
     pub async fn read_index(&self) -> Result<(), Unavailable> {
         let (tx, rx) = oneshot::channel();
-        self.inbox
-            .try_send(Input::ReadIndex(tx))
-            .map_err(|_| Unavailable::Busy)?;
+        self.inbox.try_send(Input::ReadIndex(tx)).map_err(|_| Unavailable::Busy)?;
         rx.await.map_err(|_| Unavailable::NoLeader)
     }
 
     pub fn transfer_leader(&self, to: u64) -> Result<(), Unavailable> {
-        self.inbox
-            .try_send(Input::TransferLeader(to))
-            .map_err(|_| Unavailable::Busy)
+        self.inbox.try_send(Input::TransferLeader(to)).map_err(|_| Unavailable::Busy)
     }
 
     pub fn leader(&self) -> u64 {
@@ -112,6 +106,8 @@ pub struct NodeConfig {
     pub peers: Vec<(u64, String)>,
     pub heartbeat: Duration,
     pub election_ticks: usize,
+    /// Client TLS for dialing peers (mutual TLS), when configured.
+    pub peer_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Starts the Raft thread and the peer senders; returns the handle and the service to
@@ -143,7 +139,7 @@ pub fn start(
     let status = Arc::new(RaftStatus::default());
     status.applied.store(sm.applied_index(), Ordering::Release);
     let runtime = tokio::runtime::Handle::current();
-    let transport = Transport::start(cfg.id, &cfg.peers, &runtime, cancel.clone());
+    let transport = Transport::start(cfg.id, &cfg.peers, &runtime, cfg.peer_tls.clone(), cancel.clone());
     let members = Arc::new(RwLock::new(voters));
     let mut thread = RaftThread {
         node,
@@ -161,14 +157,8 @@ pub fn start(
         heartbeat: cfg.heartbeat,
         cancel,
     };
-    std::thread::Builder::new()
-        .name("raft".into())
-        .spawn(move || thread.run(rx))?;
-    let handle = RaftHandle {
-        inbox: inbox.clone(),
-        status,
-        id: cfg.id,
-    };
+    std::thread::Builder::new().name("raft".into()).spawn(move || thread.run(rx))?;
+    let handle = RaftHandle { inbox: inbox.clone(), status, id: cfg.id };
     Ok((handle, PeerService { inbox, members }))
 }
 
@@ -239,13 +229,9 @@ impl RaftThread {
                 self.pending_reads.clear();
             }
             self.status.term.store(r.term, Ordering::Release);
-            self.status
-                .commit
-                .store(r.raft_log.committed, Ordering::Release);
+            self.status.commit.store(r.raft_log.committed, Ordering::Release);
             self.metrics.has_leader.set(i64::from(r.leader_id != 0));
-            self.metrics
-                .is_leader
-                .set(i64::from(r.state == StateRole::Leader));
+            self.metrics.is_leader.set(i64::from(r.state == StateRole::Leader));
         }
     }
 
@@ -303,9 +289,7 @@ impl RaftThread {
             if let Err(e) = self.backend.write(batch).and_then(|_| self.backend.flush()) {
                 fatal("persisting the raft log", &e);
             }
-            self.metrics
-                .fsync_duration
-                .observe(t.elapsed().as_secs_f64());
+            self.metrics.fsync_duration.observe(t.elapsed().as_secs_f64());
             let mut core = self.storage.wl();
             if !entries.is_empty()
                 && let Err(e) = core.append(&entries)
@@ -369,11 +353,9 @@ impl RaftThread {
                 EntryType::EntryNormal => self.write_noop(e.index),
                 EntryType::EntryConfChange | EntryType::EntryConfChangeV2 => {
                     let cs = if e.get_entry_type() == EntryType::EntryConfChange {
-                        ConfChange::parse_from_bytes(&e.data)
-                            .map(|cc| self.node.apply_conf_change(&cc))
+                        ConfChange::parse_from_bytes(&e.data).map(|cc| self.node.apply_conf_change(&cc))
                     } else {
-                        ConfChangeV2::parse_from_bytes(&e.data)
-                            .map(|cc| self.node.apply_conf_change(&cc))
+                        ConfChangeV2::parse_from_bytes(&e.data).map(|cc| self.node.apply_conf_change(&cc))
                     };
                     match cs {
                         Ok(Ok(cs)) => {
@@ -397,13 +379,9 @@ impl RaftThread {
         if let Err(e) = self.backend.flush() {
             fatal("flushing applied entries", &e);
         }
-        self.metrics
-            .commit_duration
-            .observe(t.elapsed().as_secs_f64());
+        self.metrics.commit_duration.observe(t.elapsed().as_secs_f64());
         self.metrics.proposals_applied.inc_by(replies.len() as u64);
-        self.metrics
-            .proposals_committed
-            .inc_by(replies.len() as u64);
+        self.metrics.proposals_committed.inc_by(replies.len() as u64);
         self.status.applied.store(last, Ordering::Release);
         self.sm.mvcc.publish();
         self.hub.notify(&events);
@@ -420,11 +398,7 @@ impl RaftThread {
     }
 
     fn answer_reads(&mut self) {
-        let applied = self
-            .status
-            .applied
-            .load(Ordering::Acquire)
-            .max(self.sm.applied_index());
+        let applied = self.status.applied.load(Ordering::Acquire).max(self.sm.applied_index());
         let mut i = 0;
         while i < self.pending_reads.len() {
             let (index, id) = self.pending_reads[i];

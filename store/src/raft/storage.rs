@@ -29,10 +29,7 @@ fn encode<M: protobuf::Message>(m: &M) -> Vec<u8> {
 
 /// Loads the persisted Raft state; a fresh member starts from `initial_voters`.
 /// Returns the storage and whether the member was already initialised.
-pub fn load(
-    backend: &dyn Backend,
-    initial_voters: &[u64],
-) -> Result<(MemStorage, bool), RaftStorageError> {
+pub fn load(backend: &dyn Backend, initial_voters: &[u64]) -> Result<(MemStorage, bool), RaftStorageError> {
     let hs = backend.get(Bucket::RaftState, HARD_STATE)?;
     let cs = backend.get(Bucket::RaftState, CONF_STATE)?;
     match (hs, cs) {
@@ -47,8 +44,7 @@ pub fn load(
             {
                 let mut core = storage.wl();
                 if !entries.is_empty() {
-                    core.append(&entries)
-                        .map_err(|e| RaftStorageError::Corrupt(e.to_string()))?;
+                    core.append(&entries).map_err(|e| RaftStorageError::Corrupt(e.to_string()))?;
                 }
                 core.set_hardstate(hs);
             }
@@ -58,11 +54,7 @@ pub fn load(
             let cs = ConfState::from((initial_voters.to_vec(), Vec::<u64>::new()));
             let mut b = WriteBatch::default();
             b.put(Bucket::RaftState, CONF_STATE.to_vec(), encode(&cs));
-            b.put(
-                Bucket::RaftState,
-                HARD_STATE.to_vec(),
-                encode(&HardState::default()),
-            );
+            b.put(Bucket::RaftState, HARD_STATE.to_vec(), encode(&HardState::default()));
             backend.write(b)?;
             backend.flush()?;
             Ok((MemStorage::new_with_conf_state(cs), false))

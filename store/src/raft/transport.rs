@@ -31,6 +31,7 @@ impl Transport {
         me: u64,
         peers: &[(u64, String)],
         runtime: &tokio::runtime::Handle,
+        tls: Option<Arc<rustls::ClientConfig>>,
         cancel: CancellationToken,
     ) -> Arc<Self> {
         let mut map = HashMap::new();
@@ -40,7 +41,7 @@ impl Transport {
             }
             let (tx, rx) = mpsc::channel(PEER_QUEUE);
             map.insert(*id, tx);
-            runtime.spawn(peer_loop(me, *id, url.clone(), rx, cancel.clone()));
+            runtime.spawn(peer_loop(me, *id, url.clone(), rx, tls.clone(), cancel.clone()));
         }
         Arc::new(Self { peers: map })
     }
@@ -52,10 +53,7 @@ impl Transport {
                     continue;
                 };
                 if q.try_send(bytes).is_err() {
-                    tracing::trace!(
-                        to = format!("{:x}", m.to),
-                        "peer queue full; dropping a raft message"
-                    );
+                    tracing::trace!(to = format!("{:x}", m.to), "peer queue full; dropping a raft message");
                 }
             }
         }
@@ -67,6 +65,7 @@ async fn peer_loop(
     peer: u64,
     url: String,
     mut queue: mpsc::Receiver<Vec<u8>>,
+    tls: Option<Arc<rustls::ClientConfig>>,
     cancel: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(50);
@@ -81,7 +80,11 @@ async fn peer_loop(
                 return;
             }
         };
-        let channel = match endpoint.connect().await {
+        let connected = match &tls {
+            Some(cfg) => endpoint.connect_with_connector(tls_connector(cfg.clone())).await,
+            None => endpoint.connect().await,
+        };
+        let channel = match connected {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(peer = %url, error = %e, "peer unreachable; retrying");
@@ -95,34 +98,45 @@ async fn peer_loop(
         backoff = Duration::from_millis(50);
         let (stx, srx) = mpsc::channel::<RaftEnvelope>(256);
         let mut client = RaftTransportClient::new(channel).max_encoding_message_size(usize::MAX);
-        let call = tokio::spawn(async move {
-            client
-                .stream(tokio_stream::wrappers::ReceiverStream::new(srx))
-                .await
-        });
+        let call = tokio::spawn(async move { client.stream(tokio_stream::wrappers::ReceiverStream::new(srx)).await });
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => return,
                 m = queue.recv() => m,
             };
             let Some(bytes) = next else { return };
-            if call.is_finished()
-                || stx
-                    .send(RaftEnvelope {
-                        from: me,
-                        message: bytes,
-                    })
-                    .await
-                    .is_err()
-            {
+            if call.is_finished() || stx.send(RaftEnvelope { from: me, message: bytes }).await.is_err() {
                 break;
             }
         }
-        tracing::debug!(
-            peer = format!("{peer:x}"),
-            "peer stream ended; reconnecting"
-        );
+        tracing::debug!(peer = format!("{peer:x}"), "peer stream ended; reconnecting");
     }
+}
+
+/// Dials peers over mutual TLS: the peer certificate both authenticates this member
+/// and verifies the peer against `--peer-trusted-ca-file`.
+fn tls_connector(
+    cfg: Arc<rustls::ClientConfig>,
+) -> impl tower::Service<
+    http::Uri,
+    Response = hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    Error = std::io::Error,
+    Future = impl Send,
+> + Send
++ 'static {
+    tower::service_fn(move |uri: http::Uri| {
+        let cfg = cfg.clone();
+        async move {
+            let host = uri.host().unwrap_or("localhost").trim_start_matches('[').trim_end_matches(']').to_string();
+            let port = uri.port_u16().unwrap_or(2380);
+            let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            let _ = tcp.set_nodelay(true);
+            let name = rustls_pki_types::ServerName::try_from(host)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let tls = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await?;
+            Ok(hyper_util::rt::TokioIo::new(tls))
+        }
+    })
 }
 
 /// The receiving side: decodes messages and hands them to the Raft thread.
@@ -134,26 +148,16 @@ pub struct PeerService {
 
 #[tonic::async_trait]
 impl RaftTransport for PeerService {
-    async fn stream(
-        &self,
-        req: Request<Streaming<RaftEnvelope>>,
-    ) -> Result<Response<Done>, Status> {
+    async fn stream(&self, req: Request<Streaming<RaftEnvelope>>) -> Result<Response<Done>, Status> {
         let mut s = req.into_inner();
         while let Some(env) = s.message().await? {
             let Ok(m) = Message::parse_from_bytes(&env.message) else {
                 tracing::warn!("undecodable raft message from a peer; dropping");
                 continue;
             };
-            let known = self
-                .members
-                .read()
-                .map(|ms| ms.contains(&m.from))
-                .unwrap_or(false);
+            let known = self.members.read().map(|ms| ms.contains(&m.from)).unwrap_or(false);
             if m.from != env.from || !known {
-                tracing::warn!(
-                    from = env.from,
-                    "raft message from an unknown member; dropping"
-                );
+                tracing::warn!(from = env.from, "raft message from an unknown member; dropping");
                 continue;
             }
             if self.inbox.try_send(Input::Message(Box::new(m))).is_err() {

@@ -41,10 +41,7 @@ pub struct Stopped;
 impl Proposer {
     pub async fn propose(&self, req: Request) -> Result<Result<Response, ApplyError>, Stopped> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Proposal { req, reply })
-            .await
-            .map_err(|_| Stopped)?;
+        self.tx.send(Proposal { req, reply }).await.map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
     }
 }
@@ -75,9 +72,7 @@ pub fn recover(sm: &StateMachine, records: Vec<(u64, Vec<u8>)>) -> anyhow::Resul
             continue;
         }
         if i != index + 1 {
-            anyhow::bail!(
-                "the write-ahead log jumps from index {index} to {i}: records are missing"
-            );
+            anyhow::bail!("the write-ahead log jumps from index {index} to {i}: records are missing");
         }
         let req = Request::decode(&payload)?;
         let applied = sm.apply(i, &req);
@@ -89,11 +84,7 @@ pub fn recover(sm: &StateMachine, records: Vec<(u64, Vec<u8>)>) -> anyhow::Resul
     backend.flush()?;
     sm.mvcc.publish();
     if replayed > 0 {
-        tracing::info!(
-            replayed,
-            applied_index = index,
-            "replayed the write-ahead log"
-        );
+        tracing::info!(replayed, applied_index = index, "replayed the write-ahead log");
     }
     Ok(index)
 }
@@ -171,11 +162,7 @@ fn run(
         for (p, (i, _)) in group.drain(..).zip(&encoded) {
             let applied = sm.apply(*i, &p.req);
             batch.ops.extend(
-                applied
-                    .batch
-                    .ops
-                    .into_iter()
-                    .filter(|(b, k, _)| !(*b == Bucket::Meta && k == META_CONSISTENT_INDEX)),
+                applied.batch.ops.into_iter().filter(|(b, k, _)| !(*b == Bucket::Meta && k == META_CONSISTENT_INDEX)),
             );
             if applied.result.is_err() {
                 metrics.proposals_failed.inc();
@@ -183,11 +170,7 @@ fn run(
             events.extend(applied.events);
             replies.push((p.reply, applied.result));
         }
-        batch.put(
-            Bucket::Meta,
-            META_CONSISTENT_INDEX.to_vec(),
-            index.to_be_bytes().to_vec(),
-        );
+        batch.put(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), index.to_be_bytes().to_vec());
         if let Err(e) = backend.write(batch) {
             fatal("writing to the backend", &e);
         }

@@ -13,11 +13,7 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1024 * 1024 * 3 / 2;
 pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
 #[derive(Clone, Debug, Parser)]
-#[command(
-    name = "store",
-    version,
-    about = "An etcd v3 compatible key-value store"
-)]
+#[command(name = "store", version, about = "An etcd v3 compatible key-value store")]
 pub struct Config {
     /// Human-readable name for this member.
     #[arg(long, default_value = "default")]
@@ -26,32 +22,16 @@ pub struct Config {
     #[arg(long = "data-dir")]
     pub data_dir: Option<PathBuf>,
     /// URLs to listen on for client traffic (comma-separated).
-    #[arg(
-        long = "listen-client-urls",
-        default_value = "http://localhost:2379",
-        value_delimiter = ','
-    )]
+    #[arg(long = "listen-client-urls", default_value = "http://localhost:2379", value_delimiter = ',')]
     pub listen_client_urls: Vec<Url>,
     /// Client URLs of this member advertised to the cluster (comma-separated).
-    #[arg(
-        long = "advertise-client-urls",
-        default_value = "http://localhost:2379",
-        value_delimiter = ','
-    )]
+    #[arg(long = "advertise-client-urls", default_value = "http://localhost:2379", value_delimiter = ',')]
     pub advertise_client_urls: Vec<Url>,
     /// URLs to listen on for peer traffic (comma-separated).
-    #[arg(
-        long = "listen-peer-urls",
-        default_value = "http://localhost:2380",
-        value_delimiter = ','
-    )]
+    #[arg(long = "listen-peer-urls", default_value = "http://localhost:2380", value_delimiter = ',')]
     pub listen_peer_urls: Vec<Url>,
     /// This member's peer URLs advertised to the rest of the cluster.
-    #[arg(
-        long = "initial-advertise-peer-urls",
-        default_value = "http://localhost:2380",
-        value_delimiter = ','
-    )]
+    #[arg(long = "initial-advertise-peer-urls", default_value = "http://localhost:2380", value_delimiter = ',')]
     pub initial_advertise_peer_urls: Vec<Url>,
     /// Initial cluster configuration for bootstrapping: name=peerURL,...
     #[arg(long = "initial-cluster")]
@@ -63,11 +43,7 @@ pub struct Config {
     #[arg(long = "initial-cluster-token", default_value = "etcd-cluster")]
     pub initial_cluster_token: String,
     /// URLs to serve /metrics and /health on (comma-separated).
-    #[arg(
-        long = "listen-metrics-urls",
-        value_delimiter = ',',
-        default_value = "http://localhost:2381"
-    )]
+    #[arg(long = "listen-metrics-urls", value_delimiter = ',', default_value = "http://localhost:2381")]
     pub listen_metrics_urls: Vec<Url>,
     /// Time (in milliseconds) of a heartbeat interval.
     #[arg(long = "heartbeat-interval", default_value_t = 100)]
@@ -120,9 +96,7 @@ pub struct Config {
 
 /// Parses Go-style durations: "10m", "5s", "250ms", "1h".
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| s.split_at(i));
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map_or((s, "s"), |i| s.split_at(i));
     let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
     let secs = match unit {
         "ns" => n / 1e9,
@@ -140,21 +114,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub enum ConfigError {
     #[error("--initial-cluster has an invalid entry {0:?} (want name=url)")]
     BadInitialCluster(String),
-    #[error(
-        "--initial-cluster must include {name}={url} (this member's --initial-advertise-peer-urls)"
-    )]
+    #[error("--initial-cluster must include {name}={url} (this member's --initial-advertise-peer-urls)")]
     SelfNotInCluster { name: String, url: String },
     #[error("--initial-cluster-state must be 'new' or 'existing', not {0:?}")]
     BadClusterState(String),
-    #[error(
-        "--election-timeout[{election}ms] should be at least as 5 times as --heartbeat-interval[{heartbeat}ms]"
-    )]
+    #[error("--election-timeout[{election}ms] should be at least as 5 times as --heartbeat-interval[{heartbeat}ms]")]
     BadElection { election: u64, heartbeat: u64 },
     #[error("unsupported URL scheme in {0} (want http or https)")]
     BadScheme(Url),
     #[error("{0} uses https but --cert-file and --key-file are not both set")]
     TlsWithoutCert(Url),
-    #[error("--client-cert-auth needs --trusted-ca-file")]
+    #[error("{0} uses https but --peer-cert-file, --peer-key-file and --peer-trusted-ca-file are not all set")]
+    PeerTlsWithoutCert(Url),
+    #[error("--client-cert-auth needs --trusted-ca-file (and --peer-client-cert-auth --peer-trusted-ca-file)")]
     ClientAuthWithoutCa,
     #[error("URL {0} has no host or port")]
     NoHostPort(Url),
@@ -162,9 +134,7 @@ pub enum ConfigError {
 
 impl Config {
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("{}.etcd", self.name)))
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!("{}.etcd", self.name)))
     }
 
     pub fn quota_bytes(&self) -> i64 {
@@ -189,18 +159,12 @@ impl Config {
             None => format!(
                 "{}={}",
                 self.name,
-                self.initial_advertise_peer_urls
-                    .iter()
-                    .map(trim)
-                    .collect::<Vec<_>>()
-                    .join(",")
+                self.initial_advertise_peer_urls.iter().map(trim).collect::<Vec<_>>().join(",")
             ),
         };
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for part in spec.split(',').filter(|p| !p.is_empty()) {
-            let (name, url) = part
-                .split_once('=')
-                .ok_or_else(|| ConfigError::BadInitialCluster(part.into()))?;
+            let (name, url) = part.split_once('=').ok_or_else(|| ConfigError::BadInitialCluster(part.into()))?;
             let u = Url::parse(url).map_err(|_| ConfigError::BadInitialCluster(part.into()))?;
             match out.iter_mut().find(|(n, _)| n == name) {
                 Some((_, urls)) => urls.push(trim(&u)),
@@ -212,9 +176,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.initial_cluster_state != "new" && self.initial_cluster_state != "existing" {
-            return Err(ConfigError::BadClusterState(
-                self.initial_cluster_state.clone(),
-            ));
+            return Err(ConfigError::BadClusterState(self.initial_cluster_state.clone()));
         }
         if self.election_timeout < 5 * self.heartbeat_interval {
             return Err(ConfigError::BadElection {
@@ -224,20 +186,10 @@ impl Config {
         }
         let members = self.initial_members()?;
         let mine: Vec<String> = self.initial_advertise_peer_urls.iter().map(trim).collect();
-        if !members
-            .iter()
-            .any(|(n, urls)| *n == self.name && mine.iter().all(|u| urls.contains(u)))
-        {
-            return Err(ConfigError::SelfNotInCluster {
-                name: self.name.clone(),
-                url: mine.join(","),
-            });
+        if !members.iter().any(|(n, urls)| *n == self.name && mine.iter().all(|u| urls.contains(u))) {
+            return Err(ConfigError::SelfNotInCluster { name: self.name.clone(), url: mine.join(",") });
         }
-        for u in self
-            .listen_client_urls
-            .iter()
-            .chain(&self.listen_metrics_urls)
-        {
+        for u in self.listen_client_urls.iter().chain(&self.listen_metrics_urls) {
             match u.scheme() {
                 "http" => {}
                 "https" if self.cert_file.is_some() && self.key_file.is_some() => {}
@@ -249,6 +201,18 @@ impl Config {
             }
         }
         if self.client_cert_auth && self.trusted_ca_file.is_none() {
+            return Err(ConfigError::ClientAuthWithoutCa);
+        }
+        let peer_tls = self.peer_cert_file.is_some() && self.peer_key_file.is_some();
+        for u in self.listen_peer_urls.iter().chain(&self.initial_advertise_peer_urls) {
+            match u.scheme() {
+                "http" => {}
+                "https" if peer_tls && self.peer_trusted_ca_file.is_some() => {}
+                "https" => return Err(ConfigError::PeerTlsWithoutCert(u.clone())),
+                _ => return Err(ConfigError::BadScheme(u.clone())),
+            }
+        }
+        if self.peer_client_cert_auth && self.peer_trusted_ca_file.is_none() {
             return Err(ConfigError::ClientAuthWithoutCa);
         }
         Ok(())
@@ -286,21 +250,9 @@ mod tests {
     fn bad_configs_are_rejected_before_start() {
         assert!(cfg(&["--initial-cluster-state", "old"]).validate().is_err());
         assert!(cfg(&["--heartbeat-interval", "500"]).validate().is_err());
-        assert!(
-            cfg(&["--initial-cluster", "other=http://localhost:2380"])
-                .validate()
-                .is_err()
-        );
-        assert!(
-            cfg(&["--listen-client-urls", "https://127.0.0.1:1"])
-                .validate()
-                .is_err()
-        );
-        assert!(
-            cfg(&["--listen-client-urls", "unix://x"])
-                .validate()
-                .is_err()
-        );
+        assert!(cfg(&["--initial-cluster", "other=http://localhost:2380"]).validate().is_err());
+        assert!(cfg(&["--listen-client-urls", "https://127.0.0.1:1"]).validate().is_err());
+        assert!(cfg(&["--listen-client-urls", "unix://x"]).validate().is_err());
     }
 
     #[test]

@@ -20,16 +20,10 @@ pub fn lease_provided() -> Status {
     status(Code::InvalidArgument, "etcdserver: lease is provided")
 }
 pub fn too_many_ops() -> Status {
-    status(
-        Code::InvalidArgument,
-        "etcdserver: too many operations in txn request",
-    )
+    status(Code::InvalidArgument, "etcdserver: too many operations in txn request")
 }
 pub fn duplicate_key() -> Status {
-    status(
-        Code::InvalidArgument,
-        "etcdserver: duplicate key given in txn request",
-    )
+    status(Code::InvalidArgument, "etcdserver: duplicate key given in txn request")
 }
 pub fn request_too_large() -> Status {
     status(Code::InvalidArgument, "etcdserver: request is too large")
@@ -41,10 +35,7 @@ pub fn lease_not_found() -> Status {
     status(Code::NotFound, "etcdserver: requested lease not found")
 }
 pub fn no_space() -> Status {
-    status(
-        Code::ResourceExhausted,
-        "etcdserver: mvcc: database space exceeded",
-    )
+    status(Code::ResourceExhausted, "etcdserver: mvcc: database space exceeded")
 }
 pub fn stopped() -> Status {
     status(Code::Unavailable, "etcdserver: server stopped")
@@ -65,30 +56,20 @@ pub fn member_not_found() -> Status {
     status(Code::NotFound, "etcdserver: member not found")
 }
 pub fn auth_not_enabled() -> Status {
-    status(
-        Code::FailedPrecondition,
-        "etcdserver: authentication is not enabled",
-    )
+    status(Code::FailedPrecondition, "etcdserver: authentication is not enabled")
 }
 /// What grpc-go answers for a message over the server's receive limit.
 pub fn message_too_large(len: usize, max: usize) -> Status {
-    status(
-        Code::ResourceExhausted,
-        &format!("grpc: received message larger than max ({len} vs. {max})"),
-    )
+    status(Code::ResourceExhausted, &format!("grpc: received message larger than max ({len} vs. {max})"))
 }
 
 impl From<MvccError> for Status {
     fn from(e: MvccError) -> Self {
         match e {
-            MvccError::Compacted => status(
-                Code::OutOfRange,
-                "etcdserver: mvcc: required revision has been compacted",
-            ),
-            MvccError::FutureRev => status(
-                Code::OutOfRange,
-                "etcdserver: mvcc: required revision is a future revision",
-            ),
+            MvccError::Compacted => status(Code::OutOfRange, "etcdserver: mvcc: required revision has been compacted"),
+            MvccError::FutureRev => {
+                status(Code::OutOfRange, "etcdserver: mvcc: required revision is a future revision")
+            }
             other => {
                 tracing::error!(error = %other, "storage failure while serving a request");
                 status(Code::Internal, &format!("etcdserver: {other}"))
@@ -103,9 +84,7 @@ impl From<ApplyError> for Status {
             ApplyError::Mvcc(m) => m.into(),
             ApplyError::KeyNotFound => status(Code::InvalidArgument, "etcdserver: key not found"),
             ApplyError::LeaseNotFound => lease_not_found(),
-            ApplyError::LeaseExists => {
-                status(Code::FailedPrecondition, "etcdserver: lease already exists")
-            }
+            ApplyError::LeaseExists => status(Code::FailedPrecondition, "etcdserver: lease already exists"),
             ApplyError::NoSpace => no_space(),
             ApplyError::BadEntry => status(Code::Internal, "etcdserver: undecodable request"),
         }

@@ -13,8 +13,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use proto::etcdserverpb as pb;
 use proto::etcdserverpb::{
-    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer,
-    lease_server::LeaseServer, maintenance_server::MaintenanceServer, watch_server::WatchServer,
+    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
+    maintenance_server::MaintenanceServer, watch_server::WatchServer,
 };
 use proto::etcdserverpb::{
     cluster_server::Cluster, kv_server::Kv, lease_server::Lease, maintenance_server::Maintenance,
@@ -44,15 +44,13 @@ pub async fn serve_client(
     cancel: CancellationToken,
 ) {
     let svcs = Services(server.clone());
-    let routes = tonic::service::Routes::new(
-        KvServer::new(svcs.clone()).max_decoding_message_size(TONIC_MAX_MESSAGE),
-    )
-    .add_service(WatchServer::new(svcs.clone()).max_decoding_message_size(TONIC_MAX_MESSAGE))
-    .add_service(LeaseServer::new(svcs.clone()))
-    .add_service(ClusterServer::new(svcs.clone()))
-    .add_service(MaintenanceServer::new(svcs.clone()).max_encoding_message_size(usize::MAX))
-    .add_service(AuthServer::new(svcs.clone()))
-    .prepare();
+    let routes = tonic::service::Routes::new(KvServer::new(svcs.clone()).max_decoding_message_size(TONIC_MAX_MESSAGE))
+        .add_service(WatchServer::new(svcs.clone()).max_decoding_message_size(TONIC_MAX_MESSAGE))
+        .add_service(LeaseServer::new(svcs.clone()))
+        .add_service(ClusterServer::new(svcs.clone()))
+        .add_service(MaintenanceServer::new(svcs.clone()).max_encoding_message_size(usize::MAX))
+        .add_service(AuthServer::new(svcs.clone()))
+        .prepare();
     serve_connections(listener, tls, cancel, move |req: Request<Incoming>| {
         let routes = routes.clone();
         let svcs = svcs.clone();
@@ -96,10 +94,7 @@ pub async fn serve_connections<F, Fut>(
         let service = hyper::service::service_fn(service.clone());
         tokio::spawn(async move {
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http2()
-                .max_concurrent_streams(Some(u32::MAX))
-                .initial_connection_window_size(Some(4 << 20));
+            builder.http2().max_concurrent_streams(Some(u32::MAX)).initial_connection_window_size(Some(4 << 20));
             match acceptor {
                 // etcd's older Go clients send "http://host:port" as the HTTP/2
                 // :authority; h2_compat repairs such connections before hyper sees them.
@@ -112,8 +107,7 @@ pub async fn serve_connections<F, Fut>(
                     Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
                 },
                 None => {
-                    let conn =
-                        builder.serve_connection(TokioIo::new(AuthorityFix::new(stream)), service);
+                    let conn = builder.serve_connection(TokioIo::new(AuthorityFix::new(stream)), service);
                     tokio::select! { _ = conn => {}, _ = cancel.cancelled() => {} }
                 }
             }
@@ -150,8 +144,7 @@ fn http_status(code: tonic::Code) -> u16 {
 }
 
 fn error_json(s: &tonic::Status) -> Response<Body> {
-    let body =
-        serde_json::json!({"error": s.message(), "code": s.code() as i32, "message": s.message()});
+    let body = serde_json::json!({"error": s.message(), "code": s.code() as i32, "message": s.message()});
     full(http_status(s.code()), "application/json", body.to_string())
 }
 
@@ -187,20 +180,14 @@ async fn handle_http(svcs: Services, req: Request<Incoming>) -> Response<Body> {
         return full(r.status, r.content_type, r.body);
     }
     // etcd serves the gateway under /v3, and the older /v3beta and /v3alpha prefixes.
-    let Some(rest) = ["/v3/", "/v3beta/", "/v3alpha/"]
-        .iter()
-        .find_map(|p| path.strip_prefix(p))
-    else {
+    let Some(rest) = ["/v3/", "/v3beta/", "/v3alpha/"].iter().find_map(|p| path.strip_prefix(p)) else {
         return full(404, "text/plain", "404 page not found\n");
     };
     let rest = rest.to_string();
     if req.method() != http::Method::POST {
         return full(405, "text/plain", "Method Not Allowed\n");
     }
-    let body = match http_body_util::Limited::new(req.into_body(), GATEWAY_MAX_BODY)
-        .collect()
-        .await
-    {
+    let body = match http_body_util::Limited::new(req.into_body(), GATEWAY_MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return error_json(&tonic::Status::invalid_argument(e.to_string())),
     };
@@ -220,9 +207,7 @@ async fn handle_http(svcs: Services, req: Request<Incoming>) -> Response<Body> {
         "maintenance/alarm" => unary!(Maintenance::alarm, s, &body),
         "maintenance/defragment" => unary!(Maintenance::defragment, s, &body),
         "maintenance/hash" => match parse::<pb::HashKvRequest>(&body) {
-            Ok(r) if r.revision != 0 => {
-                to_json(Maintenance::hash_kv(s, tonic::Request::new(r)).await)
-            }
+            Ok(r) if r.revision != 0 => to_json(Maintenance::hash_kv(s, tonic::Request::new(r)).await),
             Ok(_) => to_json(Maintenance::hash(s, tonic::Request::new(pb::HashRequest {})).await),
             Err(e) => error_json(&e),
         },
@@ -234,8 +219,7 @@ async fn handle_http(svcs: Services, req: Request<Incoming>) -> Response<Body> {
 
 /// A streamed gateway response: one `{"result": ...}` JSON object per line.
 fn stream_body(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
-    let s = tokio_stream::wrappers::ReceiverStream::new(rx)
-        .map(|b| Ok::<_, Infallible>(Frame::data(b)));
+    let s = tokio_stream::wrappers::ReceiverStream::new(rx).map(|b| Ok::<_, Infallible>(Frame::data(b)));
     Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -260,9 +244,7 @@ fn watch(svcs: &Services, body: &[u8]) -> Response<Body> {
     let stream_id = hub.open_stream(tx);
     match req.request_union {
         Some(pb::watch_request::RequestUnion::CreateRequest(c)) => hub.create(stream_id, c),
-        Some(pb::watch_request::RequestUnion::ProgressRequest(_)) => {
-            hub.request_progress(stream_id)
-        }
+        Some(pb::watch_request::RequestUnion::ProgressRequest(_)) => hub.request_progress(stream_id),
         _ => {}
     }
     tokio::spawn(async move {
@@ -283,11 +265,8 @@ fn keep_alive(svcs: &Services, body: &[u8]) -> Response<Body> {
     };
     let server = svcs.0.clone();
     let ttl = server.sm.lessor.renew(req.id).unwrap_or(0);
-    let resp = pb::LeaseKeepAliveResponse {
-        header: Some(server.header(server.sm.mvcc.published_rev())),
-        id: req.id,
-        ttl,
-    };
+    let resp =
+        pb::LeaseKeepAliveResponse { header: Some(server.header(server.sm.mvcc.published_rev())), id: req.id, ttl };
     full(200, "application/json", result_line(&resp))
 }
 
@@ -315,34 +294,16 @@ pub fn snapshot_bytes(server: &Server) -> Result<Vec<u8>, tonic::Status> {
         "name": server.id.name,
         "clientURLs": server.id.client_urls,
     });
-    let bucket = |name: &str, items: Vec<(Vec<u8>, Vec<u8>)>| bolt::Bucket {
-        name: name.as_bytes().to_vec(),
-        items,
-    };
+    let bucket = |name: &str, items: Vec<(Vec<u8>, Vec<u8>)>| bolt::Bucket { name: name.as_bytes().to_vec(), items };
     let buckets = vec![
         bucket("alarm", scan(Bucket::Alarm)?),
-        bucket(
-            "auth",
-            vec![(b"authRevision".to_vec(), 1u64.to_be_bytes().to_vec())],
-        ),
+        bucket("auth", vec![(b"authRevision".to_vec(), 1u64.to_be_bytes().to_vec())]),
         bucket("authRoles", vec![]),
         bucket("authUsers", vec![]),
-        bucket(
-            "cluster",
-            vec![(
-                b"clusterVersion".to_vec(),
-                CLUSTER_VERSION.as_bytes().to_vec(),
-            )],
-        ),
+        bucket("cluster", vec![(b"clusterVersion".to_vec(), CLUSTER_VERSION.as_bytes().to_vec())]),
         bucket("key", scan(Bucket::Key)?),
         bucket("lease", scan(Bucket::Lease)?),
-        bucket(
-            "members",
-            vec![(
-                format!("{:x}", server.id.member_id).into_bytes(),
-                member.to_string().into_bytes(),
-            )],
-        ),
+        bucket("members", vec![(format!("{:x}", server.id.member_id).into_bytes(), member.to_string().into_bytes())]),
         bucket("members_removed", vec![]),
         bucket("meta", meta),
     ];

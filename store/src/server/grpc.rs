@@ -7,8 +7,8 @@ use futures::Stream;
 use prost::Message;
 use proto::etcdserverpb as pb;
 use proto::etcdserverpb::{
-    auth_server::Auth, cluster_server::Cluster, kv_server::Kv, lease_server::Lease,
-    maintenance_server::Maintenance, watch_server::Watch,
+    auth_server::Auth, cluster_server::Cluster, kv_server::Kv, lease_server::Lease, maintenance_server::Maintenance,
+    watch_server::Watch,
 };
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -58,11 +58,7 @@ impl Services {
     }
 }
 
-fn with_header<T>(
-    s: &Server,
-    mut resp: T,
-    h: impl FnOnce(&mut T) -> &mut Option<pb::ResponseHeader>,
-) -> T {
+fn with_header<T>(s: &Server, mut resp: T, h: impl FnOnce(&mut T) -> &mut Option<pb::ResponseHeader>) -> T {
     let slot = h(&mut resp);
     let rev = slot.as_ref().map_or(0, |x| x.revision);
     *slot = Some(s.header(rev));
@@ -106,10 +102,7 @@ impl Kv for Services {
         self.unary("KV", "Put", out)
     }
 
-    async fn delete_range(
-        &self,
-        req: Request<pb::DeleteRangeRequest>,
-    ) -> Resp<pb::DeleteRangeResponse> {
+    async fn delete_range(&self, req: Request<pb::DeleteRangeRequest>) -> Resp<pb::DeleteRangeResponse> {
         let r = req.into_inner();
         let out = async {
             let size = self.check_size(&r)?;
@@ -171,15 +164,9 @@ impl Watch for Services {
             while let Some(msg) = incoming.next().await {
                 let Ok(msg) = msg else { break };
                 match msg.request_union {
-                    Some(pb::watch_request::RequestUnion::CreateRequest(c)) => {
-                        hub.create(stream_id, c)
-                    }
-                    Some(pb::watch_request::RequestUnion::CancelRequest(c)) => {
-                        hub.cancel(stream_id, c.watch_id)
-                    }
-                    Some(pb::watch_request::RequestUnion::ProgressRequest(_)) => {
-                        hub.request_progress(stream_id)
-                    }
+                    Some(pb::watch_request::RequestUnion::CreateRequest(c)) => hub.create(stream_id, c),
+                    Some(pb::watch_request::RequestUnion::CancelRequest(c)) => hub.cancel(stream_id, c.watch_id),
+                    Some(pb::watch_request::RequestUnion::ProgressRequest(_)) => hub.request_progress(stream_id),
                     None => {}
                 }
             }
@@ -193,10 +180,7 @@ impl Watch for Services {
 
 #[tonic::async_trait]
 impl Lease for Services {
-    async fn lease_grant(
-        &self,
-        req: Request<pb::LeaseGrantRequest>,
-    ) -> Resp<pb::LeaseGrantResponse> {
+    async fn lease_grant(&self, req: Request<pb::LeaseGrantRequest>) -> Resp<pb::LeaseGrantResponse> {
         let mut r = req.into_inner();
         let out = async {
             if r.ttl > MAX_LEASE_TTL {
@@ -219,10 +203,7 @@ impl Lease for Services {
         self.unary("Lease", "LeaseGrant", out)
     }
 
-    async fn lease_revoke(
-        &self,
-        req: Request<pb::LeaseRevokeRequest>,
-    ) -> Resp<pb::LeaseRevokeResponse> {
+    async fn lease_revoke(&self, req: Request<pb::LeaseRevokeRequest>) -> Resp<pb::LeaseRevokeResponse> {
         let r = req.into_inner();
         let out = async {
             match self.propose(Proposal::LeaseRevoke(r), 0).await? {
@@ -240,9 +221,7 @@ impl Lease for Services {
         &self,
         req: Request<Streaming<pb::LeaseKeepAliveRequest>>,
     ) -> Resp<Self::LeaseKeepAliveStream> {
-        self.0
-            .metrics
-            .started("bidi_stream", "Lease", "LeaseKeepAlive");
+        self.0.metrics.started("bidi_stream", "Lease", "LeaseKeepAlive");
         let server = self.0.clone();
         let incoming = req.into_inner();
         let out = futures::StreamExt::then(incoming, move |m| {
@@ -262,10 +241,7 @@ impl Lease for Services {
         Ok(Response::new(Box::pin(out)))
     }
 
-    async fn lease_time_to_live(
-        &self,
-        req: Request<pb::LeaseTimeToLiveRequest>,
-    ) -> Resp<pb::LeaseTimeToLiveResponse> {
+    async fn lease_time_to_live(&self, req: Request<pb::LeaseTimeToLiveRequest>) -> Resp<pb::LeaseTimeToLiveResponse> {
         let r = req.into_inner();
         let header = Some(self.0.header(self.0.sm.mvcc.published_rev()));
         let out = match self.0.sm.lessor.time_to_live(r.id) {
@@ -276,32 +252,14 @@ impl Lease for Services {
                 granted_ttl: t.granted,
                 keys: if r.keys { t.keys } else { Vec::new() },
             }),
-            None => Ok(pb::LeaseTimeToLiveResponse {
-                header,
-                id: r.id,
-                ttl: -1,
-                ..Default::default()
-            }),
+            None => Ok(pb::LeaseTimeToLiveResponse { header, id: r.id, ttl: -1, ..Default::default() }),
         };
         self.unary("Lease", "LeaseTimeToLive", out)
     }
 
-    async fn lease_leases(
-        &self,
-        _req: Request<pb::LeaseLeasesRequest>,
-    ) -> Resp<pb::LeaseLeasesResponse> {
-        let leases = self
-            .0
-            .sm
-            .lessor
-            .ids()
-            .into_iter()
-            .map(|id| pb::LeaseStatus { id })
-            .collect();
-        let out = Ok(pb::LeaseLeasesResponse {
-            header: Some(self.0.header(self.0.sm.mvcc.published_rev())),
-            leases,
-        });
+    async fn lease_leases(&self, _req: Request<pb::LeaseLeasesRequest>) -> Resp<pb::LeaseLeasesResponse> {
+        let leases = self.0.sm.lessor.ids().into_iter().map(|id| pb::LeaseStatus { id }).collect();
+        let out = Ok(pb::LeaseLeasesResponse { header: Some(self.0.header(self.0.sm.mvcc.published_rev())), leases });
         self.unary("Lease", "LeaseLeases", out)
     }
 }
@@ -319,11 +277,7 @@ impl Services {
                 let client_urls = if m.id == me.member_id {
                     me.client_urls.clone()
                 } else {
-                    published
-                        .iter()
-                        .find(|p| p.id == m.id)
-                        .map(|p| p.client_ur_ls.clone())
-                        .unwrap_or_default()
+                    published.iter().find(|p| p.id == m.id).map(|p| p.client_ur_ls.clone()).unwrap_or_default()
                 };
                 pb::Member {
                     id: m.id,
@@ -342,9 +296,7 @@ impl Services {
 }
 
 fn single_member() -> Status {
-    Status::unavailable(
-        "etcdserver: membership changes need a replicated cluster (not available in this build)",
-    )
+    Status::unavailable("etcdserver: membership changes need a replicated cluster (not available in this build)")
 }
 
 #[tonic::async_trait]
@@ -353,10 +305,7 @@ impl Cluster for Services {
         self.unary("Cluster", "MemberAdd", Err(single_member()))
     }
 
-    async fn member_remove(
-        &self,
-        req: Request<pb::MemberRemoveRequest>,
-    ) -> Resp<pb::MemberRemoveResponse> {
+    async fn member_remove(&self, req: Request<pb::MemberRemoveRequest>) -> Resp<pb::MemberRemoveResponse> {
         let r = if req.get_ref().id != self.0.id.member_id {
             Err(errors::member_not_found())
         } else {
@@ -365,10 +314,7 @@ impl Cluster for Services {
         self.unary("Cluster", "MemberRemove", r)
     }
 
-    async fn member_update(
-        &self,
-        req: Request<pb::MemberUpdateRequest>,
-    ) -> Resp<pb::MemberUpdateResponse> {
+    async fn member_update(&self, req: Request<pb::MemberUpdateRequest>) -> Resp<pb::MemberUpdateResponse> {
         let r = if req.get_ref().id != self.0.id.member_id {
             Err(errors::member_not_found())
         } else {
@@ -377,28 +323,17 @@ impl Cluster for Services {
         self.unary("Cluster", "MemberUpdate", r)
     }
 
-    async fn member_list(
-        &self,
-        _req: Request<pb::MemberListRequest>,
-    ) -> Resp<pb::MemberListResponse> {
+    async fn member_list(&self, _req: Request<pb::MemberListRequest>) -> Resp<pb::MemberListResponse> {
         // etcd's cluster service headers carry no revision.
-        let out = Ok(pb::MemberListResponse {
-            header: Some(self.0.header(0)),
-            members: self.members(),
-        });
+        let out = Ok(pb::MemberListResponse { header: Some(self.0.header(0)), members: self.members() });
         self.unary("Cluster", "MemberList", out)
     }
 
-    async fn member_promote(
-        &self,
-        req: Request<pb::MemberPromoteRequest>,
-    ) -> Resp<pb::MemberPromoteResponse> {
+    async fn member_promote(&self, req: Request<pb::MemberPromoteRequest>) -> Resp<pb::MemberPromoteResponse> {
         let r = if req.get_ref().id != self.0.id.member_id {
             Err(errors::member_not_found())
         } else {
-            Err(Status::failed_precondition(
-                "etcdserver: can only promote a learner member",
-            ))
+            Err(Status::failed_precondition("etcdserver: can only promote a learner member"))
         };
         self.unary("Cluster", "MemberPromote", r)
     }
@@ -415,10 +350,7 @@ impl Maintenance for Services {
             if r.action == pb::alarm_request::AlarmAction::Get as i32 {
                 // etcd answers alarm requests without a header.
                 let alarms = self.0.sm.alarms();
-                return Ok(pb::AlarmResponse {
-                    header: None,
-                    alarms,
-                });
+                return Ok(pb::AlarmResponse { header: None, alarms });
             }
             match self.propose(Proposal::Alarm(r), 0).await? {
                 Applied::Alarm(p) => Ok(pb::AlarmResponse { header: None, ..p }),
@@ -454,10 +386,7 @@ impl Maintenance for Services {
         self.unary("Maintenance", "Status", out)
     }
 
-    async fn defragment(
-        &self,
-        _req: Request<pb::DefragmentRequest>,
-    ) -> Resp<pb::DefragmentResponse> {
+    async fn defragment(&self, _req: Request<pb::DefragmentRequest>) -> Resp<pb::DefragmentResponse> {
         // sled reclaims space itself; a defragment is a flush.
         let out = self
             .0
@@ -465,9 +394,7 @@ impl Maintenance for Services {
             .mvcc
             .backend()
             .flush()
-            .map(|_| pb::DefragmentResponse {
-                header: self.cur_header(),
-            })
+            .map(|_| pb::DefragmentResponse { header: self.cur_header() })
             .map_err(|e| Status::internal(e.to_string()));
         self.unary("Maintenance", "Defragment", out)
     }
@@ -487,36 +414,22 @@ impl Maintenance for Services {
         }
         let out = match failed {
             Some(e) => Err(Status::internal(e.to_string())),
-            None => Ok(pb::HashResponse {
-                header: self.cur_header(),
-                hash: h,
-            }),
+            None => Ok(pb::HashResponse { header: self.cur_header(), hash: h }),
         };
         self.unary("Maintenance", "Hash", out)
     }
 
     async fn hash_kv(&self, req: Request<pb::HashKvRequest>) -> Resp<pb::HashKvResponse> {
-        let out = self
-            .0
-            .sm
-            .mvcc
-            .hash_kv(req.get_ref().revision)
-            .map_err(Status::from)
-            .map(|(hash, rev, compact)| pb::HashKvResponse {
-                header: self.cur_header(),
-                hash,
-                compact_revision: compact,
-                hash_revision: rev,
-            });
+        let out = self.0.sm.mvcc.hash_kv(req.get_ref().revision).map_err(Status::from).map(|(hash, rev, compact)| {
+            pb::HashKvResponse { header: self.cur_header(), hash, compact_revision: compact, hash_revision: rev }
+        });
         self.unary("Maintenance", "HashKV", out)
     }
 
     type SnapshotStream = BoxStream<pb::SnapshotResponse>;
 
     async fn snapshot(&self, _req: Request<pb::SnapshotRequest>) -> Resp<Self::SnapshotStream> {
-        self.0
-            .metrics
-            .started("server_stream", "Maintenance", "Snapshot");
+        self.0.metrics.started("server_stream", "Maintenance", "Snapshot");
         let server = self.0.clone();
         let data = tokio::task::spawn_blocking(move || super::gateway::snapshot_bytes(&server))
             .await
@@ -539,10 +452,7 @@ impl Maintenance for Services {
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
     }
 
-    async fn move_leader(
-        &self,
-        req: Request<pb::MoveLeaderRequest>,
-    ) -> Resp<pb::MoveLeaderResponse> {
+    async fn move_leader(&self, req: Request<pb::MoveLeaderRequest>) -> Resp<pb::MoveLeaderResponse> {
         let target = req.get_ref().target_id;
         let r = if !self.0.members.iter().any(|m| m.id == target) {
             Err(errors::member_not_found())
@@ -557,16 +467,12 @@ impl Maintenance for Services {
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     }
                     if h.leader() == target {
-                        Ok(pb::MoveLeaderResponse {
-                            header: self.cur_header(),
-                        })
+                        Ok(pb::MoveLeaderResponse { header: self.cur_header() })
                     } else {
                         Err(super::errors::request_timed_out())
                     }
                 }
-                _ => Ok(pb::MoveLeaderResponse {
-                    header: self.cur_header(),
-                }),
+                _ => Ok(pb::MoveLeaderResponse { header: self.cur_header() }),
             }
         };
         self.unary("Maintenance", "MoveLeader", r)
@@ -575,51 +481,27 @@ impl Maintenance for Services {
 
 #[tonic::async_trait]
 impl Auth for Services {
-    async fn auth_enable(
-        &self,
-        _req: Request<pb::AuthEnableRequest>,
-    ) -> Resp<pb::AuthEnableResponse> {
+    async fn auth_enable(&self, _req: Request<pb::AuthEnableRequest>) -> Resp<pb::AuthEnableResponse> {
         self.unary(
             "Auth",
             "AuthEnable",
-            Err(Status::unimplemented(
-                "etcdserver: authentication is not supported by this server",
-            )),
+            Err(Status::unimplemented("etcdserver: authentication is not supported by this server")),
         )
     }
 
-    async fn auth_disable(
-        &self,
-        _req: Request<pb::AuthDisableRequest>,
-    ) -> Resp<pb::AuthDisableResponse> {
-        self.unary(
-            "Auth",
-            "AuthDisable",
-            Ok(pb::AuthDisableResponse {
-                header: self.cur_header(),
-            }),
-        )
+    async fn auth_disable(&self, _req: Request<pb::AuthDisableRequest>) -> Resp<pb::AuthDisableResponse> {
+        self.unary("Auth", "AuthDisable", Ok(pb::AuthDisableResponse { header: self.cur_header() }))
     }
 
-    async fn auth_status(
-        &self,
-        _req: Request<pb::AuthStatusRequest>,
-    ) -> Resp<pb::AuthStatusResponse> {
+    async fn auth_status(&self, _req: Request<pb::AuthStatusRequest>) -> Resp<pb::AuthStatusResponse> {
         self.unary(
             "Auth",
             "AuthStatus",
-            Ok(pb::AuthStatusResponse {
-                header: self.cur_header(),
-                enabled: false,
-                auth_revision: 0,
-            }),
+            Ok(pb::AuthStatusResponse { header: self.cur_header(), enabled: false, auth_revision: 0 }),
         )
     }
 
-    async fn authenticate(
-        &self,
-        _req: Request<pb::AuthenticateRequest>,
-    ) -> Resp<pb::AuthenticateResponse> {
+    async fn authenticate(&self, _req: Request<pb::AuthenticateRequest>) -> Resp<pb::AuthenticateResponse> {
         self.unary("Auth", "Authenticate", Err(errors::auth_not_enabled()))
     }
 }

@@ -52,40 +52,24 @@ impl Metrics {
         let proposals_failed = Counter::default();
         let fsync_duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         let commit_duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
-        let (db_size, db_size_in_use, keys_total) =
-            (Gauge::default(), Gauge::default(), Gauge::default());
+        let (db_size, db_size_in_use, keys_total) = (Gauge::default(), Gauge::default(), Gauge::default());
         let (current_revision, compact_revision) = (Gauge::default(), Gauge::default());
-        let (watchers, watch_streams, quota_bytes) =
-            (Gauge::default(), Gauge::default(), Gauge::default());
-        let (put_total, delete_total, range_total, txn_total) = (
-            Counter::default(),
-            Counter::default(),
-            Counter::default(),
-            Counter::default(),
-        );
+        let (watchers, watch_streams, quota_bytes) = (Gauge::default(), Gauge::default(), Gauge::default());
+        let (put_total, delete_total, range_total, txn_total) =
+            (Counter::default(), Counter::default(), Counter::default(), Counter::default());
         let (lease_granted, lease_revoked, lease_renewed) =
             (Counter::default(), Counter::default(), Counter::default());
         let grpc_started = Family::<Labels, Counter>::default();
         let grpc_handled = Family::<Labels, Counter>::default();
         let server_version = Family::<Labels, Gauge>::default();
-        server_version
-            .get_or_create(&vec![("server_version".into(), version.into())])
-            .set(1);
+        server_version.get_or_create(&vec![("server_version".into(), version.into())]).set(1);
         r.register(
             "etcd_server_has_leader",
             "Whether or not a leader exists. 1 is existence, 0 is not.",
             has_leader.clone(),
         );
-        r.register(
-            "etcd_server_is_leader",
-            "Whether or not this member is a leader.",
-            is_leader.clone(),
-        );
-        r.register(
-            "etcd_server_leader_changes_seen",
-            "The number of leader changes seen.",
-            leader_changes.clone(),
-        );
+        r.register("etcd_server_is_leader", "Whether or not this member is a leader.", is_leader.clone());
+        r.register("etcd_server_leader_changes_seen", "The number of leader changes seen.", leader_changes.clone());
         r.register(
             "etcd_server_proposals_committed",
             "The total number of consensus proposals committed.",
@@ -131,76 +115,32 @@ impl Metrics {
             "Total size of the underlying database logically in use in bytes.",
             db_size_in_use.clone(),
         );
-        r.register(
-            "etcd_debugging_mvcc_keys_total",
-            "Total number of keys.",
-            keys_total.clone(),
-        );
-        r.register(
-            "etcd_debugging_mvcc_current_revision",
-            "The current revision of store.",
-            current_revision.clone(),
-        );
+        r.register("etcd_debugging_mvcc_keys_total", "Total number of keys.", keys_total.clone());
+        r.register("etcd_debugging_mvcc_current_revision", "The current revision of store.", current_revision.clone());
         r.register(
             "etcd_debugging_mvcc_compact_revision",
             "The revision of the last compaction in store.",
             compact_revision.clone(),
         );
-        r.register(
-            "etcd_debugging_mvcc_watcher_total",
-            "Total number of watchers.",
-            watchers.clone(),
-        );
-        r.register(
-            "etcd_debugging_mvcc_watch_stream_total",
-            "Total number of watch streams.",
-            watch_streams.clone(),
-        );
+        r.register("etcd_debugging_mvcc_watcher_total", "Total number of watchers.", watchers.clone());
+        r.register("etcd_debugging_mvcc_watch_stream_total", "Total number of watch streams.", watch_streams.clone());
         r.register(
             "etcd_server_quota_backend_bytes",
             "Current backend storage quota size in bytes.",
             quota_bytes.clone(),
         );
-        r.register(
-            "etcd_mvcc_put",
-            "Total number of puts seen by this member.",
-            put_total.clone(),
-        );
-        r.register(
-            "etcd_mvcc_delete",
-            "Total number of deletes seen by this member.",
-            delete_total.clone(),
-        );
-        r.register(
-            "etcd_mvcc_range",
-            "Total number of ranges seen by this member.",
-            range_total.clone(),
-        );
-        r.register(
-            "etcd_mvcc_txn",
-            "Total number of txns seen by this member.",
-            txn_total.clone(),
-        );
-        r.register(
-            "etcd_debugging_lease_granted",
-            "The total number of granted leases.",
-            lease_granted.clone(),
-        );
-        r.register(
-            "etcd_debugging_lease_revoked",
-            "The total number of revoked leases.",
-            lease_revoked.clone(),
-        );
+        r.register("etcd_mvcc_put", "Total number of puts seen by this member.", put_total.clone());
+        r.register("etcd_mvcc_delete", "Total number of deletes seen by this member.", delete_total.clone());
+        r.register("etcd_mvcc_range", "Total number of ranges seen by this member.", range_total.clone());
+        r.register("etcd_mvcc_txn", "Total number of txns seen by this member.", txn_total.clone());
+        r.register("etcd_debugging_lease_granted", "The total number of granted leases.", lease_granted.clone());
+        r.register("etcd_debugging_lease_revoked", "The total number of revoked leases.", lease_revoked.clone());
         r.register(
             "etcd_debugging_lease_renewed",
             "The number of renewed leases seen by the leader.",
             lease_renewed.clone(),
         );
-        r.register(
-            "grpc_server_started",
-            "Total number of RPCs started on the server.",
-            grpc_started.clone(),
-        );
+        r.register("grpc_server_started", "Total number of RPCs started on the server.", grpc_started.clone());
         r.register(
             "grpc_server_handled",
             "Total number of RPCs completed on the server, regardless of success or failure.",
@@ -246,9 +186,7 @@ impl Metrics {
     }
 
     pub fn started(&self, kind: &str, service: &str, method: &str) {
-        self.grpc_started
-            .get_or_create(&Self::labels(kind, service, method))
-            .inc();
+        self.grpc_started.get_or_create(&Self::labels(kind, service, method)).inc();
     }
 
     /// Counts a finished unary call with its gRPC code.

@@ -17,9 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use component_base::{HttpResponse, Shutdown};
-use proto::etcdserverpb::{
-    AlarmRequest, AlarmType, LeaseRevokeRequest, ResponseHeader, alarm_request::AlarmAction,
-};
+use proto::etcdserverpb::{AlarmRequest, AlarmType, LeaseRevokeRequest, ResponseHeader, alarm_request::AlarmAction};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tonic::Status;
@@ -50,10 +48,7 @@ pub struct Identity {
 /// How writes reach the state machine.
 pub enum WritePath {
     /// A single member: the local apply loop and its write-ahead log are the log.
-    Local {
-        proposer: Proposer,
-        progress: Arc<apply_loop::Progress>,
-    },
+    Local { proposer: Proposer, progress: Arc<apply_loop::Progress> },
     /// Several members: Raft orders and replicates every write.
     Raft(RaftHandle),
 }
@@ -109,39 +104,24 @@ const META_CLUSTER_ID: &[u8] = b"cluster_id";
 const META_TERM: &[u8] = b"term";
 
 fn read_u64(b: &dyn Backend, key: &[u8]) -> anyhow::Result<Option<u64>> {
-    Ok(b.get(Bucket::Meta, key)?
-        .and_then(|v| v.try_into().ok().map(u64::from_be_bytes)))
+    Ok(b.get(Bucket::Meta, key)?.and_then(|v| v.try_into().ok().map(u64::from_be_bytes)))
 }
 
 /// Loads the identity from the data directory, or creates it on first start (member id
 /// from the peer URLs and cluster token, cluster id from the member ids, like etcd).
 /// Every start counts as a new term, as a new election would.
 fn bootstrap(cfg: &Config, backend: &dyn Backend) -> anyhow::Result<(Identity, u64)> {
-    let peer_urls: Vec<String> = cfg
-        .initial_advertise_peer_urls
-        .iter()
-        .map(config::trim)
-        .collect();
+    let peer_urls: Vec<String> = cfg.initial_advertise_peer_urls.iter().map(config::trim).collect();
     let client_urls: Vec<String> = cfg.advertise_client_urls.iter().map(config::trim).collect();
     let member_for = |urls: &[String]| {
         let mut sorted = urls.to_vec();
         sorted.sort();
-        hash_id(&[
-            sorted.join("").as_bytes(),
-            cfg.initial_cluster_token.as_bytes(),
-        ])
+        hash_id(&[sorted.join("").as_bytes(), cfg.initial_cluster_token.as_bytes()])
     };
-    let (member_id, cluster_id) = match (
-        read_u64(backend, META_MEMBER_ID)?,
-        read_u64(backend, META_CLUSTER_ID)?,
-    ) {
+    let (member_id, cluster_id) = match (read_u64(backend, META_MEMBER_ID)?, read_u64(backend, META_CLUSTER_ID)?) {
         (Some(m), Some(c)) => (m, c),
         _ => {
-            let mut ids: Vec<u64> = cfg
-                .initial_members()?
-                .iter()
-                .map(|(_, urls)| member_for(urls))
-                .collect();
+            let mut ids: Vec<u64> = cfg.initial_members()?.iter().map(|(_, urls)| member_for(urls)).collect();
             ids.sort_unstable();
             let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_be_bytes()).collect();
             (member_for(&peer_urls), hash_id(&[&bytes]))
@@ -149,39 +129,15 @@ fn bootstrap(cfg: &Config, backend: &dyn Backend) -> anyhow::Result<(Identity, u
     };
     let term = read_u64(backend, META_TERM)?.unwrap_or(1) + 1;
     let mut b = WriteBatch::default();
-    b.put(
-        Bucket::Meta,
-        META_MEMBER_ID.to_vec(),
-        member_id.to_be_bytes().to_vec(),
-    );
-    b.put(
-        Bucket::Meta,
-        META_CLUSTER_ID.to_vec(),
-        cluster_id.to_be_bytes().to_vec(),
-    );
-    b.put(
-        Bucket::Meta,
-        META_TERM.to_vec(),
-        term.to_be_bytes().to_vec(),
-    );
-    let member = serde_json::json!({"id": member_id, "name": cfg.name, "peerURLs": peer_urls, "clientURLs": client_urls});
-    b.put(
-        Bucket::Members,
-        format!("{member_id:016x}").into_bytes(),
-        member.to_string().into_bytes(),
-    );
+    b.put(Bucket::Meta, META_MEMBER_ID.to_vec(), member_id.to_be_bytes().to_vec());
+    b.put(Bucket::Meta, META_CLUSTER_ID.to_vec(), cluster_id.to_be_bytes().to_vec());
+    b.put(Bucket::Meta, META_TERM.to_vec(), term.to_be_bytes().to_vec());
+    let member =
+        serde_json::json!({"id": member_id, "name": cfg.name, "peerURLs": peer_urls, "clientURLs": client_urls});
+    b.put(Bucket::Members, format!("{member_id:016x}").into_bytes(), member.to_string().into_bytes());
     backend.write(b)?;
     backend.flush()?;
-    Ok((
-        Identity {
-            member_id,
-            cluster_id,
-            name: cfg.name.clone(),
-            peer_urls,
-            client_urls,
-        },
-        term,
-    ))
+    Ok((Identity { member_id, cluster_id, name: cfg.name.clone(), peer_urls, client_urls }, term))
 }
 
 impl Server {
@@ -226,14 +182,12 @@ impl Server {
     pub async fn read_barrier(&self) -> Result<(), Status> {
         match &self.write {
             WritePath::Local { .. } => Ok(()),
-            WritePath::Raft(r) => {
-                match tokio::time::timeout(self.request_timeout(), r.read_index()).await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(raft::Unavailable::Busy)) => Err(errors::too_many_requests()),
-                    Ok(Err(raft::Unavailable::NoLeader)) => Err(errors::leader_changed()),
-                    Err(_) => Err(errors::request_timed_out()),
-                }
-            }
+            WritePath::Raft(r) => match tokio::time::timeout(self.request_timeout(), r.read_index()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(raft::Unavailable::Busy)) => Err(errors::too_many_requests()),
+                Ok(Err(raft::Unavailable::NoLeader)) => Err(errors::leader_changed()),
+                Err(_) => Err(errors::request_timed_out()),
+            },
         }
     }
 
@@ -248,12 +202,7 @@ impl Server {
         if self.is_leader() {
             return Ok(self.sm.lessor.renew(id).unwrap_or(0));
         }
-        match self
-            .submit(Request::LeaseRenew(
-                proto::etcdserverpb::LeaseKeepAliveRequest { id },
-            ))
-            .await?
-        {
+        match self.submit(Request::LeaseRenew(proto::etcdserverpb::LeaseKeepAliveRequest { id })).await? {
             Response::LeaseRenew(r) => Ok(r.ttl),
             _ => Err(Status::internal("unexpected response")),
         }
@@ -261,17 +210,13 @@ impl Server {
 
     async fn submit(&self, req: Request) -> Result<Response, Status> {
         let out = match &self.write {
-            WritePath::Local { proposer, .. } => {
-                proposer.propose(req).await.map_err(|_| errors::stopped())?
-            }
-            WritePath::Raft(r) => {
-                match tokio::time::timeout(self.request_timeout(), r.propose(req)).await {
-                    Ok(Ok(out)) => out,
-                    Ok(Err(raft::Unavailable::Busy)) => return Err(errors::too_many_requests()),
-                    Ok(Err(raft::Unavailable::NoLeader)) => return Err(errors::no_leader()),
-                    Err(_) => return Err(errors::request_timed_out()),
-                }
-            }
+            WritePath::Local { proposer, .. } => proposer.propose(req).await.map_err(|_| errors::stopped())?,
+            WritePath::Raft(r) => match tokio::time::timeout(self.request_timeout(), r.propose(req)).await {
+                Ok(Ok(out)) => out,
+                Ok(Err(raft::Unavailable::Busy)) => return Err(errors::too_many_requests()),
+                Ok(Err(raft::Unavailable::NoLeader)) => return Err(errors::no_leader()),
+                Err(_) => return Err(errors::request_timed_out()),
+            },
         };
         out.map_err(Status::from)
     }
@@ -339,18 +284,9 @@ impl Server {
         } else {
             let names: Vec<String> = alarms
                 .iter()
-                .map(|a| {
-                    AlarmType::try_from(a.alarm)
-                        .map_or("UNKNOWN".into(), |t| t.as_str_name().to_string())
-                })
+                .map(|a| AlarmType::try_from(a.alarm).map_or("UNKNOWN".into(), |t| t.as_str_name().to_string()))
                 .collect();
-            HttpResponse::json(
-                503,
-                format!(
-                    r#"{{"health":"false","reason":"ALARM {}"}}"#,
-                    names.join(",")
-                ),
-            )
+            HttpResponse::json(503, format!(r#"{{"health":"false","reason":"ALARM {}"}}"#, names.join(",")))
         }
     }
 
@@ -380,9 +316,7 @@ async fn bind(url: &url::Url) -> anyhow::Result<TcpListener> {
     let host = url.host_str().unwrap_or("localhost");
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = url.port_or_known_default().unwrap_or(0);
-    let l = TcpListener::bind((host, port))
-        .await
-        .with_context(|| format!("listening on {url}"))?;
+    let l = TcpListener::bind((host, port)).await.with_context(|| format!("listening on {url}"))?;
     Ok(l)
 }
 
@@ -390,8 +324,7 @@ async fn bind(url: &url::Url) -> anyhow::Result<TcpListener> {
 pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> {
     cfg.validate()?;
     let dir = cfg.data_dir();
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("creating data dir {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating data dir {}", dir.display()))?;
     let backend: Arc<dyn Backend> =
         Arc::new(SledBackend::open(&dir.join("member").join("db")).context("opening the backend")?);
     let (id, term) = bootstrap(&cfg, backend.as_ref())?;
@@ -404,8 +337,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             peer_urls,
         })
         .collect();
-    let sm =
-        Arc::new(StateMachine::open(backend, cfg.min_lease_ttl()).context("loading the state")?);
+    let sm = Arc::new(StateMachine::open(backend, cfg.min_lease_ttl()).context("loading the state")?);
     let metrics = Arc::new(Metrics::new(SERVER_VERSION));
     let replicated = members.len() > 1;
     let raft_status: Arc<OnceLock<Arc<raft::RaftStatus>>> = Arc::default();
@@ -413,64 +345,34 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         let (cluster_id, member_id) = (id.cluster_id, id.member_id);
         let status = raft_status.clone();
         Arc::new(move |revision| {
-            let raft_term = status
-                .get()
-                .map_or(term, |s| s.term.load(Ordering::Acquire));
-            ResponseHeader {
-                cluster_id,
-                member_id,
-                revision,
-                raft_term,
-            }
+            let raft_term = status.get().map_or(term, |s| s.term.load(Ordering::Acquire));
+            ResponseHeader { cluster_id, member_id, revision, raft_term }
         })
     };
     // etcd fragments watch responses above the gRPC receive limit, not the request limit.
     let fragment_above = cfg.max_request_bytes + config::GRPC_OVERHEAD_BYTES;
     let hub = WatchHub::new(Arc::new(SmView(sm.clone())), header, fragment_above);
     let (write, apply_thread, peer_service) = if replicated {
-        if cfg.peer_cert_file.is_some() || cfg.peer_client_cert_auth {
-            anyhow::bail!(
-                "peer TLS is not supported yet; run replicated members on a trusted network"
-            );
-        }
         let node_cfg = raft::NodeConfig {
             id: id.member_id,
-            peers: members
-                .iter()
-                .map(|m| (m.id, m.peer_urls[0].clone()))
-                .collect(),
+            peers: members.iter().map(|m| (m.id, m.peer_urls[0].clone())).collect(),
             heartbeat: Duration::from_millis(cfg.heartbeat_interval),
             election_ticks: (cfg.election_timeout / cfg.heartbeat_interval.max(1)) as usize,
+            peer_tls: peer_client_tls(&cfg)?,
         };
-        let (handle, peer) = raft::start(
-            node_cfg,
-            sm.clone(),
-            hub.clone(),
-            metrics.clone(),
-            shutdown.token(),
-        )?;
+        let (handle, peer) = raft::start(node_cfg, sm.clone(), hub.clone(), metrics.clone(), shutdown.token())?;
         let _ = raft_status.set(handle.status.clone());
         (WritePath::Raft(handle), None, Some(peer))
     } else {
         metrics.leader_changes.inc();
         let wal_dir = dir.join("member").join("wal");
-        let (wal, records) =
-            crate::wal::Wal::open(&wal_dir).context("opening the write-ahead log")?;
+        let (wal, records) = crate::wal::Wal::open(&wal_dir).context("opening the write-ahead log")?;
         let index = apply_loop::recover(&sm, records).context("replaying the write-ahead log")?;
         let progress = Arc::new(apply_loop::Progress::default());
         progress.flushed.store(index, Ordering::Release);
-        let (proposer, apply_thread) = apply_loop::start(
-            sm.clone(),
-            hub.clone(),
-            metrics.clone(),
-            wal,
-            progress.clone(),
-        );
-        (
-            WritePath::Local { proposer, progress },
-            Some(apply_thread),
-            None,
-        )
+        let (proposer, apply_thread) =
+            apply_loop::start(sm.clone(), hub.clone(), metrics.clone(), wal, progress.clone());
+        (WritePath::Local { proposer, progress }, Some(apply_thread), None)
     };
     let server = Arc::new(Server {
         cfg: cfg.clone(),
@@ -489,15 +391,10 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             let svc = proto::raftpb::raft_transport_server::RaftTransportServer::new(peer.clone())
                 .max_decoding_message_size(64 << 20);
             let routes = tonic::service::Routes::new(svc).prepare();
-            shutdown.spawn(gateway::serve_connections(
-                l,
-                None,
-                shutdown.token(),
-                move |req| {
-                    let routes = routes.clone();
-                    async move { tower::ServiceExt::oneshot(routes, req).await }
-                },
-            ));
+            shutdown.spawn(gateway::serve_connections(l, peer_server_tls(&cfg)?, shutdown.token(), move |req| {
+                let routes = routes.clone();
+                async move { tower::ServiceExt::oneshot(routes, req).await }
+            }));
         }
     }
     server.refresh_db_size();
@@ -515,30 +412,15 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         let l = bind(url).await?;
         client_addrs.push(l.local_addr()?);
         let tls = if url.scheme() == "https" {
-            let ca = if cfg.client_cert_auth {
-                cfg.trusted_ca_file.as_deref()
-            } else {
-                None
-            };
-            let (Some(cert), Some(key)) = (cfg.cert_file.as_deref(), cfg.key_file.as_deref())
-            else {
+            let ca = if cfg.client_cert_auth { cfg.trusted_ca_file.as_deref() } else { None };
+            let (Some(cert), Some(key)) = (cfg.cert_file.as_deref(), cfg.key_file.as_deref()) else {
                 anyhow::bail!("{url} needs --cert-file and --key-file");
             };
-            Some(component_base::tls::server_config(
-                cert,
-                key,
-                ca,
-                &[b"h2", b"http/1.1"],
-            )?)
+            Some(component_base::tls::server_config(cert, key, ca, &[b"h2", b"http/1.1"])?)
         } else {
             None
         };
-        shutdown.spawn(gateway::serve_client(
-            l,
-            tls,
-            server.clone(),
-            shutdown.token(),
-        ));
+        shutdown.spawn(gateway::serve_client(l, tls, server.clone(), shutdown.token()));
     }
     let mut metrics_addrs = Vec::new();
     for url in &cfg.listen_metrics_urls {
@@ -553,12 +435,28 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     if matches!(server.write, WritePath::Raft(_)) {
         shutdown.spawn(publish_attributes(server.clone(), shutdown.clone()));
     }
-    Ok(Running {
-        client_addrs,
-        metrics_addrs,
-        server,
-        apply_thread,
-    })
+    Ok(Running { client_addrs, metrics_addrs, server, apply_thread })
+}
+
+/// The peer listener's TLS: `--peer-cert-file`/`--peer-key-file`, and with
+/// `--peer-client-cert-auth` every peer must present a certificate signed by
+/// `--peer-trusted-ca-file` before any byte reaches the Raft decoder.
+fn peer_server_tls(cfg: &Config) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    let (Some(cert), Some(key)) = (cfg.peer_cert_file.as_deref(), cfg.peer_key_file.as_deref()) else {
+        return Ok(None);
+    };
+    let ca = if cfg.peer_client_cert_auth { cfg.peer_trusted_ca_file.as_deref() } else { None };
+    Ok(Some(component_base::tls::server_config(cert, key, ca, &[b"h2"])?))
+}
+
+/// How this member dials its peers: mutual TLS when peer certificates are configured.
+fn peer_client_tls(cfg: &Config) -> anyhow::Result<Option<Arc<rustls::ClientConfig>>> {
+    let (Some(cert), Some(key), Some(ca)) =
+        (cfg.peer_cert_file.as_deref(), cfg.peer_key_file.as_deref(), cfg.peer_trusted_ca_file.as_deref())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(component_base::tls::client_config(ca, Some((cert, key)), &[b"h2"])?))
 }
 
 /// Announces this member's name and client URLs through the log (retrying until a
@@ -591,12 +489,7 @@ async fn publish_attributes(server: Arc<Server>, shutdown: Shutdown) {
 /// Lease expiry, db size sampling and periodic watch progress.
 async fn background(server: Arc<Server>, shutdown: Shutdown) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let mut progress = tokio::time::interval(
-        server
-            .cfg
-            .watch_progress_notify_interval
-            .max(Duration::from_millis(100)),
-    );
+    let mut progress = tokio::time::interval(server.cfg.watch_progress_notify_interval.max(Duration::from_millis(100)));
     progress.tick().await;
     loop {
         tokio::select! {

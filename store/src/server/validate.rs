@@ -3,9 +3,7 @@
 
 use std::collections::HashSet;
 
-use proto::etcdserverpb::{
-    DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, request_op,
-};
+use proto::etcdserverpb::{DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, request_op};
 use tonic::Status;
 
 use super::errors;
@@ -83,9 +81,7 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(Vec<Interval>, HashSet<Vec<u8>>
     let mut puts: HashSet<Vec<u8>> = HashSet::new();
     for op in ops {
         match &op.request {
-            Some(request_op::Request::RequestDeleteRange(d)) => {
-                dels.push((d.key.clone(), d.range_end.clone()))
-            }
+            Some(request_op::Request::RequestDeleteRange(d)) => dels.push((d.key.clone(), d.range_end.clone())),
             Some(request_op::Request::RequestPut(p)) if !puts.insert(p.key.clone()) => {
                 return Err(errors::duplicate_key());
             }
@@ -118,22 +114,15 @@ mod tests {
     use super::*;
 
     fn put_op(k: &str) -> RequestOp {
-        RequestOp {
-            request: Some(request_op::Request::RequestPut(PutRequest {
-                key: k.into(),
-                ..Default::default()
-            })),
-        }
+        RequestOp { request: Some(request_op::Request::RequestPut(PutRequest { key: k.into(), ..Default::default() })) }
     }
     fn del_op(k: &str, end: &str) -> RequestOp {
         RequestOp {
-            request: Some(request_op::Request::RequestDeleteRange(
-                DeleteRangeRequest {
-                    key: k.into(),
-                    range_end: end.into(),
-                    ..Default::default()
-                },
-            )),
+            request: Some(request_op::Request::RequestDeleteRange(DeleteRangeRequest {
+                key: k.into(),
+                range_end: end.into(),
+                ..Default::default()
+            })),
         }
     }
 
@@ -148,31 +137,16 @@ mod tests {
             (vec![del_op("a", "c"), del_op("b", "d")], true),
         ];
         for (ops, ok) in cases {
-            let t = TxnRequest {
-                success: ops,
-                ..Default::default()
-            };
+            let t = TxnRequest { success: ops, ..Default::default() };
             assert_eq!(txn(&t, 128).is_ok(), ok, "{t:?}");
         }
     }
 
     #[test]
     fn too_many_ops_and_empty_keys() {
-        let t = TxnRequest {
-            success: (0..129).map(|i| put_op(&i.to_string())).collect(),
-            ..Default::default()
-        };
-        assert_eq!(
-            txn(&t, 128).unwrap_err().message(),
-            "etcdserver: too many operations in txn request"
-        );
-        let t = TxnRequest {
-            success: vec![put_op("")],
-            ..Default::default()
-        };
-        assert_eq!(
-            txn(&t, 128).unwrap_err().message(),
-            "etcdserver: key is not provided"
-        );
+        let t = TxnRequest { success: (0..129).map(|i| put_op(&i.to_string())).collect(), ..Default::default() };
+        assert_eq!(txn(&t, 128).unwrap_err().message(), "etcdserver: too many operations in txn request");
+        let t = TxnRequest { success: vec![put_op("")], ..Default::default() };
+        assert_eq!(txn(&t, 128).unwrap_err().message(), "etcdserver: key is not provided");
     }
 }

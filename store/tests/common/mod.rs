@@ -23,9 +23,7 @@ impl Impl {
             Impl::Store => std::env::var_os("STORE_BIN")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_store"))),
-            Impl::Etcd => {
-                PathBuf::from(std::env::var("ETCD_BIN").unwrap_or_else(|_| "/usr/bin/etcd".into()))
-            }
+            Impl::Etcd => PathBuf::from(std::env::var("ETCD_BIN").unwrap_or_else(|_| "/usr/bin/etcd".into())),
         }
     }
 
@@ -36,11 +34,7 @@ impl Impl {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind ephemeral port")
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port").local_addr().unwrap().port()
 }
 
 /// A running single-member server. Killed (SIGKILL) on drop; its data directory is
@@ -116,11 +110,7 @@ impl Member {
                 }
             })
             .collect();
-        let spec = members
-            .iter()
-            .map(|m| format!("{}={}", m.name, m.peer_endpoint()))
-            .collect::<Vec<_>>()
-            .join(",");
+        let spec = members.iter().map(|m| format!("{}={}", m.name, m.peer_endpoint())).collect::<Vec<_>>().join(",");
         for m in &mut members {
             m.initial_cluster = Some(spec.clone());
             m.launch();
@@ -156,7 +146,7 @@ impl Member {
 
     /// Starts the process without waiting for it.
     pub fn launch(&mut self) {
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let peer = self.peer_endpoint();
         let client = self.endpoint();
         let mut cmd = Command::new(self.which.binary());
         cmd.arg("--name")
@@ -172,11 +162,7 @@ impl Member {
             .arg("--initial-advertise-peer-urls")
             .arg(&peer)
             .arg("--initial-cluster")
-            .arg(
-                self.initial_cluster
-                    .clone()
-                    .unwrap_or_else(|| format!("{}={}", self.name, peer)),
-            )
+            .arg(self.initial_cluster.clone().unwrap_or_else(|| format!("{}={}", self.name, peer)))
             .arg("--listen-metrics-urls")
             .arg(self.metrics_endpoint())
             .args(&self.extra_args)
@@ -185,9 +171,7 @@ impl Member {
         if std::env::var_os("TEST_SERVER_LOGS").is_none() {
             cmd.stderr(Stdio::null());
         }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.which.binary()));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.which.binary()));
         self.child = Some(child);
     }
 
@@ -205,23 +189,13 @@ impl Member {
         let deadline = Instant::now() + timeout;
         let health = format!("127.0.0.1:{}", self.metrics_port);
         loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("{:?} exited during start-up: {status}", self.which);
             }
-            if http_get(&health, "/health")
-                .is_some_and(|b| !healthy || b.contains("\"health\":\"true\""))
-            {
+            if http_get(&health, "/health").is_some_and(|b| !healthy || b.contains("\"health\":\"true\"")) {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{:?} not healthy after {timeout:?}",
-                self.which
-            );
+            assert!(Instant::now() < deadline, "{:?} not healthy after {timeout:?}", self.which);
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -237,10 +211,7 @@ impl Member {
     /// SIGTERM and wait for a clean exit.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
         c.wait().ok()
     }
 }
@@ -265,7 +236,8 @@ pub fn http_get(addr: &str, path: &str) -> Option<String> {
 
 impl Member {
     pub fn peer_endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.peer_port)
+        let scheme = if self.extra_args.iter().any(|a| a == "--peer-cert-file") { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.peer_port)
     }
 
     /// An `etcdctl` (v3 API) command aimed at this member only, with no inherited
@@ -280,8 +252,7 @@ impl Member {
         }
         // With the scheme, as users write it: etcdctl 3.4 then sends "http://host:port"
         // as the HTTP/2 :authority of its per-endpoint calls, which the store must accept.
-        cmd.env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.endpoint()));
+        cmd.env("ETCDCTL_API", "3").arg(format!("--endpoints={}", self.endpoint()));
         cmd
     }
 }
@@ -300,4 +271,40 @@ pub fn transcript_diff(etcd: &[String], store: &[String]) -> String {
         }
     }
     diff
+}
+
+/// A throwaway PKI: a CA, a server certificate for 127.0.0.1/localhost and a client
+/// certificate, as PEM files in a temporary directory.
+pub struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "test-ca");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let write = |name: &str, s: String| std::fs::write(dir.path().join(name), s).unwrap();
+        write("ca.crt", ca_cert.pem());
+        for (name, sans) in
+            [("server", vec!["127.0.0.1".to_string(), "localhost".to_string()]), ("client", vec!["client".to_string()])]
+        {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(sans).unwrap();
+            p.distinguished_name.push(rcgen::DnType::CommonName, name);
+            let cert = p.signed_by(&key, &issuer).unwrap();
+            write(&format!("{name}.crt"), cert.pem());
+            write(&format!("{name}.key"), key.serialize_pem());
+        }
+        Pki { dir }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
 }
