@@ -338,3 +338,23 @@ async fn peers_talk_over_mutual_tls_and_refuse_peers_without_a_certificate() {
     .await;
     assert!(matches!(outcome, Err(_) | Ok(0)), "a peer without a client certificate was served: {outcome:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_stopping_gracefully_hands_over_leadership() {
+    let mut members = tokio::task::spawn_blocking(|| Member::cluster(Impl::Store, 3, ARGS)).await.unwrap();
+    let leader = leader_of(&members).await;
+    let mut m = std::mem::replace(&mut members[leader], Member::placeholder());
+    let m = tokio::task::spawn_blocking(move || {
+        let status = m.terminate();
+        (m, status)
+    })
+    .await
+    .unwrap();
+    assert!(m.1.is_some_and(|s| s.success()), "the leader did not exit cleanly: {:?}", m.1);
+    // A new leader is already in place when the old one has exited: no election timeout.
+    let stopped = Instant::now();
+    let survivor = (leader + 1) % 3;
+    let rev = put(&members[survivor], "after-handover", "1").await;
+    assert!(rev.is_ok(), "no leader right after a graceful stop: {rev:?}");
+    assert!(stopped.elapsed() < Duration::from_millis(ELECTION_MS), "took {:?}", stopped.elapsed());
+}

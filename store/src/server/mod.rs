@@ -310,6 +310,7 @@ pub struct Running {
     pub metrics_addrs: Vec<SocketAddr>,
     pub server: Arc<Server>,
     apply_thread: Option<std::thread::JoinHandle<()>>,
+    raft_cancel: tokio_util::sync::CancellationToken,
 }
 
 async fn bind(url: &url::Url) -> anyhow::Result<TcpListener> {
@@ -352,6 +353,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     // etcd fragments watch responses above the gRPC receive limit, not the request limit.
     let fragment_above = cfg.max_request_bytes + config::GRPC_OVERHEAD_BYTES;
     let hub = WatchHub::new(Arc::new(SmView(sm.clone())), header, fragment_above);
+    let raft_cancel = tokio_util::sync::CancellationToken::new();
     let (write, apply_thread, peer_service) = if replicated {
         let node_cfg = raft::NodeConfig {
             id: id.member_id,
@@ -360,7 +362,8 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             election_ticks: (cfg.election_timeout / cfg.heartbeat_interval.max(1)) as usize,
             peer_tls: peer_client_tls(&cfg)?,
         };
-        let (handle, peer) = raft::start(node_cfg, sm.clone(), hub.clone(), metrics.clone(), shutdown.token())?;
+        // Raft outlives the first shutdown signal long enough to hand leadership over.
+        let (handle, peer) = raft::start(node_cfg, sm.clone(), hub.clone(), metrics.clone(), raft_cancel.clone())?;
         let _ = raft_status.set(handle.status.clone());
         (WritePath::Raft(handle), None, Some(peer))
     } else {
@@ -435,7 +438,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     if matches!(server.write, WritePath::Raft(_)) {
         shutdown.spawn(publish_attributes(server.clone(), shutdown.clone()));
     }
-    Ok(Running { client_addrs, metrics_addrs, server, apply_thread })
+    Ok(Running { client_addrs, metrics_addrs, server, apply_thread, raft_cancel })
 }
 
 /// The peer listener's TLS: `--peer-cert-file`/`--peer-key-file`, and with
@@ -521,10 +524,34 @@ async fn background(server: Arc<Server>, shutdown: Shutdown) {
 }
 
 impl Running {
+    /// A leader that stops gracefully first transfers leadership to another voter, so
+    /// the cluster does not wait an election timeout to notice it is gone.
+    async fn hand_over_leadership(&self) {
+        let WritePath::Raft(h) = &self.server.write else { return };
+        if !h.is_leader() {
+            return;
+        }
+        let Some(target) = self.server.members.iter().map(|m| m.id).find(|id| *id != self.server.id.member_id) else {
+            return;
+        };
+        let _ = h.transfer_leader(target);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(2 * self.server.cfg.election_timeout);
+        while h.is_leader() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if h.is_leader() {
+            tracing::warn!("leadership transfer did not complete before shutdown");
+        } else {
+            tracing::info!(to = format!("{:x}", h.leader()), "handed leadership over before stopping");
+        }
+    }
+
     /// Waits for the serving tasks to stop (after cancellation), then for the apply
     /// thread to drain, so everything acknowledged is on disk.
     pub async fn stop(mut self, shutdown: &Shutdown) {
         shutdown.cancel();
+        self.hand_over_leadership().await;
+        self.raft_cancel.cancel();
         if !shutdown.wait(Duration::from_secs(10)).await {
             tracing::warn!("some tasks did not stop within 10s");
         }
