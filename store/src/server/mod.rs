@@ -536,10 +536,12 @@ impl Running {
         };
         let _ = h.transfer_leader(target);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(2 * self.server.cfg.election_timeout);
-        while h.is_leader() && tokio::time::Instant::now() < deadline {
+        // Wait until the new leader is established (we have heard from it), not merely
+        // until we stepped down.
+        while h.leader() != target && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        if h.is_leader() {
+        if h.leader() != target {
             tracing::warn!("leadership transfer did not complete before shutdown");
         } else {
             tracing::info!(to = format!("{:x}", h.leader()), "handed leadership over before stopping");
