@@ -2,7 +2,6 @@
 //! SIGINT/SIGTERM, then shut down cleanly (a second signal exits at once).
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use component_base::Shutdown;
@@ -38,15 +37,4 @@ fn main() -> ExitCode {
         running.stop(&shutdown).await;
         ExitCode::SUCCESS
     })
-    .tap_exit(Duration::from_secs(0))
-}
-
-trait TapExit {
-    fn tap_exit(self, _grace: Duration) -> Self;
-}
-
-impl TapExit for ExitCode {
-    fn tap_exit(self, _grace: Duration) -> Self {
-        self
-    }
 }

@@ -25,6 +25,8 @@ pub struct Wal {
     dir: PathBuf,
     /// (first index, path) of every segment, oldest first; the last one is current.
     segments: Vec<(u64, PathBuf)>,
+    /// Sequence number of the next segment file.
+    next_seq: u64,
     file: File,
     offset: u64,
     segment_bytes: u64,
@@ -119,8 +121,9 @@ impl Wal {
                 (f, 0, vec![(1, path)])
             }
         };
-        let wal =
-            Wal { dir: dir.to_path_buf(), segments, file, offset, segment_bytes, buf: Vec::with_capacity(1 << 16) };
+        let next_seq = segs.last().map_or(1, |(seq, _, _)| seq + 1);
+        let buf = Vec::with_capacity(1 << 16);
+        let wal = Wal { dir: dir.to_path_buf(), segments, next_seq, file, offset, segment_bytes, buf };
         Ok((wal, records))
     }
 
@@ -158,13 +161,8 @@ impl Wal {
     }
 
     fn rotate(&mut self, first_index: u64) -> io::Result<()> {
-        let seq = self.segments.len() as u64
-            + self
-                .segments
-                .first()
-                .and_then(|(_, p)| p.file_name())
-                .and_then(|n| parse_name(&n.to_string_lossy()))
-                .map_or(0, |(s, _)| s);
+        let seq = self.next_seq;
+        self.next_seq += 1;
         let path = self.dir.join(segment_name(seq, first_index));
         self.file = Self::create_segment(&path, self.segment_bytes)?;
         sync_dir(&self.dir)?;

@@ -17,6 +17,7 @@ use proto::etcdserverpb::{ResponseHeader, WatchCreateRequest, WatchResponse, wat
 use proto::mvccpb::{Event, event::EventType};
 use tokio::sync::mpsc;
 
+use crate::apply::StateMachine;
 use crate::mvcc::{Mvcc, RangeOptions, index::range_bounds};
 
 /// Revisions replayed per catch-up round.
@@ -25,6 +26,7 @@ const CATCH_UP_BATCH_REVS: usize = 1000;
 /// Fills a response header with the member's identity; supplied by the server.
 pub type HeaderFn = Arc<dyn Fn(i64) -> ResponseHeader + Send + Sync>;
 
+#[derive(Clone)]
 struct Watcher {
     key: Vec<u8>,
     end: Vec<u8>,
@@ -65,16 +67,11 @@ struct Inner {
 
 pub struct WatchHub {
     inner: Mutex<Inner>,
-    mvcc: Arc<dyn MvccView>,
+    sm: Arc<StateMachine>,
     header: HeaderFn,
     max_response_bytes: usize,
     /// The hub is fed from the apply thread, outside the runtime: spawn through this.
     runtime: tokio::runtime::Handle,
-}
-
-/// What the hub needs from the store: published revision, history, point reads.
-pub trait MvccView: Send + Sync + 'static {
-    fn mvcc(&self) -> &Mvcc;
 }
 
 /// Why a create request was refused.
@@ -85,9 +82,9 @@ pub enum CreateError {
 }
 
 impl WatchHub {
-    pub fn new(mvcc: Arc<dyn MvccView>, header: HeaderFn, max_response_bytes: usize) -> Arc<Self> {
+    pub fn new(sm: Arc<StateMachine>, header: HeaderFn, max_response_bytes: usize) -> Arc<Self> {
         let runtime = tokio::runtime::Handle::current();
-        Arc::new(Self { inner: Mutex::new(Inner::default()), mvcc, header, max_response_bytes, runtime })
+        Arc::new(Self { inner: Mutex::new(Inner::default()), sm, header, max_response_bytes, runtime })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -95,7 +92,7 @@ impl WatchHub {
     }
 
     fn mvcc(&self) -> &Mvcc {
-        self.mvcc.mvcc()
+        &self.sm.mvcc
     }
 
     pub fn watcher_count(&self) -> usize {
@@ -304,7 +301,7 @@ impl WatchHub {
                     return;
                 };
                 let Some(w) = s.watchers.get(&id) else { return };
-                (w.next_rev, s.tx.clone(), WatcherFilter::of(w))
+                (w.next_rev, s.tx.clone(), w.clone())
             };
             let compact = self.mvcc().compact_rev();
             if w_next < compact {
@@ -369,35 +366,6 @@ impl WatchHub {
                 return;
             }
         }
-    }
-}
-
-struct WatcherFilter {
-    w: Watcher,
-    prev_kv: bool,
-    fragment: bool,
-}
-
-impl WatcherFilter {
-    fn of(w: &Watcher) -> Self {
-        Self {
-            w: Watcher {
-                key: w.key.clone(),
-                end: w.end.clone(),
-                no_put: w.no_put,
-                no_delete: w.no_delete,
-                prev_kv: w.prev_kv,
-                fragment: w.fragment,
-                progress_notify: false,
-                next_rev: w.next_rev,
-                synced: false,
-            },
-            prev_kv: w.prev_kv,
-            fragment: w.fragment,
-        }
-    }
-    fn matches(&self, e: &Event) -> bool {
-        self.w.matches(e)
     }
 }
 

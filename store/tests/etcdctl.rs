@@ -497,36 +497,33 @@ fn placeholder_str(s: &str, key: &str, name: &str) -> String {
     replace_values(s, key, |v| v.starts_with('"').then(|| format!("<{name}>")))
 }
 
-/// Replaces what lies between `open` and the next `close`.
-fn placeholder_between(s: &str, open: &str, close: &str, name: &str) -> String {
+/// Rewrites, with `f`, each stretch between `open` and the next `close`.
+fn map_between(s: &str, open: &str, close: &str, f: impl Fn(&str) -> String) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(pos) = rest.find(open) {
         out.push_str(&rest[..pos + open.len()]);
         rest = &rest[pos + open.len()..];
         let end = rest.find(close).unwrap_or(rest.len());
-        out.push_str(&format!("<{name}>"));
+        out.push_str(&f(&rest[..end]));
         rest = &rest[end..];
     }
     out.push_str(rest);
     out
 }
 
+/// Replaces what lies between `open` and the next `close`.
+fn placeholder_between(s: &str, open: &str, close: &str, name: &str) -> String {
+    map_between(s, open, close, |_| format!("<{name}>"))
+}
+
 /// Sorts the `sep`-separated items between `open` and the next `close`.
 fn sort_list(s: &str, open: &str, close: &str, sep: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(pos) = rest.find(open) {
-        out.push_str(&rest[..pos + open.len()]);
-        rest = &rest[pos + open.len()..];
-        let end = rest.find(close).unwrap_or(rest.len());
-        let mut items: Vec<&str> = rest[..end].split(sep).collect();
+    map_between(s, open, close, |inner| {
+        let mut items: Vec<&str> = inner.split(sep).collect();
         items.sort_unstable();
-        out.push_str(&items.join(sep));
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
+        items.join(sep)
+    })
 }
 
 fn output_format(args: &[String]) -> String {

@@ -47,11 +47,6 @@ impl KeyIndex {
     pub fn is_empty(&self) -> bool {
         self.revs.is_empty()
     }
-
-    /// Revisions of this key kept after a compaction at `at` that lie at or below it.
-    pub fn kept_at(&self, at: i64) -> Option<Revision> {
-        self.get(at)
-    }
 }
 
 /// Key → history, ordered by key.

@@ -121,7 +121,7 @@ pub fn start(
 ) -> anyhow::Result<(RaftHandle, PeerService)> {
     let backend = sm.mvcc.backend().clone();
     let voters: Vec<u64> = cfg.peers.iter().map(|(id, _)| *id).collect();
-    let (storage, _restarted) = storage::load(backend.as_ref(), &voters)?;
+    let storage = storage::load(backend.as_ref(), &voters)?;
     let raft_cfg = raft::Config {
         id: cfg.id,
         election_tick: cfg.election_ticks,

@@ -28,8 +28,7 @@ fn encode<M: protobuf::Message>(m: &M) -> Vec<u8> {
 }
 
 /// Loads the persisted Raft state; a fresh member starts from `initial_voters`.
-/// Returns the storage and whether the member was already initialised.
-pub fn load(backend: &dyn Backend, initial_voters: &[u64]) -> Result<(MemStorage, bool), RaftStorageError> {
+pub fn load(backend: &dyn Backend, initial_voters: &[u64]) -> Result<MemStorage, RaftStorageError> {
     let hs = backend.get(Bucket::RaftState, HARD_STATE)?;
     let cs = backend.get(Bucket::RaftState, CONF_STATE)?;
     match (hs, cs) {
@@ -48,7 +47,7 @@ pub fn load(backend: &dyn Backend, initial_voters: &[u64]) -> Result<(MemStorage
                 }
                 core.set_hardstate(hs);
             }
-            Ok((storage, true))
+            Ok(storage)
         }
         _ => {
             let cs = ConfState::from((initial_voters.to_vec(), Vec::<u64>::new()));
@@ -57,7 +56,7 @@ pub fn load(backend: &dyn Backend, initial_voters: &[u64]) -> Result<(MemStorage
             b.put(Bucket::RaftState, HARD_STATE.to_vec(), encode(&HardState::default()));
             backend.write(b)?;
             backend.flush()?;
-            Ok((MemStorage::new_with_conf_state(cs), false))
+            Ok(MemStorage::new_with_conf_state(cs))
         }
     }
 }

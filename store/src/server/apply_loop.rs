@@ -105,20 +105,20 @@ pub fn flush_backend(sm: &StateMachine, progress: &Progress, metrics: &Metrics) 
     }
 }
 
-/// Starts the apply thread; it ends when every [`Proposer`] is dropped.
+/// Starts the apply thread (detached); it ends when every [`Proposer`] is dropped.
 pub fn start(
     sm: Arc<StateMachine>,
     hub: Arc<WatchHub>,
     metrics: Arc<Metrics>,
     wal: Wal,
     progress: Arc<Progress>,
-) -> (Proposer, std::thread::JoinHandle<()>) {
+) -> Proposer {
     let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
-    let h = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("apply".into())
         .spawn(move || run(rx, sm, hub, metrics, wal, progress))
         .unwrap_or_else(|e| fatal("starting the apply thread", &e));
-    (Proposer { tx }, h)
+    Proposer { tx }
 }
 
 fn run(

@@ -212,7 +212,7 @@ async fn handle_http(svcs: Services, req: Request<Incoming>) -> Response<Body> {
             Err(e) => error_json(&e),
         },
         "watch" => watch(s, &body),
-        "lease/keepalive" => keep_alive(s, &body),
+        "lease/keepalive" => keep_alive(s, &body).await,
         _ => full(404, "text/plain", "404 page not found\n"),
     }
 }
@@ -258,13 +258,17 @@ fn watch(svcs: &Services, body: &[u8]) -> Response<Body> {
     stream_body(out_rx)
 }
 
-fn keep_alive(svcs: &Services, body: &[u8]) -> Response<Body> {
+async fn keep_alive(svcs: &Services, body: &[u8]) -> Response<Body> {
     let req: pb::LeaseKeepAliveRequest = match parse(body) {
         Ok(r) => r,
         Err(e) => return error_json(&e),
     };
-    let server = svcs.0.clone();
-    let ttl = server.sm.lessor.renew(req.id).unwrap_or(0);
+    let server = &svcs.0;
+    // The same renewal as the gRPC stream: through the log when this member follows.
+    let ttl = match server.renew_lease(req.id).await {
+        Ok(ttl) => ttl,
+        Err(e) => return error_json(&e),
+    };
     let resp =
         pb::LeaseKeepAliveResponse { header: Some(server.header(server.sm.mvcc.published_rev())), id: req.id, ttl };
     full(200, "application/json", result_line(&resp))

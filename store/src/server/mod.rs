@@ -24,9 +24,8 @@ use tonic::Status;
 
 use crate::apply::{Request, Response, StateMachine};
 use crate::backend::{Backend, Bucket, SledBackend, WriteBatch};
-use crate::mvcc::Mvcc;
 use crate::raft::{self, RaftHandle};
-use crate::watch::{MvccView, WatchHub};
+use crate::watch::WatchHub;
 use apply_loop::Proposer;
 pub use config::Config;
 use metrics::Metrics;
@@ -73,14 +72,6 @@ pub struct Server {
     /// The term this member started in (single member: bumped at every start).
     pub start_term: u64,
     db_size: AtomicI64,
-}
-
-struct SmView(Arc<StateMachine>);
-
-impl MvccView for SmView {
-    fn mvcc(&self) -> &Mvcc {
-        &self.0.mvcc
-    }
 }
 
 fn hash_id(parts: &[&[u8]]) -> u64 {
@@ -132,9 +123,6 @@ fn bootstrap(cfg: &Config, backend: &dyn Backend) -> anyhow::Result<(Identity, u
     b.put(Bucket::Meta, META_MEMBER_ID.to_vec(), member_id.to_be_bytes().to_vec());
     b.put(Bucket::Meta, META_CLUSTER_ID.to_vec(), cluster_id.to_be_bytes().to_vec());
     b.put(Bucket::Meta, META_TERM.to_vec(), term.to_be_bytes().to_vec());
-    let member =
-        serde_json::json!({"id": member_id, "name": cfg.name, "peerURLs": peer_urls, "clientURLs": client_urls});
-    b.put(Bucket::Members, format!("{member_id:016x}").into_bytes(), member.to_string().into_bytes());
     backend.write(b)?;
     backend.flush()?;
     Ok((Identity { member_id, cluster_id, name: cfg.name.clone(), peer_urls, client_urls }, term))
@@ -309,7 +297,6 @@ pub struct Running {
     pub client_addrs: Vec<SocketAddr>,
     pub metrics_addrs: Vec<SocketAddr>,
     pub server: Arc<Server>,
-    apply_thread: Option<std::thread::JoinHandle<()>>,
     raft_cancel: tokio_util::sync::CancellationToken,
 }
 
@@ -352,9 +339,9 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     };
     // etcd fragments watch responses above the gRPC receive limit, not the request limit.
     let fragment_above = cfg.max_request_bytes + config::GRPC_OVERHEAD_BYTES;
-    let hub = WatchHub::new(Arc::new(SmView(sm.clone())), header, fragment_above);
+    let hub = WatchHub::new(sm.clone(), header, fragment_above);
     let raft_cancel = tokio_util::sync::CancellationToken::new();
-    let (write, apply_thread, peer_service) = if replicated {
+    let (write, peer_service) = if replicated {
         let node_cfg = raft::NodeConfig {
             id: id.member_id,
             peers: members.iter().map(|m| (m.id, m.peer_urls[0].clone())).collect(),
@@ -365,7 +352,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         // Raft outlives the first shutdown signal long enough to hand leadership over.
         let (handle, peer) = raft::start(node_cfg, sm.clone(), hub.clone(), metrics.clone(), raft_cancel.clone())?;
         let _ = raft_status.set(handle.status.clone());
-        (WritePath::Raft(handle), None, Some(peer))
+        (WritePath::Raft(handle), Some(peer))
     } else {
         metrics.leader_changes.inc();
         let wal_dir = dir.join("member").join("wal");
@@ -373,9 +360,8 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         let index = apply_loop::recover(&sm, records).context("replaying the write-ahead log")?;
         let progress = Arc::new(apply_loop::Progress::default());
         progress.flushed.store(index, Ordering::Release);
-        let (proposer, apply_thread) =
-            apply_loop::start(sm.clone(), hub.clone(), metrics.clone(), wal, progress.clone());
-        (WritePath::Local { proposer, progress }, Some(apply_thread), None)
+        let proposer = apply_loop::start(sm.clone(), hub.clone(), metrics.clone(), wal, progress.clone());
+        (WritePath::Local { proposer, progress }, None)
     };
     let server = Arc::new(Server {
         cfg: cfg.clone(),
@@ -438,7 +424,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     if matches!(server.write, WritePath::Raft(_)) {
         shutdown.spawn(publish_attributes(server.clone(), shutdown.clone()));
     }
-    Ok(Running { client_addrs, metrics_addrs, server, apply_thread, raft_cancel })
+    Ok(Running { client_addrs, metrics_addrs, server, raft_cancel })
 }
 
 /// The peer listener's TLS: `--peer-cert-file`/`--peer-key-file`, and with
@@ -550,23 +536,17 @@ impl Running {
 
     /// Waits for the serving tasks to stop (after cancellation), then for the apply
     /// thread to drain, so everything acknowledged is on disk.
-    pub async fn stop(mut self, shutdown: &Shutdown) {
+    pub async fn stop(self, shutdown: &Shutdown) {
         shutdown.cancel();
         self.hand_over_leadership().await;
         self.raft_cancel.cancel();
         if !shutdown.wait(Duration::from_secs(10)).await {
             tracing::warn!("some tasks did not stop within 10s");
         }
-        let server = self.server;
-        let flushed = server.sm.mvcc.backend().flush();
-        if let Err(e) = flushed {
+        // Everything acknowledged is already durable (WAL or Raft log); this flush only
+        // spares the next start a replay.
+        if let Err(e) = self.server.sm.mvcc.backend().flush() {
             tracing::error!(error = %e, "final flush failed");
-        }
-        drop(server);
-        if let Some(h) = self.apply_thread.take() {
-            // The thread exits once the last proposer (held by the server) is gone;
-            // handlers still alive keep it, so do not block shutdown on it.
-            drop(h);
         }
     }
 }

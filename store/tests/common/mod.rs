@@ -54,14 +54,13 @@ pub struct Member {
 }
 
 impl Member {
-    /// Starts a fresh member with its own temporary data directory.
-    pub fn start(which: Impl, extra_args: &[&str]) -> Member {
+    /// A member with its own temporary data directory and free ports, not started.
+    fn fresh(which: Impl, name: &str, extra_args: &[&str]) -> Member {
         let dir = tempfile::tempdir().expect("tempdir");
-        let data_dir = dir.path().join("data");
-        let mut m = Member {
+        Member {
             which,
-            name: "default".into(),
-            data_dir,
+            name: name.into(),
+            data_dir: dir.path().join("data"),
             client_port: free_port(),
             peer_port: free_port(),
             metrics_port: free_port(),
@@ -69,7 +68,12 @@ impl Member {
             initial_cluster: None,
             child: None,
             _dir: Some(dir),
-        };
+        }
+    }
+
+    /// Starts a fresh single member.
+    pub fn start(which: Impl, extra_args: &[&str]) -> Member {
+        let mut m = Member::fresh(which, "default", extra_args);
         m.spawn();
         m
     }
@@ -93,23 +97,7 @@ impl Member {
     /// Starts an `n`-member cluster (all members launched, then waited for, since none
     /// is healthy before a quorum is up).
     pub fn cluster(which: Impl, n: usize, extra_args: &[&str]) -> Vec<Member> {
-        let mut members: Vec<Member> = (0..n)
-            .map(|i| {
-                let dir = tempfile::tempdir().expect("tempdir");
-                Member {
-                    which,
-                    name: format!("m{i}"),
-                    data_dir: dir.path().join("data"),
-                    client_port: free_port(),
-                    peer_port: free_port(),
-                    metrics_port: free_port(),
-                    extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
-                    initial_cluster: None,
-                    child: None,
-                    _dir: Some(dir),
-                }
-            })
-            .collect();
+        let mut members: Vec<Member> = (0..n).map(|i| Member::fresh(which, &format!("m{i}"), extra_args)).collect();
         let spec = members.iter().map(|m| format!("{}={}", m.name, m.peer_endpoint())).collect::<Vec<_>>().join(",");
         for m in &mut members {
             m.initial_cluster = Some(spec.clone());
@@ -179,10 +167,6 @@ impl Member {
     /// reports unhealthy); waits until it answers at all.
     pub fn spawn_unchecked_health(&mut self) {
         self.spawn_inner(false);
-    }
-
-    fn wait_ready(&mut self, timeout: Duration) {
-        self.wait_answering(timeout, true)
     }
 
     pub fn wait_answering(&mut self, timeout: Duration, healthy: bool) {
