@@ -24,9 +24,9 @@ use crate::backend::{Backend, BackendError, Bucket, WriteBatch};
 use crate::lease::{LeaseRecord, Lessor};
 use crate::mvcc::{META_CONSISTENT_INDEX, Mvcc, MvccError, RangeOptions, WriteTxn};
 
-const MEMBER_ATTR_PREFIX: &[u8] = b"attr/";
+pub(crate) const MEMBER_ATTR_PREFIX: &[u8] = b"attr/";
 
-fn member_key(id: u64) -> Vec<u8> {
+pub(crate) fn member_key(id: u64) -> Vec<u8> {
     let mut k = MEMBER_ATTR_PREFIX.to_vec();
     k.extend_from_slice(format!("{id:016x}").as_bytes());
     k
@@ -47,6 +47,8 @@ pub enum Request {
     /// A member announcing its name and client URLs (etcd publishes these through the
     /// log too, so every member can list every other's client URLs).
     PublishMember(Member),
+    /// New peer URLs for a member (etcd's MemberUpdate).
+    UpdateMember(Member),
 }
 
 #[derive(Debug)]
@@ -60,6 +62,7 @@ pub enum Response {
     Alarm(AlarmResponse),
     LeaseRenew(LeaseKeepAliveResponse),
     PublishMember,
+    UpdateMember,
 }
 
 /// A request rejected by the state machine; the caller maps it to etcd's gRPC error.
@@ -69,6 +72,8 @@ pub enum ApplyError {
     Mvcc(#[from] MvccError),
     #[error("etcdserver: key not found")]
     KeyNotFound,
+    #[error("etcdserver: member not found")]
+    MemberNotFound,
     #[error("lease not found")]
     LeaseNotFound,
     #[error("lease already exists")]
@@ -98,6 +103,7 @@ impl Request {
             Request::Alarm(r) => (7, r.encode_to_vec()),
             Request::LeaseRenew(r) => (8, r.encode_to_vec()),
             Request::PublishMember(r) => (9, r.encode_to_vec()),
+            Request::UpdateMember(r) => (10, r.encode_to_vec()),
         };
         let mut out = Vec::with_capacity(body.len() + 1);
         out.push(tag);
@@ -118,6 +124,7 @@ impl Request {
             7 => Request::Alarm(AlarmRequest::decode(body).map_err(bad)?),
             8 => Request::LeaseRenew(LeaseKeepAliveRequest::decode(body).map_err(bad)?),
             9 => Request::PublishMember(Member::decode(body).map_err(bad)?),
+            10 => Request::UpdateMember(Member::decode(body).map_err(bad)?),
             _ => return Err(ApplyError::BadEntry),
         })
     }
@@ -151,8 +158,8 @@ pub struct Applied {
 pub struct StateMachine {
     pub mvcc: Mvcc,
     pub lessor: Lessor,
-    alarms: Mutex<Vec<AlarmMember>>,
-    applied: AtomicU64,
+    pub(crate) alarms: Mutex<Vec<AlarmMember>>,
+    pub(crate) applied: AtomicU64,
 }
 
 fn header(rev: i64) -> Option<ResponseHeader> {
@@ -163,16 +170,29 @@ impl StateMachine {
     /// Opens the state over `backend`: MVCC index, leases and their keys, alarms, and
     /// the applied index.
     pub fn open(backend: Arc<dyn Backend>, min_lease_ttl: i64) -> Result<Self, ApplyError> {
-        let mvcc = Mvcc::open(backend.clone())?;
-        let lessor = Lessor::new(min_lease_ttl);
+        let sm = Self {
+            mvcc: Mvcc::open(backend)?,
+            lessor: Lessor::new(min_lease_ttl),
+            alarms: Mutex::new(Vec::new()),
+            applied: AtomicU64::new(0),
+        };
+        sm.load_derived()?;
+        Ok(sm)
+    }
+
+    /// Rebuilds what is kept in memory beside the MVCC index (leases and their keys,
+    /// alarms, the applied index) from the backend.
+    pub(crate) fn load_derived(&self) -> Result<(), ApplyError> {
+        let backend = self.mvcc.backend();
+        self.lessor.clear();
         for (_, v) in backend.scan(Bucket::Lease, b"", None)? {
             if let Ok(rec) = LeaseRecord::decode(v.as_slice()) {
-                lessor.grant(rec.id, rec.ttl);
+                self.lessor.grant(rec.id, rec.ttl);
             }
         }
-        for kv in mvcc.range(b"\0", b"\0", RangeOptions::default())?.kvs {
+        for kv in self.mvcc.range(b"\0", b"\0", RangeOptions::default())?.kvs {
             if kv.lease != 0 {
-                lessor.attach(kv.lease, &kv.key);
+                self.lessor.attach(kv.lease, &kv.key);
             }
         }
         let mut alarms = Vec::new();
@@ -181,11 +201,13 @@ impl StateMachine {
                 alarms.push(a);
             }
         }
+        *self.alarms.lock().unwrap_or_else(|e| e.into_inner()) = alarms;
         let applied = backend
             .get(Bucket::Meta, META_CONSISTENT_INDEX)?
             .and_then(|b| b.try_into().ok().map(u64::from_be_bytes))
             .unwrap_or(0);
-        Ok(Self { mvcc, lessor, alarms: Mutex::new(alarms), applied: AtomicU64::new(applied) })
+        self.applied.store(applied, Ordering::Release);
+        Ok(())
     }
 
     pub fn applied_index(&self) -> u64 {
@@ -277,6 +299,12 @@ impl StateMachine {
             Request::PublishMember(m) => {
                 txn.put_raw(Bucket::Members, member_key(m.id), m.encode_to_vec());
                 Ok(Response::PublishMember)
+            }
+            Request::UpdateMember(m) => {
+                let mut rec = self.member_record(m.id).ok_or(ApplyError::MemberNotFound)?;
+                rec.peer_ur_ls = m.peer_ur_ls.clone();
+                txn.put_raw(Bucket::Members, crate::membership::member_record_key(m.id), rec.encode_to_vec());
+                Ok(Response::UpdateMember)
             }
             Request::LeaseRenew(r) => {
                 let ttl = self.lessor.renew(r.id).unwrap_or(0);

@@ -115,6 +115,11 @@ impl Lessor {
         self.lock().iter().filter(|(_, e)| e.expiry <= now).map(|(id, _)| *id).collect()
     }
 
+    /// Forgets every lease (before reloading them from an installed snapshot).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
     /// Gives every lease its full TTL again (after a restart or leader change).
     pub fn refresh_all(&self) {
         let now = Instant::now();

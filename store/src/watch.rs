@@ -225,6 +225,26 @@ impl WatchHub {
         }
     }
 
+    /// After the store's contents were replaced (an installed snapshot), every synced
+    /// watcher catches up from the store's history instead of waiting for events.
+    pub fn resync_all(self: &Arc<Self>) {
+        let mut moved = Vec::new();
+        {
+            let mut g = self.lock();
+            for (sid, s) in g.streams.iter_mut() {
+                for (id, w) in s.watchers.iter_mut() {
+                    if w.synced {
+                        w.synced = false;
+                        moved.push((*sid, *id));
+                    }
+                }
+            }
+        }
+        for (sid, id) in moved {
+            self.spawn_catch_up(sid, id);
+        }
+    }
+
     /// Delivers the events of newly published revisions (in order) to synced watchers.
     pub fn notify(self: &Arc<Self>, events: &[Event]) {
         if events.is_empty() {

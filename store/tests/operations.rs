@@ -29,8 +29,9 @@ fn metrics_and_health_use_etcd_names() {
         "etcd_debugging_mvcc_keys_total 2",
         "etcd_debugging_mvcc_current_revision 3",
         "etcd_mvcc_db_total_size_in_bytes ",
-        "etcd_server_proposals_committed_total 2",
-        "etcd_server_proposals_applied_total 2",
+        // The two puts and the member publishing its attributes (as etcd's does).
+        "etcd_server_proposals_committed_total 3",
+        "etcd_server_proposals_applied_total 3",
         "etcd_disk_wal_fsync_duration_seconds_bucket",
         "etcd_disk_backend_commit_duration_seconds_count",
         "etcd_server_quota_backend_bytes 2147483648",

@@ -76,6 +76,44 @@ fn decode_kv(k: &[u8], v: &[u8]) -> Result<KeyValue> {
 impl Mvcc {
     /// Opens the store over `backend`, rebuilding the index from the key bucket.
     pub fn open(backend: Arc<dyn Backend>) -> Result<Self> {
+        let (index, current, compacted) = Self::load(backend.as_ref())?;
+        let m = Self {
+            backend,
+            index: RwLock::new(index),
+            current: AtomicI64::new(current),
+            published: AtomicI64::new(current),
+            compacted: AtomicI64::new(compacted),
+            pending: Default::default(),
+        };
+        // A compaction scheduled but not finished before a crash is finished now.
+        let scheduled = m
+            .backend
+            .get(Bucket::Meta, META_SCHEDULED_COMPACT)?
+            .and_then(|b| Revision::from_bytes(&b))
+            .map_or(-1, |(r, _)| r.main);
+        if scheduled > compacted {
+            let mut batch = WriteBatch::default();
+            m.compact_into(scheduled, &mut batch);
+            m.backend.write(batch)?;
+            m.backend.flush()?;
+        }
+        Ok(m)
+    }
+
+    /// Rebuilds the index and revisions from the backend (after a snapshot replaced
+    /// its contents); everything in it is published.
+    pub fn reload(&self) -> Result<()> {
+        let (index, current, compacted) = Self::load(self.backend.as_ref())?;
+        let mut g = self.index_write();
+        *g = index;
+        self.pending_lock().clear();
+        self.current.store(current, Ordering::Release);
+        self.published.store(current, Ordering::Release);
+        self.compacted.store(compacted, Ordering::Release);
+        Ok(())
+    }
+
+    fn load(backend: &dyn Backend) -> Result<(TreeIndex, i64, i64)> {
         let mut index = TreeIndex::default();
         let mut current = 1;
         let mut corrupt = None;
@@ -99,27 +137,7 @@ impl Mvcc {
             .get(Bucket::Meta, META_FINISHED_COMPACT)?
             .and_then(|b| Revision::from_bytes(&b))
             .map_or(-1, |(r, _)| r.main);
-        let m = Self {
-            backend,
-            index: RwLock::new(index),
-            current: AtomicI64::new(current),
-            published: AtomicI64::new(current),
-            compacted: AtomicI64::new(compacted),
-            pending: Default::default(),
-        };
-        // A compaction scheduled but not finished before a crash is finished now.
-        let scheduled = m
-            .backend
-            .get(Bucket::Meta, META_SCHEDULED_COMPACT)?
-            .and_then(|b| Revision::from_bytes(&b))
-            .map_or(-1, |(r, _)| r.main);
-        if scheduled > compacted {
-            let mut batch = WriteBatch::default();
-            m.compact_into(scheduled, &mut batch);
-            m.backend.write(batch)?;
-            m.backend.flush()?;
-        }
-        Ok(m)
+        Ok((index, current, compacted))
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {

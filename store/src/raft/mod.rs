@@ -1,19 +1,28 @@
-//! Replication: one OS thread owns the raft-rs `RawNode`. Proposals, read-index
-//! requests and peer messages arrive on one bounded inbox; committed entries are applied
-//! through the same [`StateMachine::apply`] the single-member path uses.
+//! Replication. [`Node`] is the Raft member without I/O of its own: it owns the raft-rs
+//! `RawNode`, the durable log and the state machine's write side, and is driven by
+//! calls (inputs, ticks, `on_ready`) with an [`Env`] that carries messages out. The
+//! real member drives it from one OS thread ([`start`]); the deterministic simulation
+//! drives several from one loop.
 //!
 //! Handling a `Ready` (the order is load-bearing):
 //! 1. send the leader's messages (they may go out before the local append);
-//! 2. persist new entries and the hard state to the backend, then flush;
-//! 3. send the messages that required persistence (votes, append responses);
-//! 4. apply committed entries (one batch each, with their log index), flush, publish
-//!    the new revision to readers, notify watchers, answer the proposers;
-//! 5. advance, then handle the light ready the same way (commit index, messages,
-//!    more committed entries), and answer read-index requests whose index is applied.
+//! 2. install a received snapshot: the state machine is replaced and flushed, then the
+//!    log records that it now starts after the snapshot;
+//! 3. append new entries and the hard state to the write-ahead log and sync it;
+//! 4. send the messages that required persistence (votes, append responses);
+//! 5. apply committed entries, one backend batch each with its log index (sled is
+//!    flushed in the background: the log already holds every entry after the flushed
+//!    applied index), publish the new revision to readers, notify watchers, answer the
+//!    proposers;
+//! 6. advance, then handle the light ready the same way (commit index, messages, more
+//!    committed entries), answer read-index requests whose index is applied, and
+//!    compact the log when `--snapshot-count` entries have been flushed since the last
+//!    compaction.
 //!
-//! Nothing is acknowledged, and no reader sees anything, before it is durable here and
-//! committed by a quorum.
+//! Nothing is acknowledged, and no reader sees anything, before it is committed by a
+//! quorum and durable in this member's log.
 
+pub mod log;
 mod logger;
 pub mod storage;
 pub mod transport;
@@ -24,25 +33,49 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use proto::etcdserverpb::Member;
+use proto::mvccpb::Event;
 use protobuf::Message as _;
-use raft::eraftpb::{ConfChange, ConfChangeV2, Entry, EntryType, Message};
-use raft::storage::MemStorage;
-use raft::{RawNode, StateRole};
+use raft::eraftpb::{ConfChange, ConfChangeType, ConfChangeV2, Entry, EntryType, HardState, Message, Snapshot};
+use raft::{RawNode, SnapshotStatus, StateRole};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyError, Request, Response, StateMachine};
-use crate::backend::{Backend, WriteBatch};
+use crate::backend::Backend;
+use crate::membership::MemberChange;
 use crate::server::metrics::Metrics;
 use crate::watch::WatchHub;
+use log::{DurableLog, RecordLog};
+use storage::{Core, LogStorage};
 use transport::{PeerService, Transport};
+
+/// Entries kept behind a compaction for followers that lag a little (etcd keeps 5000).
+pub const CATCH_UP_ENTRIES: u64 = 5000;
+
+pub type ProposeReply = oneshot::Sender<Result<Response, ApplyError>>;
+pub type ConfReply = oneshot::Sender<Result<(), ConfChangeError>>;
 
 /// Inputs to the Raft thread.
 pub enum Input {
-    Propose(Request, oneshot::Sender<Result<Response, ApplyError>>),
+    Propose(Request, ProposeReply),
     ReadIndex(oneshot::Sender<()>),
     Message(Box<Message>),
     TransferLeader(u64),
+    ConfChange(MemberChange, ConfReply),
+    /// Whether a snapshot sent to a peer went out (or was dropped).
+    SnapshotSent(u64, bool),
+}
+
+/// Why a configuration change was refused before it reached the log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfChangeError {
+    /// Another change is still being applied, or Raft refused it.
+    Rejected(String),
+    /// The change would leave fewer started voters than a quorum.
+    NotEnoughStarted,
+    /// A learner must be caught up with the leader before promotion.
+    LearnerNotReady,
 }
 
 /// What other threads can read about the node without asking it.
@@ -52,6 +85,10 @@ pub struct RaftStatus {
     pub term: AtomicU64,
     pub commit: AtomicU64,
     pub applied: AtomicU64,
+    /// Highest applied index known durable in the backend (set by the flusher).
+    pub flushed: AtomicU64,
+    /// First index still in the log (entries before it were compacted).
+    pub first_index: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -79,6 +116,12 @@ impl RaftHandle {
         }
     }
 
+    pub async fn change_membership(&self, change: MemberChange) -> Result<Result<(), ConfChangeError>, Unavailable> {
+        let (tx, rx) = oneshot::channel();
+        self.inbox.try_send(Input::ConfChange(change, tx)).map_err(|_| Unavailable::Busy)?;
+        rx.await.map_err(|_| Unavailable::NoLeader)
+    }
+
     /// Waits until this member has applied everything committed when the call was made
     /// (confirmed by a quorum through the leader): a linearizable read may follow.
     pub async fn read_index(&self) -> Result<(), Unavailable> {
@@ -100,84 +143,50 @@ impl RaftHandle {
     }
 }
 
+/// Where a [`Node`]'s effects go.
+pub trait Env {
+    /// Raft messages to peers (may be dropped).
+    fn send(&mut self, msgs: Vec<Message>);
+    /// Newly applied events, in revision order; `restored` after a snapshot replaced the
+    /// state (watchers must catch up from the store).
+    fn published(&mut self, events: &[Event], restored: bool);
+    /// The membership changed: the peers to talk to.
+    fn members_changed(&mut self, members: &[Member]);
+}
+
 pub struct NodeConfig {
     pub id: u64,
-    /// Every initial member: (id, peer URL).
-    pub peers: Vec<(u64, String)>,
-    pub heartbeat: Duration,
     pub election_ticks: usize,
-    /// Client TLS for dialing peers (mutual TLS), when configured.
-    pub peer_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Compact the log once this many applied entries are durable in the backend.
+    pub snapshot_count: u64,
+    /// A new cluster's initial members (bootstrapped into an empty data directory);
+    /// None when joining an existing cluster.
+    pub bootstrap: Option<Vec<Member>>,
 }
 
-/// Starts the Raft thread and the peer senders; returns the handle and the service to
-/// mount on the peer listener.
-pub fn start(
-    cfg: NodeConfig,
-    sm: Arc<StateMachine>,
-    hub: Arc<WatchHub>,
-    metrics: Arc<Metrics>,
-    cancel: CancellationToken,
-) -> anyhow::Result<(RaftHandle, PeerService)> {
-    let backend = sm.mvcc.backend().clone();
-    let voters: Vec<u64> = cfg.peers.iter().map(|(id, _)| *id).collect();
-    let storage = storage::load(backend.as_ref(), &voters)?;
-    let raft_cfg = raft::Config {
-        id: cfg.id,
-        election_tick: cfg.election_ticks,
-        heartbeat_tick: 1,
-        applied: sm.applied_index(),
-        pre_vote: true,
-        check_quorum: true,
-        max_size_per_msg: 1 << 20,
-        max_inflight_msgs: 256,
-        ..Default::default()
-    };
-    raft_cfg.validate()?;
-    let node = RawNode::new(&raft_cfg, storage.clone(), &logger::logger(cfg.id))?;
-    let (inbox, rx) = std::sync::mpsc::sync_channel(16 * 1024);
-    let status = Arc::new(RaftStatus::default());
-    status.applied.store(sm.applied_index(), Ordering::Release);
-    let runtime = tokio::runtime::Handle::current();
-    let transport = Transport::start(cfg.id, &cfg.peers, &runtime, cfg.peer_tls.clone(), cancel.clone());
-    let members = Arc::new(RwLock::new(voters));
-    let mut thread = RaftThread {
-        node,
-        storage,
-        backend,
-        sm,
-        hub,
-        metrics,
-        transport,
-        status: status.clone(),
-        waiters: HashMap::new(),
-        read_waiters: HashMap::new(),
-        pending_reads: Vec::new(),
-        next_id: (cfg.id & 0xffff) << 48,
-        heartbeat: cfg.heartbeat,
-        cancel,
-    };
-    std::thread::Builder::new().name("raft".into()).spawn(move || thread.run(rx))?;
-    let handle = RaftHandle { inbox: inbox.clone(), status, id: cfg.id };
-    Ok((handle, PeerService { inbox, members }))
+enum Waiter {
+    Data(ProposeReply),
+    Conf(ConfReply),
 }
 
-struct RaftThread {
-    node: RawNode<MemStorage>,
-    storage: MemStorage,
-    backend: Arc<dyn Backend>,
+/// One Raft member: consensus, its durable log, and the application of committed
+/// entries to the state machine.
+pub struct Node {
+    raw: RawNode<LogStorage>,
+    storage: LogStorage,
+    log: DurableLog,
     sm: Arc<StateMachine>,
-    hub: Arc<WatchHub>,
     metrics: Arc<Metrics>,
-    transport: Arc<Transport>,
     status: Arc<RaftStatus>,
-    waiters: HashMap<u64, oneshot::Sender<Result<Response, ApplyError>>>,
+    waiters: HashMap<u64, Waiter>,
     read_waiters: HashMap<u64, oneshot::Sender<()>>,
     /// (index to reach, read id), from read states.
     pending_reads: Vec<(u64, u64)>,
     next_id: u64,
-    heartbeat: Duration,
-    cancel: CancellationToken,
+    snapshot_count: u64,
+    role: StateRole,
+    /// This member was removed from the cluster by a committed change.
+    pub removed: bool,
 }
 
 fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
@@ -185,54 +194,109 @@ fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
     std::process::exit(1);
 }
 
-impl RaftThread {
-    fn run(&mut self, rx: Receiver<Input>) {
-        let mut last_tick = Instant::now();
-        let mut role = StateRole::Follower;
-        while !self.cancel.is_cancelled() {
-            let wait = self.heartbeat.saturating_sub(last_tick.elapsed());
-            match rx.recv_timeout(wait) {
-                Ok(input) => {
-                    self.handle(input);
-                    for _ in 0..4096 {
-                        match rx.try_recv() {
-                            Ok(i) => self.handle(i),
-                            Err(_) => break,
-                        }
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-            if last_tick.elapsed() >= self.heartbeat {
-                self.node.tick();
-                last_tick = Instant::now();
-            }
-            self.on_ready();
-            let r = &self.node.raft;
-            if r.state != role {
-                role = r.state;
-                if role == StateRole::Leader {
-                    // A new leader gives every lease its full TTL, so a leader change
-                    // never expires a lease early (as etcd's lessor promotion does).
-                    self.sm.lessor.refresh_all();
-                }
-                tracing::info!(member = format!("{:x}", r.id), term = r.term, role = ?role, leader = format!("{:x}", r.leader_id), "raft role changed");
-            }
-            if self.status.leader.swap(r.leader_id, Ordering::AcqRel) != r.leader_id {
-                self.metrics.leader_changes.inc();
-                // Proposals and reads in flight may have gone to the old leader and be
-                // lost: fail them now (their outcome is unknown to the client, as with
-                // a timeout) rather than letting them wait out the request timeout.
-                self.waiters.clear();
-                self.read_waiters.clear();
-                self.pending_reads.clear();
-            }
-            self.status.term.store(r.term, Ordering::Release);
-            self.status.commit.store(r.raft_log.committed, Ordering::Release);
-            self.metrics.has_leader.set(i64::from(r.leader_id != 0));
-            self.metrics.is_leader.set(i64::from(r.state == StateRole::Leader));
+fn backend_write(backend: &Arc<dyn Backend>, batch: crate::backend::WriteBatch, what: &str) {
+    if let Err(e) = backend.write(batch) {
+        fatal(what, &e);
+    }
+}
+
+impl Node {
+    /// Opens the member over its record log (`existing`: the records already in it)
+    /// and the state machine.
+    pub fn open(
+        cfg: NodeConfig,
+        sm: Arc<StateMachine>,
+        metrics: Arc<Metrics>,
+        records: Box<dyn RecordLog>,
+        existing: &[(u64, Vec<u8>)],
+    ) -> anyhow::Result<Node> {
+        let recovered = log::replay(existing)?;
+        let mut log = DurableLog::new(records, existing);
+        let mut core = Core {
+            hard_state: recovered.hard_state,
+            conf_state: sm.conf_state(),
+            base: recovered.base,
+            entries: recovered.entries,
+        };
+        let fresh = core.base == (0, 0) && core.entries.is_empty() && sm.applied_index() == 0;
+        if fresh && let Some(members) = &cfg.bootstrap {
+            // Every member of a new cluster starts from the same state at index 1, so a
+            // member added later (whose log is empty) is sent a snapshot.
+            sm.bootstrap(members)?;
+            core.conf_state = sm.conf_state();
+            core.base = (1, 1);
+            core.hard_state.term = 1;
+            core.hard_state.commit = 1;
+            log.compacted(1, 1, &core.hard_state)?;
         }
+        let applied = sm.applied_index();
+        if applied < core.base.0 || applied > core.last_index() {
+            anyhow::bail!(
+                "the backend's applied index {applied} is outside the raft log ({}..={}): the data directory is inconsistent",
+                core.base.0,
+                core.last_index()
+            );
+        }
+        // Applied entries were committed, whatever the last persisted hard state says.
+        core.hard_state.commit = core.hard_state.commit.max(applied);
+        let lone_voter = core.conf_state.voters == [cfg.id] && core.conf_state.learners.is_empty();
+        let status = Arc::new(RaftStatus::default());
+        status.applied.store(applied, Ordering::Release);
+        status.flushed.store(applied, Ordering::Release);
+        status.first_index.store(core.first_index(), Ordering::Release);
+        let storage = LogStorage::new(core, sm.clone());
+        let raft_cfg = raft::Config {
+            id: cfg.id,
+            election_tick: cfg.election_ticks,
+            heartbeat_tick: 1,
+            applied,
+            pre_vote: true,
+            check_quorum: true,
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            ..Default::default()
+        };
+        raft_cfg.validate()?;
+        let mut raw = RawNode::new(&raft_cfg, storage.clone(), &logger::logger(cfg.id))?;
+        if lone_voter {
+            // A single voter need not wait out an election timeout.
+            raw.campaign()?;
+        }
+        Ok(Node {
+            raw,
+            storage,
+            log,
+            sm,
+            metrics,
+            status,
+            waiters: HashMap::new(),
+            read_waiters: HashMap::new(),
+            pending_reads: Vec::new(),
+            next_id: (cfg.id & 0xffff) << 48,
+            snapshot_count: cfg.snapshot_count.max(1),
+            role: StateRole::Follower,
+            removed: false,
+        })
+    }
+
+    pub fn status(&self) -> &Arc<RaftStatus> {
+        &self.status
+    }
+
+    pub fn id(&self) -> u64 {
+        self.raw.raft.id
+    }
+
+    pub fn role(&self) -> StateRole {
+        self.raw.raft.state
+    }
+
+    pub fn term(&self) -> u64 {
+        self.raw.raft.term
+    }
+
+    pub fn tick(&mut self) {
+        self.raw.tick();
     }
 
     fn next_id(&mut self) -> u64 {
@@ -240,15 +304,15 @@ impl RaftThread {
         self.next_id
     }
 
-    fn handle(&mut self, input: Input) {
+    pub fn handle(&mut self, input: Input) {
         match input {
             Input::Propose(req, reply) => {
                 let id = self.next_id();
                 let mut data = id.to_be_bytes().to_vec();
                 data.extend_from_slice(&req.encode());
-                match self.node.propose(vec![], data) {
+                match self.raw.propose(vec![], data) {
                     Ok(()) => {
-                        self.waiters.insert(id, reply);
+                        self.waiters.insert(id, Waiter::Data(reply));
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "proposal dropped");
@@ -256,80 +320,172 @@ impl RaftThread {
                     }
                 }
             }
+            Input::ConfChange(change, reply) => {
+                if let Err(e) = self.check_conf_change(&change) {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+                let id = self.next_id();
+                let mut cc = ConfChange { node_id: change.member_id(), ..Default::default() };
+                cc.set_change_type(match &change {
+                    MemberChange::Add(m) if m.is_learner => ConfChangeType::AddLearnerNode,
+                    MemberChange::Add(_) | MemberChange::Promote(_) => ConfChangeType::AddNode,
+                    MemberChange::Remove(_) => ConfChangeType::RemoveNode,
+                });
+                let mut ctx = id.to_be_bytes().to_vec();
+                ctx.extend_from_slice(&change.encode());
+                cc.context = ctx.into();
+                match self.raw.propose_conf_change(vec![], cc) {
+                    Ok(()) => {
+                        self.waiters.insert(id, Waiter::Conf(reply));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(ConfChangeError::Rejected(e.to_string())));
+                    }
+                }
+            }
             Input::ReadIndex(reply) => {
                 let id = self.next_id();
-                self.node.read_index(id.to_be_bytes().to_vec());
+                self.raw.read_index(id.to_be_bytes().to_vec());
                 self.read_waiters.insert(id, reply);
             }
             Input::Message(m) => {
-                if let Err(e) = self.node.step(*m) {
+                if let Err(e) = self.raw.step(*m) {
                     tracing::debug!(error = %e, "raft step failed");
                 }
             }
-            Input::TransferLeader(to) => self.node.transfer_leader(to),
+            Input::TransferLeader(to) => self.raw.transfer_leader(to),
+            Input::SnapshotSent(to, ok) => {
+                let s = if ok { SnapshotStatus::Finish } else { SnapshotStatus::Failure };
+                self.raw.report_snapshot(to, s);
+            }
         }
     }
 
-    fn on_ready(&mut self) {
-        if !self.node.has_ready() {
+    /// etcd's checks before a configuration change (done where the progress of every
+    /// member is known: on the leader; elsewhere the change is forwarded unchecked).
+    fn check_conf_change(&self, change: &MemberChange) -> Result<(), ConfChangeError> {
+        let r = &self.raw.raft;
+        if r.has_pending_conf() {
+            return Err(ConfChangeError::Rejected("a configuration change is still in progress".into()));
+        }
+        if r.state != StateRole::Leader {
+            return Ok(());
+        }
+        let cs = self.storage.rl().conf_state.clone();
+        let active = |id: &u64| *id == r.id || r.prs().get(*id).is_some_and(|p| p.recent_active);
+        let started = cs.voters.iter().filter(|id| active(id)).count();
+        let quorum = |voters: usize| voters / 2 + 1;
+        match change {
+            // The new voter is not started yet: the others must still be a quorum.
+            MemberChange::Add(m) if !m.is_learner && started < quorum(cs.voters.len() + 1) => {
+                Err(ConfChangeError::NotEnoughStarted)
+            }
+            MemberChange::Remove(id) if cs.voters.contains(id) => {
+                let left = cs.voters.len() - 1;
+                let started_left = started - usize::from(active(id));
+                if left > 0 && started_left < quorum(left) { Err(ConfChangeError::NotEnoughStarted) } else { Ok(()) }
+            }
+            MemberChange::Promote(id) => {
+                let leader_match = r.raft_log.last_index();
+                let learner_match = r.prs().get(*id).map_or(0, |p| p.matched);
+                if (learner_match as f64) < leader_match as f64 * 0.9 {
+                    Err(ConfChangeError::LearnerNotReady)
+                } else if started < quorum(cs.voters.len() + 1) {
+                    Err(ConfChangeError::NotEnoughStarted)
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn has_ready(&self) -> bool {
+        self.raw.has_ready()
+    }
+
+    pub fn on_ready(&mut self, env: &mut dyn Env) {
+        if !self.raw.has_ready() {
             return;
         }
-        let mut rd = self.node.ready();
-        self.transport.send(rd.take_messages());
+        let mut rd = self.raw.ready();
+        env.send(rd.take_messages());
         if !rd.snapshot().is_empty() {
-            tracing::error!("received a raft snapshot; snapshot install is not supported yet");
+            self.install_snapshot(rd.snapshot().clone(), env);
         }
-        let entries = rd.entries().clone();
+        let entries = rd.take_entries();
         let hs = rd.hs().cloned();
         if !entries.is_empty() || hs.is_some() {
-            let mut batch = WriteBatch::default();
-            let old_last = raft::Storage::last_index(&self.storage).unwrap_or(0);
-            storage::persist(&mut batch, &entries, old_last, hs.as_ref());
             let t = Instant::now();
-            if let Err(e) = self.backend.write(batch).and_then(|_| self.backend.flush()) {
+            if let Err(e) = self.log.persist(&entries, hs.as_ref()) {
                 fatal("persisting the raft log", &e);
             }
             self.metrics.fsync_duration.observe(t.elapsed().as_secs_f64());
             let mut core = self.storage.wl();
-            if !entries.is_empty()
-                && let Err(e) = core.append(&entries)
-            {
-                fatal("appending to the raft log", &e);
-            }
+            core.append(&entries);
             if let Some(hs) = hs {
-                core.set_hardstate(hs);
+                core.hard_state = hs;
             }
         }
-        self.transport.send(rd.take_persisted_messages());
+        env.send(rd.take_persisted_messages());
         for rs in rd.take_read_states() {
             if let Ok(b) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) {
                 self.pending_reads.push((rs.index, u64::from_be_bytes(b)));
             }
         }
         let committed = rd.take_committed_entries();
-        self.apply(committed);
-        let mut light = self.node.advance(rd);
+        self.apply(committed, env);
+        let mut light = self.raw.advance(rd);
         if let Some(commit) = light.commit_index() {
-            self.storage.wl().mut_hard_state().commit = commit;
-            let hs = self.storage.rl().hard_state().clone();
-            let mut batch = WriteBatch::default();
-            storage::persist(&mut batch, &[], 0, Some(&hs));
-            if let Err(e) = self.backend.write(batch) {
-                fatal("persisting the hard state", &e);
-            }
+            self.storage.wl().hard_state.commit = commit;
         }
-        self.transport.send(light.take_messages());
-        self.apply(light.take_committed_entries());
-        self.node.advance_apply();
+        env.send(light.take_messages());
+        self.apply(light.take_committed_entries(), env);
+        self.raw.advance_apply();
         self.answer_reads();
+        self.maybe_compact();
     }
 
-    fn apply(&mut self, entries: Vec<Entry>) {
+    fn install_snapshot(&mut self, snap: Snapshot, env: &mut dyn Env) {
+        let meta = snap.get_metadata().clone();
+        let t = Instant::now();
+        if let Err(e) = self.sm.restore(&snap.data, meta.index) {
+            fatal("installing a snapshot", &e);
+        }
+        let hs = {
+            let mut core = self.storage.wl();
+            core.apply_snapshot(&meta);
+            core.hard_state.clone()
+        };
+        if let Err(e) = self.log.snapshot_installed(meta.index, meta.term, &hs) {
+            fatal("recording an installed snapshot", &e);
+        }
+        self.status.applied.store(meta.index, Ordering::Release);
+        self.status.flushed.store(meta.index, Ordering::Release);
+        self.status.first_index.store(meta.index + 1, Ordering::Release);
+        // Proposals in flight may be inside the snapshot: their outcome is unknown here.
+        self.waiters.clear();
+        tracing::info!(
+            index = meta.index,
+            term = meta.term,
+            bytes = snap.data.len(),
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "installed a snapshot from the leader"
+        );
+        env.published(&[], true);
+        env.members_changed(&self.sm.members());
+    }
+
+    fn apply(&mut self, entries: Vec<Entry>, env: &mut dyn Env) {
         if entries.is_empty() {
             return;
         }
+        let backend = self.sm.mvcc.backend().clone();
         let mut events = Vec::new();
         let mut replies = Vec::new();
+        let mut conf_replies = Vec::new();
+        let mut membership_changed = false;
         let mut last = 0;
         for e in entries {
             last = e.index;
@@ -341,59 +497,71 @@ impl RaftThread {
                         Err(err) => fatal("decoding a committed entry", &err),
                     };
                     let applied = self.sm.apply(e.index, &req);
-                    if let Err(err) = self.backend.write(applied.batch) {
-                        fatal("applying a committed entry", &err);
-                    }
+                    backend_write(&backend, applied.batch, "applying a committed entry");
                     self.sm.mvcc.batches_written();
                     events.extend(applied.events);
-                    if let Some(w) = self.waiters.remove(&id) {
+                    membership_changed |= matches!(req, Request::UpdateMember(_));
+                    if let Some(Waiter::Data(w)) = self.waiters.remove(&id) {
                         replies.push((w, applied.result));
                     }
                 }
-                EntryType::EntryNormal => self.write_noop(e.index),
-                EntryType::EntryConfChange | EntryType::EntryConfChangeV2 => {
-                    let cs = if e.get_entry_type() == EntryType::EntryConfChange {
-                        ConfChange::parse_from_bytes(&e.data).map(|cc| self.node.apply_conf_change(&cc))
-                    } else {
-                        ConfChangeV2::parse_from_bytes(&e.data).map(|cc| self.node.apply_conf_change(&cc))
-                    };
-                    match cs {
-                        Ok(Ok(cs)) => {
-                            let mut batch = WriteBatch::default();
-                            storage::persist_conf_state(&mut batch, &cs);
-                            self.storage.wl().set_conf_state(cs);
-                            if let Err(err) = self.backend.write(batch) {
-                                fatal("persisting a configuration change", &err);
-                            }
-                        }
-                        Ok(Err(err)) => {
-                            tracing::warn!(error = %err, "configuration change rejected")
-                        }
+                EntryType::EntryNormal => {
+                    backend_write(&backend, self.sm.apply_noop(e.index), "recording the applied index")
+                }
+                EntryType::EntryConfChange => {
+                    let cc = match ConfChange::parse_from_bytes(&e.data) {
+                        Ok(cc) => cc,
                         Err(err) => fatal("decoding a configuration change", &err),
+                    };
+                    let id = cc.context.get(..8).map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap_or([0; 8])));
+                    let change = cc.context.get(8..).map(MemberChange::decode);
+                    let outcome = match (change, self.raw.apply_conf_change(&cc)) {
+                        (Some(Ok(change)), Ok(cs)) => {
+                            let batch = self.sm.apply_member_change(e.index, &change, &cs);
+                            backend_write(&backend, batch, "applying a configuration change");
+                            self.storage.wl().conf_state = cs;
+                            membership_changed = true;
+                            if change == MemberChange::Remove(self.id()) {
+                                self.removed = true;
+                            }
+                            tracing::info!(index = e.index, change = ?change, "applied a membership change");
+                            Ok(())
+                        }
+                        (_, Err(err)) => {
+                            tracing::warn!(error = %err, "configuration change rejected");
+                            backend_write(&backend, self.sm.apply_noop(e.index), "recording the applied index");
+                            Err(ConfChangeError::Rejected(err.to_string()))
+                        }
+                        (_, Ok(_)) => fatal("decoding a configuration change", &"bad context"),
+                    };
+                    if let Some(Waiter::Conf(w)) = self.waiters.remove(&id) {
+                        conf_replies.push((w, outcome));
                     }
-                    self.write_noop(e.index);
+                }
+                EntryType::EntryConfChangeV2 => {
+                    // Not proposed by this store; applied so the log stays in step.
+                    if let Ok(cc) = ConfChangeV2::parse_from_bytes(&e.data)
+                        && let Ok(cs) = self.raw.apply_conf_change(&cc)
+                    {
+                        self.storage.wl().conf_state = cs;
+                    }
+                    backend_write(&backend, self.sm.apply_noop(e.index), "recording the applied index");
                 }
             }
         }
-        let t = Instant::now();
-        if let Err(e) = self.backend.flush() {
-            fatal("flushing applied entries", &e);
-        }
-        self.metrics.commit_duration.observe(t.elapsed().as_secs_f64());
         self.metrics.proposals_applied.inc_by(replies.len() as u64);
         self.metrics.proposals_committed.inc_by(replies.len() as u64);
         self.status.applied.store(last, Ordering::Release);
         self.sm.mvcc.publish();
-        self.hub.notify(&events);
+        env.published(&events, false);
         for (w, r) in replies {
             let _ = w.send(r);
         }
-    }
-
-    /// Records the applied index of an entry that changes no data.
-    fn write_noop(&mut self, index: u64) {
-        if let Err(e) = self.backend.write(self.sm.apply_noop(index)) {
-            fatal("recording the applied index", &e);
+        for (w, r) in conf_replies {
+            let _ = w.send(r);
+        }
+        if membership_changed {
+            env.members_changed(&self.sm.members());
         }
     }
 
@@ -415,6 +583,183 @@ impl RaftThread {
         // callers' timeouts; keep the map from growing without bound.
         if self.read_waiters.len() > 100_000 {
             self.read_waiters.clear();
+        }
+    }
+
+    /// Drops log entries the backend holds durably, keeping a tail for followers that
+    /// lag a little; followers further behind are sent a snapshot.
+    fn maybe_compact(&mut self) {
+        let flushed = self.status.flushed.load(Ordering::Acquire);
+        let base = self.storage.rl().base.0;
+        if flushed < base + self.snapshot_count {
+            return;
+        }
+        let to = flushed - CATCH_UP_ENTRIES.min(self.snapshot_count - 1);
+        if to <= base {
+            return;
+        }
+        let (new_base, hs) = {
+            let mut core = self.storage.wl();
+            if let Err(e) = core.compact(to) {
+                tracing::warn!(error = %e, to, "log compaction skipped");
+                return;
+            }
+            (core.base, core.hard_state.clone())
+        };
+        if let Err(e) = self.log.compacted(new_base.0, new_base.1, &hs) {
+            fatal("compacting the raft log", &e);
+        }
+        self.status.first_index.store(new_base.0 + 1, Ordering::Release);
+        tracing::info!(compacted_to = new_base.0, flushed, "compacted the raft log");
+    }
+
+    /// Publishes status after a round of inputs; fails requests a leader change may have
+    /// lost (their outcome is unknown to the client, as with a timeout).
+    pub fn update_status(&mut self) {
+        let r = &self.raw.raft;
+        if r.state != self.role {
+            self.role = r.state;
+            if self.role == StateRole::Leader {
+                // A new leader gives every lease its full TTL, so a leader change never
+                // expires a lease early (as etcd's lessor promotion does).
+                self.sm.lessor.refresh_all();
+            }
+            tracing::info!(member = format!("{:x}", r.id), term = r.term, role = ?self.role, leader = format!("{:x}", r.leader_id), "raft role changed");
+        }
+        if self.status.leader.swap(r.leader_id, Ordering::AcqRel) != r.leader_id {
+            self.metrics.leader_changes.inc();
+            self.waiters.clear();
+            self.read_waiters.clear();
+            self.pending_reads.clear();
+        }
+        self.status.term.store(r.term, Ordering::Release);
+        self.status.commit.store(r.raft_log.committed, Ordering::Release);
+        self.metrics.has_leader.set(i64::from(r.leader_id != 0));
+        self.metrics.is_leader.set(i64::from(r.state == StateRole::Leader));
+        self.metrics.proposals_pending.set(self.waiters.len() as i64);
+    }
+
+    /// The hard state as persisted (for checks in tests and simulations).
+    pub fn hard_state(&self) -> HardState {
+        self.storage.rl().hard_state.clone()
+    }
+
+    /// (index, term) of every entry in the log (for checks in simulations).
+    pub fn log_terms(&self) -> (u64, Vec<u64>) {
+        let c = self.storage.rl();
+        (c.first_index(), c.entries.iter().map(|e| e.term).collect())
+    }
+}
+
+/// The real member's effects: the peer transport and the watch hub.
+struct RealEnv {
+    transport: Transport,
+    hub: Arc<WatchHub>,
+    known: Arc<RwLock<Vec<u64>>>,
+}
+
+impl Env for RealEnv {
+    fn send(&mut self, msgs: Vec<Message>) {
+        self.transport.send(msgs);
+    }
+
+    fn published(&mut self, events: &[Event], restored: bool) {
+        if restored {
+            self.hub.resync_all();
+        }
+        self.hub.notify(events);
+    }
+
+    fn members_changed(&mut self, members: &[Member]) {
+        let peers: Vec<(u64, String)> =
+            members.iter().filter_map(|m| Some((m.id, m.peer_ur_ls.first()?.clone()))).collect();
+        self.transport.set_peers(&peers);
+        if let Ok(mut k) = self.known.write() {
+            *k = members.iter().map(|m| m.id).collect();
+        }
+    }
+}
+
+/// Configuration of the real member's Raft thread.
+pub struct ThreadConfig {
+    pub node: NodeConfig,
+    pub heartbeat: Duration,
+    /// Client TLS for dialing peers (mutual TLS), when configured.
+    pub peer_tls: Option<Arc<rustls::ClientConfig>>,
+    pub cluster_id: u64,
+    /// Every member known at start (for a joining member: what the cluster told it).
+    pub members: Vec<Member>,
+    /// Cancelled when this member is removed from the cluster.
+    pub on_removed: CancellationToken,
+}
+
+/// Starts the Raft thread and the peer senders over the write-ahead log in `wal_dir`;
+/// returns the handle and the service to mount on the peer listener.
+pub fn start(
+    cfg: ThreadConfig,
+    wal_dir: &std::path::Path,
+    sm: Arc<StateMachine>,
+    hub: Arc<WatchHub>,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> anyhow::Result<(RaftHandle, PeerService)> {
+    let (wal, records) = crate::wal::Wal::open(wal_dir)?;
+    let id = cfg.node.id;
+    let node = Node::open(cfg.node, sm.clone(), metrics, Box::new(wal), &records)?;
+    drop(records);
+    let (inbox, rx) = std::sync::mpsc::sync_channel(16 * 1024);
+    let status = node.status().clone();
+    let runtime = tokio::runtime::Handle::current();
+    let mut members = sm.members();
+    if members.is_empty() {
+        members = cfg.members.clone();
+    }
+    let known = Arc::new(RwLock::new(members.iter().map(|m| m.id).collect::<Vec<_>>()));
+    let transport = Transport::new(id, runtime, cfg.peer_tls.clone(), cancel.clone(), inbox.clone());
+    let mut env = RealEnv { transport, hub, known: known.clone() };
+    env.members_changed(&members);
+    let (heartbeat, on_removed) = (cfg.heartbeat, cfg.on_removed);
+    let thread_cancel = cancel.clone();
+    std::thread::Builder::new()
+        .name("raft".into())
+        .spawn(move || run(node, env, rx, heartbeat, thread_cancel, on_removed))?;
+    let handle = RaftHandle { inbox: inbox.clone(), status, id };
+    Ok((handle, PeerService { inbox, known, sm, cluster_id: cfg.cluster_id }))
+}
+
+fn run(
+    mut node: Node,
+    mut env: RealEnv,
+    rx: Receiver<Input>,
+    heartbeat: Duration,
+    cancel: CancellationToken,
+    on_removed: CancellationToken,
+) {
+    let mut last_tick = Instant::now();
+    while !cancel.is_cancelled() {
+        let wait = heartbeat.saturating_sub(last_tick.elapsed());
+        match rx.recv_timeout(wait) {
+            Ok(input) => {
+                node.handle(input);
+                for _ in 0..4096 {
+                    match rx.try_recv() {
+                        Ok(i) => node.handle(i),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if last_tick.elapsed() >= heartbeat {
+            node.tick();
+            last_tick = Instant::now();
+        }
+        node.on_ready(&mut env);
+        node.update_status();
+        if node.removed && !on_removed.is_cancelled() {
+            tracing::warn!("this member has been permanently removed from the cluster; stopping");
+            on_removed.cancel();
         }
     }
 }

@@ -1,86 +1,158 @@
-//! Durable Raft state in the store's backend: log entries, hard state and
-//! configuration state. raft-rs reads through its `MemStorage`, which is loaded from
-//! the backend at start and kept in step with it: everything is written to the backend
-//! (and flushed) before raft-rs is told it is persisted.
+//! What raft-rs reads: the log in memory (its durable copy is [`super::log`]), the hard
+//! state, the configuration, and snapshots, which are made on demand from the state
+//! machine at its applied index (the data is what sled holds; nothing is kept aside).
 
-use raft::eraftpb::{ConfState, Entry, HardState};
-use raft::storage::MemStorage;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::backend::{Backend, BackendError, Bucket, WriteBatch};
+use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
+use raft::{GetEntriesContext, RaftState, StorageError};
 
-const HARD_STATE: &[u8] = b"hardstate";
-const CONF_STATE: &[u8] = b"confstate";
+use crate::apply::StateMachine;
 
-#[derive(Debug, thiserror::Error)]
-pub enum RaftStorageError {
-    #[error(transparent)]
-    Backend(#[from] BackendError),
-    #[error("corrupt raft record {0}")]
-    Corrupt(String),
+#[derive(Default)]
+pub struct Core {
+    pub hard_state: HardState,
+    pub conf_state: ConfState,
+    /// (index, term) of the entry the log starts after.
+    pub base: (u64, u64),
+    pub entries: Vec<Entry>,
 }
 
-fn decode<M: protobuf::Message>(what: &str, b: &[u8]) -> Result<M, RaftStorageError> {
-    M::parse_from_bytes(b).map_err(|e| RaftStorageError::Corrupt(format!("{what}: {e}")))
-}
+impl Core {
+    pub fn first_index(&self) -> u64 {
+        self.base.0 + 1
+    }
 
-fn encode<M: protobuf::Message>(m: &M) -> Vec<u8> {
-    m.write_to_bytes().unwrap_or_default()
-}
+    pub fn last_index(&self) -> u64 {
+        self.base.0 + self.entries.len() as u64
+    }
 
-/// Loads the persisted Raft state; a fresh member starts from `initial_voters`.
-pub fn load(backend: &dyn Backend, initial_voters: &[u64]) -> Result<MemStorage, RaftStorageError> {
-    let hs = backend.get(Bucket::RaftState, HARD_STATE)?;
-    let cs = backend.get(Bucket::RaftState, CONF_STATE)?;
-    match (hs, cs) {
-        (Some(hs), Some(cs)) => {
-            let hs: HardState = decode("hard state", &hs)?;
-            let cs: ConfState = decode("conf state", &cs)?;
-            let storage = MemStorage::new_with_conf_state(cs);
-            let mut entries = Vec::new();
-            for (_, v) in backend.scan(Bucket::RaftLog, b"", None)? {
-                entries.push(decode::<Entry>("entry", &v)?);
-            }
-            {
-                let mut core = storage.wl();
-                if !entries.is_empty() {
-                    core.append(&entries).map_err(|e| RaftStorageError::Corrupt(e.to_string()))?;
-                }
-                core.set_hardstate(hs);
-            }
-            Ok(storage)
+    pub fn term(&self, idx: u64) -> raft::Result<u64> {
+        if idx == self.base.0 {
+            return Ok(self.base.1);
         }
-        _ => {
-            let cs = ConfState::from((initial_voters.to_vec(), Vec::<u64>::new()));
-            let mut b = WriteBatch::default();
-            b.put(Bucket::RaftState, CONF_STATE.to_vec(), encode(&cs));
-            b.put(Bucket::RaftState, HARD_STATE.to_vec(), encode(&HardState::default()));
-            backend.write(b)?;
-            backend.flush()?;
-            Ok(MemStorage::new_with_conf_state(cs))
+        if idx < self.base.0 {
+            return Err(raft::Error::Store(StorageError::Compacted));
         }
+        match self.entries.get((idx - self.first_index()) as usize) {
+            Some(e) => Ok(e.term),
+            None => Err(raft::Error::Store(StorageError::Unavailable)),
+        }
+    }
+
+    /// Appends entries, replacing the suffix they overlap.
+    pub fn append(&mut self, ents: &[Entry]) {
+        let Some(first) = ents.first() else { return };
+        assert!(
+            first.index > self.base.0 && first.index <= self.last_index() + 1,
+            "append at {} outside the log ({}..={})",
+            first.index,
+            self.first_index(),
+            self.last_index()
+        );
+        self.entries.truncate((first.index - self.first_index()) as usize);
+        self.entries.extend_from_slice(ents);
+    }
+
+    /// Drops the entries up to `index` (which must be in the log).
+    pub fn compact(&mut self, index: u64) -> raft::Result<()> {
+        if index <= self.base.0 {
+            return Ok(());
+        }
+        let term = self.term(index)?;
+        self.entries.drain(..(index - self.base.0) as usize);
+        self.base = (index, term);
+        Ok(())
+    }
+
+    /// Replaces the log with an installed snapshot.
+    pub fn apply_snapshot(&mut self, meta: &SnapshotMetadata) {
+        self.entries.clear();
+        self.base = (meta.index, meta.term);
+        self.conf_state = meta.get_conf_state().clone();
+        self.hard_state.term = self.hard_state.term.max(meta.term);
+        self.hard_state.commit = meta.index;
     }
 }
 
-/// Adds the writes that persist `entries` (replacing any conflicting suffix up to
-/// `old_last`) and `hs` to `batch`.
-pub fn persist(batch: &mut WriteBatch, entries: &[Entry], old_last: u64, hs: Option<&HardState>) {
-    if let Some(first) = entries.first() {
-        let new_last = entries.last().map_or(0, |e| e.index);
-        for e in entries {
-            batch.put(Bucket::RaftLog, e.index.to_be_bytes().to_vec(), encode(e));
-        }
-        // A leader change may have truncated our log: drop the stale tail.
-        for idx in (new_last + 1)..=old_last.max(new_last) {
-            if idx >= first.index {
-                batch.delete(Bucket::RaftLog, idx.to_be_bytes().to_vec());
-            }
-        }
+#[derive(Clone)]
+pub struct LogStorage {
+    core: Arc<RwLock<Core>>,
+    sm: Arc<StateMachine>,
+}
+
+impl LogStorage {
+    pub fn new(core: Core, sm: Arc<StateMachine>) -> Self {
+        Self { core: Arc::new(RwLock::new(core)), sm }
     }
-    if let Some(hs) = hs {
-        batch.put(Bucket::RaftState, HARD_STATE.to_vec(), encode(hs));
+
+    pub fn rl(&self) -> RwLockReadGuard<'_, Core> {
+        self.core.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn wl(&self) -> RwLockWriteGuard<'_, Core> {
+        self.core.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-pub fn persist_conf_state(batch: &mut WriteBatch, cs: &ConfState) {
-    batch.put(Bucket::RaftState, CONF_STATE.to_vec(), encode(cs));
+impl raft::Storage for LogStorage {
+    fn initial_state(&self) -> raft::Result<RaftState> {
+        let c = self.rl();
+        Ok(RaftState::new(c.hard_state.clone(), c.conf_state.clone()))
+    }
+
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        _ctx: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
+        let c = self.rl();
+        if low < c.first_index() {
+            return Err(raft::Error::Store(StorageError::Compacted));
+        }
+        if high > c.last_index() + 1 {
+            return Err(raft::Error::Store(StorageError::Unavailable));
+        }
+        let off = c.first_index();
+        let mut ents = c.entries[(low - off) as usize..(high - off) as usize].to_vec();
+        raft::util::limit_size(&mut ents, max_size.into());
+        Ok(ents)
+    }
+
+    fn term(&self, idx: u64) -> raft::Result<u64> {
+        self.rl().term(idx)
+    }
+
+    fn first_index(&self) -> raft::Result<u64> {
+        Ok(self.rl().first_index())
+    }
+
+    fn last_index(&self) -> raft::Result<u64> {
+        Ok(self.rl().last_index())
+    }
+
+    /// A snapshot of the state machine as applied now (on the Raft thread, which is its
+    /// only writer, so the data and the index agree).
+    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+        let index = self.sm.applied_index();
+        let unavailable = || raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable);
+        if index == 0 || index < request_index {
+            return Err(unavailable());
+        }
+        let term = self.rl().term(index).map_err(|_| unavailable())?;
+        let data = self.sm.snapshot_data().map_err(|e| {
+            tracing::error!(error = %e, "making a snapshot failed");
+            unavailable()
+        })?;
+        let mut snap = Snapshot::default();
+        let meta = snap.mut_metadata();
+        meta.index = index;
+        meta.term = term;
+        meta.set_conf_state(self.sm.conf_state());
+        snap.data = data.into();
+        tracing::info!(index, term, bytes = snap.data.len(), "made a snapshot to send");
+        Ok(snap)
+    }
 }

@@ -3,74 +3,118 @@
 //! slow or dead peer never blocks the Raft thread.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use proto::raftpb::raft_transport_client::RaftTransportClient;
 use proto::raftpb::raft_transport_server::RaftTransport;
-use proto::raftpb::{Done, RaftEnvelope};
+use proto::raftpb::{Done, JoinMember, JoinRequest, JoinResponse, RaftEnvelope};
 use protobuf::Message as _;
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::Input;
+use crate::apply::StateMachine;
 
 /// Messages queued per peer before new ones are dropped.
 const PEER_QUEUE: usize = 4096;
 
+/// One queued message; snapshots report whether they went out.
+struct Outgoing {
+    bytes: Vec<u8>,
+    snapshot: bool,
+}
+
+struct Peer {
+    url: String,
+    queue: mpsc::Sender<Outgoing>,
+}
+
 pub struct Transport {
-    peers: HashMap<u64, mpsc::Sender<Vec<u8>>>,
+    me: u64,
+    peers: HashMap<u64, Peer>,
+    runtime: tokio::runtime::Handle,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    cancel: CancellationToken,
+    inbox: SyncSender<Input>,
 }
 
 impl Transport {
-    /// Starts one sender task per peer (`id`, peer URL).
-    pub fn start(
+    pub fn new(
         me: u64,
-        peers: &[(u64, String)],
-        runtime: &tokio::runtime::Handle,
+        runtime: tokio::runtime::Handle,
         tls: Option<Arc<rustls::ClientConfig>>,
         cancel: CancellationToken,
-    ) -> Arc<Self> {
-        let mut map = HashMap::new();
+        inbox: SyncSender<Input>,
+    ) -> Self {
+        Self { me, peers: HashMap::new(), runtime, tls, cancel, inbox }
+    }
+
+    /// Makes the peer set `peers` (id, peer URL): starts a sender task for each new or
+    /// moved peer; dropping a queue ends its task.
+    pub fn set_peers(&mut self, peers: &[(u64, String)]) {
+        self.peers.retain(|id, p| peers.iter().any(|(i, u)| i == id && *u == p.url));
         for (id, url) in peers {
-            if *id == me {
+            if *id == self.me || self.peers.contains_key(id) {
                 continue;
             }
             let (tx, rx) = mpsc::channel(PEER_QUEUE);
-            map.insert(*id, tx);
-            runtime.spawn(peer_loop(me, *id, url.clone(), rx, tls.clone(), cancel.clone()));
+            self.peers.insert(*id, Peer { url: url.clone(), queue: tx });
+            let ctx = PeerCtx { me: self.me, peer: *id, url: url.clone(), inbox: self.inbox.clone() };
+            self.runtime.spawn(peer_loop(ctx, rx, self.tls.clone(), self.cancel.clone()));
         }
-        Arc::new(Self { peers: map })
     }
 
     pub fn send(&self, msgs: Vec<Message>) {
         for m in msgs {
-            if let Some(q) = self.peers.get(&m.to) {
-                let Ok(bytes) = m.write_to_bytes() else {
-                    continue;
-                };
-                if q.try_send(bytes).is_err() {
-                    tracing::trace!(to = format!("{:x}", m.to), "peer queue full; dropping a raft message");
+            let snapshot = m.get_msg_type() == MessageType::MsgSnapshot;
+            let Some(p) = self.peers.get(&m.to) else {
+                if snapshot {
+                    let _ = self.inbox.try_send(Input::SnapshotSent(m.to, false));
+                }
+                continue;
+            };
+            let Ok(bytes) = m.write_to_bytes() else {
+                continue;
+            };
+            if p.queue.try_send(Outgoing { bytes, snapshot }).is_err() {
+                tracing::trace!(to = format!("{:x}", m.to), "peer queue full; dropping a raft message");
+                if snapshot {
+                    let _ = self.inbox.try_send(Input::SnapshotSent(m.to, false));
                 }
             }
         }
     }
 }
 
-async fn peer_loop(
+struct PeerCtx {
     me: u64,
     peer: u64,
     url: String,
-    mut queue: mpsc::Receiver<Vec<u8>>,
+    inbox: SyncSender<Input>,
+}
+
+impl PeerCtx {
+    fn report(&self, m: &Outgoing, ok: bool) {
+        if m.snapshot {
+            let _ = self.inbox.try_send(Input::SnapshotSent(self.peer, ok));
+        }
+    }
+}
+
+async fn peer_loop(
+    ctx: PeerCtx,
+    mut queue: mpsc::Receiver<Outgoing>,
     tls: Option<Arc<rustls::ClientConfig>>,
     cancel: CancellationToken,
 ) {
+    let url = ctx.url.clone();
     let mut backoff = Duration::from_millis(50);
     loop {
-        if cancel.is_cancelled() {
+        if cancel.is_cancelled() || queue.is_closed() {
             return;
         }
         let endpoint = match tonic::transport::Endpoint::from_shared(url.clone()) {
@@ -89,7 +133,9 @@ async fn peer_loop(
             Err(e) => {
                 tracing::debug!(peer = %url, error = %e, "peer unreachable; retrying");
                 // Drain what piled up meanwhile: Raft will resend what matters.
-                while queue.try_recv().is_ok() {}
+                while let Ok(m) = queue.try_recv() {
+                    ctx.report(&m, false);
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
@@ -104,13 +150,44 @@ async fn peer_loop(
                 _ = cancel.cancelled() => return,
                 m = queue.recv() => m,
             };
-            let Some(bytes) = next else { return };
-            if call.is_finished() || stx.send(RaftEnvelope { from: me, message: bytes }).await.is_err() {
+            let Some(m) = next else { return };
+            let env = RaftEnvelope { from: ctx.me, message: m.bytes.clone() };
+            if call.is_finished() || stx.send(env).await.is_err() {
+                ctx.report(&m, false);
                 break;
             }
+            ctx.report(&m, true);
         }
-        tracing::debug!(peer = format!("{peer:x}"), "peer stream ended; reconnecting");
+        tracing::debug!(peer = format!("{:x}", ctx.peer), "peer stream ended; reconnecting");
     }
+}
+
+/// Asks the members at `urls` which member `peer_urls` is (see `Join`).
+pub async fn join(
+    urls: &[String],
+    peer_urls: &[String],
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> anyhow::Result<JoinResponse> {
+    let mut last_err = anyhow::anyhow!("no other member to ask");
+    for url in urls {
+        let endpoint = tonic::transport::Endpoint::from_shared(url.clone())?.connect_timeout(Duration::from_secs(2));
+        let connected = match &tls {
+            Some(cfg) => endpoint.connect_with_connector(tls_connector(cfg.clone())).await,
+            None => endpoint.connect().await,
+        };
+        let channel = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                last_err = anyhow::anyhow!("{url}: {e}");
+                continue;
+            }
+        };
+        match RaftTransportClient::new(channel).join(JoinRequest { peer_urls: peer_urls.to_vec() }).await {
+            Ok(r) => return Ok(r.into_inner()),
+            Err(s) => last_err = anyhow::anyhow!("{url}: {}", s.message()),
+        }
+    }
+    Err(last_err)
 }
 
 /// Dials peers over mutual TLS: the peer certificate both authenticates this member
@@ -143,7 +220,10 @@ fn tls_connector(
 #[derive(Clone)]
 pub struct PeerService {
     pub inbox: SyncSender<Input>,
-    pub members: Arc<std::sync::RwLock<Vec<u64>>>,
+    /// Members messages are accepted from.
+    pub known: Arc<RwLock<Vec<u64>>>,
+    pub sm: Arc<StateMachine>,
+    pub cluster_id: u64,
 }
 
 #[tonic::async_trait]
@@ -155,9 +235,9 @@ impl RaftTransport for PeerService {
                 tracing::warn!("undecodable raft message from a peer; dropping");
                 continue;
             };
-            let known = self.members.read().map(|ms| ms.contains(&m.from)).unwrap_or(false);
+            let known = self.known.read().map(|ms| ms.contains(&m.from)).unwrap_or(false);
             if m.from != env.from || !known {
-                tracing::warn!(from = env.from, "raft message from an unknown member; dropping");
+                tracing::debug!(from = format!("{:x}", env.from), "raft message from an unknown member; dropping");
                 continue;
             }
             if self.inbox.try_send(Input::Message(Box::new(m))).is_err() {
@@ -165,5 +245,31 @@ impl RaftTransport for PeerService {
             }
         }
         Ok(Response::new(Done {}))
+    }
+
+    async fn join(&self, req: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
+        let mut want: Vec<String> =
+            req.into_inner().peer_urls.iter().map(|u| u.trim_end_matches('/').to_string()).collect();
+        want.sort();
+        let members = self.sm.members();
+        let me = members.iter().find(|m| {
+            let mut have: Vec<String> = m.peer_ur_ls.iter().map(|u| u.trim_end_matches('/').to_string()).collect();
+            have.sort();
+            have == want
+        });
+        let Some(me) = me else {
+            return Err(Status::not_found(format!(
+                "no member with peer URLs {} in the cluster (add it with MemberAdd first)",
+                want.join(",")
+            )));
+        };
+        Ok(Response::new(JoinResponse {
+            cluster_id: self.cluster_id,
+            member_id: me.id,
+            members: members
+                .iter()
+                .map(|m| JoinMember { id: m.id, peer_urls: m.peer_ur_ls.clone(), is_learner: m.is_learner })
+                .collect(),
+        }))
     }
 }

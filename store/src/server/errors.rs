@@ -83,10 +83,35 @@ impl From<ApplyError> for Status {
         match e {
             ApplyError::Mvcc(m) => m.into(),
             ApplyError::KeyNotFound => status(Code::InvalidArgument, "etcdserver: key not found"),
+            ApplyError::MemberNotFound => member_not_found(),
             ApplyError::LeaseNotFound => lease_not_found(),
             ApplyError::LeaseExists => status(Code::FailedPrecondition, "etcdserver: lease already exists"),
             ApplyError::NoSpace => no_space(),
             ApplyError::BadEntry => status(Code::Internal, "etcdserver: undecodable request"),
         }
     }
+}
+pub fn peer_url_exists() -> Status {
+    status(Code::FailedPrecondition, "etcdserver: Peer URLs already exists")
+}
+pub fn bad_member_urls() -> Status {
+    status(Code::InvalidArgument, "etcdserver: given member URLs are invalid")
+}
+pub fn member_not_learner() -> Status {
+    status(Code::FailedPrecondition, "etcdserver: can only promote a learner member")
+}
+pub fn learner_not_ready() -> Status {
+    status(Code::FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader")
+}
+pub fn too_many_learners() -> Status {
+    status(Code::FailedPrecondition, "etcdserver: too many learner members in cluster")
+}
+pub fn not_enough_started() -> Status {
+    status(Code::FailedPrecondition, "etcdserver: re-configuration failed due to not enough started members")
+}
+pub fn unhealthy_cluster() -> Status {
+    status(Code::Unavailable, "etcdserver: unhealthy cluster")
+}
+pub fn not_supported_for_learner() -> Status {
+    status(Code::Unavailable, "etcdserver: rpc not supported for learner")
 }

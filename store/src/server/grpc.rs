@@ -265,77 +265,55 @@ impl Lease for Services {
 }
 
 impl Services {
-    /// The configured members; client URLs are known for this member only until
-    /// members publish their attributes through the log.
-    fn members(&self) -> Vec<pb::Member> {
-        let me = &self.0.id;
-        let published = self.0.sm.published_members();
-        self.0
-            .members
-            .iter()
-            .map(|m| {
-                let client_urls = if m.id == me.member_id {
-                    me.client_urls.clone()
-                } else {
-                    published.iter().find(|p| p.id == m.id).map(|p| p.client_ur_ls.clone()).unwrap_or_default()
-                };
-                pb::Member {
-                    id: m.id,
-                    name: m.name.clone(),
-                    peer_ur_ls: m.peer_urls.clone(),
-                    client_ur_ls: client_urls,
-                    is_learner: false,
-                }
-            })
-            .collect()
-    }
-
     fn cur_header(&self) -> Option<pb::ResponseHeader> {
         Some(self.0.header(self.0.sm.mvcc.published_rev()))
     }
 }
 
-fn single_member() -> Status {
-    Status::unavailable("etcdserver: membership changes need a replicated cluster (not available in this build)")
-}
-
 #[tonic::async_trait]
 impl Cluster for Services {
-    async fn member_add(&self, _req: Request<pb::MemberAddRequest>) -> Resp<pb::MemberAddResponse> {
-        self.unary("Cluster", "MemberAdd", Err(single_member()))
+    async fn member_add(&self, req: Request<pb::MemberAddRequest>) -> Resp<pb::MemberAddResponse> {
+        let r = req.get_ref();
+        let out = self.0.member_add(&r.peer_ur_ls, r.is_learner).await.map(|m| pb::MemberAddResponse {
+            header: Some(self.0.header(0)),
+            member: Some(m),
+            members: self.0.member_list(),
+        });
+        self.unary("Cluster", "MemberAdd", out)
     }
 
     async fn member_remove(&self, req: Request<pb::MemberRemoveRequest>) -> Resp<pb::MemberRemoveResponse> {
-        let r = if req.get_ref().id != self.0.id.member_id {
-            Err(errors::member_not_found())
-        } else {
-            Err(single_member())
-        };
-        self.unary("Cluster", "MemberRemove", r)
+        let out = self
+            .0
+            .member_remove(req.get_ref().id)
+            .await
+            .map(|()| pb::MemberRemoveResponse { header: Some(self.0.header(0)), members: self.0.member_list() });
+        self.unary("Cluster", "MemberRemove", out)
     }
 
     async fn member_update(&self, req: Request<pb::MemberUpdateRequest>) -> Resp<pb::MemberUpdateResponse> {
-        let r = if req.get_ref().id != self.0.id.member_id {
-            Err(errors::member_not_found())
-        } else {
-            Err(single_member())
-        };
-        self.unary("Cluster", "MemberUpdate", r)
+        let r = req.get_ref();
+        let out = self
+            .0
+            .member_update(r.id, &r.peer_ur_ls)
+            .await
+            .map(|()| pb::MemberUpdateResponse { header: Some(self.0.header(0)), members: self.0.member_list() });
+        self.unary("Cluster", "MemberUpdate", out)
     }
 
     async fn member_list(&self, _req: Request<pb::MemberListRequest>) -> Resp<pb::MemberListResponse> {
         // etcd's cluster service headers carry no revision.
-        let out = Ok(pb::MemberListResponse { header: Some(self.0.header(0)), members: self.members() });
+        let out = Ok(pb::MemberListResponse { header: Some(self.0.header(0)), members: self.0.member_list() });
         self.unary("Cluster", "MemberList", out)
     }
 
     async fn member_promote(&self, req: Request<pb::MemberPromoteRequest>) -> Resp<pb::MemberPromoteResponse> {
-        let r = if req.get_ref().id != self.0.id.member_id {
-            Err(errors::member_not_found())
-        } else {
-            Err(Status::failed_precondition("etcdserver: can only promote a learner member"))
-        };
-        self.unary("Cluster", "MemberPromote", r)
+        let out = self
+            .0
+            .member_promote(req.get_ref().id)
+            .await
+            .map(|()| pb::MemberPromoteResponse { header: Some(self.0.header(0)), members: self.0.member_list() });
+        self.unary("Cluster", "MemberPromote", out)
     }
 }
 
@@ -454,25 +432,23 @@ impl Maintenance for Services {
 
     async fn move_leader(&self, req: Request<pb::MoveLeaderRequest>) -> Resp<pb::MoveLeaderResponse> {
         let target = req.get_ref().target_id;
-        let r = if !self.0.members.iter().any(|m| m.id == target) {
+        let h = &self.0.raft;
+        let r = if !self.0.sm.conf_state().voters.contains(&target) {
             Err(errors::member_not_found())
         } else if !self.0.is_leader() {
             Err(Status::failed_precondition("etcdserver: not leader"))
+        } else if target == self.0.id.member_id {
+            Ok(pb::MoveLeaderResponse { header: self.cur_header() })
         } else {
-            match &self.0.write {
-                super::WritePath::Raft(h) if target != self.0.id.member_id => {
-                    let _ = h.transfer_leader(target);
-                    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-                    while h.leader() != target && tokio::time::Instant::now() < deadline {
-                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    }
-                    if h.leader() == target {
-                        Ok(pb::MoveLeaderResponse { header: self.cur_header() })
-                    } else {
-                        Err(super::errors::request_timed_out())
-                    }
-                }
-                _ => Ok(pb::MoveLeaderResponse { header: self.cur_header() }),
+            let _ = h.transfer_leader(target);
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            while h.leader() != target && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            if h.leader() == target {
+                Ok(pb::MoveLeaderResponse { header: self.cur_header() })
+            } else {
+                Err(super::errors::request_timed_out())
             }
         };
         self.unary("Maintenance", "MoveLeader", r)

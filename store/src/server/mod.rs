@@ -1,8 +1,8 @@
-//! The store server: opens the data directory, starts the apply loop and the watch hub,
-//! and serves the etcd v3 gRPC API and its JSON gateway on the client URLs, plus
-//! `/health` and `/metrics` on the metrics URLs.
+//! The store server: opens the data directory, starts the Raft member and the watch
+//! hub, and serves the etcd v3 gRPC API and its JSON gateway on the client URLs, the
+//! peer transport on the peer URLs, plus `/health` and `/metrics` on the metrics URLs.
 
-pub mod apply_loop;
+mod cluster;
 pub mod config;
 pub mod errors;
 mod gateway;
@@ -24,9 +24,9 @@ use tonic::Status;
 
 use crate::apply::{Request, Response, StateMachine};
 use crate::backend::{Backend, Bucket, SledBackend, WriteBatch};
+use crate::membership::{META_CLUSTER_ID, META_MEMBER_ID, META_TERM};
 use crate::raft::{self, RaftHandle};
 use crate::watch::WatchHub;
-use apply_loop::Proposer;
 pub use config::Config;
 use metrics::Metrics;
 
@@ -44,33 +44,15 @@ pub struct Identity {
     pub client_urls: Vec<String>,
 }
 
-/// How writes reach the state machine.
-pub enum WritePath {
-    /// A single member: the local apply loop and its write-ahead log are the log.
-    Local { proposer: Proposer, progress: Arc<apply_loop::Progress> },
-    /// Several members: Raft orders and replicates every write.
-    Raft(RaftHandle),
-}
-
-/// One member of the cluster as configured.
-#[derive(Clone, Debug)]
-pub struct MemberInfo {
-    pub id: u64,
-    pub name: String,
-    pub peer_urls: Vec<String>,
-}
-
 /// Everything the RPC handlers share.
 pub struct Server {
     pub cfg: Config,
     pub sm: Arc<StateMachine>,
     pub hub: Arc<WatchHub>,
-    pub write: WritePath,
+    /// Every write goes through Raft, a single member included.
+    pub raft: RaftHandle,
     pub metrics: Arc<Metrics>,
     pub id: Identity,
-    pub members: Vec<MemberInfo>,
-    /// The term this member started in (single member: bumped at every start).
-    pub start_term: u64,
     db_size: AtomicI64,
 }
 
@@ -90,32 +72,60 @@ pub fn member_id_for(peer_urls: &[String], token: &str) -> u64 {
     hash_id(&[sorted.join("").as_bytes(), token.as_bytes()])
 }
 
-const META_MEMBER_ID: &[u8] = b"member_id";
-const META_CLUSTER_ID: &[u8] = b"cluster_id";
-const META_TERM: &[u8] = b"term";
-
 fn read_u64(b: &dyn Backend, key: &[u8]) -> anyhow::Result<Option<u64>> {
     Ok(b.get(Bucket::Meta, key)?.and_then(|v| v.try_into().ok().map(u64::from_be_bytes)))
 }
 
-/// Loads the identity from the data directory, or creates it on first start (member id
-/// from the peer URLs and cluster token, cluster id from the member ids, like etcd).
-/// Every start counts as a new term, as a new election would.
-fn bootstrap(cfg: &Config, backend: &dyn Backend) -> anyhow::Result<(Identity, u64)> {
+/// Loads the identity from the data directory, or creates it on first start: in a new
+/// cluster the member id comes from the peer URLs and cluster token and the cluster id
+/// from the member ids (like etcd); a member joining an existing cluster asks the other
+/// members which member it is (it must have been added with MemberAdd). Returns the
+/// identity and, when joining, the members the cluster reported.
+async fn bootstrap(
+    cfg: &Config,
+    backend: &dyn Backend,
+) -> anyhow::Result<(Identity, Vec<proto::etcdserverpb::Member>)> {
     let peer_urls: Vec<String> = cfg.initial_advertise_peer_urls.iter().map(config::trim).collect();
     let client_urls: Vec<String> = cfg.advertise_client_urls.iter().map(config::trim).collect();
-    let member_for = |urls: &[String]| {
-        let mut sorted = urls.to_vec();
-        sorted.sort();
-        hash_id(&[sorted.join("").as_bytes(), cfg.initial_cluster_token.as_bytes()])
-    };
+    let mut joined = Vec::new();
     let (member_id, cluster_id) = match (read_u64(backend, META_MEMBER_ID)?, read_u64(backend, META_CLUSTER_ID)?) {
         (Some(m), Some(c)) => (m, c),
+        _ if cfg.initial_cluster_state == "existing" => {
+            let others: Vec<String> = cfg
+                .initial_members()?
+                .into_iter()
+                .filter(|(_, urls)| urls.iter().all(|u| !peer_urls.contains(u)))
+                .filter_map(|(_, urls)| urls.into_iter().next())
+                .collect();
+            let r = raft::transport::join(&others, &peer_urls, peer_client_tls(cfg)?)
+                .await
+                .context("joining the existing cluster (--initial-cluster-state existing)")?;
+            joined = r
+                .members
+                .into_iter()
+                .map(|m| proto::etcdserverpb::Member {
+                    id: m.id,
+                    peer_ur_ls: m.peer_urls,
+                    is_learner: m.is_learner,
+                    ..Default::default()
+                })
+                .collect();
+            tracing::info!(
+                member_id = format!("{:x}", r.member_id),
+                cluster_id = format!("{:x}", r.cluster_id),
+                "joining an existing cluster"
+            );
+            (r.member_id, r.cluster_id)
+        }
         _ => {
-            let mut ids: Vec<u64> = cfg.initial_members()?.iter().map(|(_, urls)| member_for(urls)).collect();
+            let mut ids: Vec<u64> = cfg
+                .initial_members()?
+                .iter()
+                .map(|(_, urls)| member_id_for(urls, &cfg.initial_cluster_token))
+                .collect();
             ids.sort_unstable();
             let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_be_bytes()).collect();
-            (member_for(&peer_urls), hash_id(&[&bytes]))
+            (member_id_for(&peer_urls, &cfg.initial_cluster_token), hash_id(&[&bytes]))
         }
     };
     let term = read_u64(backend, META_TERM)?.unwrap_or(1) + 1;
@@ -125,7 +135,7 @@ fn bootstrap(cfg: &Config, backend: &dyn Backend) -> anyhow::Result<(Identity, u
     b.put(Bucket::Meta, META_TERM.to_vec(), term.to_be_bytes().to_vec());
     backend.write(b)?;
     backend.flush()?;
-    Ok((Identity { member_id, cluster_id, name: cfg.name.clone(), peer_urls, client_urls }, term))
+    Ok((Identity { member_id, cluster_id, name: cfg.name.clone(), peer_urls, client_urls }, joined))
 }
 
 impl Server {
@@ -139,48 +149,36 @@ impl Server {
     }
 
     pub fn term(&self) -> u64 {
-        match &self.write {
-            WritePath::Local { .. } => self.start_term,
-            WritePath::Raft(r) => r.status.term.load(Ordering::Acquire),
-        }
+        self.raft.status.term.load(Ordering::Acquire)
     }
 
     /// The current leader's member id (0: none known).
     pub fn leader(&self) -> u64 {
-        match &self.write {
-            WritePath::Local { .. } => self.id.member_id,
-            WritePath::Raft(r) => r.leader(),
-        }
+        self.raft.leader()
     }
 
     pub fn is_leader(&self) -> bool {
         self.leader() == self.id.member_id
     }
 
-    /// The Raft index: the applied index on a single member, the commit index otherwise.
+    /// The Raft commit index.
     pub fn raft_index(&self) -> u64 {
-        match &self.write {
-            WritePath::Local { .. } => self.sm.applied_index(),
-            WritePath::Raft(r) => r.status.commit.load(Ordering::Acquire),
-        }
+        self.raft.status.commit.load(Ordering::Acquire)
     }
 
     /// Before a linearizable read: wait until this member has applied everything the
     /// cluster had committed when the read arrived.
     pub async fn read_barrier(&self) -> Result<(), Status> {
-        match &self.write {
-            WritePath::Local { .. } => Ok(()),
-            WritePath::Raft(r) => match tokio::time::timeout(self.request_timeout(), r.read_index()).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(raft::Unavailable::Busy)) => Err(errors::too_many_requests()),
-                Ok(Err(raft::Unavailable::NoLeader)) => Err(errors::leader_changed()),
-                Err(_) => Err(errors::request_timed_out()),
-            },
+        match tokio::time::timeout(self.request_timeout(), self.raft.read_index()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(raft::Unavailable::Busy)) => Err(errors::too_many_requests()),
+            Ok(Err(raft::Unavailable::NoLeader)) => Err(errors::leader_changed()),
+            Err(_) => Err(errors::request_timed_out()),
         }
     }
 
     /// etcd's request timeout: 5 s plus two election timeouts.
-    fn request_timeout(&self) -> Duration {
+    pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(5) + Duration::from_millis(2 * self.cfg.election_timeout)
     }
 
@@ -196,21 +194,38 @@ impl Server {
         }
     }
 
-    async fn submit(&self, req: Request) -> Result<Response, Status> {
-        let out = match &self.write {
-            WritePath::Local { proposer, .. } => proposer.propose(req).await.map_err(|_| errors::stopped())?,
-            WritePath::Raft(r) => match tokio::time::timeout(self.request_timeout(), r.propose(req)).await {
-                Ok(Ok(out)) => out,
-                Ok(Err(raft::Unavailable::Busy)) => return Err(errors::too_many_requests()),
-                Ok(Err(raft::Unavailable::NoLeader)) => return Err(errors::no_leader()),
-                Err(_) => return Err(errors::request_timed_out()),
-            },
+    pub(crate) async fn submit(&self, req: Request) -> Result<Response, Status> {
+        let out = match tokio::time::timeout(self.request_timeout(), self.raft.propose(req)).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(raft::Unavailable::Busy)) => return Err(errors::too_many_requests()),
+            Ok(Err(raft::Unavailable::NoLeader)) => return Err(errors::no_leader()),
+            Err(_) => return Err(errors::request_timed_out()),
         };
         out.map_err(Status::from)
     }
 
     pub fn db_size(&self) -> i64 {
         self.db_size.load(Ordering::Relaxed)
+    }
+
+    /// Flushes the backend and tells Raft which applied index is now durable there (the
+    /// log may then be compacted up to it).
+    fn flush_backend(&self) {
+        let applied = self.sm.applied_index();
+        if applied <= self.raft.status.flushed.load(Ordering::Acquire) {
+            return;
+        }
+        let t = std::time::Instant::now();
+        match self.sm.mvcc.backend().flush() {
+            Ok(()) => {
+                self.metrics.commit_duration.observe(t.elapsed().as_secs_f64());
+                self.raft.status.flushed.store(applied, Ordering::Release);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "flushing the backend failed: the store cannot continue safely");
+                std::process::exit(1);
+            }
+        }
     }
 
     fn refresh_db_size(&self) {
@@ -315,25 +330,21 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     std::fs::create_dir_all(&dir).with_context(|| format!("creating data dir {}", dir.display()))?;
     let backend: Arc<dyn Backend> =
         Arc::new(SledBackend::open(&dir.join("member").join("db")).context("opening the backend")?);
-    let (id, term) = bootstrap(&cfg, backend.as_ref())?;
-    let members: Vec<MemberInfo> = cfg
-        .initial_members()?
-        .into_iter()
-        .map(|(name, peer_urls)| MemberInfo {
-            id: member_id_for(&peer_urls, &cfg.initial_cluster_token),
-            name,
-            peer_urls,
-        })
-        .collect();
+    let (id, joined) = bootstrap(&cfg, backend.as_ref()).await?;
     let sm = Arc::new(StateMachine::open(backend, cfg.min_lease_ttl()).context("loading the state")?);
+    if sm.applied_index() > 0 && sm.conf_state().voters.is_empty() && sm.conf_state().learners.is_empty() {
+        anyhow::bail!(
+            "{} was written by an older version of the store (no Raft configuration); it cannot be opened",
+            dir.display()
+        );
+    }
     let metrics = Arc::new(Metrics::new(SERVER_VERSION));
-    let replicated = members.len() > 1;
     let raft_status: Arc<OnceLock<Arc<raft::RaftStatus>>> = Arc::default();
     let header = {
         let (cluster_id, member_id) = (id.cluster_id, id.member_id);
         let status = raft_status.clone();
         Arc::new(move |revision| {
-            let raft_term = status.get().map_or(term, |s| s.term.load(Ordering::Acquire));
+            let raft_term = status.get().map_or(0, |s| s.term.load(Ordering::Acquire));
             ResponseHeader { cluster_id, member_id, revision, raft_term }
         })
     };
@@ -341,50 +352,45 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     let fragment_above = cfg.max_request_bytes + config::GRPC_OVERHEAD_BYTES;
     let hub = WatchHub::new(sm.clone(), header, fragment_above);
     let raft_cancel = tokio_util::sync::CancellationToken::new();
-    let (write, peer_service) = if replicated {
-        let node_cfg = raft::NodeConfig {
+    let initial: Vec<proto::etcdserverpb::Member> = cfg
+        .initial_members()?
+        .into_iter()
+        .map(|(_, peer_urls)| proto::etcdserverpb::Member {
+            id: member_id_for(&peer_urls, &cfg.initial_cluster_token),
+            peer_ur_ls: peer_urls,
+            ..Default::default()
+        })
+        .collect();
+    let new_cluster = cfg.initial_cluster_state == "new";
+    let thread_cfg = raft::ThreadConfig {
+        node: raft::NodeConfig {
             id: id.member_id,
-            peers: members.iter().map(|m| (m.id, m.peer_urls[0].clone())).collect(),
-            heartbeat: Duration::from_millis(cfg.heartbeat_interval),
             election_ticks: (cfg.election_timeout / cfg.heartbeat_interval.max(1)) as usize,
-            peer_tls: peer_client_tls(&cfg)?,
-        };
-        // Raft outlives the first shutdown signal long enough to hand leadership over.
-        let (handle, peer) = raft::start(node_cfg, sm.clone(), hub.clone(), metrics.clone(), raft_cancel.clone())?;
-        let _ = raft_status.set(handle.status.clone());
-        (WritePath::Raft(handle), Some(peer))
-    } else {
-        metrics.leader_changes.inc();
-        let wal_dir = dir.join("member").join("wal");
-        let (wal, records) = crate::wal::Wal::open(&wal_dir).context("opening the write-ahead log")?;
-        let index = apply_loop::recover(&sm, records).context("replaying the write-ahead log")?;
-        let progress = Arc::new(apply_loop::Progress::default());
-        progress.flushed.store(index, Ordering::Release);
-        let proposer = apply_loop::start(sm.clone(), hub.clone(), metrics.clone(), wal, progress.clone());
-        (WritePath::Local { proposer, progress }, None)
+            snapshot_count: cfg.snapshot_count,
+            bootstrap: new_cluster.then(|| initial.clone()),
+        },
+        heartbeat: Duration::from_millis(cfg.heartbeat_interval),
+        peer_tls: peer_client_tls(&cfg)?,
+        cluster_id: id.cluster_id,
+        members: if new_cluster { initial } else { joined },
+        on_removed: shutdown.token(),
     };
-    let server = Arc::new(Server {
-        cfg: cfg.clone(),
-        sm,
-        hub,
-        write,
-        metrics,
-        id,
-        members,
-        start_term: term,
-        db_size: AtomicI64::new(0),
-    });
-    if let Some(peer) = peer_service {
-        for url in &cfg.listen_peer_urls {
-            let l = bind(url).await?;
-            let svc = proto::raftpb::raft_transport_server::RaftTransportServer::new(peer.clone())
-                .max_decoding_message_size(64 << 20);
-            let routes = tonic::service::Routes::new(svc).prepare();
-            shutdown.spawn(gateway::serve_connections(l, peer_server_tls(&cfg)?, shutdown.token(), move |req| {
-                let routes = routes.clone();
-                async move { tower::ServiceExt::oneshot(routes, req).await }
-            }));
-        }
+    let wal_dir = dir.join("member").join("wal");
+    // Raft outlives the first shutdown signal long enough to hand leadership over.
+    let (handle, peer) =
+        raft::start(thread_cfg, &wal_dir, sm.clone(), hub.clone(), metrics.clone(), raft_cancel.clone())
+            .context("starting raft")?;
+    let _ = raft_status.set(handle.status.clone());
+    let server = Arc::new(Server { cfg: cfg.clone(), sm, hub, raft: handle, metrics, id, db_size: AtomicI64::new(0) });
+    for url in &cfg.listen_peer_urls {
+        let l = bind(url).await?;
+        let svc = proto::raftpb::raft_transport_server::RaftTransportServer::new(peer.clone())
+            .max_decoding_message_size(1 << 30);
+        let routes = tonic::service::Routes::new(svc).prepare();
+        shutdown.spawn(gateway::serve_connections(l, peer_server_tls(&cfg)?, shutdown.token(), move |req| {
+            let routes = routes.clone();
+            async move { tower::ServiceExt::oneshot(routes, req).await }
+        }));
     }
     server.refresh_db_size();
     tracing::info!(
@@ -421,9 +427,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         shutdown.spawn(component_base::serve_http(l, handler, shutdown.token()));
     }
     shutdown.spawn(background(server.clone(), shutdown.clone()));
-    if matches!(server.write, WritePath::Raft(_)) {
-        shutdown.spawn(publish_attributes(server.clone(), shutdown.clone()));
-    }
+    shutdown.spawn(publish_attributes(server.clone(), shutdown.clone()));
     Ok(Running { client_addrs, metrics_addrs, server, raft_cancel })
 }
 
@@ -485,15 +489,9 @@ async fn background(server: Arc<Server>, shutdown: Shutdown) {
             _ = shutdown.cancelled() => return,
             _ = progress.tick() => server.hub.notify_progress(),
             _ = tick.tick() => {
-                if let WritePath::Local { progress, .. } = &server.write {
-                    let (s, p) = (server.clone(), progress.clone());
-                    let _ = tokio::task::spawn_blocking(move || apply_loop::flush_backend(&s.sm, &p, &s.metrics)).await;
-                }
+                let s = server.clone();
+                let _ = tokio::task::spawn_blocking(move || s.flush_backend()).await;
                 server.refresh_db_size();
-                // Only the leader expires leases (its revocations go through the log).
-                if !server.is_leader() {
-                    continue;
-                }
                 // Only the leader expires leases (its revocations go through the log).
                 if !server.is_leader() {
                     continue;
@@ -513,11 +511,12 @@ impl Running {
     /// A leader that stops gracefully first transfers leadership to another voter, so
     /// the cluster does not wait an election timeout to notice it is gone.
     async fn hand_over_leadership(&self) {
-        let WritePath::Raft(h) = &self.server.write else { return };
+        let h = &self.server.raft;
         if !h.is_leader() {
             return;
         }
-        let Some(target) = self.server.members.iter().map(|m| m.id).find(|id| *id != self.server.id.member_id) else {
+        let voters = self.server.sm.conf_state().voters;
+        let Some(target) = voters.into_iter().find(|id| *id != self.server.id.member_id) else {
             return;
         };
         let _ = h.transfer_leader(target);

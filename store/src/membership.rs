@@ -1,0 +1,314 @@
+//! Cluster membership as the state machine records it, and whole-state snapshots.
+//!
+//! Raft's configuration changes (add, remove, promote) are applied here in the same
+//! batch as the applied index and the new configuration state, so a restarted member
+//! knows exactly which configuration its applied index belongs to. The member records
+//! (`member/<id>`: peer URLs, learner flag) are the membership; the attributes members
+//! publish (`attr/<id>`: name, client URLs) complete what MemberList shows.
+//!
+//! A snapshot is the replicated content of the backend at the applied index (keys,
+//! leases, alarms, members, configuration, bookkeeping), never this member's identity.
+
+use prost::Message as _;
+use proto::etcdserverpb::Member;
+use protobuf::Message as _;
+use raft::eraftpb::ConfState;
+
+use crate::apply::{ApplyError, StateMachine, member_key};
+use crate::backend::{Bucket, WriteBatch};
+use crate::mvcc::META_CONSISTENT_INDEX;
+
+const MEMBER_PREFIX: &[u8] = b"member/";
+const CONF_STATE_KEY: &[u8] = b"confstate";
+
+/// Meta keys that describe this member rather than the replicated state.
+pub const META_MEMBER_ID: &[u8] = b"member_id";
+pub const META_CLUSTER_ID: &[u8] = b"cluster_id";
+pub const META_TERM: &[u8] = b"term";
+const LOCAL_META: [&[u8]; 3] = [META_MEMBER_ID, META_CLUSTER_ID, META_TERM];
+
+/// The buckets a snapshot carries, with their tag in the snapshot format.
+const SNAPSHOT_BUCKETS: [(u8, Bucket); 6] = [
+    (1, Bucket::Key),
+    (2, Bucket::Meta),
+    (3, Bucket::Lease),
+    (4, Bucket::Alarm),
+    (5, Bucket::Members),
+    (6, Bucket::RaftState),
+];
+const SNAPSHOT_MAGIC: &[u8] = b"store-snapshot-v1\n";
+
+pub fn member_record_key(id: u64) -> Vec<u8> {
+    let mut k = MEMBER_PREFIX.to_vec();
+    k.extend_from_slice(format!("{id:016x}").as_bytes());
+    k
+}
+
+/// A configuration change, as carried in a Raft conf-change entry's context.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MemberChange {
+    Add(Member),
+    Remove(u64),
+    Promote(u64),
+}
+
+impl MemberChange {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            MemberChange::Add(m) => [&[1u8][..], &m.encode_to_vec()].concat(),
+            MemberChange::Remove(id) => [&[2u8][..], &id.to_be_bytes()].concat(),
+            MemberChange::Promote(id) => [&[3u8][..], &id.to_be_bytes()].concat(),
+        }
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Self, ApplyError> {
+        let (&tag, body) = b.split_first().ok_or(ApplyError::BadEntry)?;
+        let id = || body.try_into().map(u64::from_be_bytes).map_err(|_| ApplyError::BadEntry);
+        Ok(match tag {
+            1 => MemberChange::Add(Member::decode(body).map_err(|_| ApplyError::BadEntry)?),
+            2 => MemberChange::Remove(id()?),
+            3 => MemberChange::Promote(id()?),
+            _ => return Err(ApplyError::BadEntry),
+        })
+    }
+
+    pub fn member_id(&self) -> u64 {
+        match self {
+            MemberChange::Add(m) => m.id,
+            MemberChange::Remove(id) | MemberChange::Promote(id) => *id,
+        }
+    }
+}
+
+fn conf_state_bytes(cs: &ConfState) -> Vec<u8> {
+    cs.write_to_bytes().unwrap_or_default()
+}
+
+impl StateMachine {
+    /// The Raft configuration as of the applied index.
+    pub fn conf_state(&self) -> ConfState {
+        match self.mvcc.backend().get(Bucket::RaftState, CONF_STATE_KEY) {
+            Ok(Some(b)) => ConfState::parse_from_bytes(&b).unwrap_or_default(),
+            _ => ConfState::default(),
+        }
+    }
+
+    pub(crate) fn member_record(&self, id: u64) -> Option<Member> {
+        let b = self.mvcc.backend().get(Bucket::Members, &member_record_key(id)).ok()??;
+        Member::decode(b.as_slice()).ok()
+    }
+
+    /// The members (by id), with the names and client URLs they published.
+    pub fn members(&self) -> Vec<Member> {
+        let backend = self.mvcc.backend();
+        let mut end = MEMBER_PREFIX.to_vec();
+        *end.last_mut().unwrap_or(&mut 0) += 1;
+        let Ok(records) = backend.scan(Bucket::Members, MEMBER_PREFIX, Some(&end)) else {
+            return Vec::new();
+        };
+        let published = self.published_members();
+        records
+            .iter()
+            .filter_map(|(_, v)| Member::decode(v.as_slice()).ok())
+            .map(|mut m| {
+                if let Some(p) = published.iter().find(|p| p.id == m.id) {
+                    m.name = p.name.clone();
+                    m.client_ur_ls = p.client_ur_ls.clone();
+                }
+                m
+            })
+            .collect()
+    }
+
+    /// The state every member of a new cluster starts from, at log index 1: the
+    /// initial members, all voters.
+    pub fn bootstrap(&self, members: &[Member]) -> Result<(), ApplyError> {
+        let mut b = WriteBatch::default();
+        let voters: Vec<u64> = members.iter().map(|m| m.id).collect();
+        for m in members {
+            let rec = Member { id: m.id, peer_ur_ls: m.peer_ur_ls.clone(), ..Default::default() };
+            b.put(Bucket::Members, member_record_key(m.id), rec.encode_to_vec());
+        }
+        let cs = ConfState::from((voters, Vec::<u64>::new()));
+        b.put(Bucket::RaftState, CONF_STATE_KEY.to_vec(), conf_state_bytes(&cs));
+        b.put(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), 1u64.to_be_bytes().to_vec());
+        let backend = self.mvcc.backend();
+        backend.write(b)?;
+        backend.flush()?;
+        self.applied.store(1, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// Applies a configuration change committed at `index`, after which Raft's
+    /// configuration is `cs`. Returns the batch to write.
+    pub fn apply_member_change(&self, index: u64, change: &MemberChange, cs: &ConfState) -> WriteBatch {
+        let mut b = WriteBatch::default();
+        match change {
+            MemberChange::Add(m) => {
+                let rec = Member {
+                    id: m.id,
+                    peer_ur_ls: m.peer_ur_ls.clone(),
+                    is_learner: m.is_learner,
+                    ..Default::default()
+                };
+                b.put(Bucket::Members, member_record_key(m.id), rec.encode_to_vec());
+            }
+            MemberChange::Remove(id) => {
+                b.delete(Bucket::Members, member_record_key(*id));
+                b.delete(Bucket::Members, member_key(*id));
+            }
+            MemberChange::Promote(id) => {
+                if let Some(mut rec) = self.member_record(*id) {
+                    rec.is_learner = false;
+                    b.put(Bucket::Members, member_record_key(*id), rec.encode_to_vec());
+                }
+            }
+        }
+        b.put(Bucket::RaftState, CONF_STATE_KEY.to_vec(), conf_state_bytes(cs));
+        b.put(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), index.to_be_bytes().to_vec());
+        self.applied.store(index, std::sync::atomic::Ordering::Release);
+        b
+    }
+
+    /// The replicated state as it is now, in the snapshot format:
+    /// magic, then `bucket tag: u8 | key len: u32 BE | key | value len: u32 BE | value`.
+    pub fn snapshot_data(&self) -> Result<Vec<u8>, ApplyError> {
+        let backend = self.mvcc.backend();
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        for (tag, bucket) in SNAPSHOT_BUCKETS {
+            backend.for_each(bucket, b"", None, &mut |k, v| {
+                if bucket == Bucket::Meta && LOCAL_META.contains(&k) {
+                    return true;
+                }
+                out.push(tag);
+                out.extend_from_slice(&(k.len() as u32).to_be_bytes());
+                out.extend_from_slice(k);
+                out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+                out.extend_from_slice(v);
+                true
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// Replaces the replicated state with a snapshot taken at `index`, durably, and
+    /// reloads everything kept in memory.
+    pub fn restore(&self, data: &[u8], index: u64) -> Result<(), ApplyError> {
+        let mut rest = data.strip_prefix(SNAPSHOT_MAGIC).ok_or(ApplyError::BadEntry)?;
+        let mut b = WriteBatch::default();
+        let backend = self.mvcc.backend();
+        for (_, bucket) in SNAPSHOT_BUCKETS {
+            backend.for_each(bucket, b"", None, &mut |k, _| {
+                if !(bucket == Bucket::Meta && LOCAL_META.contains(&k)) {
+                    b.delete(bucket, k.to_vec());
+                }
+                true
+            })?;
+        }
+        fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], ApplyError> {
+            if rest.len() < n {
+                return Err(ApplyError::BadEntry);
+            }
+            let (a, r) = rest.split_at(n);
+            *rest = r;
+            Ok(a)
+        }
+        fn len(rest: &mut &[u8]) -> Result<usize, ApplyError> {
+            Ok(u32::from_be_bytes(take(rest, 4)?.try_into().map_err(|_| ApplyError::BadEntry)?) as usize)
+        }
+        while !rest.is_empty() {
+            let tag = take(&mut rest, 1)?[0];
+            let bucket = SNAPSHOT_BUCKETS.iter().find(|(t, _)| *t == tag).ok_or(ApplyError::BadEntry)?.1;
+            let klen = len(&mut rest)?;
+            let k = take(&mut rest, klen)?.to_vec();
+            let vlen = len(&mut rest)?;
+            let v = take(&mut rest, vlen)?.to_vec();
+            if !(bucket == Bucket::Meta && LOCAL_META.contains(&k.as_slice())) {
+                b.put(bucket, k, v);
+            }
+        }
+        b.put(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), index.to_be_bytes().to_vec());
+        backend.write(b)?;
+        backend.flush()?;
+        self.mvcc.reload()?;
+        self.load_derived()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::apply::Request;
+    use crate::backend::{Backend, MemoryBackend};
+
+    fn sm() -> StateMachine {
+        let b: Arc<dyn Backend> = Arc::new(MemoryBackend::default());
+        StateMachine::open(b, 1).unwrap()
+    }
+
+    fn member(id: u64, url: &str) -> Member {
+        Member { id, peer_ur_ls: vec![url.into()], ..Default::default() }
+    }
+
+    #[test]
+    fn membership_follows_configuration_changes() {
+        let s = sm();
+        s.bootstrap(&[member(1, "http://a:2380")]).unwrap();
+        assert_eq!(s.conf_state().voters, vec![1]);
+        let add = MemberChange::Add(Member { is_learner: true, ..member(2, "http://b:2380") });
+        assert_eq!(MemberChange::decode(&add.encode()).unwrap(), add);
+        let cs = ConfState::from((vec![1], vec![2]));
+        s.mvcc.backend().write(s.apply_member_change(2, &add, &cs)).unwrap();
+        let ms = s.members();
+        assert_eq!(ms.len(), 2);
+        assert!(ms[1].is_learner);
+        let cs = ConfState::from((vec![1, 2], vec![]));
+        s.mvcc.backend().write(s.apply_member_change(3, &MemberChange::Promote(2), &cs)).unwrap();
+        assert!(!s.members()[1].is_learner);
+        assert_eq!(s.applied_index(), 3);
+        let cs = ConfState::from((vec![2], vec![]));
+        s.mvcc.backend().write(s.apply_member_change(4, &MemberChange::Remove(1), &cs)).unwrap();
+        assert_eq!(s.members().iter().map(|m| m.id).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(s.conf_state().voters, vec![2]);
+    }
+
+    #[test]
+    fn a_snapshot_restores_the_replicated_state_only() {
+        let a = sm();
+        a.bootstrap(&[member(1, "http://a:2380")]).unwrap();
+        let put = |k: &str| {
+            Request::Put(proto::etcdserverpb::PutRequest { key: k.into(), value: b"v".to_vec(), ..Default::default() })
+        };
+        for (i, k) in ["x", "y", "z"].iter().enumerate() {
+            let applied = a.apply(2 + i as u64, &put(k));
+            a.mvcc.backend().write(applied.batch).unwrap();
+        }
+        a.mvcc
+            .backend()
+            .write({
+                let mut b = WriteBatch::default();
+                b.put(Bucket::Meta, META_MEMBER_ID.to_vec(), vec![1]);
+                b
+            })
+            .unwrap();
+        let data = a.snapshot_data().unwrap();
+
+        let b = sm();
+        let mut w = WriteBatch::default();
+        w.put(Bucket::Meta, META_MEMBER_ID.to_vec(), vec![2]);
+        b.mvcc.backend().write(w).unwrap();
+        let applied = b.apply(1, &put("stale"));
+        b.mvcc.backend().write(applied.batch).unwrap();
+        b.restore(&data, 4).unwrap();
+        assert_eq!(b.applied_index(), 4);
+        assert_eq!(b.mvcc.published_rev(), a.mvcc.current_rev());
+        let keys: Vec<Vec<u8>> =
+            b.mvcc.range(b"\0", b"\0", Default::default()).unwrap().kvs.into_iter().map(|kv| kv.key).collect();
+        assert_eq!(keys, vec![b"x".to_vec(), b"y".to_vec(), b"z".to_vec()]);
+        assert_eq!(b.mvcc.backend().get(Bucket::Meta, META_MEMBER_ID).unwrap(), Some(vec![2]), "identity kept");
+        assert_eq!(b.conf_state().voters, vec![1]);
+        assert!(b.restore(b"garbage", 5).is_err());
+    }
+}
