@@ -19,6 +19,8 @@ use crate::backend::{Bucket, WriteBatch};
 use crate::mvcc::META_CONSISTENT_INDEX;
 
 const MEMBER_PREFIX: &[u8] = b"member/";
+/// Members removed from the cluster: refused forever after (etcd keeps them too).
+const REMOVED_PREFIX: &[u8] = b"removed/";
 const CONF_STATE_KEY: &[u8] = b"confstate";
 
 /// Meta keys that describe this member rather than the replicated state.
@@ -40,6 +42,12 @@ const SNAPSHOT_MAGIC: &[u8] = b"store-snapshot-v1\n";
 
 pub fn member_record_key(id: u64) -> Vec<u8> {
     let mut k = MEMBER_PREFIX.to_vec();
+    k.extend_from_slice(format!("{id:016x}").as_bytes());
+    k
+}
+
+fn removed_key(id: u64) -> Vec<u8> {
+    let mut k = REMOVED_PREFIX.to_vec();
     k.extend_from_slice(format!("{id:016x}").as_bytes());
     k
 }
@@ -91,6 +99,11 @@ impl StateMachine {
             Ok(Some(b)) => ConfState::parse_from_bytes(&b).unwrap_or_default(),
             _ => ConfState::default(),
         }
+    }
+
+    /// Whether `id` was a member and has been removed.
+    pub fn is_removed(&self, id: u64) -> bool {
+        self.mvcc.backend().get(Bucket::Members, &removed_key(id)).ok().flatten().is_some()
     }
 
     pub(crate) fn member_record(&self, id: u64) -> Option<Member> {
@@ -156,6 +169,7 @@ impl StateMachine {
             MemberChange::Remove(id) => {
                 b.delete(Bucket::Members, member_record_key(*id));
                 b.delete(Bucket::Members, member_key(*id));
+                b.put(Bucket::Members, removed_key(*id), Vec::new());
             }
             MemberChange::Promote(id) => {
                 if let Some(mut rec) = self.member_record(*id) {
@@ -271,6 +285,7 @@ mod tests {
         let cs = ConfState::from((vec![2], vec![]));
         s.mvcc.backend().write(s.apply_member_change(4, &MemberChange::Remove(1), &cs)).unwrap();
         assert_eq!(s.members().iter().map(|m| m.id).collect::<Vec<_>>(), vec![2]);
+        assert!(s.is_removed(1) && !s.is_removed(2));
         assert_eq!(s.conf_state().voters, vec![2]);
     }
 

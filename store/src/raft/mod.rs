@@ -65,6 +65,8 @@ pub enum Input {
     ConfChange(MemberChange, ConfReply),
     /// Whether a snapshot sent to a peer went out (or was dropped).
     SnapshotSent(u64, bool),
+    /// A peer refused this member's messages: it was removed from the cluster.
+    Removed,
 }
 
 /// Why a configuration change was refused before it reached the log.
@@ -359,6 +361,7 @@ impl Node {
                 let s = if ok { SnapshotStatus::Finish } else { SnapshotStatus::Failure };
                 self.raw.report_snapshot(to, s);
             }
+            Input::Removed => self.removed = true,
         }
     }
 
@@ -376,11 +379,11 @@ impl Node {
         let active = |id: &u64| *id == r.id || r.prs().get(*id).is_some_and(|p| p.recent_active);
         let started = cs.voters.iter().filter(|id| active(id)).count();
         let quorum = |voters: usize| voters / 2 + 1;
+        // A new voter is not started yet: the others must still be a quorum (a lone
+        // member may always take a second one, as etcd allows to restore a cluster).
+        let can_add_voter = started >= quorum(cs.voters.len() + 1) || (started == 1 && cs.voters.len() == 1);
         match change {
-            // The new voter is not started yet: the others must still be a quorum.
-            MemberChange::Add(m) if !m.is_learner && started < quorum(cs.voters.len() + 1) => {
-                Err(ConfChangeError::NotEnoughStarted)
-            }
+            MemberChange::Add(m) if !m.is_learner && !can_add_voter => Err(ConfChangeError::NotEnoughStarted),
             MemberChange::Remove(id) if cs.voters.contains(id) => {
                 let left = cs.voters.len() - 1;
                 let started_left = started - usize::from(active(id));
@@ -391,7 +394,7 @@ impl Node {
                 let learner_match = r.prs().get(*id).map_or(0, |p| p.matched);
                 if (learner_match as f64) < leader_match as f64 * 0.9 {
                     Err(ConfChangeError::LearnerNotReady)
-                } else if started < quorum(cs.voters.len() + 1) {
+                } else if !can_add_voter {
                     Err(ConfChangeError::NotEnoughStarted)
                 } else {
                     Ok(())
@@ -523,6 +526,12 @@ impl Node {
                             membership_changed = true;
                             if change == MemberChange::Remove(self.id()) {
                                 self.removed = true;
+                                if self.raw.raft.state == StateRole::Leader {
+                                    // raft-rs would go on leading a configuration without
+                                    // itself; step down (the member stops anyway).
+                                    let term = self.raw.raft.term;
+                                    self.raw.raft.become_follower(term, raft::INVALID_ID);
+                                }
                             }
                             tracing::info!(index = e.index, change = ?change, "applied a membership change");
                             Ok(())
@@ -720,9 +729,14 @@ pub fn start(
     env.members_changed(&members);
     let (heartbeat, on_removed) = (cfg.heartbeat, cfg.on_removed);
     let thread_cancel = cancel.clone();
-    std::thread::Builder::new()
-        .name("raft".into())
-        .spawn(move || run(node, env, rx, heartbeat, thread_cancel, on_removed))?;
+    std::thread::Builder::new().name("raft".into()).spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(node, env, rx, heartbeat, thread_cancel, on_removed)
+        }));
+        if r.is_err() {
+            fatal("the raft thread panicked", &"see the panic message above");
+        }
+    })?;
     let handle = RaftHandle { inbox: inbox.clone(), status, id };
     Ok((handle, PeerService { inbox, known, sm, cluster_id: cfg.cluster_id }))
 }

@@ -19,6 +19,9 @@ use tonic::{Request, Response, Status, Streaming};
 use super::Input;
 use crate::apply::StateMachine;
 
+/// What a member answers a peer that was removed from the cluster.
+pub const MEMBER_REMOVED: &str = "etcdserver: the member has been permanently removed from the cluster";
+
 /// Messages queued per peer before new ones are dropped.
 const PEER_QUEUE: usize = 4096;
 
@@ -158,6 +161,14 @@ async fn peer_loop(
             }
             ctx.report(&m, true);
         }
+        if call.is_finished()
+            && let Ok(Err(status)) = call.await
+            && status.message() == MEMBER_REMOVED
+        {
+            tracing::warn!(peer = format!("{:x}", ctx.peer), "{MEMBER_REMOVED}");
+            let _ = ctx.inbox.try_send(Input::Removed);
+            return;
+        }
         tracing::debug!(peer = format!("{:x}", ctx.peer), "peer stream ended; reconnecting");
     }
 }
@@ -236,6 +247,9 @@ impl RaftTransport for PeerService {
                 continue;
             };
             let known = self.known.read().map(|ms| ms.contains(&m.from)).unwrap_or(false);
+            if !known && m.from == env.from && self.sm.is_removed(m.from) {
+                return Err(Status::failed_precondition(MEMBER_REMOVED));
+            }
             if m.from != env.from || !known {
                 tracing::debug!(from = format!("{:x}", env.from), "raft message from an unknown member; dropping");
                 continue;

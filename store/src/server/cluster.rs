@@ -83,6 +83,9 @@ impl Server {
 
     pub async fn member_remove(&self, id: u64) -> Result<(), Status> {
         self.find_member(id)?;
+        if id == self.id.member_id {
+            self.hand_over_leadership().await;
+        }
         self.change(MemberChange::Remove(id)).await
     }
 

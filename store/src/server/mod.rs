@@ -208,6 +208,31 @@ impl Server {
         self.db_size.load(Ordering::Relaxed)
     }
 
+    /// A leader about to stop (or to be removed) first transfers leadership to another
+    /// voter, so the cluster does not wait an election timeout to notice it is gone.
+    pub(crate) async fn hand_over_leadership(&self) {
+        let h = &self.raft;
+        if !h.is_leader() {
+            return;
+        }
+        let voters = self.sm.conf_state().voters;
+        let Some(target) = voters.into_iter().find(|id| *id != self.id.member_id) else {
+            return;
+        };
+        let _ = h.transfer_leader(target);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(2 * self.cfg.election_timeout);
+        // Wait until the new leader is established (we have heard from it), not merely
+        // until we stepped down.
+        while h.leader() != target && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if h.leader() != target {
+            tracing::warn!("leadership transfer did not complete");
+        } else {
+            tracing::info!(to = format!("{:x}", h.leader()), "handed leadership over");
+        }
+    }
+
     /// Flushes the backend and tells Raft which applied index is now durable there (the
     /// log may then be compacted up to it).
     fn flush_backend(&self) {
@@ -508,29 +533,8 @@ async fn background(server: Arc<Server>, shutdown: Shutdown) {
 }
 
 impl Running {
-    /// A leader that stops gracefully first transfers leadership to another voter, so
-    /// the cluster does not wait an election timeout to notice it is gone.
     async fn hand_over_leadership(&self) {
-        let h = &self.server.raft;
-        if !h.is_leader() {
-            return;
-        }
-        let voters = self.server.sm.conf_state().voters;
-        let Some(target) = voters.into_iter().find(|id| *id != self.server.id.member_id) else {
-            return;
-        };
-        let _ = h.transfer_leader(target);
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(2 * self.server.cfg.election_timeout);
-        // Wait until the new leader is established (we have heard from it), not merely
-        // until we stepped down.
-        while h.leader() != target && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        if h.leader() != target {
-            tracing::warn!("leadership transfer did not complete before shutdown");
-        } else {
-            tracing::info!(to = format!("{:x}", h.leader()), "handed leadership over before stopping");
-        }
+        self.server.hand_over_leadership().await;
     }
 
     /// Waits for the serving tasks to stop (after cancellation), then for the apply

@@ -55,7 +55,7 @@ pub struct Member {
 
 impl Member {
     /// A member with its own temporary data directory and free ports, not started.
-    fn fresh(which: Impl, name: &str, extra_args: &[&str]) -> Member {
+    pub fn fresh(which: Impl, name: &str, extra_args: &[&str]) -> Member {
         let dir = tempfile::tempdir().expect("tempdir");
         Member {
             which,
