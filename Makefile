@@ -42,6 +42,7 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# store vs etcd on 1 and 3 members plus failover; knobs: BENCH_* (see scripts/bench.sh).
 bench: .deps-check
 	./scripts/bench.sh
 

@@ -2,7 +2,10 @@
 //! returns one JSON object (printed as one line by `etcd-load`).
 //!
 //! Every `Channel` made by [`connect`] is one HTTP/2 connection; clients sharing a
-//! channel multiplex their requests on it, as etcd's Go clients do.
+//! channel multiplex their requests on it, as etcd's Go clients do. A workload given
+//! several endpoints (the members of one cluster) spreads its connections over them
+//! round-robin; whatever uses a single connection (the sequential put client, the
+//! watch fan-out's writer, seeding) uses the first endpoint.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,13 +33,21 @@ pub async fn connect(endpoint: &str) -> Result<Channel> {
         .with_context(|| format!("connecting to {endpoint}"))
 }
 
-/// `conns` independent connections to `endpoint`.
-pub async fn connect_many(endpoint: &str, conns: usize) -> Result<Vec<Channel>> {
+/// `conns` independent connections, the `i`-th to `endpoints[i % endpoints.len()]`.
+pub async fn connect_many(endpoints: &[String], conns: usize) -> Result<Vec<Channel>> {
+    if endpoints.is_empty() {
+        bail!("no endpoint given");
+    }
     let mut out = Vec::with_capacity(conns);
-    for _ in 0..conns.max(1) {
-        out.push(connect(endpoint).await?);
+    for i in 0..conns.max(1) {
+        out.push(connect(&endpoints[i % endpoints.len()]).await?);
     }
     Ok(out)
+}
+
+/// The first of `endpoints`: the one single-connection clients use.
+pub fn first(endpoints: &[String]) -> Result<&str> {
+    endpoints.first().map(String::as_str).context("no endpoint given")
 }
 
 /// The key of the `i`-th put of a run: distinct, sequential, fixed width.
@@ -65,8 +76,8 @@ fn merge(mut base: Value, extra: Value) -> Value {
 }
 
 /// One client, `total` puts one after the other (after `warmup` unmeasured ones).
-pub async fn put_latency(endpoint: &str, total: u64, warmup: u64, val_size: usize) -> Result<Value> {
-    let mut kv = KvClient::new(connect(endpoint).await?);
+pub async fn put_latency(endpoints: &[String], total: u64, warmup: u64, val_size: usize) -> Result<Value> {
+    let mut kv = KvClient::new(connect(first(endpoints)?).await?);
     let value = vec![b'v'; val_size];
     for i in 0..warmup {
         let req = PutRequest { key: seq_key("bench/warm/", i), value: value.clone(), ..Default::default() };
@@ -206,8 +217,8 @@ pub struct LoopSize {
 }
 
 /// `clients` clients over `conns` connections put `total` distinct keys.
-pub async fn put_throughput(endpoint: &str, size: LoopSize, val_size: usize) -> Result<Value> {
-    let channels = connect_many(endpoint, size.conns).await?;
+pub async fn put_throughput(endpoints: &[String], size: LoopSize, val_size: usize) -> Result<Value> {
+    let channels = connect_many(endpoints, size.conns).await?;
     let value = Arc::new(vec![b'v'; val_size]);
     let warm = Op::Put { prefix: "bench/warm/", value: value.clone() };
     closed_loop(&channels, size.clients, size.warmup, warm).await?;
@@ -221,18 +232,38 @@ pub async fn put_throughput(endpoint: &str, size: LoopSize, val_size: usize) -> 
 
 /// `clients` clients over `conns` connections read one existing key `total` times,
 /// linearizable (`serializable == false`, etcd's default) or serializable.
-pub async fn range(endpoint: &str, size: LoopSize, serializable: bool, val_size: usize) -> Result<Value> {
-    let channels = connect_many(endpoint, size.conns).await?;
+pub async fn range(endpoints: &[String], size: LoopSize, serializable: bool, val_size: usize) -> Result<Value> {
+    let channels = connect_many(endpoints, size.conns).await?;
     let key = b"bench/range".to_vec();
     KvClient::new(channels[0].clone())
         .put(PutRequest { key: key.clone(), value: vec![b'v'; val_size], ..Default::default() })
         .await
         .context("seeding the range key")?;
+    // A follower may apply the seed a moment later; serializable reads there must see it.
+    for ch in channels.iter().take(endpoints.len()) {
+        wait_visible(ch, &key).await?;
+    }
     let op = Op::Range { key, serializable };
     closed_loop(&channels, size.clients, size.warmup, op.clone()).await?;
     let o = closed_loop(&channels, size.clients, size.total, op).await?;
     let name = if serializable { "range-serializable" } else { "range-linearizable" };
     Ok(throughput_json(name, size.total, size.clients, size.conns, o))
+}
+
+/// Waits (up to 10 s) until a serializable range through `ch` finds `key`.
+async fn wait_visible(ch: &Channel, key: &[u8]) -> Result<()> {
+    let mut kv = KvClient::new(ch.clone());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let req = RangeRequest { key: key.to_vec(), serializable: true, ..Default::default() };
+        if kv.range(req).await.is_ok_and(|r| r.into_inner().kvs.len() == 1) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("the seeded key is not visible on every member after 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Sizes of a watch fan-out run.
@@ -278,12 +309,13 @@ async fn deadline_passed(mut rx: watch::Receiver<Option<Instant>>) {
 /// `watchers` watchers on one prefix, spread over `streams` watch streams (themselves
 /// over `conns` connections); one writer puts `events` keys under the prefix at `rate`
 /// puts per second, each value starting with its send time. Measures, for every
-/// (event, watcher) pair, receive time − send time.
-pub async fn watch_fanout(endpoint: &str, size: FanoutSize) -> Result<Value> {
+/// (event, watcher) pair, receive time − send time. The watch connections are spread
+/// over `endpoints`; the writer puts through the first.
+pub async fn watch_fanout(endpoints: &[String], size: FanoutSize) -> Result<Value> {
     let base = Instant::now();
     let now_ns = move || base.elapsed().as_nanos() as u64;
     let streams = size.streams.clamp(1, size.watchers.max(1));
-    let channels = connect_many(endpoint, size.conns.min(streams)).await?;
+    let channels = connect_many(endpoints, size.conns.min(streams)).await?;
     let (ready_tx, mut ready_rx) = mpsc::channel::<Result<()>>(streams);
     let (deadline_tx, deadline_rx) = watch::channel::<Option<Instant>>(None);
     let mut tasks = Vec::with_capacity(streams);
@@ -378,7 +410,7 @@ pub async fn watch_fanout(endpoint: &str, size: FanoutSize) -> Result<Value> {
     let setup_s = base.elapsed().as_secs_f64();
 
     // The writer: one client, paced puts, each value led by its send time.
-    let mut kv = KvClient::new(connect(endpoint).await?);
+    let mut kv = KvClient::new(connect(first(endpoints)?).await?);
     let mut put_lat = Vec::with_capacity(size.events as usize);
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / size.rate.max(0.001)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

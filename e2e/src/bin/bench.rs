@@ -1,15 +1,21 @@
 //! `bench`: runs each `etcd-load` workload against a fresh real etcd and a fresh
-//! `store` (one at a time, never concurrently), prints the comparison table and, with
-//! `--out`, writes it into `docs/benchmarks.md` between the bench markers.
+//! `store` (one at a time, never concurrently), as single members and as 3-member
+//! clusters, measures each one's failover time after a SIGKILL of the leader, prints
+//! the comparison tables and, with `--out`, writes them into `docs/benchmarks.md`
+//! between the bench markers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use e2e::bench::{Runs, splice, table};
-use e2e::member::{Impl, Member};
+use e2e::failover::{self, FailoverLoad};
+use e2e::member::{Cluster, Impl, Timing};
+use e2e::probe;
 use serde_json::Value;
+use tokio::runtime::Runtime;
 
 #[derive(Parser, Debug)]
 #[command(name = "bench", about = "store vs etcd, same workloads, same run")]
@@ -58,17 +64,71 @@ struct Cli {
     /// Writer puts per second in the watch fan-out.
     #[arg(long, env = "BENCH_WATCH_RATE", default_value_t = 100.0)]
     watch_rate: f64,
+    /// Cluster sizes to run the workloads on, comma-separated: "1", "3", or "both"
+    /// (= 1,3). The failover is measured on every size of 3 or more.
+    #[arg(long, env = "BENCH_MEMBERS", default_value = "both")]
+    members: String,
+    /// Leader kills per implementation; the failover cells are the median and the max.
+    #[arg(long, env = "BENCH_FAILOVER_ROUNDS", default_value_t = 5)]
+    failover_rounds: usize,
+    /// Writers kept putting during the failover, each round-robin through every member.
+    #[arg(long, env = "BENCH_FAILOVER_WRITERS", default_value_t = 3)]
+    failover_writers: usize,
+    /// Puts per second of each failover writer.
+    #[arg(long, env = "BENCH_FAILOVER_RATE", default_value_t = 100.0)]
+    failover_rate: f64,
+    /// `--heartbeat-interval` of every member, store and etcd (etcd's default).
+    #[arg(long, env = "BENCH_HEARTBEAT_MS", default_value_t = 100)]
+    heartbeat_ms: u64,
+    /// `--election-timeout` of every member, store and etcd (etcd's default).
+    #[arg(long, env = "BENCH_ELECTION_MS", default_value_t = 1000)]
+    election_ms: u64,
+}
+
+impl Cli {
+    fn timing(&self) -> Timing {
+        Timing { heartbeat_ms: self.heartbeat_ms, election_ms: self.election_ms, ..Timing::default() }
+    }
+
+    /// The cluster sizes of `--members`, ascending, without repeats.
+    fn sizes(&self) -> Result<Vec<usize>> {
+        let mut out = Vec::new();
+        for part in self.members.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "both" => out.extend([1, 3]),
+                n => match n.parse::<usize>() {
+                    Ok(n) if n >= 1 => out.push(n),
+                    _ => bail!("BENCH_MEMBERS: want 1, 3, both or a comma-separated list of sizes, not {n:?}"),
+                },
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        if out.is_empty() {
+            bail!("BENCH_MEMBERS selects no cluster size");
+        }
+        Ok(out)
+    }
+
+    fn selected(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
 }
 
 /// One workload: its name (as `etcd-load` reports it), a description of its shape,
-/// and the `etcd-load` arguments after `--endpoint`.
+/// the `etcd-load` arguments after `--endpoints`, and whether its connections are
+/// spread over every member (`true`) or all go to the leader.
 struct Plan {
     name: &'static str,
     shape: String,
     args: Vec<String>,
+    spread: bool,
 }
 
-fn plans(c: &Cli) -> Vec<Plan> {
+/// The workloads for a cluster of `n` members. With several members, writes go to
+/// the leader's client URL; reads and watches are spread over every member (the
+/// watch fan-out's writer still puts through the leader).
+fn plans(c: &Cli, n: usize) -> Vec<Plan> {
     let common = |extra: &[String]| -> Vec<String> {
         let mut v = vec![
             format!("--conns={}", c.conns),
@@ -79,31 +139,38 @@ fn plans(c: &Cli) -> Vec<Plan> {
         v
     };
     let cc = format!("{} clients / {} conns", c.clients, c.conns);
+    let (to_leader, spread) =
+        if n > 1 { (" → leader".to_string(), format!(" spread over all {n} members")) } else { Default::default() };
+    let writer = if n > 1 { "1 writer → leader" } else { "1 writer" };
     vec![
         Plan {
             name: "put-latency",
-            shape: format!("1 client, {} puts", c.seq_puts),
+            shape: format!("1 client{to_leader}, {} puts", c.seq_puts),
             args: common(&["put-latency".into(), format!("--total={}", c.seq_puts)]),
+            spread: false,
         },
         Plan {
             name: "put-throughput",
-            shape: format!("{cc}, {} puts", c.puts),
+            shape: format!("{cc}{to_leader}, {} puts", c.puts),
             args: common(&["put-throughput".into(), format!("--total={}", c.puts)]),
+            spread: false,
         },
         Plan {
             name: "range-linearizable",
-            shape: format!("{cc}, {} ranges", c.ranges),
+            shape: format!("{cc}{spread}, {} ranges", c.ranges),
             args: common(&["range".into(), "--consistency=l".into(), format!("--total={}", c.ranges)]),
+            spread: true,
         },
         Plan {
             name: "range-serializable",
-            shape: format!("{cc}, {} ranges", c.ranges),
+            shape: format!("{cc}{spread}, {} ranges", c.ranges),
             args: common(&["range".into(), "--consistency=s".into(), format!("--total={}", c.ranges)]),
+            spread: true,
         },
         Plan {
             name: "watch-fanout",
             shape: format!(
-                "{} watchers / {} streams, 1 writer, {} events at {}/s",
+                "{} watchers / {} streams{spread}, {writer}, {} events at {}/s",
                 c.watchers, c.watch_streams, c.watch_events, c.watch_rate
             ),
             args: {
@@ -118,9 +185,13 @@ fn plans(c: &Cli) -> Vec<Plan> {
                 v.push(format!("--rate={}", c.watch_rate));
                 v
             },
+            spread: true,
         },
     ]
 }
+
+/// The failover measurement's name in `BENCH_ONLY` and in the table.
+const FAILOVER: &str = "failover";
 
 fn sibling(name: &str) -> Option<PathBuf> {
     let p = std::env::current_exe().ok()?.parent()?.join(name);
@@ -147,33 +218,75 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-/// Starts a fresh member, runs one workload against it, stops it.
-fn run_one(cli: &Cli, which: Impl, bin: &Path, load: &Path, plan: &Plan, round: usize) -> Result<Value> {
-    let parent = cli.data_dir.clone().unwrap_or_else(std::env::temp_dir).join("store-bench");
-    let log = cli.log_dir.as_ref().map(|d| d.join(format!("{}-{}-{round}.log", plan.name, which.name())));
-    if let Some(d) = &cli.log_dir {
-        std::fs::create_dir_all(d)?;
+/// What every run needs besides its own parameters.
+struct Env<'a> {
+    cli: &'a Cli,
+    rt: &'a Runtime,
+    store: &'a Path,
+    load: &'a Path,
+}
+
+impl Env<'_> {
+    fn binary(&self, which: Impl) -> &Path {
+        match which {
+            Impl::Store => self.store,
+            Impl::Etcd => &self.cli.etcd_bin,
+        }
     }
-    let member =
-        Member::start(which, bin, &parent, log.as_deref()).with_context(|| format!("starting {}", which.name()))?;
+
+    /// Starts a fresh `n`-member cluster and waits until it is healthy: a leader is
+    /// elected and a put through it is acknowledged. Returns it with the leader's index.
+    fn start(&self, which: Impl, n: usize, log_name: &str) -> Result<(Cluster, usize)> {
+        let parent = self.cli.data_dir.clone().unwrap_or_else(std::env::temp_dir).join("store-bench");
+        if let Some(d) = &self.cli.log_dir {
+            std::fs::create_dir_all(d)?;
+        }
+        let log = self.cli.log_dir.as_ref().map(|d| d.join(log_name));
+        let cluster = Cluster::start(which, self.binary(which), n, self.cli.timing(), &parent, log.as_deref())
+            .with_context(|| format!("starting {n} {} member(s)", which.name()))?;
+        let leader = self
+            .rt
+            .block_on(probe::ready(&cluster.endpoints(), Duration::from_secs(30)))
+            .with_context(|| format!("waiting for the {} cluster to accept a put", which.name()))?;
+        Ok((cluster, leader))
+    }
+}
+
+/// Adds `"members": n` to a result line, so raw lines of both sections can be told apart.
+fn tag(mut v: Value, n: usize) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("members".into(), n.into());
+    }
+    v
+}
+
+/// Starts a fresh cluster of `n` members, runs one workload against it, stops it.
+fn run_one(env: &Env, which: Impl, n: usize, plan: &Plan, round: usize) -> Result<Value> {
+    let (cluster, leader) = env.start(which, n, &format!("{}-{n}m-{}-r{round}", plan.name, which.name()))?;
+    // The leader first: single-connection clients (and writers) use the first endpoint.
+    let mut endpoints = vec![cluster.endpoint(leader)];
+    if plan.spread {
+        endpoints.extend((0..cluster.len()).filter(|&i| i != leader).map(|i| cluster.endpoint(i)));
+    }
     eprintln!(
-        "bench: {} round {} on {} (pid {:?}, {})",
+        "bench: {} round {} on {} x{n} (leader {} pid {:?}, load to {})",
         plan.name,
         round + 1,
         which.name(),
-        member.pid(),
-        member.endpoint()
+        cluster.name(leader),
+        cluster.pid(leader),
+        endpoints.join(",")
     );
-    let out = Command::new(load)
-        .arg(format!("--endpoint={}", member.endpoint()))
+    let out = Command::new(env.load)
+        .arg(format!("--endpoints={}", endpoints.join(",")))
         .args(&plan.args)
         .output()
-        .with_context(|| format!("running {}", load.display()))?;
-    drop(member);
+        .with_context(|| format!("running {}", env.load.display()))?;
+    drop(cluster);
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!(
-            "etcd-load {} against {} failed ({}): {}",
+            "etcd-load {} against {} x{n} failed ({}): {}",
             plan.name,
             which.name(),
             out.status,
@@ -184,9 +297,81 @@ fn run_one(cli: &Cli, which: Impl, bin: &Path, load: &Path, plan: &Plan, round: 
     let v: Value = serde_json::from_str(line).with_context(|| format!("parsing {line}"))?;
     eprintln!("bench:   {line}");
     if v.get("errors").and_then(Value::as_u64).unwrap_or(0) > 0 {
-        eprintln!("bench:   WARNING: {} reported errors on {}", plan.name, which.name());
+        eprintln!("bench:   WARNING: {} reported errors on {} x{n}", plan.name, which.name());
     }
-    Ok(v)
+    Ok(tag(v, n))
+}
+
+/// Every selected workload on clusters of `n` members, rounds alternating who goes first.
+fn run_workloads(env: &Env, n: usize) -> Result<Vec<Runs>> {
+    let mut all = Vec::new();
+    for plan in plans(env.cli, n) {
+        if !env.cli.selected(plan.name) {
+            continue;
+        }
+        let mut runs = Runs { workload: plan.name.into(), shape: plan.shape.clone(), ..Default::default() };
+        for round in 0..env.cli.rounds.max(1) {
+            // Alternate who goes first, so neither always gets the cooler machine.
+            let order = if round % 2 == 0 { [Impl::Etcd, Impl::Store] } else { [Impl::Store, Impl::Etcd] };
+            for which in order {
+                let v = run_one(env, which, n, &plan, round)?;
+                match which {
+                    Impl::Store => runs.store.push(v),
+                    Impl::Etcd => runs.etcd.push(v),
+                }
+            }
+        }
+        all.push(runs);
+    }
+    Ok(all)
+}
+
+/// The failover rounds of one implementation on one `n`-member cluster.
+fn run_failover_of(env: &Env, which: Impl, n: usize, load: &FailoverLoad) -> Result<Vec<Value>> {
+    let (mut cluster, _) = env.start(which, n, &format!("{FAILOVER}-{n}m-{}", which.name()))?;
+    let mut out = Vec::new();
+    for round in 0..env.cli.failover_rounds.max(1) {
+        let v = env
+            .rt
+            .block_on(failover::round(&mut cluster, load))
+            .with_context(|| format!("{FAILOVER} round {} on {} x{n}", round + 1, which.name()))?;
+        eprintln!("bench: {FAILOVER} round {} on {} x{n}: {v}", round + 1, which.name());
+        out.push(tag(v, n));
+    }
+    Ok(out)
+}
+
+fn run_failover(env: &Env, n: usize) -> Result<Runs> {
+    let c = env.cli;
+    let load = FailoverLoad {
+        writers: c.failover_writers.max(1),
+        rate: c.failover_rate,
+        val_size: c.val_size,
+        warmup: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(2),
+    };
+    let shape = format!(
+        "{n} members, `--heartbeat-interval {}` / `--election-timeout {}` (ms){}; {} writers each putting {}/s \
+         round-robin through every member (each put: 2 s deadline); SIGKILL of the leader → first \
+         acknowledged put sent after the kill (so through a survivor); {} rounds on one cluster, the killed \
+         member restarted and caught up between rounds",
+        c.heartbeat_ms,
+        c.election_ms,
+        if c.timing() == Timing::default() { ", both defaults" } else { "" },
+        load.writers,
+        load.rate,
+        c.failover_rounds.max(1),
+    );
+    let mut runs = Runs { workload: FAILOVER.into(), shape, ..Default::default() };
+    runs.etcd = run_failover_of(env, Impl::Etcd, n, &load)?;
+    runs.store = run_failover_of(env, Impl::Store, n, &load)?;
+    Ok(runs)
+}
+
+/// One table of the generated block.
+struct Section {
+    title: String,
+    runs: Vec<Runs>,
 }
 
 fn run(cli: &Cli) -> Result<String> {
@@ -202,50 +387,64 @@ fn run(cli: &Cli) -> Result<String> {
             bail!("{what} binary {} does not exist", p.display());
         }
     }
-    let started = std::time::Instant::now();
-    let mut all = Vec::new();
-    for plan in plans(cli) {
-        if !cli.only.is_empty() && !cli.only.iter().any(|o| o == plan.name) {
-            continue;
-        }
-        let mut runs = Runs { workload: plan.name.into(), shape: plan.shape.clone(), ..Default::default() };
-        for round in 0..cli.rounds.max(1) {
-            // Alternate who goes first, so neither always gets the cooler machine.
-            let order = if round % 2 == 0 { [Impl::Etcd, Impl::Store] } else { [Impl::Store, Impl::Etcd] };
-            for which in order {
-                let bin = match which {
-                    Impl::Store => &store,
-                    Impl::Etcd => &cli.etcd_bin,
-                };
-                let v = run_one(cli, which, bin, &load, &plan, round)?;
-                match which {
-                    Impl::Store => runs.store.push(v),
-                    Impl::Etcd => runs.etcd.push(v),
-                }
-            }
-        }
-        all.push(runs);
+    let sizes = cli.sizes()?;
+    let known: Vec<&str> = plans(cli, 1).iter().map(|p| p.name).chain([FAILOVER]).collect();
+    if let Some(bad) = cli.only.iter().find(|o| !known.contains(&o.as_str())) {
+        bail!("BENCH_ONLY: unknown workload {bad:?} (known: {})", known.join(", "));
     }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let env = Env { cli, rt: &rt, store: &store, load: &load };
+
+    let started = std::time::Instant::now();
+    let mut sections = Vec::new();
+    for &n in &sizes {
+        let runs = run_workloads(&env, n)?;
+        if !runs.is_empty() {
+            let title = if n == 1 { "1 member".to_string() } else { format!("{n} members") };
+            sections.push(Section { title, runs });
+        }
+    }
+    for &n in sizes.iter().filter(|&&n| n >= 3) {
+        if cli.selected(FAILOVER) {
+            let runs = run_failover(&env, n)?;
+            sections.push(Section { title: format!("Failover ({n} members, leader SIGKILLed)"), runs: vec![runs] });
+        }
+    }
+    if sections.is_empty() {
+        bail!("BENCH_ONLY / BENCH_MEMBERS select nothing to run (the failover needs 3 or more members)");
+    }
+
     let etcd_version = first_line(Command::new(&cli.etcd_bin).arg("--version"));
     let commit = first_line(Command::new("git").args(["rev-parse", "--short", "HEAD"]));
     let date = first_line(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let t = cli.timing();
     let mut block = format!(
         "Measured {date} on {cores} cores ({}), store at commit {commit}, {etcd_version}; \
-         {} round(s) per workload (median), {:.0} s in all. \
-         Generated by `scripts/bench.sh` (`make bench`); do not edit by hand.\n\n",
+         {} round(s) per workload (median), {} failover round(s), {:.0} s in all. \
+         Every member of both runs with `--heartbeat-interval {} --election-timeout {} --snapshot-count {}`. \
+         Generated by `scripts/bench.sh` (`make bench`); do not edit by hand.\n",
         cpu_model(),
         cli.rounds.max(1),
+        cli.failover_rounds.max(1),
         started.elapsed().as_secs_f64(),
+        t.heartbeat_ms,
+        t.election_ms,
+        t.snapshot_count,
     );
-    block.push_str(&table(&all));
+    for s in &sections {
+        block.push_str(&format!("\n### {}\n\n", s.title));
+        block.push_str(&table(&s.runs));
+    }
     block.push_str("\n<details><summary>Raw results (one JSON line per run)</summary>\n\n```\n");
-    for r in &all {
-        for v in &r.etcd {
-            block.push_str(&format!("etcd  {v}\n"));
-        }
-        for v in &r.store {
-            block.push_str(&format!("store {v}\n"));
+    for s in &sections {
+        for r in &s.runs {
+            for v in &r.etcd {
+                block.push_str(&format!("etcd  {v}\n"));
+            }
+            for v in &r.store {
+                block.push_str(&format!("store {v}\n"));
+            }
         }
     }
     block.push_str("```\n\n</details>\n");

@@ -1,5 +1,6 @@
 //! `etcd-load`: a load generator speaking the etcd v3 gRPC API. Runs one workload
-//! against one endpoint and prints one JSON line with the result.
+//! against one endpoint, or spread over the members of one cluster, and prints one JSON
+//! line with the result.
 
 use std::process::ExitCode;
 
@@ -9,9 +10,11 @@ use e2e::load::{self, FanoutSize, LoopSize};
 #[derive(Parser, Debug)]
 #[command(name = "etcd-load", about = "etcd v3 API load generator (one JSON line per run)")]
 struct Cli {
-    /// Client URL of the member under test.
-    #[arg(long, global = true, default_value = "http://127.0.0.1:2379")]
-    endpoint: String,
+    /// Client URL(s) of the member(s) under test, comma-separated. Connections are
+    /// spread over them round-robin; single-connection clients (the sequential put
+    /// client, the watch fan-out's writer) use the first.
+    #[arg(long, alias = "endpoint", global = true, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    endpoints: Vec<String>,
     /// HTTP/2 connections the clients (or watch streams) are spread over.
     #[arg(long, global = true, default_value_t = 10)]
     conns: usize,
@@ -83,7 +86,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let ep = cli.endpoint.as_str();
+    let ep = cli.endpoints.as_slice();
     let result = rt.block_on(async {
         match cli.workload {
             Workload::PutLatency { total, warmup } => load::put_latency(ep, total, warmup, cli.val_size).await,
