@@ -23,9 +23,10 @@
 //!   change nothing (the same as leaving it out) or make a reported revision impossible
 //!   (revisions only grow). Unknown-outcome operations never linearized are placed after
 //!   everything else, where nothing observes them: they "did not take effect".
-//! - The cache compares the linearized set exactly, and the state by revision plus a
-//!   64-bit hash of the keys. A hash collision could only skip an unexplored node, i.e.
-//!   report a spurious violation, never accept a wrong history.
+//! - The cache stores fingerprints: the revision exactly, the linearized set as two
+//!   independent 64-bit hashes and the keys as a third (about 32 bytes a node, whatever the
+//!   history's size). A collision could only skip an unexplored node, i.e. report a
+//!   spurious violation, never accept a wrong history.
 //!
 //! There is no per-key partitioning: the global revision couples all keys (a per-key check
 //! can accept two keys' histories that no single revision order explains). Revisions make
@@ -159,8 +160,9 @@ impl Hasher for PassThrough {
     }
 }
 
+#[derive(PartialEq, Eq)]
 struct Visited {
-    bits: Box<[u64]>,
+    bits: (u64, u64),
     rev: i64,
     hash: u64,
 }
@@ -173,9 +175,8 @@ struct Search<'a> {
     state: State,
     undo: Vec<Undo>,
     resp: Resp,
-    /// Linearized operations, a bitset with an XOR-of-random-words hash.
-    bits: Vec<u64>,
-    bits_hash: u64,
+    /// The linearized set: two XOR-of-random-words hashes.
+    bits: (u64, u64),
     cache: HashMap<u64, Vec<Visited>, BuildHasherDefault<PassThrough>>,
     stack: Vec<Frame>,
     /// Per op: completed and its response shows it changed nothing.
@@ -187,8 +188,11 @@ struct Search<'a> {
     done: usize,
     steps: u64,
     next_clock_check: u64,
+    /// The deepest stack seen at a dead end (as op indices), kept up to date incrementally:
+    /// `stack[..low]` has not changed since it was copied.
     best: Vec<u32>,
     best_done: usize,
+    low: usize,
 }
 
 impl<'a> Search<'a> {
@@ -226,8 +230,7 @@ impl<'a> Search<'a> {
             state: State::new(p.keys.names.len()),
             undo: Vec::new(),
             resp: Resp::default(),
-            bits: vec![0; n.div_ceil(64)],
-            bits_hash: 0,
+            bits: (0, 0),
             cache: HashMap::default(),
             stack: Vec::new(),
             reads,
@@ -239,6 +242,7 @@ impl<'a> Search<'a> {
             next_clock_check: 0,
             best: Vec::new(),
             best_done: 0,
+            low: 0,
         }
     }
 
@@ -278,13 +282,16 @@ impl<'a> Search<'a> {
 
     /// Tries to linearize the operation of call entry `e` now; on success it is pushed.
     fn try_linearize(&mut self, e: u32, forced: bool) -> bool {
-        self.steps += 1;
         let i = self.entries[e as usize].op as usize;
+        if self.p.rets[i].is_none() && !self.gap_next() {
+            return false;
+        }
+        self.steps += 1;
         let (mark, old_rev) = (self.undo.len(), self.state.rev);
         let changed = self.state.apply(&self.p.ops[i], &self.p.values.names, &mut self.undo, &mut self.resp);
         let ok = match &self.p.rets[i] {
             Some(ret) => matches(ret, &self.resp),
-            None => changed && self.state.rev <= self.max_rev && !self.claimed.contains(&self.state.rev),
+            None => changed,
         };
         if !ok {
             self.state.undo_to(&mut self.undo, mark);
@@ -292,13 +299,24 @@ impl<'a> Search<'a> {
             return false;
         }
         self.lift(e);
-        self.bits[i / 64] |= 1 << (i % 64);
-        self.bits_hash ^= hash64(i as u64);
+        self.flip(i);
         if self.p.rets[i].is_some() {
             self.done += 1;
         }
         self.stack.push(Frame { entry: e, forced, undo_mark: mark, old_rev });
         true
+    }
+
+    /// Whether an unknown-outcome operation may change the store now: only to a revision
+    /// no response reports, and no higher than the highest one reported.
+    fn gap_next(&self) -> bool {
+        let next = self.state.rev + 1;
+        next <= self.max_rev && !self.claimed.contains(&next)
+    }
+
+    fn flip(&mut self, i: usize) {
+        self.bits.0 ^= hash64(i as u64);
+        self.bits.1 ^= hash64((i as u64) ^ 0xa076_1d64_78bd_642f);
     }
 
     fn pop(&mut self) -> Option<Frame> {
@@ -307,8 +325,8 @@ impl<'a> Search<'a> {
         self.state.undo_to(&mut self.undo, f.undo_mark);
         self.state.rev = f.old_rev;
         self.unlift(f.entry);
-        self.bits[i / 64] &= !(1 << (i % 64));
-        self.bits_hash ^= hash64(i as u64);
+        self.flip(i);
+        self.low = self.low.min(self.stack.len());
         if self.p.rets[i].is_some() {
             self.done -= 1;
         }
@@ -317,12 +335,13 @@ impl<'a> Search<'a> {
 
     /// Records the current node as visited; false if it already was.
     fn visit(&mut self) -> bool {
-        let key = self.bits_hash ^ hash64(self.state.rev as u64 ^ 0x5bd1_e995) ^ self.state.hash;
+        let v = Visited { bits: self.bits, rev: self.state.rev, hash: self.state.hash };
+        let key = v.bits.0 ^ hash64(v.rev as u64 ^ 0x5bd1_e995) ^ v.hash;
         let bucket = self.cache.entry(key).or_default();
-        if bucket.iter().any(|v| v.rev == self.state.rev && v.hash == self.state.hash && v.bits[..] == self.bits[..]) {
+        if bucket.contains(&v) {
             return false;
         }
-        bucket.push(Visited { bits: self.bits.clone().into_boxed_slice(), rev: self.state.rev, hash: self.state.hash });
+        bucket.push(v);
         true
     }
 
@@ -376,7 +395,10 @@ impl<'a> Search<'a> {
                 // Dead end: step back to the last branch point.
                 if self.done > self.best_done {
                     self.best_done = self.done;
-                    self.best = self.stack.iter().map(|f| self.entries[f.entry as usize].op).collect();
+                    self.best.truncate(self.low);
+                    let entries = &self.entries;
+                    self.best.extend(self.stack[self.low..].iter().map(|f| entries[f.entry as usize].op));
+                    self.low = self.stack.len();
                 }
                 loop {
                     let Some(f) = self.pop() else {

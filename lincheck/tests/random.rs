@@ -303,20 +303,20 @@ fn falsified_responses_are_violations() {
 }
 
 #[test]
-fn five_thousand_ops_from_sixteen_clients_check_quickly() {
-    for (seed, lost) in [(7, 0.0), (8, 0.02)] {
-        let h = generate(seed, &Params { ops: 5000, clients: 16, keys: 8, lost });
+fn thousands_of_ops_from_sixteen_clients_check_quickly() {
+    for (seed, lost, ops) in [(7, 0.0, 5000), (8, 0.02, 5000), (9, 0.01, 20000)] {
+        let h = generate(seed, &Params { ops, clients: 16, keys: 8, lost });
         let start = Instant::now();
         let l = check(&h).unwrap_or_else(|e| panic!("seed {seed}:\n{e}"));
         let took = start.elapsed();
         println!(
-            "5000 ops, 16 clients, lost {lost}: checked in {took:?} ({} steps, final revision {}, {} not taken)",
+            "{ops} ops, 16 clients, lost {lost}: checked in {took:?} ({} steps, final revision {}, {} not taken)",
             l.steps,
             l.final_revision,
             l.not_taken.len()
         );
-        // Debug builds: a few seconds at most (release is ~20x faster).
-        assert!(took.as_secs_f64() < 5.0, "took {took:?}");
+        // Debug builds (release is ~10x faster): 5,000 ops well under a second.
+        assert!(took.as_secs_f64() < ops as f64 / 2500.0, "took {took:?}");
     }
 }
 
