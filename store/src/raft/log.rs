@@ -133,6 +133,11 @@ pub fn replay(records: &[Record]) -> Result<Recovered, Corrupt> {
             }
             TAG_COMPACTED | TAG_SNAPSHOT => {
                 let (index, term) = parse_pair(body).ok_or_else(|| Corrupt(format!("base in record {seq}")))?;
+                if tag == TAG_COMPACTED && out.entries.first().is_some_and(|e| e.index > index + 1) {
+                    // An older compaction whose entries a later one released: that later
+                    // compaction's record follows.
+                    continue;
+                }
                 if tag == TAG_SNAPSHOT {
                     out.entries.clear();
                 } else {
@@ -235,6 +240,7 @@ impl DurableLog {
     /// written) is obsolete.
     fn release(&mut self) -> io::Result<()> {
         let keep_from = self.entry_seqs.front().map_or(self.next_seq - 2, |(_, s)| *s);
+
         self.records.release_to(keep_from.saturating_sub(1))
     }
 }
@@ -304,6 +310,20 @@ mod tests {
         assert_eq!(r.base, (50, 3));
         assert_eq!(indexes(&r), vec![(51, 3)]);
         assert_eq!(r.hard_state.commit, 50);
+    }
+
+    #[test]
+    fn a_compaction_record_older_than_the_released_prefix_is_skipped() {
+        let mem = MemRecordLog::default();
+        let mut log = DurableLog::new(Box::new(mem.clone()), &[]);
+        for i in 1..=10 {
+            log.persist(&[entry(i, 1)], None).unwrap();
+        }
+        log.compacted(2, 1, &hs(1, 10)).unwrap();
+        log.persist(&[entry(11, 1)], None).unwrap();
+        log.compacted(6, 1, &hs(1, 11)).unwrap();
+        let r = replay(&mem.records()).unwrap();
+        assert_eq!((r.base, r.entries.first().map(|e| e.index)), ((6, 1), Some(7)));
     }
 
     #[test]

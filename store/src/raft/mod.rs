@@ -164,6 +164,14 @@ pub struct NodeConfig {
     /// A new cluster's initial members (bootstrapped into an empty data directory);
     /// None when joining an existing cluster.
     pub bootstrap: Option<Vec<Member>>,
+    /// Election timeout range in ticks [min, max); None: raft-rs's default
+    /// [election, 2 × election). Simulations fix it per member, since raft-rs draws the
+    /// timeout from an unseeded generator.
+    pub election_range: Option<(usize, usize)>,
+    /// Where this incarnation's request ids start. Entries carry the id of the request
+    /// that proposed them, possibly from an earlier incarnation or another member, so
+    /// ids must not repeat across restarts: the server draws it at random.
+    pub id_seed: u64,
 }
 
 enum Waiter {
@@ -186,6 +194,8 @@ pub struct Node {
     pending_reads: Vec<(u64, u64)>,
     next_id: u64,
     snapshot_count: u64,
+    /// The flushed index at the last compaction (etcd's snapshot index).
+    snapshot_at: u64,
     role: StateRole,
     /// This member was removed from the cluster by a committed change.
     pub removed: bool,
@@ -256,6 +266,8 @@ impl Node {
             check_quorum: true,
             max_size_per_msg: 1 << 20,
             max_inflight_msgs: 256,
+            min_election_tick: cfg.election_range.map_or(0, |r| r.0),
+            max_election_tick: cfg.election_range.map_or(0, |r| r.1),
             ..Default::default()
         };
         raft_cfg.validate()?;
@@ -274,8 +286,9 @@ impl Node {
             waiters: HashMap::new(),
             read_waiters: HashMap::new(),
             pending_reads: Vec::new(),
-            next_id: (cfg.id & 0xffff) << 48,
+            next_id: cfg.id_seed,
             snapshot_count: cfg.snapshot_count.max(1),
+            snapshot_at: applied,
             role: StateRole::Follower,
             removed: false,
         })
@@ -466,6 +479,7 @@ impl Node {
         }
         self.status.applied.store(meta.index, Ordering::Release);
         self.status.flushed.store(meta.index, Ordering::Release);
+        self.snapshot_at = meta.index;
         self.status.first_index.store(meta.index + 1, Ordering::Release);
         // Proposals in flight may be inside the snapshot: their outcome is unknown here.
         self.waiters.clear();
@@ -599,11 +613,12 @@ impl Node {
     /// lag a little; followers further behind are sent a snapshot.
     fn maybe_compact(&mut self) {
         let flushed = self.status.flushed.load(Ordering::Acquire);
-        let base = self.storage.rl().base.0;
-        if flushed < base + self.snapshot_count {
+        if flushed < self.snapshot_at + self.snapshot_count {
             return;
         }
-        let to = flushed - CATCH_UP_ENTRIES.min(self.snapshot_count - 1);
+        self.snapshot_at = flushed;
+        let base = self.storage.rl().base.0;
+        let to = flushed.saturating_sub(CATCH_UP_ENTRIES.min(self.snapshot_count - 1));
         if to <= base {
             return;
         }

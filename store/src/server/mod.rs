@@ -393,6 +393,8 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             election_ticks: (cfg.election_timeout / cfg.heartbeat_interval.max(1)) as usize,
             snapshot_count: cfg.snapshot_count,
             bootstrap: new_cluster.then(|| initial.clone()),
+            election_range: None,
+            id_seed: rand::random(),
         },
         heartbeat: Duration::from_millis(cfg.heartbeat_interval),
         peer_tls: peer_client_tls(&cfg)?,
