@@ -1,6 +1,7 @@
 //! Real-process drills on 3-member clusters: replication, failover after SIGKILL of the
-//! leader, catch-up after restart, and a member cut off from the quorum (SIGSTOP of the
-//! other two) neither acknowledging writes nor serving linearizable reads.
+//! leader, catch-up after restart, a member cut off from the quorum (SIGSTOP of the
+//! other two) neither acknowledging writes nor serving linearizable reads, and a watch
+//! resumed on another member after the one serving it died.
 
 mod common;
 
@@ -370,4 +371,83 @@ async fn a_leader_stopping_gracefully_hands_over_leadership() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(stopped.elapsed() < Duration::from_millis(ELECTION_MS), "took {:?}", stopped.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watch_resumes_on_another_member_without_gap_or_duplicate() {
+    use proto::etcdserverpb::{WatchCreateRequest, WatchRequest, watch_client::WatchClient, watch_request};
+    let _serial = SERIAL.lock().await;
+    let mut members = tokio::task::spawn_blocking(|| Member::cluster(Impl::Store, 3, ARGS)).await.unwrap();
+    let leader = leader_of(&members).await;
+    let (watched, other) = match leader {
+        0 => (1, 2),
+        1 => (0, 2),
+        _ => (0, 1),
+    };
+    // One writer through the leader; every acknowledged (key, revision) in order.
+    let writer = {
+        let ep = members[leader].endpoint();
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..400 {
+                let mut kv = KvClient::new(Channel::from_shared(ep.clone()).unwrap().connect_lazy());
+                let k = format!("w/{i:04}");
+                let r = kv.put(PutRequest { key: k.clone().into(), value: b"v".to_vec(), ..Default::default() }).await;
+                acked.push((k, r.expect("put through the leader").into_inner().header.unwrap().revision));
+            }
+            acked
+        })
+    };
+    let watch = |m: &Member, from: i64| {
+        let ch = channel(m);
+        async move {
+            let (tx, rx) = tokio::sync::mpsc::channel(4);
+            let create = WatchCreateRequest {
+                key: b"w/".to_vec(),
+                range_end: b"w0".to_vec(),
+                start_revision: from,
+                ..Default::default()
+            };
+            tx.send(WatchRequest { request_union: Some(watch_request::RequestUnion::CreateRequest(create)) })
+                .await
+                .unwrap();
+            let stream = WatchClient::new(ch).watch(tokio_stream::wrappers::ReceiverStream::new(rx)).await.unwrap();
+            (tx, stream.into_inner())
+        }
+    };
+    let mut seen: Vec<(String, i64)> = Vec::new();
+    let (_tx, mut stream) = watch(&members[watched], 1).await;
+    while seen.len() < 100 {
+        let resp = stream.message().await.unwrap().expect("watch stream open");
+        seen.extend(resp.events.iter().map(|e| {
+            let kv = e.kv.as_ref().unwrap();
+            (String::from_utf8_lossy(&kv.key).into_owned(), kv.mod_revision)
+        }));
+    }
+    // The member serving the watch dies; the client resumes on another member from the
+    // revision after the last one it saw.
+    members[watched].kill();
+    let from = seen.last().unwrap().1 + 1;
+    let (_tx, mut stream) = watch(&members[other], from).await;
+    let acked = writer.await.unwrap();
+    while seen.len() < acked.len() {
+        let resp = tokio::time::timeout(Duration::from_secs(10), stream.message()).await.expect("events stalled");
+        let resp = resp.unwrap().expect("watch stream open");
+        seen.extend(resp.events.iter().map(|e| {
+            let kv = e.kv.as_ref().unwrap();
+            (String::from_utf8_lossy(&kv.key).into_owned(), kv.mod_revision)
+        }));
+    }
+    assert_eq!(seen, acked, "the resumed watch skipped, repeated or reordered events");
+
+    // The leader measures its heartbeats' round trips to each peer, under etcd's name.
+    let text = common::http_get(&format!("127.0.0.1:{}", members[leader].metrics_port), "/metrics").unwrap();
+    let rtt = text
+        .lines()
+        .filter(|l| l.starts_with("etcd_network_peer_round_trip_time_seconds_count{To=\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .collect::<Vec<_>>();
+    assert_eq!(rtt.len(), 2, "one RTT series per peer:\n{text}");
+    assert!(rtt.iter().all(|c| *c > 0.0), "{rtt:?}");
+    assert!(text.contains("etcd_server_is_leader 1") && text.contains("etcd_server_has_leader 1"));
 }

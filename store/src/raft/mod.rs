@@ -36,7 +36,9 @@ use std::time::{Duration, Instant};
 use proto::etcdserverpb::Member;
 use proto::mvccpb::Event;
 use protobuf::Message as _;
-use raft::eraftpb::{ConfChange, ConfChangeType, ConfChangeV2, Entry, EntryType, HardState, Message, Snapshot};
+use raft::eraftpb::{
+    ConfChange, ConfChangeType, ConfChangeV2, Entry, EntryType, HardState, Message, MessageType, Snapshot,
+};
 use raft::{RawNode, SnapshotStatus, StateRole};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -680,10 +682,30 @@ struct RealEnv {
     transport: Transport,
     hub: Arc<WatchHub>,
     known: Arc<RwLock<Vec<u64>>>,
+    metrics: Arc<Metrics>,
+    /// When the oldest unanswered heartbeat to each peer was sent.
+    heartbeats: HashMap<u64, Instant>,
+}
+
+impl RealEnv {
+    /// Peer round-trip time, measured from a heartbeat to its response.
+    fn received(&mut self, m: &Message) {
+        if m.get_msg_type() == MessageType::MsgHeartbeatResponse
+            && let Some(sent) = self.heartbeats.remove(&m.from)
+        {
+            self.metrics.observe_peer_rtt(m.from, sent.elapsed().as_secs_f64());
+        }
+    }
 }
 
 impl Env for RealEnv {
     fn send(&mut self, msgs: Vec<Message>) {
+        let now = Instant::now();
+        for m in &msgs {
+            if m.get_msg_type() == MessageType::MsgHeartbeat {
+                self.heartbeats.entry(m.to).or_insert(now);
+            }
+        }
         self.transport.send(msgs);
     }
 
@@ -729,7 +751,7 @@ pub fn start(
 ) -> anyhow::Result<(RaftHandle, PeerService)> {
     let (wal, records) = crate::wal::Wal::open(wal_dir)?;
     let id = cfg.node.id;
-    let node = Node::open(cfg.node, sm.clone(), metrics, Box::new(wal), &records)?;
+    let node = Node::open(cfg.node, sm.clone(), metrics.clone(), Box::new(wal), &records)?;
     drop(records);
     let (inbox, rx) = std::sync::mpsc::sync_channel(16 * 1024);
     let status = node.status().clone();
@@ -740,7 +762,7 @@ pub fn start(
     }
     let known = Arc::new(RwLock::new(members.iter().map(|m| m.id).collect::<Vec<_>>()));
     let transport = Transport::new(id, runtime, cfg.peer_tls.clone(), cancel.clone(), inbox.clone());
-    let mut env = RealEnv { transport, hub, known: known.clone() };
+    let mut env = RealEnv { transport, hub, known: known.clone(), metrics, heartbeats: HashMap::new() };
     env.members_changed(&members);
     let (heartbeat, on_removed) = (cfg.heartbeat, cfg.on_removed);
     let thread_cancel = cancel.clone();
@@ -769,11 +791,16 @@ fn run(
         let wait = heartbeat.saturating_sub(last_tick.elapsed());
         match rx.recv_timeout(wait) {
             Ok(input) => {
-                node.handle(input);
-                for _ in 0..4096 {
-                    match rx.try_recv() {
-                        Ok(i) => node.handle(i),
-                        Err(_) => break,
+                let mut next = Some(input);
+                let mut n = 0;
+                while let Some(input) = next.take() {
+                    if let Input::Message(m) = &input {
+                        env.received(m);
+                    }
+                    node.handle(input);
+                    n += 1;
+                    if n < 4096 {
+                        next = rx.try_recv().ok();
                     }
                 }
             }

@@ -38,6 +38,7 @@ pub struct Metrics {
     pub lease_renewed: Counter,
     grpc_started: Family<Labels, Counter>,
     grpc_handled: Family<Labels, Counter>,
+    peer_rtt: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
 impl Metrics {
@@ -59,6 +60,13 @@ impl Metrics {
             (Counter::default(), Counter::default(), Counter::default(), Counter::default());
         let (lease_granted, lease_revoked, lease_renewed) =
             (Counter::default(), Counter::default(), Counter::default());
+        let peer_rtt: Family<Labels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 16)));
+        r.register(
+            "etcd_network_peer_round_trip_time_seconds",
+            "Round-Trip-Time histogram between peers",
+            peer_rtt.clone(),
+        );
         let grpc_started = Family::<Labels, Counter>::default();
         let grpc_handled = Family::<Labels, Counter>::default();
         let server_version = Family::<Labels, Gauge>::default();
@@ -174,7 +182,13 @@ impl Metrics {
             lease_renewed,
             grpc_started,
             grpc_handled,
+            peer_rtt,
         }
+    }
+
+    /// A heartbeat's round trip to peer `to`.
+    pub fn observe_peer_rtt(&self, to: u64, seconds: f64) {
+        self.peer_rtt.get_or_create(&vec![("To".into(), format!("{to:x}"))]).observe(seconds);
     }
 
     fn labels(kind: &str, service: &str, method: &str) -> Labels {
