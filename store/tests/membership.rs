@@ -186,6 +186,13 @@ async fn one_member_grows_to_three_and_shrinks_back_while_clients_write() {
         assert!(Instant::now() < deadline, "the learner never showed as started: {list}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A learner serves only Status and serializable reads.
+    let put = run(m2.etcdctl().args(["put", "x", "y"]));
+    assert!(String::from_utf8_lossy(&put.stderr).contains("etcdserver: rpc not supported for learner"));
+    let lin = run(m2.etcdctl().args(["get", "w0/000001"]));
+    assert!(String::from_utf8_lossy(&lin.stderr).contains("etcdserver: rpc not supported for learner"));
+    assert!(ok(&m2, &["get", "w0/000001", "--consistency=s"]).contains("w0/000001"));
+    assert!(ok(&m2, &["endpoint", "status"]).contains(&m2.endpoint()));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = run(m0.etcdctl().args(["member", "promote", &format!("{id2:x}")]));

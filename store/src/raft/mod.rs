@@ -93,6 +93,8 @@ pub struct RaftStatus {
     pub flushed: AtomicU64,
     /// First index still in the log (entries before it were compacted).
     pub first_index: AtomicU64,
+    /// This member is a learner (it serves only Status and serializable reads).
+    pub learner: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -658,6 +660,8 @@ impl Node {
             self.read_waiters.clear();
             self.pending_reads.clear();
         }
+        let learner = self.storage.rl().conf_state.learners.contains(&r.id);
+        self.status.learner.store(learner, Ordering::Release);
         self.status.term.store(r.term, Ordering::Release);
         self.status.commit.store(r.raft_log.committed, Ordering::Release);
         self.metrics.has_leader.set(i64::from(r.leader_id != 0));

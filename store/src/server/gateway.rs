@@ -60,6 +60,14 @@ pub async fn serve_client(
                 .get(http::header::CONTENT_TYPE)
                 .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
             if is_grpc {
+                // A learner serves only Status and serializable reads (as etcd's does).
+                let path = req.uri().path();
+                if svcs.0.raft.status.learner.load(std::sync::atomic::Ordering::Acquire)
+                    && path != "/etcdserverpb.Maintenance/Status"
+                    && path != "/etcdserverpb.KV/Range"
+                {
+                    return Ok(super::errors::not_supported_for_learner().into_http());
+                }
                 return routes.oneshot(req).await;
             }
             Ok::<_, Infallible>(handle_http(svcs, req).await)

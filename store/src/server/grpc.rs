@@ -50,6 +50,9 @@ impl Services {
 
     fn range(&self, r: &pb::RangeRequest) -> Result<pb::RangeResponse, Status> {
         validate::range(r)?;
+        if !r.serializable && self.0.raft.status.learner.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(errors::not_supported_for_learner());
+        }
         self.0.metrics.range_total.inc();
         let mvcc = &self.0.sm.mvcc;
         let mut resp = apply::range_with(&|k, e, o| mvcc.range(k, e, o), r)?;
