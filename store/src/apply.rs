@@ -82,6 +82,10 @@ pub enum ApplyError {
     NoSpace,
     #[error("undecodable log entry")]
     BadEntry,
+    /// Raft refused the proposal (no leader known, or a leadership transfer is under
+    /// way): it reached no log, so it certainly did not take effect.
+    #[error("proposal dropped")]
+    ProposalDropped,
 }
 
 impl From<BackendError> for ApplyError {

@@ -50,7 +50,7 @@ const CLIENTS: u32 = 5;
 const KEYS: [&str; 4] = ["a", "b", "c", "d"];
 const RUN_MS: u64 = 2500;
 const SETTLE_MS: u64 = 1500;
-const CLIENT_TIMEOUT_MS: u64 = 300;
+const CLIENT_TIMEOUT_MS: u64 = 1000;
 
 struct Outbox {
     msgs: Vec<Message>,
@@ -562,7 +562,13 @@ fn run_seed(n: usize, seed: u64) -> usize {
         sim.run(n);
         sim.check_end();
         if let Err(e) = lincheck::check(&sim.history) {
-            panic!("history not linearizable:\n{e}");
+            if std::env::var_os("SIM_DEBUG").is_some() {
+                for (id, o) in sim.history.ops() {
+                    eprintln!("{id}: c{} {:?} @{} -> {:?}", o.client, o.op, o.call, o.ret);
+                }
+            }
+            let unknown = sim.history.ops().filter(|(_, o)| o.ret.is_none()).count();
+            panic!("history ({} operations, {unknown} with unknown outcome) not linearizable:\n{e}", sim.history.len());
         }
         sim.history.len()
     });

@@ -336,6 +336,7 @@ impl Node {
                     Err(e) => {
                         tracing::debug!(error = %e, "proposal dropped");
                         self.metrics.proposals_failed.inc();
+                        let _ = reply.send(Err(ApplyError::ProposalDropped));
                     }
                 }
             }

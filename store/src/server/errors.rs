@@ -88,6 +88,7 @@ impl From<ApplyError> for Status {
             ApplyError::LeaseExists => status(Code::FailedPrecondition, "etcdserver: lease already exists"),
             ApplyError::NoSpace => no_space(),
             ApplyError::BadEntry => status(Code::Internal, "etcdserver: undecodable request"),
+            ApplyError::ProposalDropped => no_leader(),
         }
     }
 }
