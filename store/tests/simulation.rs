@@ -13,7 +13,7 @@
 //! - a linearizable client history (puts, linearizable gets, deletes, txns), checked by
 //!   `lincheck`.
 //!
-//! `SIM_SEEDS` (default 120 per cluster size) and `SIM_SEED` (one seed) select the runs;
+//! `SIM_SEEDS` (default 250 per cluster size) and `SIM_SEED` (one seed) select the runs;
 //! `SIM_SOAK=1` runs 5,000 seeds per size. Seeds that once failed are kept below and
 //! always run.
 
@@ -168,6 +168,11 @@ struct Sim {
     /// revision → the events applied at it (the first member to publish it).
     applied: BTreeMap<i64, Vec<Event>>,
     value_seq: u64,
+    /// Faults injected: (crashes, partitions); and leader elections seen.
+    crashes: usize,
+    partitions: usize,
+    /// Self-check of the checks: serve reads from local state without ReadIndex.
+    stale_reads: bool,
 }
 
 fn idx(id: u64) -> usize {
@@ -213,6 +218,9 @@ impl Sim {
             leaders: HashMap::new(),
             applied: BTreeMap::new(),
             value_seq: 0,
+            crashes: 0,
+            partitions: 0,
+            stale_reads: false,
         };
         for m in &mut sim.members {
             m.open(n);
@@ -335,9 +343,11 @@ impl Sim {
                 return;
             }
             self.members[v].crash();
+            self.crashes += 1;
             self.down.insert(v, self.now + self.rng.random_range(50..600));
         } else if roll < 6 {
             self.isolated.insert(victim, self.now + self.rng.random_range(100..800));
+            self.partitions += 1;
         }
     }
 
@@ -362,7 +372,11 @@ impl Sim {
         let kind = self.rng.random_range(0..10);
         if kind < 4 {
             let (tx, rx) = oneshot::channel();
-            self.input(member, Input::ReadIndex(tx));
+            if self.stale_reads {
+                let _ = tx.send(());
+            } else {
+                self.input(member, Input::ReadIndex(tx));
+            }
             let op = self.history.invoke_at(self.now, client, Op::get(key));
             self.clients[c].pending = Some(Pending::Read { op, member, key: key.into(), rx, deadline });
         } else {
@@ -556,7 +570,15 @@ fn to_ret(resp: Response) -> Ret {
     }
 }
 
-fn run_seed(n: usize, seed: u64) -> usize {
+#[derive(Default)]
+struct Totals {
+    ops: usize,
+    crashes: usize,
+    partitions: usize,
+    terms: usize,
+}
+
+fn run_seed(n: usize, seed: u64, totals: &mut Totals) {
     let result = std::panic::catch_unwind(|| {
         let mut sim = Sim::new(seed, n);
         sim.run(n);
@@ -570,10 +592,15 @@ fn run_seed(n: usize, seed: u64) -> usize {
             let unknown = sim.history.ops().filter(|(_, o)| o.ret.is_none()).count();
             panic!("history ({} operations, {unknown} with unknown outcome) not linearizable:\n{e}", sim.history.len());
         }
-        sim.history.len()
+        (sim.history.len(), sim.crashes, sim.partitions, sim.leaders.len())
     });
     match result {
-        Ok(ops) => ops,
+        Ok((ops, crashes, partitions, terms)) => {
+            totals.ops += ops;
+            totals.crashes += crashes;
+            totals.partitions += partitions;
+            totals.terms += terms;
+        }
         Err(e) => {
             let msg = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
             panic!(
@@ -591,23 +618,47 @@ fn seeds() -> Vec<u64> {
     let n = if std::env::var_os("SIM_SOAK").is_some() {
         5000
     } else {
-        std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(120)
+        std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(250)
     };
     (1..=n).collect()
 }
 
 fn run_size(n: usize) {
-    let mut ops = 0;
+    let mut t = Totals::default();
     let seeds = seeds();
     for seed in &seeds {
-        ops += run_seed(n, *seed);
+        run_seed(n, *seed, &mut t);
     }
     for (size, seed) in REGRESSIONS {
         if *size == n {
-            ops += run_seed(n, *seed);
+            run_seed(n, *seed, &mut t);
         }
     }
-    eprintln!("{n} members: {} seeds, {ops} operations checked", seeds.len());
+    eprintln!(
+        "{n} members: {} seeds, {} operations checked; {} crashes, {} partitions, {} terms with a leader",
+        seeds.len(),
+        t.ops,
+        t.crashes,
+        t.partitions,
+        t.terms
+    );
+}
+
+/// The checks can fail: reads served from a member's local state (what a serializable
+/// read does) are caught as non-linearizable within a few seeds.
+#[test]
+fn reads_without_read_index_are_caught() {
+    let caught = (1..=100u64).find(|seed| {
+        std::panic::catch_unwind(|| {
+            let mut sim = Sim::new(*seed, 3);
+            sim.stale_reads = true;
+            sim.run(3);
+            matches!(lincheck::check(&sim.history), Err(lincheck::CheckError::Violation(_)))
+        })
+        .unwrap_or(false)
+    });
+    let seed = caught.expect("stale reads went unnoticed in 100 seeds");
+    eprintln!("stale reads caught at seed {seed}");
 }
 
 #[test]
