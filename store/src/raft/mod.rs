@@ -44,7 +44,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyError, Request, Response, StateMachine};
-use crate::backend::Backend;
+use crate::backend::{Backend, WriteBatch};
 use crate::membership::MemberChange;
 use crate::server::metrics::Metrics;
 use crate::watch::WatchHub;
@@ -504,6 +504,17 @@ impl Node {
             return;
         }
         let backend = self.sm.mvcc.backend().clone();
+        // One backend write for the whole group: the MVCC overlay lets each entry see
+        // the ones before it. Entries that read membership from the backend write what
+        // is pending first.
+        let mut pending = WriteBatch::default();
+        let sm = self.sm.clone();
+        let write_pending = |pending: &mut WriteBatch| {
+            if !pending.ops.is_empty() {
+                backend_write(&backend, std::mem::take(pending), "applying committed entries");
+            }
+            sm.mvcc.batches_written();
+        };
         let mut events = Vec::new();
         let mut replies = Vec::new();
         let mut conf_replies = Vec::new();
@@ -518,19 +529,20 @@ impl Node {
                         Ok(r) => r,
                         Err(err) => fatal("decoding a committed entry", &err),
                     };
+                    if matches!(req, Request::UpdateMember(_)) {
+                        write_pending(&mut pending);
+                    }
                     let applied = self.sm.apply(e.index, &req);
-                    backend_write(&backend, applied.batch, "applying a committed entry");
-                    self.sm.mvcc.batches_written();
+                    pending.ops.extend(applied.batch.ops);
                     events.extend(applied.events);
                     membership_changed |= matches!(req, Request::UpdateMember(_));
                     if let Some(Waiter::Data(w)) = self.waiters.remove(&id) {
                         replies.push((w, applied.result));
                     }
                 }
-                EntryType::EntryNormal => {
-                    backend_write(&backend, self.sm.apply_noop(e.index), "recording the applied index")
-                }
+                EntryType::EntryNormal => pending.ops.extend(self.sm.apply_noop(e.index).ops),
                 EntryType::EntryConfChange => {
+                    write_pending(&mut pending);
                     let cc = match ConfChange::parse_from_bytes(&e.data) {
                         Ok(cc) => cc,
                         Err(err) => fatal("decoding a configuration change", &err),
@@ -567,6 +579,7 @@ impl Node {
                     }
                 }
                 EntryType::EntryConfChangeV2 => {
+                    write_pending(&mut pending);
                     // Not proposed by this store; applied so the log stays in step.
                     if let Ok(cc) = ConfChangeV2::parse_from_bytes(&e.data)
                         && let Ok(cs) = self.raw.apply_conf_change(&cc)
@@ -577,6 +590,7 @@ impl Node {
                 }
             }
         }
+        write_pending(&mut pending);
         self.metrics.proposals_applied.inc_by(replies.len() as u64);
         self.metrics.proposals_committed.inc_by(replies.len() as u64);
         self.status.applied.store(last, Ordering::Release);
