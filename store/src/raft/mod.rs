@@ -193,6 +193,8 @@ pub struct Node {
     metrics: Arc<Metrics>,
     status: Arc<RaftStatus>,
     waiters: HashMap<u64, Waiter>,
+    /// Proposals received since the last `on_ready`: (id, entry data, reply).
+    proposals: Vec<(u64, Vec<u8>, ProposeReply)>,
     read_waiters: HashMap<u64, oneshot::Sender<()>>,
     /// (index to reach, read id), from read states.
     pending_reads: Vec<(u64, u64)>,
@@ -288,6 +290,7 @@ impl Node {
             metrics,
             status,
             waiters: HashMap::new(),
+            proposals: Vec::new(),
             read_waiters: HashMap::new(),
             pending_reads: Vec::new(),
             next_id: cfg.id_seed,
@@ -326,19 +329,12 @@ impl Node {
     pub fn handle(&mut self, input: Input) {
         match input {
             Input::Propose(req, reply) => {
+                // Proposals are batched until the next `on_ready`: one MsgPropose (and
+                // one append per follower) for all of them.
                 let id = self.next_id();
                 let mut data = id.to_be_bytes().to_vec();
                 data.extend_from_slice(&req.encode());
-                match self.raw.propose(vec![], data) {
-                    Ok(()) => {
-                        self.waiters.insert(id, Waiter::Data(reply));
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "proposal dropped");
-                        self.metrics.proposals_failed.inc();
-                        let _ = reply.send(Err(ApplyError::ProposalDropped));
-                    }
-                }
+                self.proposals.push((id, data, reply));
             }
             Input::ConfChange(change, reply) => {
                 if let Err(e) = self.check_conf_change(&change) {
@@ -423,10 +419,35 @@ impl Node {
     }
 
     pub fn has_ready(&self) -> bool {
-        self.raw.has_ready()
+        !self.proposals.is_empty() || self.raw.has_ready()
+    }
+
+    fn flush_proposals(&mut self) {
+        if self.proposals.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.proposals);
+        let mut m = Message { msg_type: MessageType::MsgPropose, from: self.id(), ..Default::default() };
+        m.entries =
+            batch.iter().map(|(_, data, _)| Entry { data: data.clone().into(), ..Default::default() }).collect();
+        match self.raw.step(m) {
+            Ok(()) => {
+                for (id, _, reply) in batch {
+                    self.waiters.insert(id, Waiter::Data(reply));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, proposals = batch.len(), "proposals dropped");
+                self.metrics.proposals_failed.inc_by(batch.len() as u64);
+                for (_, _, reply) in batch {
+                    let _ = reply.send(Err(ApplyError::ProposalDropped));
+                }
+            }
+        }
     }
 
     pub fn on_ready(&mut self, env: &mut dyn Env) {
+        self.flush_proposals();
         if !self.raw.has_ready() {
             return;
         }

@@ -71,11 +71,19 @@ impl Member {
         }
     }
 
-    /// Starts a fresh single member.
+    /// Starts a fresh single member. Free ports are picked before the process binds
+    /// them, so another process may take one first: then it is tried again on new ones.
     pub fn start(which: Impl, extra_args: &[&str]) -> Member {
-        let mut m = Member::fresh(which, "default", extra_args);
-        m.spawn();
-        m
+        for _ in 0..3 {
+            let mut m = Member::fresh(which, "default", extra_args);
+            m.launch();
+            match m.try_wait_answering(Duration::from_secs(20), true) {
+                Ok(()) => return m,
+                Err(e) if e.contains("exited during start-up") => eprintln!("{e}; retrying on other ports"),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("{which:?} failed to start three times");
     }
 
     /// An empty slot (no process, no data), for swapping members in and out of a Vec.
@@ -170,16 +178,25 @@ impl Member {
     }
 
     pub fn wait_answering(&mut self, timeout: Duration, healthy: bool) {
+        if let Err(e) = self.try_wait_answering(timeout, healthy) {
+            panic!("{e}");
+        }
+    }
+
+    fn try_wait_answering(&mut self, timeout: Duration, healthy: bool) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         let health = format!("127.0.0.1:{}", self.metrics_port);
         loop {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("{:?} exited during start-up: {status}", self.which);
+                self.child = None;
+                return Err(format!("{:?} exited during start-up: {status}", self.which));
             }
             if http_get(&health, "/health").is_some_and(|b| !healthy || b.contains("\"health\":\"true\"")) {
-                return;
+                return Ok(());
             }
-            assert!(Instant::now() < deadline, "{:?} not healthy after {timeout:?}", self.which);
+            if Instant::now() >= deadline {
+                return Err(format!("{:?} not healthy after {timeout:?}", self.which));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
