@@ -1,14 +1,15 @@
-//! The write-ahead log: what makes a write durable before it is acknowledged.
+//! The write-ahead log: what makes a record durable before anything depends on it.
 //!
 //! Records are appended to preallocated segment files and made durable with one
-//! `fdatasync` per group (preallocation means the sync never has to commit a file-size
-//! change). Applying the records to sled then needs no sync of its own: sled is flushed
-//! in the background, and the WAL keeps every record newer than the last flushed applied
-//! index. At start-up the records newer than the backend's applied index are applied
-//! again, so nothing acknowledged is lost whatever instant the process dies.
+//! `fdatasync` per append (preallocation means the sync never has to commit a file-size
+//! change). The Raft log is kept here (`raft::log`): the state machine in sled is then
+//! flushed in the background, and the log keeps every entry newer than the last flushed
+//! applied index, so nothing acknowledged is lost whatever instant the process dies.
+//! Whole segments are released once every record in them is obsolete.
 //!
-//! Record: `len: u32 LE | crc32c(index ‖ payload): u32 LE | index: u64 LE | payload`.
-//! A zero length, or a bad checksum (a torn write at the tail), ends a segment.
+//! Record: `len: u32 LE | crc32c(seq ‖ payload): u32 LE | seq: u64 LE | payload`, with
+//! consecutive sequence numbers. A zero length, or a bad checksum (a torn write at the
+//! tail), ends a segment.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
