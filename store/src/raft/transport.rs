@@ -108,16 +108,56 @@ impl PeerCtx {
     }
 }
 
+/// The request stream of one connection: pulls straight from the peer's queue (no
+/// intermediate channel, so a message costs one task wake-up on its way out). The queue
+/// outlives connections; a stream only borrows it while it is polled.
+struct Pull {
+    queue: Arc<std::sync::Mutex<mpsc::Receiver<Outgoing>>>,
+    me: u64,
+    peer: u64,
+    inbox: SyncSender<Input>,
+}
+
+impl futures::Stream for Pull {
+    type Item = RaftEnvelope;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        match q.poll_recv(cx) {
+            std::task::Poll::Ready(Some(m)) => {
+                if m.snapshot {
+                    let _ = self.inbox.try_send(Input::SnapshotSent(self.peer, true));
+                }
+                std::task::Poll::Ready(Some(RaftEnvelope { from: self.me, message: m.bytes }))
+            }
+            std::task::Poll::Ready(None) => std::task::Poll::Ready(None),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
 async fn peer_loop(
     ctx: PeerCtx,
-    mut queue: mpsc::Receiver<Outgoing>,
+    queue: mpsc::Receiver<Outgoing>,
     tls: Option<Arc<rustls::ClientConfig>>,
     cancel: CancellationToken,
 ) {
     let url = ctx.url.clone();
+    let queue = Arc::new(std::sync::Mutex::new(queue));
+    let drain = |ctx: &PeerCtx| {
+        // Drop what piled up while disconnected: Raft resends what matters.
+        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+        while let Ok(m) = q.try_recv() {
+            ctx.report(&m, false);
+        }
+        q.is_closed()
+    };
     let mut backoff = Duration::from_millis(50);
     loop {
-        if cancel.is_cancelled() || queue.is_closed() {
+        if cancel.is_cancelled() {
             return;
         }
         let endpoint = match tonic::transport::Endpoint::from_shared(url.clone()) {
@@ -135,9 +175,8 @@ async fn peer_loop(
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(peer = %url, error = %e, "peer unreachable; retrying");
-                // Drain what piled up meanwhile: Raft will resend what matters.
-                while let Ok(m) = queue.try_recv() {
-                    ctx.report(&m, false);
+                if drain(&ctx) {
+                    return;
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
@@ -145,31 +184,26 @@ async fn peer_loop(
             }
         };
         backoff = Duration::from_millis(50);
-        let (stx, srx) = mpsc::channel::<RaftEnvelope>(256);
         let mut client = RaftTransportClient::new(channel).max_encoding_message_size(usize::MAX);
-        let call = tokio::spawn(async move { client.stream(tokio_stream::wrappers::ReceiverStream::new(srx)).await });
-        loop {
-            let next = tokio::select! {
-                _ = cancel.cancelled() => return,
-                m = queue.recv() => m,
-            };
-            let Some(m) = next else { return };
-            let env = RaftEnvelope { from: ctx.me, message: m.bytes.clone() };
-            if call.is_finished() || stx.send(env).await.is_err() {
-                ctx.report(&m, false);
-                break;
+        let pull = Pull { queue: queue.clone(), me: ctx.me, peer: ctx.peer, inbox: ctx.inbox.clone() };
+        let outcome = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = client.stream(pull) => r,
+        };
+        match outcome {
+            Err(status) if status.message() == MEMBER_REMOVED => {
+                tracing::warn!(peer = format!("{:x}", ctx.peer), "{MEMBER_REMOVED}");
+                let _ = ctx.inbox.try_send(Input::Removed);
+                return;
             }
-            ctx.report(&m, true);
-        }
-        if call.is_finished()
-            && let Ok(Err(status)) = call.await
-            && status.message() == MEMBER_REMOVED
-        {
-            tracing::warn!(peer = format!("{:x}", ctx.peer), "{MEMBER_REMOVED}");
-            let _ = ctx.inbox.try_send(Input::Removed);
-            return;
+            // The queue was closed (the peer left the configuration).
+            Ok(_) if queue.lock().unwrap_or_else(|e| e.into_inner()).is_closed() => return,
+            _ => {}
         }
         tracing::debug!(peer = format!("{:x}", ctx.peer), "peer stream ended; reconnecting");
+        if drain(&ctx) {
+            return;
+        }
     }
 }
 
