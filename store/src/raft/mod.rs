@@ -8,7 +8,8 @@
 //! 1. send the leader's messages (they may go out before the local append);
 //! 2. install a received snapshot: the state machine is replaced and flushed, then the
 //!    log records that it now starts after the snapshot;
-//! 3. append new entries and the hard state to the write-ahead log and sync it;
+//! 3. append new entries and the hard state to the write-ahead log and sync it (a hard
+//!    state whose only change is the commit index is not written: it needs no sync);
 //! 4. send the messages that required persistence (votes, append responses);
 //! 5. apply committed entries, one backend batch each with its log index (sled is
 //!    flushed in the background: the log already holds every entry after the flushed
@@ -458,7 +459,13 @@ impl Node {
         }
         let entries = rd.take_entries();
         let hs = rd.hs().cloned();
-        if !entries.is_empty() || hs.is_some() {
+        if !rd.must_sync() && entries.is_empty() {
+            // Only the commit index moved: it need not be durable (a restarted member
+            // learns it again, and never applies less than it had), so no sync.
+            if let Some(hs) = hs {
+                self.storage.wl().hard_state = hs;
+            }
+        } else if !entries.is_empty() || hs.is_some() {
             let t = Instant::now();
             if let Err(e) = self.log.persist(&entries, hs.as_ref()) {
                 fatal("persisting the raft log", &e);
@@ -801,7 +808,7 @@ pub fn start(
         members = cfg.members.clone();
     }
     let known = Arc::new(RwLock::new(members.iter().map(|m| m.id).collect::<Vec<_>>()));
-    let transport = Transport::new(id, runtime, cfg.peer_tls.clone(), cancel.clone(), inbox.clone());
+    let transport = Transport::new(id, cfg.cluster_id, runtime, cfg.peer_tls.clone(), cancel.clone(), inbox.clone());
     let mut env = RealEnv { transport, hub, known: known.clone(), metrics, heartbeats: HashMap::new() };
     env.members_changed(&members);
     let (heartbeat, on_removed) = (cfg.heartbeat, cfg.on_removed);

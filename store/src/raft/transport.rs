@@ -38,6 +38,7 @@ struct Peer {
 
 pub struct Transport {
     me: u64,
+    cluster_id: u64,
     peers: HashMap<u64, Peer>,
     runtime: tokio::runtime::Handle,
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -48,12 +49,13 @@ pub struct Transport {
 impl Transport {
     pub fn new(
         me: u64,
+        cluster_id: u64,
         runtime: tokio::runtime::Handle,
         tls: Option<Arc<rustls::ClientConfig>>,
         cancel: CancellationToken,
         inbox: SyncSender<Input>,
     ) -> Self {
-        Self { me, peers: HashMap::new(), runtime, tls, cancel, inbox }
+        Self { me, cluster_id, peers: HashMap::new(), runtime, tls, cancel, inbox }
     }
 
     /// Makes the peer set `peers` (id, peer URL): starts a sender task for each new or
@@ -66,7 +68,13 @@ impl Transport {
             }
             let (tx, rx) = mpsc::channel(PEER_QUEUE);
             self.peers.insert(*id, Peer { url: url.clone(), queue: tx });
-            let ctx = PeerCtx { me: self.me, peer: *id, url: url.clone(), inbox: self.inbox.clone() };
+            let ctx = PeerCtx {
+                me: self.me,
+                cluster_id: self.cluster_id,
+                peer: *id,
+                url: url.clone(),
+                inbox: self.inbox.clone(),
+            };
             self.runtime.spawn(peer_loop(ctx, rx, self.tls.clone(), self.cancel.clone()));
         }
     }
@@ -95,6 +103,7 @@ impl Transport {
 
 struct PeerCtx {
     me: u64,
+    cluster_id: u64,
     peer: u64,
     url: String,
     inbox: SyncSender<Input>,
@@ -114,6 +123,7 @@ impl PeerCtx {
 struct Pull {
     queue: Arc<std::sync::Mutex<mpsc::Receiver<Outgoing>>>,
     me: u64,
+    cluster_id: u64,
     peer: u64,
     inbox: SyncSender<Input>,
 }
@@ -131,7 +141,11 @@ impl futures::Stream for Pull {
                 if m.snapshot {
                     let _ = self.inbox.try_send(Input::SnapshotSent(self.peer, true));
                 }
-                std::task::Poll::Ready(Some(RaftEnvelope { from: self.me, message: m.bytes }))
+                std::task::Poll::Ready(Some(RaftEnvelope {
+                    from: self.me,
+                    message: m.bytes,
+                    cluster_id: self.cluster_id,
+                }))
             }
             std::task::Poll::Ready(None) => std::task::Poll::Ready(None),
             std::task::Poll::Pending => std::task::Poll::Pending,
@@ -185,7 +199,13 @@ async fn peer_loop(
         };
         backoff = Duration::from_millis(50);
         let mut client = RaftTransportClient::new(channel).max_encoding_message_size(usize::MAX);
-        let pull = Pull { queue: queue.clone(), me: ctx.me, peer: ctx.peer, inbox: ctx.inbox.clone() };
+        let pull = Pull {
+            queue: queue.clone(),
+            me: ctx.me,
+            cluster_id: ctx.cluster_id,
+            peer: ctx.peer,
+            inbox: ctx.inbox.clone(),
+        };
         let outcome = tokio::select! {
             _ = cancel.cancelled() => return,
             r = client.stream(pull) => r,
@@ -276,6 +296,14 @@ impl RaftTransport for PeerService {
     async fn stream(&self, req: Request<Streaming<RaftEnvelope>>) -> Result<Response<Done>, Status> {
         let mut s = req.into_inner();
         while let Some(env) = s.message().await? {
+            if env.cluster_id != self.cluster_id {
+                tracing::warn!(
+                    from = format!("{:x}", env.from),
+                    cluster = format!("{:x}", env.cluster_id),
+                    "refusing raft messages from a member of another cluster"
+                );
+                return Err(Status::failed_precondition("etcdserver: cluster ID mismatch"));
+            }
             let Ok(m) = Message::parse_from_bytes(&env.message) else {
                 tracing::warn!("undecodable raft message from a peer; dropping");
                 continue;
