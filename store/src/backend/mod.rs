@@ -22,11 +22,10 @@ pub enum Bucket {
     Lease,
     /// Alarm records.
     Alarm,
-    /// Members of the cluster.
+    /// Members of the cluster (records, published attributes, removed ids).
     Members,
-    /// The Raft log: index (8 bytes BE) → raft-rs `Entry`.
-    RaftLog,
-    /// Raft hard state and configuration state.
+    /// The Raft configuration as of the applied index. (The Raft log and hard state
+    /// are in the write-ahead log.)
     RaftState,
 }
 
@@ -41,7 +40,6 @@ impl Bucket {
             Bucket::Lease => b"lease",
             Bucket::Alarm => b"alarm",
             Bucket::Members => b"members",
-            Bucket::RaftLog => b"raft_log",
             Bucket::RaftState => b"raft_state",
         }
     }
@@ -53,7 +51,6 @@ impl Bucket {
             Bucket::Lease => b'l',
             Bucket::Alarm => b'a',
             Bucket::Members => b'c',
-            Bucket::RaftLog => b'r',
             Bucket::RaftState => b's',
         }
     }
