@@ -25,6 +25,7 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Instant;
 
+mod facts;
 mod model;
 mod report;
 mod search;

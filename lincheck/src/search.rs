@@ -22,7 +22,8 @@
 //!   no higher than the highest revision any response reports: elsewhere it would either
 //!   change nothing (the same as leaving it out) or make a reported revision impossible
 //!   (revisions only grow). Unknown-outcome operations never linearized are placed after
-//!   everything else, where nothing observes them: they "did not take effect".
+//!   everything else, where nothing observes them: they "did not take effect". Nor is one
+//!   linearized where a later response about a key it changes contradicts it (`facts.rs`).
 //! - The cache stores fingerprints: the revision exactly, the linearized set as two
 //!   independent 64-bit hashes and the keys as a third (about 32 bytes a node, whatever the
 //!   history's size). A collision could only skip an unexplored node, i.e. report a
@@ -38,6 +39,7 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
+use crate::facts::Facts;
 use crate::model::{Prepared, Resp, State, Undo, hash64, matches};
 use crate::{History, OpId, report};
 
@@ -184,6 +186,8 @@ struct Search<'a> {
     /// Revisions that completed writes report.
     claimed: std::collections::HashSet<i64>,
     max_rev: i64,
+    facts: Facts,
+    linearized: Vec<bool>,
     completed: usize,
     done: usize,
     steps: u64,
@@ -222,6 +226,7 @@ impl<'a> Search<'a> {
         let reads = p.rets.iter().map(|r| r.as_ref().is_some_and(|r| !r.changed())).collect();
         let claimed = p.rets.iter().flatten().filter(|r| r.changed()).map(|r| r.revision).collect();
         let max_rev = p.rets.iter().flatten().map(|r| r.revision).max().unwrap_or(1);
+        let facts = Facts::new(p, &claimed, max_rev);
         Search {
             p,
             limits,
@@ -236,6 +241,8 @@ impl<'a> Search<'a> {
             reads,
             claimed,
             max_rev,
+            facts,
+            linearized: vec![false; n],
             completed: p.rets.iter().filter(|r| r.is_some()).count(),
             done: 0,
             steps: 0,
@@ -291,7 +298,13 @@ impl<'a> Search<'a> {
         let changed = self.state.apply(&self.p.ops[i], &self.p.values.names, &mut self.undo, &mut self.resp);
         let ok = match &self.p.rets[i] {
             Some(ret) => matches(ret, &self.resp),
-            None => changed,
+            // Every key it changed must still fit what later responses show of that key.
+            None => {
+                changed
+                    && self.undo[mark..].iter().all(|&(k, _)| {
+                        self.facts.consistent(k, self.state.keys[k as usize], self.state.rev, &self.linearized)
+                    })
+            }
         };
         if !ok {
             self.state.undo_to(&mut self.undo, mark);
@@ -315,6 +328,7 @@ impl<'a> Search<'a> {
     }
 
     fn flip(&mut self, i: usize) {
+        self.linearized[i] = !self.linearized[i];
         self.bits.0 ^= hash64(i as u64);
         self.bits.1 ^= hash64((i as u64) ^ 0xa076_1d64_78bd_642f);
     }
