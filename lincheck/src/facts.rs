@@ -7,9 +7,11 @@
 //! while it exists; a key re-created after a delete has a `create_revision` above `g`;
 //! within one incarnation the version counts the puts, and puts at revisions in `(g, r]`
 //! come from completed writes that report those revisions or from unknown-outcome ones
-//! filling the revisions nobody reports.
+//! filling the revisions nobody reports. And a key that a response shows as last changed
+//! (or created) at a revision nobody reports was changed (created) by the operation that
+//! fills that revision.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{Body, Kv, POp, Prepared, Req, Res};
 
@@ -23,6 +25,9 @@ pub(crate) struct Facts {
     maybe_deleters: Vec<Vec<u32>>,
     /// Sorted revisions up to the highest reported that no completed write reports.
     gaps: Vec<i64>,
+    /// Per gap revision: keys some response shows as last changed (`true`: exactly as
+    /// shown) or created (`false`) at that revision; the operation filling it must do that.
+    made_at: HashMap<i64, Vec<(u32, Kv, bool)>>,
 }
 
 /// How many of `sorted` lie in `(lo, hi]`.
@@ -39,6 +44,7 @@ impl Facts {
             dels: vec![Vec::new(); n],
             maybe_deleters: vec![Vec::new(); n],
             gaps: (2..=max_rev).filter(|r| !claimed.contains(r)).collect(),
+            made_at: HashMap::new(),
         };
         for (i, op) in p.ops.iter().enumerate() {
             let Some(ret) = &p.rets[i] else {
@@ -86,6 +92,16 @@ impl Facts {
         for v in f.puts.iter_mut().chain(f.dels.iter_mut()) {
             v.sort_unstable();
         }
+        for (k, seen) in f.seen.iter().enumerate() {
+            for o in seen.values().flatten() {
+                if !claimed.contains(&o.modr) {
+                    f.made_at.entry(o.modr).or_default().push((k as u32, *o, true));
+                }
+                if o.create != o.modr && !claimed.contains(&o.create) {
+                    f.made_at.entry(o.create).or_default().push((k as u32, *o, false));
+                }
+            }
+        }
         f
     }
 
@@ -103,12 +119,30 @@ impl Facts {
                 let known = count(&self.puts[k], g, r);
                 count(&self.dels[k], g, r) == 0 && puts >= known && puts <= known + count(&self.gaps, g, r)
             }
-            (_, Some(o)) => o.create > g,
-            (Some(_), None) => {
-                count(&self.dels[k], g, r) > 0
-                    || (count(&self.gaps, g, r) > 0 && self.maybe_deleters[k].iter().any(|&d| !linearized[d as usize]))
-            }
+            // Another incarnation: created after g, and if the key exists now, deleted first.
+            (Some(_), Some(o)) => o.create > g && self.deletable(k, g, o.create - 1, linearized),
+            (None, Some(o)) => o.create > g,
+            (Some(_), None) => self.deletable(k, g, r, linearized),
             (None, None) => true,
         }
+    }
+
+    /// Whether the store, right after an unknown-outcome operation made revision `g`, holds
+    /// what responses show was written at `g`.
+    pub fn made_here(&self, g: i64, keys: &[Option<Kv>]) -> bool {
+        self.made_at.get(&g).is_none_or(|made| {
+            made.iter().all(|&(k, o, exact)| match keys[k as usize] {
+                Some(kv) if exact => kv == o,
+                Some(kv) => kv.create == g,
+                None => false,
+            })
+        })
+    }
+
+    /// Whether something can delete key `k` at a revision in `(lo, hi]`: a completed delete
+    /// reporting such a revision, or an unknown-outcome one not placed yet and a gap there.
+    fn deletable(&self, k: usize, lo: i64, hi: i64, linearized: &[bool]) -> bool {
+        count(&self.dels[k], lo, hi) > 0
+            || (count(&self.gaps, lo, hi) > 0 && self.maybe_deleters[k].iter().any(|&d| !linearized[d as usize]))
     }
 }

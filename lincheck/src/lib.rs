@@ -29,6 +29,7 @@ mod facts;
 mod model;
 mod report;
 mod search;
+mod text;
 
 pub use search::{CheckError, Limits, Linearization, Violation, check, check_with};
 

@@ -221,6 +221,10 @@ pub(crate) fn violation(h: &History, p: &Prepared, prefix: &[u32]) -> Violation 
                 None if s.rev > max_rev => {
                     format!("taking effect here would make revision {}, beyond every reported revision", s.rev)
                 }
+                None if !facts.made_here(s.rev, &s.keys) => format!(
+                    "taking effect here (revision {}) contradicts a later response showing what revision {} wrote",
+                    s.rev, s.rev
+                ),
                 None if contradicted.is_some() => format!(
                     "taking effect here (revision {}) contradicts a later response showing {}",
                     s.rev,

@@ -93,17 +93,25 @@ pub enum CheckError {
     /// The history is not linearizable.
     Violation(Box<Violation>),
     /// The search ran out of its [`Limits`] (no verdict).
-    Inconclusive { steps: u64, elapsed: Duration, longest_prefix: usize, completed_ops: usize },
+    Inconclusive {
+        steps: u64,
+        elapsed: Duration,
+        completed_ops: usize,
+        /// Where the search was stuck: the longest linearizable prefix it had found.
+        stuck: Box<Violation>,
+    },
 }
 
 impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CheckError::Violation(v) => v.fmt(f),
-            CheckError::Inconclusive { steps, elapsed, longest_prefix, completed_ops } => write!(
+            CheckError::Inconclusive { steps, elapsed, completed_ops, stuck } => write!(
                 f,
-                "linearizability check inconclusive: gave up after {steps} steps in {elapsed:?}; \
-                 longest linearizable prefix had {longest_prefix} of {completed_ops} completed operations"
+                "linearizability check inconclusive: gave up after {steps} steps in {elapsed:?}; the longest \
+                 linearizable prefix had {} operations ({completed_ops} completed in the history). Where it \
+                 was stuck:\n{stuck}",
+                stuck.longest_prefix.len()
             ),
         }
     }
@@ -301,6 +309,7 @@ impl<'a> Search<'a> {
             // Every key it changed must still fit what later responses show of that key.
             None => {
                 changed
+                    && self.facts.made_here(self.state.rev, &self.state.keys)
                     && self.undo[mark..].iter().all(|&(k, _)| {
                         self.facts.consistent(k, self.state.keys[k as usize], self.state.rev, &self.linearized)
                     })
@@ -388,11 +397,12 @@ impl<'a> Search<'a> {
                 return Ok(self.linearization());
             }
             if self.out_of_budget() {
+                self.note_best();
                 return Err(CheckError::Inconclusive {
                     steps: self.steps,
                     elapsed: self.start.elapsed(),
-                    longest_prefix: self.best_done.max(self.done),
                     completed_ops: self.completed,
+                    stuck: Box::new(report::violation(h, self.p, &self.best)),
                 });
             }
             resume = if self.visit() { Some(self.entries[HEAD as usize].next) } else { None };
@@ -407,13 +417,7 @@ impl<'a> Search<'a> {
                     e = self.entries[e as usize].next;
                 }
                 // Dead end: step back to the last branch point.
-                if self.done > self.best_done {
-                    self.best_done = self.done;
-                    self.best.truncate(self.low);
-                    let entries = &self.entries;
-                    self.best.extend(self.stack[self.low..].iter().map(|f| entries[f.entry as usize].op));
-                    self.low = self.stack.len();
-                }
+                self.note_best();
                 loop {
                     let Some(f) = self.pop() else {
                         return Err(CheckError::Violation(Box::new(report::violation(h, self.p, &self.best))));
@@ -424,6 +428,17 @@ impl<'a> Search<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// Keeps the stack as the longest prefix if it is.
+    fn note_best(&mut self) {
+        if self.done > self.best_done {
+            self.best_done = self.done;
+            self.best.truncate(self.low);
+            let entries = &self.entries;
+            self.best.extend(self.stack[self.low..].iter().map(|f| entries[f.entry as usize].op));
+            self.low = self.stack.len();
         }
     }
 
