@@ -13,7 +13,8 @@
 //!
 //! Needs root, `ip` and `iptables` (`make deps`). `DRILL_SEED=n` replays a run's operation
 //! choices and fault targets (the interleaving is up to the machine); `DRILL_ROUNDS=n`
-//! repeats the faults n times for a longer soak.
+//! repeats the faults n times for a longer soak; `DRILL_HISTORY=file` saves the recorded
+//! history (it is saved to the temporary directory anyway when the check fails).
 
 mod common;
 
@@ -747,6 +748,18 @@ async fn kills_pauses_and_partitions_keep_the_store_linearizable() {
     let attempts = std::mem::take(&mut *w.attempts.lock().unwrap());
     let completed = history.ops().filter(|(_, o)| o.ret.is_some()).count();
     let unknown = history.ops().filter(|(_, o)| o.ret.is_none()).count();
+    // Kept for offline checking (`cargo run -p lincheck --example check -- FILE`) when
+    // asked for, or when the check does not pass.
+    let saved = std::env::var_os("DRILL_HISTORY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("drill-seed{seed}-{}.history", std::process::id())));
+    let save = || {
+        std::fs::write(&saved, history.to_text()).expect("save the history");
+        format!("history saved to {}", saved.display())
+    };
+    if std::env::var_os("DRILL_HISTORY").is_some() {
+        println!("{}", save());
+    }
     let checking = Instant::now();
     let verdict = lincheck::check(&history);
     println!(
@@ -762,7 +775,7 @@ async fn kills_pauses_and_partitions_keep_the_store_linearizable() {
             l.order.len() - completed,
             l.final_revision
         ),
-        Err(e) => panic!("seed {seed}: the store's history is not linearizable:\n{e}"),
+        Err(e) => panic!("seed {seed}: {}; the store's history is not linearizable:\n{e}", save()),
     }
 
     // While cut off, a member answers nothing that needs its peers.
