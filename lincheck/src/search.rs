@@ -1,8 +1,9 @@
 //! The search for a linearization.
 //!
 //! Events (invocations and responses) sit in one doubly linked list in time order (at
-//! equal times invocations first, so touching intervals overlap). A *candidate* is an
-//! operation invoked before the first response still in the list: nothing it must follow
+//! equal times invocations first, so touching intervals overlap), except unknown-outcome
+//! operations' invocations, in a list of their own. A *candidate* is an operation invoked
+//! before the first response still in the list: nothing it must follow
 //! in real time is missing. The search linearizes a candidate if the model accepts it
 //! (unlinking its two events), moves on, and undoes it on a dead end (a response reached
 //! with its operation not linearized). A cache of visited (set of linearized operations,
@@ -135,11 +136,22 @@ pub fn check_with(history: &History, limits: Limits) -> Result<Linearization, Ch
 
 const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
+const UNKNOWN_HEAD: u32 = 1;
+
+/// Where a scan of the candidates goes on after a step back.
+#[derive(Clone, Copy)]
+enum Resume {
+    Completed(u32),
+    Unknown(u32),
+    /// The node was visited before: nothing to try.
+    Nothing,
+}
 
 struct Entry {
     /// Index into `Prepared::ops`.
     op: u32,
     is_call: bool,
+    time: u64,
     /// For a call: its response entry (NIL when the outcome is unknown).
     ret: u32,
     prev: u32,
@@ -210,25 +222,38 @@ struct Search<'a> {
 impl<'a> Search<'a> {
     fn new(p: &'a Prepared, limits: Limits) -> Search<'a> {
         let n = p.ops.len();
-        let mut events: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * n);
+        // Completed operations' events in one list; unknown-outcome operations' invocations
+        // in another, scanned only where a revision gap comes next.
+        // (time, is a response, op)
+        let mut events: Vec<(u64, bool, u32)> = Vec::new();
+        let mut unknown: Vec<(u64, bool, u32)> = Vec::new();
         for i in 0..n {
-            events.push((p.calls[i], false, i as u32));
-            if p.rets[i].is_some() {
-                events.push((p.returns[i], true, i as u32));
+            match p.rets[i] {
+                Some(_) => {
+                    events.push((p.calls[i], false, i as u32));
+                    events.push((p.returns[i], true, i as u32));
+                }
+                None => unknown.push((p.calls[i], false, i as u32)),
             }
         }
         // Invocations (false) before responses (true) at equal times.
         events.sort_unstable();
-        let mut entries = vec![Entry { op: NIL, is_call: false, ret: NIL, prev: NIL, next: NIL }];
+        unknown.sort_unstable();
+        let head = || Entry { op: NIL, is_call: false, time: 0, ret: NIL, prev: NIL, next: NIL };
+        let mut entries = vec![head(), head()];
         let mut call_entry = vec![NIL; n];
-        for (j, &(_, is_ret, op)) in events.iter().enumerate() {
-            let idx = (j + 1) as u32;
-            entries.push(Entry { op, is_call: !is_ret, ret: NIL, prev: idx - 1, next: NIL });
-            entries[j].next = idx;
-            if is_ret {
-                entries[call_entry[op as usize] as usize].ret = idx;
-            } else {
-                call_entry[op as usize] = idx;
+        for (list, events) in [(HEAD, &events), (UNKNOWN_HEAD, &unknown)] {
+            let mut prev = list;
+            for &(time, is_ret, op) in events {
+                let idx = entries.len() as u32;
+                entries.push(Entry { op, is_call: !is_ret, time, ret: NIL, prev, next: NIL });
+                entries[prev as usize].next = idx;
+                prev = idx;
+                if is_ret {
+                    entries[call_entry[op as usize] as usize].ret = idx;
+                } else {
+                    call_entry[op as usize] = idx;
+                }
             }
         }
         let reads = p.rets.iter().map(|r| r.as_ref().is_some_and(|r| !r.changed())).collect();
@@ -380,7 +405,7 @@ impl<'a> Search<'a> {
     }
 
     fn run(mut self, h: &History) -> Result<Linearization, CheckError> {
-        let mut resume: Option<u32>;
+        let mut resume: Resume;
         'node: loop {
             // Completed reads the model accepts here, in one pass over the candidates.
             let mut e = self.entries[HEAD as usize].next;
@@ -405,16 +430,31 @@ impl<'a> Search<'a> {
                     stuck: Box::new(report::violation(h, self.p, &self.best)),
                 });
             }
-            resume = if self.visit() { Some(self.entries[HEAD as usize].next) } else { None };
+            resume = if self.visit() { Resume::Completed(self.entries[HEAD as usize].next) } else { Resume::Nothing };
             'scan: loop {
-                // Writes and unknown-outcome operations: each is a branch point.
-                let mut e = resume.unwrap_or(NIL);
-                while e != NIL && self.entries[e as usize].is_call {
-                    let i = self.entries[e as usize].op as usize;
-                    if !self.reads[i] && self.try_linearize(e, false) {
-                        continue 'node;
+                // Writes, then unknown-outcome operations: each is a branch point.
+                match resume {
+                    Resume::Completed(mut e) => {
+                        while e != NIL && self.entries[e as usize].is_call {
+                            let i = self.entries[e as usize].op as usize;
+                            if !self.reads[i] && self.try_linearize(e, false) {
+                                continue 'node;
+                            }
+                            e = self.entries[e as usize].next;
+                        }
+                        resume = Resume::Unknown(self.entries[UNKNOWN_HEAD as usize].next);
+                        continue 'scan;
                     }
-                    e = self.entries[e as usize].next;
+                    Resume::Unknown(mut e) if self.gap_next() => {
+                        let until = self.first_pending_return();
+                        while e != NIL && self.entries[e as usize].time <= until {
+                            if self.try_linearize(e, false) {
+                                continue 'node;
+                            }
+                            e = self.entries[e as usize].next;
+                        }
+                    }
+                    Resume::Unknown(_) | Resume::Nothing => {}
                 }
                 // Dead end: step back to the last branch point.
                 self.note_best();
@@ -423,12 +463,27 @@ impl<'a> Search<'a> {
                         return Err(CheckError::Violation(Box::new(report::violation(h, self.p, &self.best))));
                     };
                     if !f.forced {
-                        resume = Some(self.entries[f.entry as usize].next);
+                        let (op, next) = (self.entries[f.entry as usize].op, self.entries[f.entry as usize].next);
+                        resume = if self.p.rets[op as usize].is_some() {
+                            Resume::Completed(next)
+                        } else {
+                            Resume::Unknown(next)
+                        };
                         continue 'scan;
                     }
                 }
             }
         }
+    }
+
+    /// When the earliest response still pending happened: unknown-outcome operations
+    /// invoked later cannot come next.
+    fn first_pending_return(&self) -> u64 {
+        let mut e = self.entries[HEAD as usize].next;
+        while e != NIL && self.entries[e as usize].is_call {
+            e = self.entries[e as usize].next;
+        }
+        if e == NIL { u64::MAX } else { self.entries[e as usize].time }
     }
 
     /// Keeps the stack as the longest prefix if it is.
