@@ -3,8 +3,8 @@
 //! Events (invocations and responses) sit in one doubly linked list in time order (at
 //! equal times invocations first, so touching intervals overlap), except unknown-outcome
 //! operations' invocations, in a list of their own. A *candidate* is an operation invoked
-//! before the first response still in the list: nothing it must follow
-//! in real time is missing. The search linearizes a candidate if the model accepts it
+//! before the first response still in the list: nothing it must follow in real time is
+//! missing. The search linearizes a candidate if the model accepts it
 //! (unlinking its two events), moves on, and undoes it on a dead end (a response reached
 //! with its operation not linearized). A cache of visited (set of linearized operations,
 //! model state) nodes, all of which failed, stops the search from exploring a node twice.
@@ -24,7 +24,8 @@
 //!   change nothing (the same as leaving it out) or make a reported revision impossible
 //!   (revisions only grow). Unknown-outcome operations never linearized are placed after
 //!   everything else, where nothing observes them: they "did not take effect". Nor is one
-//!   linearized where a later response about a key it changes contradicts it (`facts.rs`).
+//!   linearized where a later response contradicts it: a key it changes, or what a response
+//!   shows that revision wrote (`facts.rs`).
 //! - The cache stores fingerprints: the revision exactly, the linearized set as two
 //!   independent 64-bit hashes and the keys as a third (about 32 bytes a node, whatever the
 //!   history's size). A collision could only skip an unexplored node, i.e. report a
@@ -32,8 +33,8 @@
 //!
 //! There is no per-key partitioning: the global revision couples all keys (a per-key check
 //! can accept two keys' histories that no single revision order explains). Revisions make
-//! the whole-history search nearly deterministic instead: a few thousand operations take
-//! milliseconds.
+//! the whole-history search nearly deterministic instead (debug build: 5,000 operations
+//! from 16 clients in tens of milliseconds; a 19,000-operation drill history in 0.9 s).
 
 use std::collections::HashMap;
 use std::fmt;
