@@ -105,19 +105,22 @@ impl Facts {
         f
     }
 
-    /// Whether key `k`, being `s` right after an unknown-outcome operation made revision
-    /// `g`, can still be what the next response showing it says. `linearized[i]`: whether
-    /// operation `i` is already placed.
+    /// Whether key `k`, being `s` at revision `g` (just made by an unknown-outcome
+    /// operation), can still become what the next response showing it says.
+    /// `linearized[i]`: whether operation `i` is already placed.
     pub fn consistent(&self, k: u32, s: Option<Kv>, g: i64, linearized: &[bool]) -> bool {
         let k = k as usize;
         let Some((&r, &o)) = self.seen[k].range(g..).next() else { return true };
         match (s, o) {
-            (_, Some(o)) if o.modr < g || (o.modr == g && s != Some(o)) => false,
             (Some(kv), Some(o)) if o.create == kv.create => {
-                // The same incarnation: no delete in between, and as many puts as versions.
+                // The same incarnation: mod_revision only grows, no delete in between, and
+                // as many puts as versions, from completed writes or gap fillers.
                 let puts = o.version - kv.version;
                 let known = count(&self.puts[k], g, r);
-                count(&self.dels[k], g, r) == 0 && puts >= known && puts <= known + count(&self.gaps, g, r)
+                (o.modr > kv.modr || o == kv)
+                    && count(&self.dels[k], g, r) == 0
+                    && puts >= known
+                    && puts <= known + count(&self.gaps, g, r)
             }
             // Another incarnation: created after g, and if the key exists now, deleted first.
             (Some(_), Some(o)) => o.create > g && self.deletable(k, g, o.create - 1, linearized),

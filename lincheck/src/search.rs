@@ -136,6 +136,9 @@ pub fn check_with(history: &History, limits: Limits) -> Result<Linearization, Ch
 }
 
 const NIL: u32 = u32::MAX;
+/// Up to this many keys, every key is checked against later responses when a gap is
+/// filled; beyond, only the keys the filler changed (cheaper, prunes less).
+const CHECK_ALL_KEYS: usize = 256;
 const HEAD: u32 = 0;
 const UNKNOWN_HEAD: u32 = 1;
 
@@ -333,12 +336,18 @@ impl<'a> Search<'a> {
         let ok = match &self.p.rets[i] {
             Some(ret) => matches(ret, &self.resp),
             // Every key it changed must still fit what later responses show of that key.
+            // Every key (or, with very many keys, every key it changed) must still be able to
+            // become what later responses show: it took a revision others may have needed.
             None => {
+                let (g, keys) = (self.state.rev, &self.state.keys);
+                let fits = |k: u32| self.facts.consistent(k, keys[k as usize], g, &self.linearized);
                 changed
-                    && self.facts.made_here(self.state.rev, &self.state.keys)
-                    && self.undo[mark..].iter().all(|&(k, _)| {
-                        self.facts.consistent(k, self.state.keys[k as usize], self.state.rev, &self.linearized)
-                    })
+                    && self.facts.made_here(g, keys)
+                    && if keys.len() <= CHECK_ALL_KEYS {
+                        (0..keys.len() as u32).all(fits)
+                    } else {
+                        self.undo[mark..].iter().all(|&(k, _)| fits(k))
+                    }
             }
         };
         if !ok {
