@@ -366,6 +366,9 @@ struct World {
     attempts: Mutex<Vec<Attempt>>,
     windows: Mutex<Vec<Window>>,
     stop: AtomicBool,
+    /// For values nobody else writes: a history is checked fastest when every value is
+    /// unique.
+    next_unique: std::sync::atomic::AtomicU64,
 }
 
 fn header_rev(h: Option<pb::ResponseHeader>) -> i64 {
@@ -480,7 +483,12 @@ impl World {
             attempts: Mutex::default(),
             windows: Mutex::default(),
             stop: AtomicBool::new(false),
+            next_unique: Default::default(),
         }
+    }
+
+    fn unique(&self) -> u64 {
+        self.next_unique.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Sends `op` to `member`, recording it: a response completes it; a failed read is
@@ -535,7 +543,11 @@ async fn client(w: Arc<World>, c: u32, seed: u64) {
         let value = format!("c{c}-{n}");
         let op = match rng.random_range(0..100) {
             0..35 => Op::put(&key, &value),
-            35..70 => Op::get(&key),
+            35..64 => Op::get(&key),
+            // The drill's own keys are read too: the checker pins down a timed-out write
+            // quickly only if a later read shows its key.
+            64..67 => Op::get("probe"),
+            67..70 => Op::get("isolated"),
             70..80 => Op::delete(&key),
             80..92 => {
                 // Compare-and-swap against the value this client last saw.
@@ -602,10 +614,8 @@ async fn first_write(w: &World, through: &[usize], fault: Instant, what: &str) -
     let probe = |m: usize| {
         let acked = &acked;
         async move {
-            let mut n = 0;
             while !acked.load(Ordering::Relaxed) {
-                n += 1;
-                let op = Op::put("probe", format!("{what}-m{m}-{n}"));
+                let op = Op::put("probe", format!("{what}-m{m}-{}", w.unique()));
                 if w.call(PROBE, m, op, Duration::from_millis(400)).await.is_some() {
                     acked.store(true, Ordering::Relaxed);
                 }
@@ -626,7 +636,8 @@ async fn probe_cut_off(w: &World, m: usize, until: Instant) -> usize {
     let mut n = 0;
     while Instant::now() + Duration::from_millis(700) < until {
         n += 1;
-        let put = w.call(ISOLATED_PROBE, m, Op::put("isolated", format!("m{m}-{n}")), Duration::from_millis(700)).await;
+        let op = Op::put("isolated", format!("m{m}-{}", w.unique()));
+        let put = w.call(ISOLATED_PROBE, m, op, Duration::from_millis(700)).await;
         assert!(put.is_none(), "member {m}, cut off from its peers, acknowledged a write: {put:?}");
         let get = w.call(ISOLATED_PROBE, m, Op::get("probe"), Duration::from_millis(700)).await;
         assert!(get.is_none(), "member {m}, cut off from its peers, served a linearizable read: {get:?}");
