@@ -608,15 +608,18 @@ async fn leader(w: &World, among: &[usize]) -> usize {
 }
 
 /// Time from `fault` until a write sent after it through one of `through` is acknowledged
-/// (by the workload or by probes sent here to each of them until one succeeds).
+/// (by the workload, or by probes: two staggered loops per member, so that a request left
+/// hanging by the dead leader costs little resolution).
 async fn first_write(w: &World, through: &[usize], fault: Instant, what: &str) -> Duration {
+    const TIMEOUT: Duration = Duration::from_millis(300);
     let acked = AtomicBool::new(false);
-    let probe = |m: usize| {
+    let probe = |m: usize, stagger: Duration| {
         let acked = &acked;
         async move {
+            tokio::time::sleep(stagger).await;
             while !acked.load(Ordering::Relaxed) {
                 let op = Op::put("probe", format!("{what}-m{m}-{}", w.unique()));
-                if w.call(PROBE, m, op, Duration::from_millis(400)).await.is_some() {
+                if w.call(PROBE, m, op, TIMEOUT).await.is_some() {
                     acked.store(true, Ordering::Relaxed);
                 }
                 assert!(fault.elapsed() < Duration::from_secs(10), "no write acknowledged within 10 s of {what}");
@@ -624,7 +627,8 @@ async fn first_write(w: &World, through: &[usize], fault: Instant, what: &str) -
             }
         }
     };
-    futures::future::join_all(through.iter().map(|&m| probe(m))).await;
+    let loops = through.iter().flat_map(|&m| [probe(m, Duration::ZERO), probe(m, TIMEOUT / 2)]);
+    futures::future::join_all(loops).await;
     let attempts = w.attempts.lock().unwrap();
     let first = attempts.iter().filter(|a| a.ok && a.write && a.invoked >= fault && through.contains(&a.member));
     first.map(|a| a.done - fault).min().expect("a probe's write was acknowledged")
