@@ -335,7 +335,6 @@ impl<'a> Search<'a> {
         let changed = self.state.apply(&self.p.ops[i], &self.p.values.names, &mut self.undo, &mut self.resp);
         let ok = match &self.p.rets[i] {
             Some(ret) => matches(ret, &self.resp),
-            // Every key it changed must still fit what later responses show of that key.
             // Every key (or, with very many keys, every key it changed) must still be able to
             // become what later responses show: it took a revision others may have needed.
             None => {

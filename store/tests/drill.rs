@@ -683,6 +683,13 @@ async fn until_ok(w: &World, member: usize, op: Op) -> Ret {
     }
 }
 
+/// The wall-clock time of day (UTC, as the members log it), to find a fault in their logs.
+fn utc_now() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let s = t.as_secs() % 86_400;
+    format!("{:02}:{:02}:{:02}.{:03}Z", s / 3600, s / 60 % 60, s % 60, t.subsec_millis())
+}
+
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, not {v:?}")))
 }
@@ -708,10 +715,10 @@ async fn kills_pauses_and_partitions_keep_the_store_linearizable() {
     for round in 0..rounds {
         // 1. SIGKILL the leader; a survivor must take writes soon; restart it.
         let l = leader(&w, &all).await;
-        let fault = Instant::now();
+        let (fault, at) = (Instant::now(), utc_now());
         cluster.members[l].kill();
         let took = first_write(&w, &others(l), fault, "leader SIGKILL").await;
-        println!("round {round}: SIGKILL of leader m{l}: first acknowledged write after {took:?}");
+        println!("round {round}: SIGKILL of leader m{l} at {at}: first acknowledged write after {took:?}");
         failovers.push(("leader SIGKILL", took));
         tokio::time::sleep(Duration::from_secs(1)).await;
         tokio::task::block_in_place(|| {
@@ -723,7 +730,7 @@ async fn kills_pauses_and_partitions_keep_the_store_linearizable() {
         // 2. SIGSTOP a follower for four election timeouts.
         let l = leader(&w, &all).await;
         let f = others(l)[rng.random_range(0..MEMBERS - 1)];
-        println!("round {round}: SIGSTOP of follower m{f}");
+        println!("round {round}: SIGSTOP of follower m{f} at {}", utc_now());
         cluster.members[f].signal("-STOP");
         tokio::time::sleep(4 * ELECTION).await;
         cluster.members[f].signal("-CONT");
@@ -732,13 +739,13 @@ async fn kills_pauses_and_partitions_keep_the_store_linearizable() {
         // 3. Cut the leader off from both followers for six election timeouts.
         let l = leader(&w, &all).await;
         cluster.net.isolate(l, &others(l));
-        let fault = Instant::now();
+        let (fault, at) = (Instant::now(), utc_now());
         w.cut_off(l);
         let until = fault + 6 * ELECTION;
         let majority = others(l);
         let (took, probes) =
             tokio::join!(first_write(&w, &majority, fault, "leader partition"), probe_cut_off(&w, l, until));
-        println!("round {round}: leader m{l} cut off: first acknowledged write after {took:?}");
+        println!("round {round}: leader m{l} cut off at {at}: first acknowledged write after {took:?}");
         // Faster than any election: the followers still hear the leader, the cut did not take.
         assert!(took >= ELECTION / 2, "a write was acknowledged {took:?} after cutting the leader off");
         failovers.push(("leader partition", took));
@@ -752,7 +759,7 @@ async fn kills_pauses_and_partitions_keep_the_store_linearizable() {
         // 4. Cut a follower off alone.
         let l = leader(&w, &all).await;
         let f = others(l)[rng.random_range(0..MEMBERS - 1)];
-        println!("round {round}: follower m{f} cut off");
+        println!("round {round}: follower m{f} cut off at {}", utc_now());
         cluster.net.isolate(f, &others(f));
         w.cut_off(f);
         cut_off_probes += probe_cut_off(&w, f, Instant::now() + 5 * ELECTION).await;
