@@ -5,9 +5,9 @@ CLUSTER_DIR ?= $(CURDIR)/.cluster
 export CLUSTER_DIR
 
 # Debian packages the project needs (DESIGN.md §6), installed by `make deps`.
-DEB_PACKAGES := etcd-server etcd-client curl
+DEB_PACKAGES := etcd-server etcd-client curl iptables iproute2
 # Commands whose absence means `make deps` must run first.
-REQUIRED_CMDS := etcd etcdctl curl
+REQUIRED_CMDS := etcd etcdctl curl iptables ip
 
 .PHONY: all build deps run test lint fmt bench clean .deps-check
 

@@ -17,6 +17,12 @@
 //! taken effect at any point after its invocation, or never. Operations known to have
 //! failed without effect are not recorded (or are [`History::forget`]-ten).
 //!
+//! What makes a history quick to check: unique values, and every key read now and then.
+//! A write whose outcome is unknown and that took effect fills a revision no response
+//! reports; the search finds which one by what later reads show. If a key is written by
+//! such writes but read only at the very end, many combinations may have to be tried; the
+//! step budget ([`Limits`]) then ends the search as inconclusive instead of hanging.
+//!
 //! The check ([`check`]) is a Wing & Gong / Lowe style depth-first search; see
 //! `search.rs` for the algorithm and why each pruning is sound. It depends on nothing but
 //! std, and knows nothing about gRPC or the store's code.
@@ -25,9 +31,11 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Instant;
 
+mod facts;
 mod model;
 mod report;
 mod search;
+mod text;
 
 pub use search::{CheckError, Limits, Linearization, Violation, check, check_with};
 

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::{self, Write};
 
+use crate::facts::Facts;
 use crate::model::{Prepared, Resp, State, matches};
 use crate::search::Violation;
 use crate::{Compare, CompareResult, CompareTarget, History, KeyValue, Op, Ret, TxnOp, TxnResult};
@@ -196,10 +197,13 @@ pub(crate) fn violation(h: &History, p: &Prepared, prefix: &[u32]) -> Violation 
     let claimed: HashMap<i64, usize> =
         (0..n).filter_map(|i| p.rets[i].as_ref().filter(|r| r.changed()).map(|r| (r.revision, i))).collect();
     let max_rev = p.rets.iter().flatten().map(|r| r.revision).max().unwrap_or(1);
+    let facts = Facts::new(p, &claimed.keys().copied().collect(), max_rev);
     for &i in blocked.iter().take(SHOWN) {
         let _ = writeln!(out, "  {}", line(h, p.ids[i]));
         let mut s = state.clone();
+        let mark = undo.len();
         let changed = s.apply(&p.ops[i], &p.values.names, &mut undo, &mut resp);
+        let contradicted = undo[mark..].iter().find(|&&(k, _)| !facts.consistent(k, s.keys[k as usize], s.rev, &done));
         let why = match &p.rets[i] {
             Some(ret) if matches(ret, &resp) => {
                 "the model accepts it here, but no continuation after it works".to_string()
@@ -217,6 +221,15 @@ pub(crate) fn violation(h: &History, p: &Prepared, prefix: &[u32]) -> Violation 
                 None if s.rev > max_rev => {
                     format!("taking effect here would make revision {}, beyond every reported revision", s.rev)
                 }
+                None if !facts.made_here(s.rev, &s.keys) => format!(
+                    "taking effect here (revision {}) contradicts a later response showing what revision {} wrote",
+                    s.rev, s.rev
+                ),
+                None if contradicted.is_some() => format!(
+                    "taking effect here (revision {}) contradicts a later response showing {}",
+                    s.rev,
+                    B(&p.keys.names[contradicted.map_or(0, |c| c.0) as usize])
+                ),
                 None => format!("could take effect here (revision {}), but no continuation after it works", s.rev),
             },
         };

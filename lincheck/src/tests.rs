@@ -371,3 +371,25 @@ fn violation_report_names_the_prefix_and_the_blocked_ops() {
         assert!(text.contains(needle), "report lacks {needle:?}:\n{text}");
     }
 }
+
+/// What a drill produces around partitions: writes to a probe key time out but take
+/// effect, writes to a cut-off member's key time out and never do, and neither key is read
+/// until the end. Every revision gap has many plausible fillers; only the final reads tell
+/// them apart, so a naive search explores the combinations.
+#[test]
+fn gaps_whose_fillers_only_the_final_reads_tell_apart_check_quickly() {
+    let mut h = History::new();
+    let mut rev = 1;
+    for i in 0..40 {
+        h.invoke(1, Op::put("isolated", format!("i{i}"))); // never took effect
+        h.invoke(2, Op::put("probe", format!("p{i}"))); // took effect, at the next revision
+        rev += 2;
+        seq(&mut h, 0, Op::put("k", format!("w{i}")), put(rev));
+    }
+    seq(&mut h, 0, Op::get("probe"), got(rev, kv("p39", 2, rev - 1, 40)));
+    seq(&mut h, 0, Op::get("isolated"), got(rev, None));
+    let start = std::time::Instant::now();
+    let l = check_with(&h, Limits { max_steps: 2_000_000, max_time: None }).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.not_taken.len(), 40);
+    assert!(start.elapsed() < std::time::Duration::from_secs(1), "took {:?}", start.elapsed());
+}

@@ -393,8 +393,8 @@ fn perturb(h: &History, rng: &mut StdRng) -> History {
 #[test]
 fn agrees_with_brute_force_on_small_histories() {
     let (mut linearizable, mut not) = (0, 0);
-    for seed in 1000..1400u64 {
-        let p = Params { ops: 6, clients: 3, keys: 2, lost: 0.2 };
+    for seed in 1000..1600u64 {
+        let p = Params { ops: 7, clients: 3, keys: 1 + seed as usize % 2, lost: 0.3 };
         let mut h = generate(seed, &p);
         let mut rng = StdRng::seed_from_u64(seed);
         if rng.random_bool(0.6) {
@@ -406,5 +406,32 @@ fn agrees_with_brute_force_on_small_histories() {
         if expected { linearizable += 1 } else { not += 1 }
     }
     println!("brute force agreed: {linearizable} linearizable, {not} not");
-    assert!(linearizable > 50 && not > 50, "{linearizable} linearizable, {not} not: too lopsided to prove much");
+    assert!(linearizable > 100 && not > 100, "{linearizable} linearizable, {not} not: too lopsided to prove much");
+}
+
+#[test]
+fn text_form_round_trips() {
+    let h = generate(77, &Params { ops: 400, clients: 5, keys: 3, lost: 0.1 });
+    let text = h.to_text();
+    let back = History::from_text(&text).unwrap();
+    assert_eq!(back.to_text(), text);
+    assert_eq!(back.len(), h.len());
+    assert_eq!(check(&back).is_ok(), check(&h).is_ok());
+    assert!(History::from_text("1 2 0 put x6b x76 => get 3 none").is_err());
+}
+
+/// Histories recorded by store/tests/drill.rs that once made the search explore the
+/// combinations of gap fillers (120 s and more): the first shows a key created by a write
+/// that timed out, the second a write to a cut-off member taking effect after the heal,
+/// each visible only in the final reads.
+#[test]
+fn recorded_drill_histories_check_quickly() {
+    for name in ["drill-seed6.history", "drill-seed2.history"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let h = History::from_text(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let start = Instant::now();
+        let l = check(&h).unwrap_or_else(|e| panic!("{name}: {e}"));
+        println!("{name}: {} ops checked in {:?} ({} steps)", h.len(), start.elapsed(), l.steps);
+        assert!(start.elapsed().as_secs_f64() < 3.0, "{name} took {:?}", start.elapsed());
+    }
 }
