@@ -22,6 +22,13 @@ use crate::apply::StateMachine;
 /// What a member answers a peer that was removed from the cluster.
 pub const MEMBER_REMOVED: &str = "etcdserver: the member has been permanently removed from the cluster";
 
+/// Dialing a peer: give up after this, retry after at most `MAX_BACKOFF`.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_millis(250);
+/// Liveness pings on an established peer connection.
+const PING_INTERVAL: Duration = Duration::from_millis(300);
+const PING_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Messages queued per peer before new ones are dropped.
 const PEER_QUEUE: usize = 4096;
 
@@ -175,7 +182,16 @@ async fn peer_loop(
             return;
         }
         let endpoint = match tonic::transport::Endpoint::from_shared(url.clone()) {
-            Ok(e) => e.connect_timeout(Duration::from_secs(1)).tcp_nodelay(true),
+            // HTTP/2 pings find a connection the network silently stopped carrying (a
+            // partition): it is dropped with what it queued, rather than delivering stale
+            // messages seconds later from TCP retransmissions, and a fresh connection is
+            // made as soon as the network heals.
+            Ok(e) => e
+                .connect_timeout(CONNECT_TIMEOUT)
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(PING_INTERVAL)
+                .keep_alive_timeout(PING_TIMEOUT)
+                .keep_alive_while_idle(true),
             Err(e) => {
                 tracing::error!(peer = %url, error = %e, "invalid peer URL");
                 return;
@@ -193,7 +209,7 @@ async fn peer_loop(
                     return;
                 }
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
