@@ -72,6 +72,16 @@ pub fn member_id_for(peer_urls: &[String], token: &str) -> u64 {
     hash_id(&[sorted.join("").as_bytes(), token.as_bytes()])
 }
 
+/// How a member's start began.
+enum Start {
+    /// A new data directory in a new cluster: bootstrap the initial members.
+    New,
+    /// A new data directory joining an existing cluster: the members it reported.
+    Joined(Vec<proto::etcdserverpb::Member>),
+    /// The data directory was in use before.
+    Restart,
+}
+
 fn read_u64(b: &dyn Backend, key: &[u8]) -> anyhow::Result<Option<u64>> {
     Ok(b.get(Bucket::Meta, key)?.and_then(|v| v.try_into().ok().map(u64::from_be_bytes)))
 }
@@ -80,16 +90,29 @@ fn read_u64(b: &dyn Backend, key: &[u8]) -> anyhow::Result<Option<u64>> {
 /// cluster the member id comes from the peer URLs and cluster token and the cluster id
 /// from the member ids (like etcd); a member joining an existing cluster asks the other
 /// members which member it is (it must have been added with MemberAdd). Returns the
-/// identity and, when joining, the members the cluster reported.
-async fn bootstrap(
-    cfg: &Config,
-    backend: &dyn Backend,
-) -> anyhow::Result<(Identity, Vec<proto::etcdserverpb::Member>)> {
+/// identity and how this start began.
+async fn bootstrap(cfg: &Config, backend: &dyn Backend) -> anyhow::Result<(Identity, Start)> {
     let peer_urls: Vec<String> = cfg.initial_advertise_peer_urls.iter().map(config::trim).collect();
     let client_urls: Vec<String> = cfg.advertise_client_urls.iter().map(config::trim).collect();
-    let mut joined = Vec::new();
+    // The ids of this member in the new cluster the flags describe.
+    let new_ids = || -> anyhow::Result<(u64, u64)> {
+        let mut ids: Vec<u64> =
+            cfg.initial_members()?.iter().map(|(_, urls)| member_id_for(urls, &cfg.initial_cluster_token)).collect();
+        ids.sort_unstable();
+        let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_be_bytes()).collect();
+        Ok((member_id_for(&peer_urls, &cfg.initial_cluster_token), hash_id(&[&bytes])))
+    };
+    let mut start = Start::New;
     let (member_id, cluster_id) = match (read_u64(backend, META_MEMBER_ID)?, read_u64(backend, META_CLUSTER_ID)?) {
-        (Some(m), Some(c)) => (m, c),
+        (Some(m), Some(c)) => {
+            // A data directory in use: --initial-cluster-state no longer matters, except
+            // that a member of a new cluster which stopped before its first state was
+            // written may still bootstrap it (the same state every member starts from).
+            if !(cfg.initial_cluster_state == "new" && new_ids()? == (m, c)) {
+                start = Start::Restart;
+            }
+            (m, c)
+        }
         _ if cfg.initial_cluster_state == "existing" => {
             let others: Vec<String> = cfg
                 .initial_members()?
@@ -100,7 +123,7 @@ async fn bootstrap(
             let r = raft::transport::join(&others, &peer_urls, peer_client_tls(cfg)?)
                 .await
                 .context("joining the existing cluster (--initial-cluster-state existing)")?;
-            joined = r
+            let joined = r
                 .members
                 .into_iter()
                 .map(|m| proto::etcdserverpb::Member {
@@ -110,6 +133,7 @@ async fn bootstrap(
                     ..Default::default()
                 })
                 .collect();
+            start = Start::Joined(joined);
             tracing::info!(
                 member_id = format!("{:x}", r.member_id),
                 cluster_id = format!("{:x}", r.cluster_id),
@@ -117,16 +141,7 @@ async fn bootstrap(
             );
             (r.member_id, r.cluster_id)
         }
-        _ => {
-            let mut ids: Vec<u64> = cfg
-                .initial_members()?
-                .iter()
-                .map(|(_, urls)| member_id_for(urls, &cfg.initial_cluster_token))
-                .collect();
-            ids.sort_unstable();
-            let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_be_bytes()).collect();
-            (member_id_for(&peer_urls, &cfg.initial_cluster_token), hash_id(&[&bytes]))
-        }
+        _ => new_ids()?,
     };
     let term = read_u64(backend, META_TERM)?.unwrap_or(1) + 1;
     let mut b = WriteBatch::default();
@@ -135,7 +150,7 @@ async fn bootstrap(
     b.put(Bucket::Meta, META_TERM.to_vec(), term.to_be_bytes().to_vec());
     backend.write(b)?;
     backend.flush()?;
-    Ok((Identity { member_id, cluster_id, name: cfg.name.clone(), peer_urls, client_urls }, joined))
+    Ok((Identity { member_id, cluster_id, name: cfg.name.clone(), peer_urls, client_urls }, start))
 }
 
 impl Server {
@@ -355,7 +370,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     std::fs::create_dir_all(&dir).with_context(|| format!("creating data dir {}", dir.display()))?;
     let backend: Arc<dyn Backend> =
         Arc::new(SledBackend::open(&dir.join("member").join("db")).context("opening the backend")?);
-    let (id, joined) = bootstrap(&cfg, backend.as_ref()).await?;
+    let (id, how) = bootstrap(&cfg, backend.as_ref()).await?;
     let sm = Arc::new(StateMachine::open(backend, cfg.min_lease_ttl()).context("loading the state")?);
     if sm.applied_index() > 0 && sm.conf_state().voters.is_empty() && sm.conf_state().learners.is_empty() {
         anyhow::bail!(
@@ -386,7 +401,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             ..Default::default()
         })
         .collect();
-    let new_cluster = cfg.initial_cluster_state == "new";
+    let new_cluster = matches!(how, Start::New);
     let thread_cfg = raft::ThreadConfig {
         node: raft::NodeConfig {
             id: id.member_id,
@@ -399,7 +414,12 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         heartbeat: Duration::from_millis(cfg.heartbeat_interval),
         peer_tls: peer_client_tls(&cfg)?,
         cluster_id: id.cluster_id,
-        members: if new_cluster { initial } else { joined },
+        // Who to talk to until the state says (a restarted member that never received
+        // the cluster's state knows only the flags).
+        members: match how {
+            Start::Joined(ms) => ms,
+            Start::New | Start::Restart => initial,
+        },
         on_removed: shutdown.token(),
     };
     let wal_dir = dir.join("member").join("wal");
