@@ -27,7 +27,10 @@ const CONF_STATE_KEY: &[u8] = b"confstate";
 pub const META_MEMBER_ID: &[u8] = b"member_id";
 pub const META_CLUSTER_ID: &[u8] = b"cluster_id";
 pub const META_TERM: &[u8] = b"term";
-const LOCAL_META: [&[u8]; 3] = [META_MEMBER_ID, META_CLUSTER_ID, META_TERM];
+/// (index, term) of the last snapshot installed here (local: a snapshot made from this
+/// state does not carry it).
+const META_SNAPSHOT: &[u8] = b"installed_snapshot";
+const LOCAL_META: [&[u8]; 4] = [META_MEMBER_ID, META_CLUSTER_ID, META_TERM, META_SNAPSHOT];
 
 /// The buckets a snapshot carries, with their tag in the snapshot format.
 const SNAPSHOT_BUCKETS: [(u8, Bucket); 6] = [
@@ -205,9 +208,11 @@ impl StateMachine {
         Ok(out)
     }
 
-    /// Replaces the replicated state with a snapshot taken at `index`, durably, and
-    /// reloads everything kept in memory.
-    pub fn restore(&self, data: &[u8], index: u64) -> Result<(), ApplyError> {
+    /// Replaces the replicated state with a snapshot taken at (`index`, `term`),
+    /// durably, and reloads everything kept in memory. The snapshot's (index, term) is
+    /// recorded with it, so a member that stops before its log records the snapshot
+    /// can still start from it.
+    pub fn restore(&self, data: &[u8], index: u64, term: u64) -> Result<(), ApplyError> {
         let mut rest = data.strip_prefix(SNAPSHOT_MAGIC).ok_or(ApplyError::BadEntry)?;
         let mut b = WriteBatch::default();
         let backend = self.mvcc.backend();
@@ -242,10 +247,17 @@ impl StateMachine {
             }
         }
         b.put(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), index.to_be_bytes().to_vec());
+        b.put(Bucket::Meta, META_SNAPSHOT.to_vec(), [index.to_be_bytes(), term.to_be_bytes()].concat());
         backend.write(b)?;
         backend.flush()?;
         self.mvcc.reload()?;
         self.load_derived()
+    }
+
+    /// (index, term) of the last snapshot installed into this member's state.
+    pub fn installed_snapshot(&self) -> Option<(u64, u64)> {
+        let b = self.mvcc.backend().get(Bucket::Meta, META_SNAPSHOT).ok()??;
+        Some((u64::from_be_bytes(b.get(..8)?.try_into().ok()?), u64::from_be_bytes(b.get(8..16)?.try_into().ok()?)))
     }
 }
 
@@ -316,7 +328,8 @@ mod tests {
         b.mvcc.backend().write(w).unwrap();
         let applied = b.apply(1, &put("stale"));
         b.mvcc.backend().write(applied.batch).unwrap();
-        b.restore(&data, 4).unwrap();
+        b.restore(&data, 4, 2).unwrap();
+        assert_eq!(b.installed_snapshot(), Some((4, 2)));
         assert_eq!(b.applied_index(), 4);
         assert_eq!(b.mvcc.published_rev(), a.mvcc.current_rev());
         let keys: Vec<Vec<u8>> =
@@ -324,6 +337,6 @@ mod tests {
         assert_eq!(keys, vec![b"x".to_vec(), b"y".to_vec(), b"z".to_vec()]);
         assert_eq!(b.mvcc.backend().get(Bucket::Meta, META_MEMBER_ID).unwrap(), Some(vec![2]), "identity kept");
         assert_eq!(b.conf_state().voters, vec![1]);
-        assert!(b.restore(b"garbage", 5).is_err());
+        assert!(b.restore(b"garbage", 5, 2).is_err());
     }
 }

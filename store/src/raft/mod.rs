@@ -249,6 +249,18 @@ impl Node {
             log.compacted(1, 1, &core.hard_state)?;
         }
         let applied = sm.applied_index();
+        if applied > core.last_index()
+            && let Some((index, term)) = sm.installed_snapshot()
+            && index == applied
+        {
+            // The member stopped after installing a snapshot and before its log said
+            // so: the log starts after the snapshot.
+            core.entries.clear();
+            core.base = (index, term);
+            core.hard_state.term = core.hard_state.term.max(term);
+            log.snapshot_installed(index, term, &core.hard_state)?;
+            tracing::info!(index, term, "finished recording a snapshot installed before a stop");
+        }
         if applied < core.base.0 || applied > core.last_index() {
             anyhow::bail!(
                 "the backend's applied index {applied} is outside the raft log ({}..={}): the data directory is inconsistent",
@@ -499,7 +511,7 @@ impl Node {
     fn install_snapshot(&mut self, snap: Snapshot, env: &mut dyn Env) {
         let meta = snap.get_metadata().clone();
         let t = Instant::now();
-        if let Err(e) = self.sm.restore(&snap.data, meta.index) {
+        if let Err(e) = self.sm.restore(&snap.data, meta.index, meta.term) {
             fatal("installing a snapshot", &e);
         }
         let hs = {
@@ -864,5 +876,50 @@ fn run(
             tracing::warn!("this member has been permanently removed from the cluster; stopping");
             on_removed.cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+    use log::MemRecordLog;
+
+    fn sm() -> Arc<StateMachine> {
+        Arc::new(StateMachine::open(Arc::new(MemoryBackend::new()), 1).unwrap())
+    }
+
+    fn cfg(id: u64, bootstrap: Option<Vec<Member>>) -> NodeConfig {
+        NodeConfig { id, election_ticks: 10, snapshot_count: 100, bootstrap, election_range: None, id_seed: 1 }
+    }
+
+    #[test]
+    fn a_member_stopped_between_snapshot_install_and_its_log_record_starts() {
+        let members: Vec<Member> =
+            (1..=3).map(|id| Member { id, peer_ur_ls: vec![format!("http://n{id}")], ..Default::default() }).collect();
+        let leader = sm();
+        leader.bootstrap(&members).unwrap();
+        for i in 2..=10 {
+            let put = Request::Put(proto::etcdserverpb::PutRequest {
+                key: format!("k{i}").into_bytes(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            });
+            leader.mvcc.backend().write(leader.apply(i, &put).batch).unwrap();
+        }
+        let data = leader.snapshot_data().unwrap();
+        // A joining member installed the snapshot in its state, then stopped before its
+        // log recorded it.
+        let follower = sm();
+        follower.restore(&data, 10, 3).unwrap();
+        let records = MemRecordLog::default();
+        let metrics = Arc::new(Metrics::new("test"));
+        let node = Node::open(cfg(2, None), follower.clone(), metrics.clone(), Box::new(records.clone()), &[]).unwrap();
+        assert_eq!(node.log_terms().0, 11, "the log starts after the snapshot");
+        drop(node);
+        let again = records.records();
+        let node = Node::open(cfg(2, None), follower, metrics, Box::new(records), &again).unwrap();
+        assert_eq!(node.log_terms().0, 11);
+        assert_eq!(node.hard_state().term, 3);
     }
 }
