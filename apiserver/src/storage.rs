@@ -1,0 +1,318 @@
+//! Storage over the etcd v3 API: the only way the apiserver reaches its data, so it
+//! runs on our store and on a real etcd alike.
+//!
+//! This layer knows keys, opaque values and revisions, nothing of Kubernetes objects:
+//! a value's resourceVersion is its key's `mod_revision`, a list's is the response
+//! header's revision. Creates are a transaction on `create_revision == 0`, updates and
+//! deletes on `mod_revision == expected`, so concurrent writers never lose an update.
+
+use std::time::Duration;
+
+use futures::Stream;
+use proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
+use proto::etcdserverpb::kv_client::KvClient;
+use proto::etcdserverpb::request_op::Request as Op;
+use proto::etcdserverpb::response_op::Response as OpResponse;
+use proto::etcdserverpb::watch_client::WatchClient;
+use proto::etcdserverpb::watch_request::RequestUnion;
+use proto::etcdserverpb::{
+    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest,
+};
+use proto::mvccpb::event::EventType;
+use tonic::transport::{Channel, Endpoint};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("key not found")]
+    NotFound,
+    #[error("key exists")]
+    AlreadyExists,
+    #[error("precondition failed: the key was modified")]
+    Conflict,
+    /// The requested revision was compacted away (`current` is the oldest kept).
+    #[error("required revision has been compacted ({requested} < {current})")]
+    Compacted { requested: i64, current: i64 },
+    #[error("etcd request failed: {0}")]
+    Etcd(#[from] tonic::Status),
+    #[error("invalid etcd endpoint {endpoint}: {source}")]
+    Endpoint { endpoint: String, source: tonic::transport::Error },
+}
+
+/// A stored value and its `mod_revision`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    pub mod_revision: i64,
+}
+
+/// One page of a prefix listing.
+#[derive(Clone, Debug)]
+pub struct ListPage {
+    pub items: Vec<Versioned>,
+    /// The revision the page was read at.
+    pub revision: i64,
+    /// Keys after this page (when `limit` cut it short).
+    pub remaining: i64,
+}
+
+/// A change to one key, as etcd reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchEvent {
+    /// `created` is true when this put created the key (version 1).
+    Put { kv: Versioned, created: bool },
+    /// `prev` is the value before deletion; `mod_revision` is the deletion's revision.
+    Delete { prev: Option<Vec<u8>>, key: Vec<u8>, mod_revision: i64 },
+}
+
+/// A client for a set of etcd endpoints (balanced).
+#[derive(Clone)]
+pub struct Storage {
+    kv: KvClient<Channel>,
+    watch: WatchClient<Channel>,
+}
+
+/// The end of the range holding every key that starts with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+fn cmp(key: &[u8], target: CompareTarget, union: TargetUnion) -> Compare {
+    Compare {
+        result: CompareResult::Equal as i32,
+        target: target as i32,
+        key: key.to_vec(),
+        target_union: Some(union),
+        range_end: Vec::new(),
+    }
+}
+
+fn get_op(key: &[u8]) -> RequestOp {
+    RequestOp { request: Some(Op::RequestRange(RangeRequest { key: key.to_vec(), ..Default::default() })) }
+}
+
+impl Storage {
+    /// A lazily connecting client; `endpoints` are URLs like `http://127.0.0.1:2379`.
+    pub fn connect(endpoints: &[String]) -> Result<Storage, StorageError> {
+        let mut eps = Vec::new();
+        for e in endpoints {
+            let ep = Endpoint::from_shared(e.clone())
+                .map_err(|source| StorageError::Endpoint { endpoint: e.clone(), source })?
+                .connect_timeout(Duration::from_secs(2))
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(Duration::from_secs(30));
+            eps.push(ep);
+        }
+        let channel = Channel::balance_list(eps.into_iter());
+        Ok(Storage { kv: KvClient::new(channel.clone()), watch: WatchClient::new(channel) })
+    }
+
+    /// Creates `key` unless it exists; returns the new revision.
+    pub async fn create(&self, key: &[u8], value: Vec<u8>) -> Result<i64, StorageError> {
+        let txn = TxnRequest {
+            compare: vec![cmp(key, CompareTarget::Create, TargetUnion::CreateRevision(0))],
+            success: vec![RequestOp {
+                request: Some(Op::RequestPut(PutRequest { key: key.to_vec(), value, ..Default::default() })),
+            }],
+            failure: vec![],
+        };
+        let resp = self.kv.clone().txn(txn).await?.into_inner();
+        if !resp.succeeded {
+            return Err(StorageError::AlreadyExists);
+        }
+        Ok(resp.header.map(|h| h.revision).unwrap_or_default())
+    }
+
+    /// Reads one key (linearizable).
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Versioned>, StorageError> {
+        let resp = self.kv.clone().range(RangeRequest { key: key.to_vec(), ..Default::default() }).await?.into_inner();
+        Ok(resp.kvs.into_iter().next().map(|kv| Versioned {
+            key: kv.key,
+            value: kv.value,
+            mod_revision: kv.mod_revision,
+        }))
+    }
+
+    /// Lists keys under `prefix` from `start` (inclusive; None: the prefix itself), at
+    /// `revision` (0: the latest), at most `limit` (0: all).
+    pub async fn list(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        revision: i64,
+        limit: i64,
+    ) -> Result<ListPage, StorageError> {
+        let req = RangeRequest {
+            key: start.unwrap_or(prefix).to_vec(),
+            range_end: prefix_end(prefix),
+            revision,
+            limit,
+            ..Default::default()
+        };
+        let resp = self.kv.clone().range(req).await.map_err(|s| compacted_or(s, revision))?.into_inner();
+        let items: Vec<Versioned> = resp
+            .kvs
+            .into_iter()
+            .map(|kv| Versioned { key: kv.key, value: kv.value, mod_revision: kv.mod_revision })
+            .collect();
+        let remaining = if resp.more { resp.count - items.len() as i64 } else { 0 };
+        Ok(ListPage { items, revision: resp.header.map(|h| h.revision).unwrap_or_default(), remaining })
+    }
+
+    /// Replaces `key` if its mod_revision is still `expected`; returns the new revision.
+    /// Fails with `NotFound` when the key is gone, `Conflict` when it changed.
+    pub async fn update(&self, key: &[u8], value: Vec<u8>, expected: i64) -> Result<i64, StorageError> {
+        let put =
+            RequestOp { request: Some(Op::RequestPut(PutRequest { key: key.to_vec(), value, ..Default::default() })) };
+        let resp = self.guarded(key, expected, put).await?;
+        Ok(resp)
+    }
+
+    /// Deletes `key` if its mod_revision is still `expected`; returns the deletion's revision.
+    pub async fn delete(&self, key: &[u8], expected: i64) -> Result<i64, StorageError> {
+        let del = RequestOp {
+            request: Some(Op::RequestDeleteRange(DeleteRangeRequest { key: key.to_vec(), ..Default::default() })),
+        };
+        self.guarded(key, expected, del).await
+    }
+
+    async fn guarded(&self, key: &[u8], expected: i64, op: RequestOp) -> Result<i64, StorageError> {
+        let txn = TxnRequest {
+            compare: vec![cmp(key, CompareTarget::Mod, TargetUnion::ModRevision(expected))],
+            success: vec![op],
+            failure: vec![get_op(key)],
+        };
+        let resp = self.kv.clone().txn(txn).await?.into_inner();
+        if resp.succeeded {
+            return Ok(resp.header.map(|h| h.revision).unwrap_or_default());
+        }
+        let exists = resp.responses.into_iter().any(|r| match r.response {
+            Some(OpResponse::ResponseRange(rr)) => !rr.kvs.is_empty(),
+            _ => false,
+        });
+        Err(if exists { StorageError::Conflict } else { StorageError::NotFound })
+    }
+
+    /// Deletes every key under `prefix` (unconditionally); returns how many.
+    pub async fn delete_prefix(&self, prefix: &[u8]) -> Result<i64, StorageError> {
+        let req = DeleteRangeRequest { key: prefix.to_vec(), range_end: prefix_end(prefix), ..Default::default() };
+        Ok(self.kv.clone().delete_range(req).await?.into_inner().deleted)
+    }
+
+    /// A cheap linearizable read, for health checks.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        let req = RangeRequest { key: b"health".to_vec(), count_only: true, ..Default::default() };
+        self.kv.clone().range(req).await?;
+        Ok(())
+    }
+
+    /// Watches every key under `prefix` from `start_revision` (inclusive). The stream
+    /// ends with an error when the revision is compacted or the connection breaks.
+    pub async fn watch(
+        &self,
+        prefix: &[u8],
+        start_revision: i64,
+    ) -> Result<impl Stream<Item = Result<WatchEvent, StorageError>> + Send + 'static + use<>, StorageError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let create = WatchRequest {
+            request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
+                key: prefix.to_vec(),
+                range_end: prefix_end(prefix),
+                start_revision,
+                prev_kv: true,
+                ..Default::default()
+            })),
+        };
+        tx.send(create).await.map_err(|_| tonic::Status::internal("watch request channel closed"))?;
+        let mut inbound = self.watch.clone().watch(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
+        Ok(async_stream(move |out| async move {
+            // Keep the request side open for as long as the watch runs.
+            let _tx = tx;
+            loop {
+                let next = tokio::select! {
+                    r = inbound.message() => r,
+                    _ = out.closed() => return,
+                };
+                let resp = match next {
+                    Ok(Some(r)) => r,
+                    Ok(None) => {
+                        let _ = out.send(Err(tonic::Status::unavailable("watch stream closed").into())).await;
+                        return;
+                    }
+                    Err(s) => {
+                        let _ = out.send(Err(s.into())).await;
+                        return;
+                    }
+                };
+                if resp.compact_revision != 0 {
+                    let err = StorageError::Compacted { requested: start_revision, current: resp.compact_revision };
+                    let _ = out.send(Err(err)).await;
+                    return;
+                }
+                if resp.canceled {
+                    let _ = out.send(Err(tonic::Status::aborted(resp.cancel_reason).into())).await;
+                    return;
+                }
+                for ev in resp.events {
+                    let Some(kv) = ev.kv else { continue };
+                    let item = if ev.r#type == EventType::Delete as i32 {
+                        WatchEvent::Delete {
+                            prev: ev.prev_kv.map(|p| p.value),
+                            key: kv.key,
+                            mod_revision: kv.mod_revision,
+                        }
+                    } else {
+                        let created = kv.version == 1;
+                        WatchEvent::Put {
+                            kv: Versioned { key: kv.key, value: kv.value, mod_revision: kv.mod_revision },
+                            created,
+                        }
+                    };
+                    if out.send(Ok(item)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }))
+    }
+}
+
+fn compacted_or(s: tonic::Status, revision: i64) -> StorageError {
+    if s.message().contains("required revision has been compacted") {
+        StorageError::Compacted { requested: revision, current: 0 }
+    } else {
+        StorageError::Etcd(s)
+    }
+}
+
+/// A stream fed by a spawned task through a bounded channel (the task stops when the
+/// stream is dropped).
+fn async_stream<T, F, Fut>(f: F) -> impl Stream<Item = T> + Send + 'static
+where
+    T: Send + 'static,
+    F: FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(f(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_increments_the_last_byte() {
+        assert_eq!(prefix_end(b"/registry/configmaps/"), b"/registry/configmaps0".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b"\xff"), vec![0]);
+    }
+}
