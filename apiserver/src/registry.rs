@@ -32,6 +32,8 @@ pub struct Resource {
     pub name_rule: NameRule,
     /// Decodes the body into the typed object; the error is serde's.
     pub decode: fn(&Value) -> Result<(), String>,
+    /// The protobuf schema of the kind (request bodies only).
+    pub proto: &'static [crate::protobuf::Field],
     /// Resource-specific validation after metadata checks.
     pub validate: fn(&Value) -> Vec<FieldError>,
     /// Defaults and resets on create (status, finalizers, ...).
@@ -76,6 +78,7 @@ pub static RESOURCES: &[Resource] = &[
         verbs: VERBS_CRUD,
         etcd_prefix: "configmaps",
         name_rule: NameRule::DnsSubdomain,
+        proto: crate::protobuf::CONFIG_MAP,
         decode: |v| serde_json::from_value::<ConfigMap>(v.clone()).map(drop).map_err(|e| e.to_string()),
         validate: validate_configmap,
         prepare_for_create: |_| {},
@@ -95,6 +98,7 @@ pub static RESOURCES: &[Resource] = &[
         verbs: VERBS_NAMESPACES,
         etcd_prefix: "namespaces",
         name_rule: NameRule::DnsLabel,
+        proto: crate::protobuf::NAMESPACE,
         decode: |v| serde_json::from_value::<Namespace>(v.clone()).map(drop).map_err(|e| e.to_string()),
         validate: |_| Vec::new(),
         prepare_for_create: |o| {

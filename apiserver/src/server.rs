@@ -230,7 +230,8 @@ fn parse_rest_path(segs: &[&str]) -> Result<RestPath, ApiError> {
     Ok(RestPath { resource, namespace: ns, name })
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+/// Reads a request body (JSON, or protobuf of `schema`) and returns it as JSON bytes.
+async fn read_body(req: Request<Incoming>, schema: &[crate::protobuf::Field]) -> Result<Bytes, ApiError> {
     let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
     let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let body = Limited::new(req.into_body(), MAX_BODY).collect().await.map_err(|e| {
@@ -241,10 +242,17 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
         }
     })?;
     let bytes = body.to_bytes();
-    if !bytes.is_empty() && media != "application/json" && !media.is_empty() && media != "*/*" {
-        return Err(ApiError::unsupported_media_type(&ct));
+    if bytes.is_empty() {
+        return Ok(bytes);
     }
-    Ok(bytes)
+    match media.as_str() {
+        "application/json" | "" | "*/*" => Ok(bytes),
+        "application/vnd.kubernetes.protobuf" => {
+            let v = crate::protobuf::decode_object(&bytes, schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
+        }
+        _ => Err(ApiError::unsupported_media_type(&ct)),
+    }
 }
 
 fn wants_table(req: &Request<Incoming>) -> bool {
@@ -373,7 +381,7 @@ async fn rest_call(
             if res.namespaced && ns.is_none() {
                 return Err(ApiError::method_not_allowed());
             }
-            let body = read_body(req).await?;
+            let body = read_body(req, res.proto).await?;
             Ok(render(rest.create(res, ns, &body).await?, StatusCode::CREATED, false))
         }
         (&Method::GET, Some(name)) => {
@@ -385,12 +393,12 @@ async fn rest_call(
         }
         (&Method::PUT, Some(name)) => {
             info.verb = "update";
-            let body = read_body(req).await?;
+            let body = read_body(req, res.proto).await?;
             Ok(render(rest.update(res, ns, name, &body).await?, StatusCode::OK, false))
         }
         (&Method::DELETE, Some(name)) => {
             info.verb = "delete";
-            let body = read_body(req).await?;
+            let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
             Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body).await?))
         }
         _ => Err(ApiError::method_not_allowed()),
