@@ -271,7 +271,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let code = resp.status().as_u16().to_string();
     if !info.resource.is_empty() {
         let dl = DurationLabels {
-            verb: info.verb.to_ascii_uppercase(),
+            // Upstream's `cleanVerb`: LIST and WATCH, else the HTTP method.
+            verb: match info.verb {
+                "create" => "POST".into(),
+                "update" => "PUT".into(),
+                v => v.to_ascii_uppercase(),
+            },
             dry_run: String::new(),
             group: String::new(),
             version: "v1".into(),

@@ -1,0 +1,182 @@
+//! End to end with the real kubectl (v1.32) against the apiserver binary, on our store
+//! and on a real etcd: version without skew warnings, discovery, namespaces and
+//! configmaps through their whole life, watch, and upstream's error wording and exit
+//! codes. Texts are compared with what kube-apiserver v1.33 + kubectl v1.32 print.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{ApiServer, Backend, Etcd, kubectl, kubectl_bin};
+use serde_json::Value;
+
+fn ok(api: &ApiServer, args: &[&str]) -> String {
+    let out = kubectl(api, args);
+    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
+    out.stdout
+}
+
+fn scenario(backend: Backend) {
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+
+    // Version: a v1.33 server, no skew warning for kubectl v1.32.
+    let v = kubectl(&api, &["version"]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(v.stdout.contains("Server Version: v1.33."), "{}", v.stdout);
+    assert!(!v.stderr.to_lowercase().contains("warning"), "unexpected warning: {}", v.stderr);
+
+    // Discovery and the system namespaces.
+    let res = ok(&api, &["api-resources"]);
+    assert!(
+        res.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["configmaps", "cm", "v1", "true", "ConfigMap"]),
+        "{res}"
+    );
+    assert!(
+        res.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["namespaces", "ns", "v1", "false", "Namespace"]),
+        "{res}"
+    );
+    let ns = ok(&api, &["get", "ns"]);
+    for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(ns.lines().any(|l| l.starts_with(n) && l.contains("Active")), "{n} missing:\n{ns}");
+    }
+    assert!(ns.starts_with("NAME"), "{ns}");
+
+    // A configmap's life.
+    assert_eq!(ok(&api, &["create", "configmap", "x", "--from-literal=a=b"]).trim(), "configmap/x created");
+    let yaml = ok(&api, &["get", "cm", "x", "-o", "yaml"]);
+    assert!(yaml.contains("data:\n  a: b\n"), "{yaml}");
+    let obj: Value = serde_json::from_str(&ok(&api, &["get", "cm", "x", "-o", "json"])).expect("json");
+    assert_eq!(obj["data"]["a"], "b");
+    assert_eq!(obj["kind"], "ConfigMap");
+    assert_eq!(obj["metadata"]["namespace"], "default");
+    for f in ["uid", "resourceVersion", "creationTimestamp"] {
+        assert!(obj["metadata"][f].as_str().is_some_and(|s| !s.is_empty()), "{f} missing: {obj}");
+    }
+    assert!(obj["metadata"].get("generateName").is_none(), "{obj}");
+    let all = ok(&api, &["get", "cm", "-A"]);
+    assert!(all.lines().any(|l| l.split_whitespace().take(3).collect::<Vec<_>>() == ["default", "x", "1"]), "{all}");
+    let again = kubectl(&api, &["create", "configmap", "x", "--from-literal=a=b"]);
+    assert_eq!(again.code, 1);
+    assert_eq!(again.stderr.trim(), r#"error: failed to create configmap: configmaps "x" already exists"#);
+
+    // Optimistic concurrency: an update with a stale resourceVersion is a 409.
+    let path = "/api/v1/namespaces/default/configmaps/x";
+    let mut stale = obj.clone();
+    stale["data"]["a"] = "c".into();
+    let body = stale.to_string();
+    let (code, fresh) = api.curl(&[path, "-X", "PUT", "-H", "Content-Type: application/json", "--data", &body]);
+    assert_eq!(code, 200, "{fresh}");
+    let fresh: Value = serde_json::from_str(&fresh).unwrap();
+    assert_ne!(fresh["metadata"]["resourceVersion"], obj["metadata"]["resourceVersion"]);
+    let (code, conflict) = api.curl(&[path, "-X", "PUT", "-H", "Content-Type: application/json", "--data", &body]);
+    assert_eq!(code, 409);
+    let status: Value = serde_json::from_str(&conflict).unwrap();
+    assert_eq!(status["reason"], "Conflict");
+    assert_eq!(
+        status["message"],
+        r#"Operation cannot be fulfilled on configmaps "x": the object has been modified; please apply your changes to the latest version and try again"#
+    );
+    assert_eq!(status["details"], serde_json::json!({"name": "x", "kind": "configmaps"}));
+
+    // Watch: kubectl sees the changes as they happen.
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut watcher = Command::new(kubectl_bin())
+        .env("KUBECONFIG", &api.kubeconfig)
+        .args(["get", "cm", "-w", "--output-watch-events"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl get -w");
+    let mut stdout = watcher.stdout.take().expect("stdout");
+    let sink = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if seen.lock().unwrap().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("watch never showed {needle:?}:\n{}", seen.lock().unwrap());
+    };
+    wait_for("ADDED");
+    ok(&api, &["create", "configmap", "w", "--from-literal=k=v"]);
+    ok(&api, &["delete", "configmap", "w"]);
+    wait_for("DELETED");
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let _ = reader.join();
+    let text = seen.lock().unwrap().clone();
+    let events: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_string(), w.next()?.to_string()))
+        })
+        .collect();
+    let w_events: Vec<&str> = events.iter().filter(|(_, n)| n == "w").map(|(t, _)| t.as_str()).collect();
+    assert_eq!(w_events, ["ADDED", "DELETED"], "{text}");
+
+    // Delete, then NotFound with upstream's wording and exit code.
+    assert_eq!(ok(&api, &["delete", "cm", "x"]).trim(), r#"configmap "x" deleted"#);
+    let nf = kubectl(&api, &["get", "cm", "x"]);
+    assert_eq!(nf.code, 1);
+    assert_eq!(nf.stderr.trim(), r#"Error from server (NotFound): configmaps "x" not found"#);
+
+    // Namespaces, and configmaps in missing ones.
+    assert_eq!(ok(&api, &["create", "ns", "e2e"]).trim(), "namespace/e2e created");
+    ok(&api, &["create", "cm", "inside", "-n", "e2e", "--from-literal=a=b"]);
+    let missing = kubectl(&api, &["create", "cm", "y", "-n", "nope", "--from-literal=a=b"]);
+    assert_eq!(missing.code, 1);
+    assert_eq!(missing.stderr.trim(), r#"error: failed to create configmap: namespaces "nope" not found"#);
+    let invalid = kubectl(&api, &["create", "cm", "Bad_Name", "--from-literal=a=b"]);
+    assert_eq!(
+        invalid.stderr.trim(),
+        r#"error: failed to create configmap: ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"#
+    );
+    let bad_ns = kubectl(&api, &["create", "ns", "a.b"]);
+    assert!(bad_ns.stderr.contains(r#"Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": a lowercase RFC 1123 label must consist of"#), "{}", bad_ns.stderr);
+    assert_eq!(ok(&api, &["delete", "ns", "e2e"]).trim(), r#"namespace "e2e" deleted"#);
+    assert!(ok(&api, &["get", "cm", "-A"]).lines().all(|l| !l.starts_with("e2e")));
+
+    // Health and metrics.
+    let (code, readyz) = api.curl(&["/readyz?verbose"]);
+    assert_eq!(code, 200);
+    assert!(readyz.contains("[+]etcd ok\n") && readyz.ends_with("readyz check passed\n"), "{readyz}");
+    let (_, livez) = api.curl(&["/livez"]);
+    assert_eq!(livez, "ok");
+    let (_, metrics) = api.curl(&["/metrics"]);
+    assert!(
+        metrics.lines().any(|l| l.starts_with("apiserver_request_total{verb=\"POST\"")
+            && l.contains("resource=\"configmaps\"")
+            && l.contains("code=\"201\"")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("apiserver_request_duration_seconds_bucket{"), "{metrics}");
+}
+
+#[test]
+fn kubectl_on_store() {
+    scenario(Backend::Store);
+}
+
+#[test]
+fn kubectl_on_etcd() {
+    scenario(Backend::Etcd);
+}
