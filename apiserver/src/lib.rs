@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod protobuf;
 pub mod registry;
 pub mod rest;
+pub mod selector;
 pub mod server;
 pub mod status;
 pub mod storage;

@@ -10,6 +10,7 @@ use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
 use crate::registry::{self, Resource};
+use crate::selector::LabelSelector;
 use crate::status::{ApiError, FieldError};
 use crate::storage::{Storage, StorageError, WatchEvent};
 
@@ -299,9 +300,7 @@ impl Rest {
     }
 
     pub async fn list(&self, resource: &Resource, ns: Option<&str>, opts: &ListOptions) -> Result<Value, ApiError> {
-        if opts.label_selector.is_some() {
-            return Err(ApiError::bad_request("label selectors are not supported yet"));
-        }
+        let labels = parse_label_selector(opts)?;
         let terms = parse_field_selector(resource, opts.field_selector.as_deref().unwrap_or(""))?;
         let prefix = match ns {
             Some(ns) if resource.namespaced => resource.namespace_prefix(ns),
@@ -331,7 +330,7 @@ impl Rest {
         let last_key = page.items.last().map(|kv| kv.key.clone());
         for kv in page.items {
             let mut obj = with_rv(decode_stored(resource, &kv.value)?, kv.mod_revision);
-            if !fields_match(&terms, &obj) {
+            if !fields_match(&terms, &obj) || !labels.matches(&obj) {
                 continue;
             }
             if let Some(m) = obj.as_object_mut() {
@@ -491,9 +490,7 @@ impl Rest {
         ns: Option<String>,
         opts: &ListOptions,
     ) -> Result<impl Stream<Item = Value> + Send + 'static, ApiError> {
-        if opts.label_selector.is_some() {
-            return Err(ApiError::bad_request("label selectors are not supported yet"));
-        }
+        let labels = parse_label_selector(opts)?;
         let terms = parse_field_selector(resource, opts.field_selector.as_deref().unwrap_or(""))?;
         let prefix = match &ns {
             Some(ns) if resource.namespaced => resource.namespace_prefix(ns),
@@ -538,6 +535,7 @@ impl Rest {
         };
         let translated = events.filter_map(move |ev| {
             let terms = terms.clone();
+            let labels = labels.clone();
             async move {
                 let (kind, obj) = match ev {
                     Ok(WatchEvent::Put { kv, created }) => {
@@ -557,7 +555,7 @@ impl Rest {
                         return None;
                     }
                 };
-                if !fields_match(&terms, &obj) {
+                if !fields_match(&terms, &obj) || !labels.matches(&obj) {
                     return None;
                 }
                 Some(json!({"type": kind, "object": obj}))
@@ -567,6 +565,38 @@ impl Rest {
         let stream = futures::stream::iter(initial).chain(translated);
         Ok(take_until_timeout(stream, timeout))
     }
+
+    /// DELETE on a collection: deletes what the selectors match, one object at a time;
+    /// returns the deleted objects as a list, like upstream.
+    pub async fn delete_collection(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Value, ApiError> {
+        let list = self.list(resource, ns, &ListOptions { limit: 0, continue_token: None, ..opts.clone() }).await?;
+        let mut deleted = Vec::new();
+        for obj in list["items"].as_array().into_iter().flatten() {
+            let name = name_of(obj);
+            let obj_ns = obj["metadata"]["namespace"].as_str();
+            match self.delete(resource, obj_ns, name, b"").await {
+                Ok(_) => deleted.push(obj.clone()),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": list["metadata"]["resourceVersion"].clone()},
+            "items": deleted,
+        }))
+    }
+}
+
+fn parse_label_selector(opts: &ListOptions) -> Result<LabelSelector, ApiError> {
+    LabelSelector::parse(opts.label_selector.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))
 }
 
 fn take_until_timeout<S: Stream<Item = Value> + Send + 'static>(

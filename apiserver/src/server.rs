@@ -406,6 +406,11 @@ async fn rest_call(
             let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
             Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body).await?))
         }
+        (&Method::DELETE, None) if res.verbs.contains(&"deletecollection") => {
+            info.verb = "deletecollection";
+            let opts = ListOptions::parse(query)?;
+            Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts).await?))
+        }
         _ => Err(ApiError::method_not_allowed()),
     }
 }

@@ -133,6 +133,25 @@ fn scenario(backend: Backend) {
     let w_events: Vec<&str> = events.iter().filter(|(_, n)| n == "w").map(|(t, _)| t.as_str()).collect();
     assert_eq!(w_events, ["ADDED", "DELETED"], "{text}");
 
+    // Label selectors (list, kubectl delete -l) and deletecollection.
+    let coll = "/api/v1/namespaces/default/configmaps";
+    for (name, app) in [("l1", "web"), ("l2", "web"), ("l3", "db"), ("l4", "db")] {
+        let body = format!(r#"{{"metadata":{{"name":"{name}","labels":{{"app":"{app}"}}}}}}"#);
+        let (code, out) = api.curl(&[coll, "-X", "POST", "-H", "Content-Type: application/json", "--data", &body]);
+        assert_eq!(code, 201, "{out}");
+    }
+    assert_eq!(ok(&api, &["get", "cm", "-l", "app=web", "-o", "name"]), "configmap/l1\nconfigmap/l2\n");
+    assert_eq!(ok(&api, &["get", "cm", "-l", "app notin (web),app", "-o", "name"]), "configmap/l3\nconfigmap/l4\n");
+    let del = ok(&api, &["delete", "cm", "-l", "app=web"]);
+    assert_eq!(del, "configmap \"l1\" deleted\nconfigmap \"l2\" deleted\n");
+    let (code, out) = api.curl(&[&format!("{coll}?labelSelector=app%3Ddb"), "-X", "DELETE"]);
+    assert_eq!(code, 200, "{out}");
+    let deleted: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(deleted["items"].as_array().map(Vec::len), Some(2), "{out}");
+    assert!(ok(&api, &["get", "cm", "-o", "name"]).lines().all(|l| !l.starts_with("configmap/l")));
+    let bad = kubectl(&api, &["get", "cm", "-l", "app in (web"]);
+    assert_ne!(bad.code, 0);
+
     // Delete, then NotFound with upstream's wording and exit code.
     assert_eq!(ok(&api, &["delete", "cm", "x"]).trim(), r#"configmap "x" deleted"#);
     let nf = kubectl(&api, &["get", "cm", "x"]);
