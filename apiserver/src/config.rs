@@ -56,10 +56,14 @@ pub struct Config {
 pub enum ConfigError {
     #[error("--etcd-servers must be specified")]
     NoEtcd,
-    #[error("--etcd-servers: {0:?} is not a URL of the form http://host:port")]
+    #[error("--etcd-servers: {0:?} is not a URL of the form http://host:port or https://host:port")]
     EtcdUrl(String),
-    #[error("--etcd-cafile/--etcd-certfile/--etcd-keyfile: TLS to etcd is not supported yet")]
-    EtcdTls,
+    #[error("--etcd-servers: {0:?} uses https, which needs --etcd-cafile")]
+    EtcdTlsNeedsCa(String),
+    #[error("--etcd-servers: {0:?} uses http while --etcd-cafile is set")]
+    EtcdPlainWithTls(String),
+    #[error("--etcd-certfile and --etcd-keyfile must be given together")]
+    EtcdClientPair,
     #[error("--tls-cert-file and --tls-private-key-file must be given together")]
     TlsPair,
     #[error("authorization modes {0:?} are not supported (supported: AlwaysAllow)")]
@@ -76,13 +80,22 @@ impl Config {
             return Err(ConfigError::NoEtcd);
         }
         for s in &self.etcd_servers {
-            let ok = s.strip_prefix("http://").is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
-            if !ok {
+            let (tls, rest) = match (s.strip_prefix("http://"), s.strip_prefix("https://")) {
+                (Some(rest), _) => (false, rest),
+                (_, Some(rest)) => (true, rest),
+                _ => return Err(ConfigError::EtcdUrl(s.clone())),
+            };
+            if rest.is_empty() || rest.trim_end_matches('/').contains('/') {
                 return Err(ConfigError::EtcdUrl(s.clone()));
             }
+            match (tls, self.etcd_cafile.is_some()) {
+                (true, false) => return Err(ConfigError::EtcdTlsNeedsCa(s.clone())),
+                (false, true) => return Err(ConfigError::EtcdPlainWithTls(s.clone())),
+                _ => {}
+            }
         }
-        if self.etcd_cafile.is_some() || self.etcd_certfile.is_some() || self.etcd_keyfile.is_some() {
-            return Err(ConfigError::EtcdTls);
+        if self.etcd_certfile.is_some() != self.etcd_keyfile.is_some() {
+            return Err(ConfigError::EtcdClientPair);
         }
         if self.tls_cert_file.is_some() != self.tls_private_key_file.is_some() {
             return Err(ConfigError::TlsPair);
@@ -159,5 +172,20 @@ mod tests {
         assert_eq!(two.etcd_servers.len(), 2);
         let bad = Config::try_parse_from(["apiserver", "--etcd-servers", "a:1"]).unwrap();
         assert!(matches!(bad.validate(), Err(ConfigError::EtcdUrl(_))));
+        let tls = |args: &[&str]| {
+            let mut all = vec!["apiserver"];
+            all.extend_from_slice(args);
+            Config::try_parse_from(all).unwrap().validate()
+        };
+        assert!(matches!(tls(&["--etcd-servers", "https://a:1"]), Err(ConfigError::EtcdTlsNeedsCa(_))));
+        assert!(matches!(
+            tls(&["--etcd-servers", "http://a:1", "--etcd-cafile", "/ca"]),
+            Err(ConfigError::EtcdPlainWithTls(_))
+        ));
+        assert!(tls(&["--etcd-servers", "https://a:1", "--etcd-cafile", "/ca"]).is_ok());
+        assert_eq!(
+            tls(&["--etcd-servers", "https://a:1", "--etcd-cafile", "/ca", "--etcd-certfile", "/c"]),
+            Err(ConfigError::EtcdClientPair)
+        );
     }
 }

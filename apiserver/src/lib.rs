@@ -51,7 +51,14 @@ impl Running {
 /// Binds the secure port and starts serving; creating the system namespaces is retried
 /// in the background until the store answers (`/readyz` waits for it).
 pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> {
-    let storage = Storage::connect(&cfg.etcd_servers)?;
+    let etcd_tls = match &cfg.etcd_cafile {
+        Some(ca) => {
+            let identity = cfg.etcd_certfile.as_deref().zip(cfg.etcd_keyfile.as_deref());
+            Some(component_base::tls::client_config(ca, identity, &[b"h2"])?)
+        }
+        None => None,
+    };
+    let storage = Storage::connect(&cfg.etcd_servers, etcd_tls)?;
     let extra_sans: Vec<String> = cfg.advertise_address.iter().map(|a| a.to_string()).collect();
     let tls = server::tls_config(cfg.tls_cert_file.as_deref(), cfg.tls_private_key_file.as_deref(), &extra_sans)?;
     let listener = tokio::net::TcpListener::bind((cfg.bind_address, cfg.secure_port))

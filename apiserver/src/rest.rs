@@ -130,7 +130,7 @@ fn storage_error(resource: &Resource, name: &str, e: StorageError) -> ApiError {
         StorageError::Compacted { requested, current } => {
             ApiError::gone(format!("too old resource version: {requested} ({current})"))
         }
-        e @ (StorageError::Etcd(_) | StorageError::Endpoint { .. }) => {
+        e @ (StorageError::Etcd(_) | StorageError::Endpoint { .. } | StorageError::BadEndpoint(_)) => {
             tracing::warn!(error = %e, resource = resource.name, name, "storage request failed");
             ApiError::internal(e.to_string())
         }

@@ -6,6 +6,8 @@
 //! header's revision. Creates are a transaction on `create_revision == 0`, updates and
 //! deletes on `mod_revision == expected`, so concurrent writers never lose an update.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::Stream;
@@ -34,8 +36,77 @@ pub enum StorageError {
     Compacted { requested: i64, current: i64 },
     #[error("etcd request failed: {0}")]
     Etcd(#[from] tonic::Status),
+    #[error("invalid etcd endpoint {0:?}")]
+    BadEndpoint(String),
     #[error("invalid etcd endpoint {endpoint}: {source}")]
     Endpoint { endpoint: String, source: tonic::transport::Error },
+}
+
+/// Connects to the etcd endpoints in turn, starting from the last that worked, over
+/// TCP or TLS.
+#[derive(Clone)]
+struct Connector {
+    targets: Arc<Vec<(String, u16)>>,
+    next: Arc<AtomicUsize>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+type Io = hyper_util::rt::TokioIo<Box<dyn Conn>>;
+
+trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Conn for T {}
+
+impl tower::Service<http::Uri> for Connector {
+    type Response = Io;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Io, std::io::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let n = this.targets.len();
+            let start = this.next.load(Ordering::Relaxed);
+            let mut last = std::io::Error::other("no etcd endpoints");
+            for i in 0..n {
+                let idx = (start + i) % n;
+                let (host, port) = &this.targets[idx];
+                let tcp = match tokio::time::timeout(
+                    Duration::from_secs(2),
+                    tokio::net::TcpStream::connect((host.as_str(), *port)),
+                )
+                .await
+                {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => {
+                        last = e;
+                        continue;
+                    }
+                    Err(_) => {
+                        last =
+                            std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connecting to {host}:{port}"));
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                this.next.store(idx, Ordering::Relaxed);
+                let Some(cfg) = &this.tls else {
+                    return Ok(hyper_util::rt::TokioIo::new(Box::new(tcp) as Box<dyn Conn>));
+                };
+                let name = rustls_pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                match tokio_rustls::TlsConnector::from(cfg.clone()).connect(name, tcp).await {
+                    Ok(tls) => return Ok(hyper_util::rt::TokioIo::new(Box::new(tls) as Box<dyn Conn>)),
+                    Err(e) => last = e,
+                }
+            }
+            this.next.store((start + 1) % n.max(1), Ordering::Relaxed);
+            Err(last)
+        })
+    }
 }
 
 /// A stored value and its `mod_revision`.
@@ -99,18 +170,30 @@ fn get_op(key: &[u8]) -> RequestOp {
 }
 
 impl Storage {
-    /// A lazily connecting client; `endpoints` are URLs like `http://127.0.0.1:2379`.
-    pub fn connect(endpoints: &[String]) -> Result<Storage, StorageError> {
-        let mut eps = Vec::new();
+    /// A lazily connecting client; `endpoints` are URLs like `http://127.0.0.1:2379`
+    /// (`https://` with `tls`). One connection at a time, to the first endpoint that
+    /// answers; when it breaks, the next connection tries the others in turn.
+    pub fn connect(endpoints: &[String], tls: Option<Arc<rustls::ClientConfig>>) -> Result<Storage, StorageError> {
+        let first = endpoints.first().cloned().unwrap_or_default();
+        let mut targets = Vec::new();
         for e in endpoints {
-            let ep = Endpoint::from_shared(e.clone())
-                .map_err(|source| StorageError::Endpoint { endpoint: e.clone(), source })?
-                .connect_timeout(Duration::from_secs(2))
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(30));
-            eps.push(ep);
+            let uri: http::Uri = e.parse().map_err(|_| StorageError::BadEndpoint(e.clone()))?;
+            let host = uri.host().ok_or_else(|| StorageError::BadEndpoint(e.clone()))?;
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            let default_port = if uri.scheme_str() == Some("https") { 443 } else { 2379 };
+            targets.push((host, uri.port_u16().unwrap_or(default_port)));
         }
-        let channel = Channel::balance_list(eps.into_iter());
+        let endpoint = Endpoint::from_shared(first.clone())
+            .map_err(|source| StorageError::Endpoint { endpoint: first, source })?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10));
+        let channel = endpoint.connect_with_connector_lazy(Connector {
+            targets: Arc::new(targets),
+            next: Arc::new(AtomicUsize::new(0)),
+            tls,
+        });
         Ok(Storage { kv: KvClient::new(channel.clone()), watch: WatchClient::new(channel) })
     }
 

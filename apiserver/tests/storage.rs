@@ -13,7 +13,7 @@ use futures::StreamExt;
 
 async fn suite(backend: Backend) {
     let etcd = Etcd::start(backend);
-    let s = Storage::connect(std::slice::from_ref(&etcd.endpoint)).expect("connect");
+    let s = Storage::connect(std::slice::from_ref(&etcd.endpoint), None).expect("connect");
     let key = b"/registry/configmaps/default/x";
 
     // Create is create-once; the value's version is the create revision.
@@ -90,4 +90,37 @@ async fn storage_semantics_on_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_semantics_on_etcd() {
     suite(Backend::Etcd).await;
+}
+
+/// Mutual TLS to etcd (`--etcd-cafile/--etcd-certfile/--etcd-keyfile`), and an
+/// endpoint list whose first member is down: the client moves on to the next.
+async fn tls_and_failover(backend: Backend) {
+    component_base::tls::install_default_provider();
+    let pki = common::Pki::new();
+    let etcd = Etcd::start_tls(backend, &pki);
+    let cfg = component_base::tls::client_config(
+        &pki.path("ca.crt"),
+        Some((&pki.path("client.crt"), &pki.path("client.key"))),
+        &[b"h2"],
+    )
+    .unwrap();
+    let dead = format!("https://127.0.0.1:{}", common::free_port());
+    let s = Storage::connect(&[dead, etcd.endpoint.clone()], Some(cfg)).expect("connect");
+    let rev = s.create(b"/registry/namespaces/tls", b"v".to_vec()).await.expect("create over TLS");
+    assert_eq!(s.get(b"/registry/namespaces/tls").await.unwrap().unwrap().mod_revision, rev);
+
+    // Without a client certificate the member refuses us.
+    let anon = component_base::tls::client_config(&pki.path("ca.crt"), None, &[b"h2"]).unwrap();
+    let s = Storage::connect(std::slice::from_ref(&etcd.endpoint), Some(anon)).unwrap();
+    assert!(s.get(b"/registry/namespaces/tls").await.is_err(), "{backend:?} accepted a client without a certificate");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_tls_and_failover_on_store() {
+    tls_and_failover(Backend::Store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_tls_and_failover_on_etcd() {
+    tls_and_failover(Backend::Etcd).await;
 }

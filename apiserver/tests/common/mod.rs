@@ -80,8 +80,52 @@ fn wait_for_port(port: u16, proc: &mut Proc, what: &str) {
     panic!("{what} did not listen on {port} within 20 s:\n{}", proc.log_text());
 }
 
+/// A throwaway PKI in a temporary directory: `ca.crt`, `server.{crt,key}` for
+/// 127.0.0.1/localhost, `client.{crt,key}`.
+pub struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "etcd-ca");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        std::fs::write(dir.path().join("ca.crt"), ca_cert.pem()).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        for (name, sans) in [("server", vec!["127.0.0.1", "localhost"]), ("client", vec!["kube-apiserver-etcd-client"])]
+        {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(sans.into_iter().map(String::from).collect::<Vec<_>>()).unwrap();
+            p.distinguished_name.push(rcgen::DnType::CommonName, name);
+            let cert = p.signed_by(&key, &issuer).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.crt")), cert.pem()).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.key")), key.serialize_pem()).unwrap();
+        }
+        Pki { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
 impl Etcd {
     pub fn start(backend: Backend) -> Etcd {
+        Self::start_with(backend, None)
+    }
+
+    /// A member serving clients over TLS and requiring client certificates from `pki`.
+    pub fn start_tls(backend: Backend, pki: &Pki) -> Etcd {
+        Self::start_with(backend, Some(pki))
+    }
+
+    fn start_with(backend: Backend, pki: Option<&Pki>) -> Etcd {
+        let scheme = if pki.is_some() { "https" } else { "http" };
         let dir = tempfile::tempdir().expect("tempdir");
         let (client, peer, metrics) = (free_port(), free_port(), free_port());
         let log = dir.path().join("etcd.log");
@@ -92,9 +136,9 @@ impl Etcd {
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .arg("--listen-client-urls")
-            .arg(format!("http://127.0.0.1:{client}"))
+            .arg(format!("{scheme}://127.0.0.1:{client}"))
             .arg("--advertise-client-urls")
-            .arg(format!("http://127.0.0.1:{client}"))
+            .arg(format!("{scheme}://127.0.0.1:{client}"))
             .arg("--listen-peer-urls")
             .arg(format!("http://127.0.0.1:{peer}"))
             .arg("--initial-advertise-peer-urls")
@@ -106,10 +150,19 @@ impl Etcd {
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
             .stderr(out);
+        if let Some(pki) = pki {
+            cmd.arg("--cert-file")
+                .arg(pki.path("server.crt"))
+                .arg("--key-file")
+                .arg(pki.path("server.key"))
+                .arg("--trusted-ca-file")
+                .arg(pki.path("ca.crt"))
+                .arg("--client-cert-auth");
+        }
         let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {:?}: {e}", backend.binary()));
         let mut proc = Proc { child, log };
         wait_for_port(client, &mut proc, &format!("{backend:?}"));
-        Etcd { backend, endpoint: format!("http://127.0.0.1:{client}"), _proc: proc, _dir: dir }
+        Etcd { backend, endpoint: format!("{scheme}://127.0.0.1:{client}"), _proc: proc, _dir: dir }
     }
 }
 
