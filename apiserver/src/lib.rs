@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod discovery;
+pub mod patch;
 pub mod protobuf;
 pub mod registry;
 pub mod rest;

@@ -40,6 +40,8 @@ pub struct Resource {
     pub prepare_for_create: fn(&mut Value),
     /// Carries over what an update must not change (e.g. status on the main resource).
     pub prepare_for_update: fn(&mut Value, &Value),
+    /// Lists with a strategic-merge strategy beyond ObjectMeta's.
+    pub patch_lists: crate::patch::PatchTable,
     /// Table columns (after NAME) and their cells.
     pub columns: &'static [(&'static str, &'static str, &'static str)],
     pub cells: fn(&Value) -> Vec<Value>,
@@ -83,6 +85,7 @@ pub static RESOURCES: &[Resource] = &[
         validate: validate_configmap,
         prepare_for_create: |_| {},
         prepare_for_update: |_, _| {},
+        patch_lists: &[],
         columns: &[("Data", "integer", "Data contains the configuration data."), AGE_COLUMN],
         cells: |o| {
             let n = ["data", "binaryData"].iter().map(|f| o[f].as_object().map_or(0, |m| m.len())).sum::<usize>();
@@ -123,6 +126,7 @@ pub static RESOURCES: &[Resource] = &[
             }
             new["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
         },
+        patch_lists: &[],
         columns: &[("Status", "string", "The status of the namespace"), AGE_COLUMN],
         cells: |o| vec![o["status"]["phase"].clone(), json!(age(o))],
     },

@@ -414,6 +414,48 @@ impl Rest {
         Err(ApiError::conflict(resource.name, name))
     }
 
+    /// PATCH in one of the three formats (`media` is the request's media type). The
+    /// patched object is written like an update: guarded by the version it was made
+    /// from, retried on conflict unless the patch itself names a resourceVersion.
+    pub async fn patch(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        media: &str,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let patch: Value =
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+        let pinned = patch["metadata"]["resourceVersion"].as_str().is_some_and(|s| !s.is_empty());
+        for _ in 0..UPDATE_RETRIES {
+            let current = self.get(resource, ns, name).await?;
+            let patched = match media {
+                "application/merge-patch+json" => {
+                    let mut t = current.clone();
+                    crate::patch::merge_patch(&mut t, &patch);
+                    t
+                }
+                "application/json-patch+json" => crate::patch::json_patch(&current, &patch).map_err(|e| {
+                    ApiError::unprocessable(format!(
+                        "the server rejected our request due to an error in our request: {e}"
+                    ))
+                })?,
+                "application/strategic-merge-patch+json" => {
+                    crate::patch::strategic_merge_patch(&current, &patch, resource.patch_lists)
+                        .map_err(ApiError::bad_request)?
+                }
+                other => return Err(ApiError::unsupported_media_type(other)),
+            };
+            let body = serde_json::to_vec(&patched).unwrap_or_default();
+            match self.update(resource, ns, name, &body).await {
+                Err(e) if e.reason == "Conflict" && !pinned => continue,
+                r => return r,
+            }
+        }
+        Err(ApiError::conflict(resource.name, name))
+    }
+
     pub async fn delete(
         &self,
         resource: &Resource,

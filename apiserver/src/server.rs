@@ -230,10 +230,8 @@ fn parse_rest_path(segs: &[&str]) -> Result<RestPath, ApiError> {
     Ok(RestPath { resource, namespace: ns, name })
 }
 
-/// Reads a request body (JSON, or protobuf of `schema`) and returns it as JSON bytes.
-async fn read_body(req: Request<Incoming>, schema: &[crate::protobuf::Field]) -> Result<Bytes, ApiError> {
-    let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+/// Reads a request body, at most [`MAX_BODY`] bytes.
+async fn read_raw_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     let body = Limited::new(req.into_body(), MAX_BODY).collect().await.map_err(|e| {
         if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
             ApiError::too_large()
@@ -241,7 +239,14 @@ async fn read_body(req: Request<Incoming>, schema: &[crate::protobuf::Field]) ->
             ApiError::bad_request(format!("reading the request body: {e}"))
         }
     })?;
-    let bytes = body.to_bytes();
+    Ok(body.to_bytes())
+}
+
+/// Reads a request body (JSON, or protobuf of `schema`) and returns it as JSON bytes.
+async fn read_body(req: Request<Incoming>, schema: &[crate::protobuf::Field]) -> Result<Bytes, ApiError> {
+    let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let bytes = read_raw_body(req).await?;
     if bytes.is_empty() {
         return Ok(bytes);
     }
@@ -405,6 +410,13 @@ async fn rest_call(
             info.verb = "delete";
             let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
             Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body).await?))
+        }
+        (&Method::PATCH, Some(name)) => {
+            info.verb = "patch";
+            let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let body = read_raw_body(req).await?;
+            Ok(render(rest.patch(res, ns, name, &media, &body).await?, StatusCode::OK, false))
         }
         (&Method::DELETE, None) if res.verbs.contains(&"deletecollection") => {
             info.verb = "deletecollection";

@@ -103,6 +103,11 @@ impl ApiError {
         Self::new(400, "BadRequest", message.into(), None)
     }
 
+    /// A 422 without field causes (e.g. a JSON patch that does not apply).
+    pub fn unprocessable(message: impl Into<String>) -> ApiError {
+        Self::new(422, "Invalid", message.into(), None)
+    }
+
     pub fn method_not_allowed() -> ApiError {
         Self::new(
             405,

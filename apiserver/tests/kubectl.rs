@@ -133,6 +133,22 @@ fn scenario(backend: Backend) {
     let w_events: Vec<&str> = events.iter().filter(|(_, n)| n == "w").map(|(t, _)| t.as_str()).collect();
     assert_eq!(w_events, ["ADDED", "DELETED"], "{text}");
 
+    // Patches: kubectl label/annotate (strategic merge) and all three --type values.
+    assert_eq!(ok(&api, &["label", "cm", "x", "app=web"]).trim(), "configmap/x labeled");
+    assert_eq!(ok(&api, &["annotate", "cm", "x", "note=hi"]).trim(), "configmap/x annotated");
+    let refused = kubectl(&api, &["label", "cm", "x", "app=db"]);
+    assert_eq!(refused.stderr.trim(), "error: 'app' already has a value (web), and --overwrite is false");
+    ok(&api, &["label", "cm", "x", "app=db", "--overwrite"]);
+    ok(&api, &["patch", "cm", "x", "--type=merge", "-p", r#"{"data":{"m":"1"}}"#]);
+    ok(&api, &["patch", "cm", "x", "--type=json", "-p", r#"[{"op":"add","path":"/data/j","value":"2"}]"#]);
+    ok(&api, &["patch", "cm", "x", "-p", r#"{"data":{"s":"3"}}"#]);
+    let got = ok(&api, &["get", "cm", "x", "-o", "jsonpath={.metadata.labels} {.metadata.annotations} {.data}"]);
+    assert_eq!(got, r#"{"app":"db"} {"note":"hi"} {"a":"c","j":"2","m":"1","s":"3"}"#);
+    assert_eq!(ok(&api, &["label", "cm", "x", "app-"]).trim(), "configmap/x unlabeled");
+    let failed =
+        kubectl(&api, &["patch", "cm", "x", "--type=json", "-p", r#"[{"op":"test","path":"/data/a","value":"zz"}]"#]);
+    assert_eq!(failed.code, 1);
+
     // Label selectors (list, kubectl delete -l) and deletecollection.
     let coll = "/api/v1/namespaces/default/configmaps";
     for (name, app) in [("l1", "web"), ("l2", "web"), ("l3", "db"), ("l4", "db")] {
