@@ -190,6 +190,24 @@ fn scenario(backend: Backend) {
     assert_eq!(ok(&api, &["delete", "ns", "e2e"]).trim(), r#"namespace "e2e" deleted"#);
     assert!(ok(&api, &["get", "cm", "-A"]).lines().all(|l| !l.starts_with("e2e")));
 
+    // A watch from a compacted resourceVersion ends with upstream's 410 Expired event.
+    let list: Value = serde_json::from_str(&ok(&api, &["get", "--raw", "/api/v1/namespaces"])).unwrap();
+    let head = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let compact = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", &etcd.endpoint, "compact", &head])
+        .output()
+        .expect("etcdctl (Debian etcd-client) must be installed");
+    assert!(compact.status.success(), "{}", String::from_utf8_lossy(&compact.stderr));
+    let (code, body) =
+        api.curl(&["/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1", "--max-time", "10"]);
+    assert_eq!(code, 200, "{body}");
+    let ev: Value = serde_json::from_str(body.lines().next().unwrap_or("")).expect(&body);
+    assert_eq!(ev["type"], "ERROR");
+    assert_eq!(ev["object"]["code"], 410);
+    assert_eq!(ev["object"]["reason"], "Expired");
+    assert_eq!(ev["object"]["message"], format!("too old resource version: 1 ({head})"));
+
     // Health and metrics.
     let (code, readyz) = api.curl(&["/readyz?verbose"]);
     assert_eq!(code, 200);

@@ -80,6 +80,16 @@ async fn suite(backend: Backend) {
     assert_eq!(s.delete_prefix(b"/registry/configmaps/a/").await.unwrap(), 2);
     assert_eq!(s.list(b"/registry/configmaps/ab/", None, 0, 0).await.unwrap().items.len(), 1);
     s.ping().await.expect("ping");
+
+    // After compaction, old revisions are gone for lists and watches alike.
+    let head = s.list(b"/registry/", None, 0, 1).await.unwrap().revision;
+    let mut kv = proto::etcdserverpb::kv_client::KvClient::connect(etcd.endpoint.clone()).await.unwrap();
+    kv.compact(proto::etcdserverpb::CompactionRequest { revision: head, physical: true }).await.expect("compact");
+    let old = s.list(b"/registry/", None, rev1, 0).await;
+    assert!(matches!(old, Err(StorageError::Compacted { .. })), "{backend:?}: {old:?}");
+    let mut w = s.watch(b"/registry/", rev1).await.expect("watch");
+    let ev = tokio::time::timeout(Duration::from_secs(10), w.next()).await.expect("in time").expect("an item");
+    assert!(matches!(ev, Err(StorageError::Compacted { current, .. }) if current == head), "{backend:?}: {ev:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
