@@ -252,6 +252,13 @@ async fn read_body(req: Request<Incoming>, schema: &[crate::protobuf::Field]) ->
     }
     match media.as_str() {
         "application/json" | "" | "*/*" => Ok(bytes),
+        "application/yaml" => {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| ApiError::bad_request("error converting YAML to JSON: invalid UTF-8"))?;
+            let v: Value = serde_saphyr::from_str(text)
+                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?;
+            Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
+        }
         "application/vnd.kubernetes.protobuf" => {
             let v = crate::protobuf::decode_object(&bytes, schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
             Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))

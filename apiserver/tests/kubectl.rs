@@ -65,6 +65,21 @@ fn scenario(backend: Backend) {
     assert_eq!(again.code, 1);
     assert_eq!(again.stderr.trim(), r#"error: failed to create configmap: configmaps "x" already exists"#);
 
+    // YAML bodies are accepted like JSON.
+    let yaml_body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  k: v\n";
+    let (code, out) = api.curl(&[
+        "/api/v1/namespaces/default/configmaps",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/yaml",
+        "--data-binary",
+        yaml_body,
+    ]);
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(ok(&api, &["get", "cm", "from-yaml", "-o", "jsonpath={.data.k}"]), "v");
+    ok(&api, &["delete", "cm", "from-yaml"]);
+
     // Optimistic concurrency: an update with a stale resourceVersion is a 409.
     let path = "/api/v1/namespaces/default/configmaps/x";
     let mut stale = obj.clone();
