@@ -101,7 +101,7 @@ async fn ensure_system_namespaces(state: &State) {
                 }
             }
             let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-            match state.rest.create(ns, None, body.to_string().as_bytes()).await {
+            match state.rest.create(ns, None, body.to_string().as_bytes(), &mut rest::WriteContext::default()).await {
                 Ok(_) => tracing::info!(namespace = name, "created system namespace"),
                 Err(e) if e.reason == "AlreadyExists" => {}
                 Err(e) => {

@@ -30,8 +30,9 @@ pub struct Resource {
     /// The etcd path segment (upstream's quirks live here, e.g. `minions` for nodes).
     pub etcd_prefix: &'static str,
     pub name_rule: NameRule,
-    /// Decodes the body into the typed object; the error is serde's.
-    pub decode: fn(&Value) -> Result<(), String>,
+    /// Decodes the body into the typed object and re-encodes it (dropping unknown
+    /// fields); the error is serde's.
+    pub decode: fn(&Value) -> Result<Value, String>,
     /// The protobuf schema of the kind (request bodies only).
     pub proto: &'static [crate::protobuf::Field],
     /// Resource-specific validation after metadata checks.
@@ -81,7 +82,9 @@ pub static RESOURCES: &[Resource] = &[
         etcd_prefix: "configmaps",
         name_rule: NameRule::DnsSubdomain,
         proto: crate::protobuf::CONFIG_MAP,
-        decode: |v| serde_json::from_value::<ConfigMap>(v.clone()).map(drop).map_err(|e| e.to_string()),
+        decode: |v| {
+            serde_json::from_value::<ConfigMap>(v.clone()).and_then(serde_json::to_value).map_err(|e| e.to_string())
+        },
         validate: validate_configmap,
         prepare_for_create: |_| {},
         prepare_for_update: |_, _| {},
@@ -102,7 +105,9 @@ pub static RESOURCES: &[Resource] = &[
         etcd_prefix: "namespaces",
         name_rule: NameRule::DnsLabel,
         proto: crate::protobuf::NAMESPACE,
-        decode: |v| serde_json::from_value::<Namespace>(v.clone()).map(drop).map_err(|e| e.to_string()),
+        decode: |v| {
+            serde_json::from_value::<Namespace>(v.clone()).and_then(serde_json::to_value).map_err(|e| e.to_string())
+        },
         validate: |_| Vec::new(),
         prepare_for_create: |o| {
             // Upstream's namespace strategy: the "kubernetes" finalizer, phase Active,

@@ -184,8 +184,87 @@ fn name_of(obj: &Value) -> &str {
     obj["metadata"]["name"].as_str().unwrap_or("")
 }
 
-/// Parses and checks a request body against the resource and the URL's namespace.
-fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
+/// `fieldValidation`: what to do with fields the kind does not have.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    /// Upstream's default when the parameter is absent.
+    #[default]
+    Warn,
+    Strict,
+}
+
+/// Per-request options of writes, and the warnings they produce (sent back as
+/// `Warning` headers).
+#[derive(Clone, Debug, Default)]
+pub struct WriteContext {
+    pub field_validation: FieldValidation,
+    /// `dryRun=All`: everything but the storage write.
+    pub dry_run: bool,
+    pub warnings: Vec<String>,
+}
+
+impl WriteContext {
+    pub fn from_query(query: Option<&str>) -> Result<WriteContext, ApiError> {
+        let mut ctx = WriteContext::default();
+        for (k, v) in form_pairs(query) {
+            match k.as_str() {
+                "dryRun" => match v.as_str() {
+                    "All" => ctx.dry_run = true,
+                    "" => {}
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "Invalid dry run value: {other:?}: supported values: \"All\""
+                        )));
+                    }
+                },
+                "fieldValidation" => {
+                    ctx.field_validation = match v.as_str() {
+                        "Ignore" => FieldValidation::Ignore,
+                        "Warn" | "" => FieldValidation::Warn,
+                        "Strict" => FieldValidation::Strict,
+                        other => {
+                            return Err(ApiError::bad_request(format!(
+                                "fieldValidation parameter unsupported: {other}"
+                            )));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(ctx)
+    }
+}
+
+/// Paths present (and not null) in `input` but absent from `decoded`: the fields the
+/// typed decoding dropped, in upstream's notation (`spec.foo`, `items[0].bar`).
+pub fn unknown_fields(input: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, decoded) {
+        (Value::Object(i), Value::Object(d)) => {
+            for (k, v) in i {
+                if v.is_null() {
+                    continue;
+                }
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match d.get(k) {
+                    Some(dv) => unknown_fields(v, dv, &p, out),
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(d)) => {
+            for (n, (iv, dv)) in i.iter().zip(d).enumerate() {
+                unknown_fields(iv, dv, &format!("{path}[{n}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Parses and checks a request body against the resource and the URL's namespace. The
+/// result is the typed decoding re-encoded, so unknown fields are never stored.
+fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut WriteContext) -> Result<Value, ApiError> {
     let mut obj: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
     let Some(map) = obj.as_object_mut() else {
@@ -209,11 +288,28 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8]) -> Result<Val
     if !map.get("metadata").is_some_and(Value::is_object) {
         map.insert("metadata".into(), json!({}));
     }
-    if let Err(e) = (resource.decode)(&obj) {
-        return Err(ApiError::bad_request(format!(
-            "{k} in version \"v1\" cannot be handled as a {k}: {e}",
-            k = resource.kind
-        )));
+    let decoded = (resource.decode)(&obj).map_err(|e| {
+        ApiError::bad_request(format!("{k} in version \"v1\" cannot be handled as a {k}: {e}", k = resource.kind))
+    })?;
+    let mut unknown = Vec::new();
+    unknown_fields(&obj, &decoded, "", &mut unknown);
+    let mut obj = decoded;
+    if !unknown.is_empty() {
+        let texts: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+        match ctx.field_validation {
+            FieldValidation::Strict => {
+                return Err(ApiError::bad_request(format!(
+                    "{k} in version \"v1\" cannot be handled as a {k}: strict decoding error: {}",
+                    texts.join(", "),
+                    k = resource.kind
+                )));
+            }
+            FieldValidation::Warn => ctx.warnings.extend(texts),
+            FieldValidation::Ignore => {}
+        }
+    }
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
     }
     let meta = obj["metadata"].as_object_mut().expect("metadata is an object");
     if resource.namespaced {
@@ -258,8 +354,14 @@ impl Rest {
         }
     }
 
-    pub async fn create(&self, resource: &Resource, ns: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
-        let mut obj = decode_body(resource, ns, body)?;
+    pub async fn create(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        let mut obj = decode_body(resource, ns, body, ctx)?;
         let meta = obj["metadata"].as_object_mut().expect("metadata is an object");
         let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let generate = meta.get("generateName").and_then(Value::as_str).unwrap_or("").to_string();
@@ -281,6 +383,9 @@ impl Rest {
         validate(resource, &obj)?;
         if resource.namespaced {
             self.require_namespace(ns.unwrap_or_default()).await?;
+        }
+        if ctx.dry_run {
+            return Ok(obj);
         }
         let key = resource.key(ns, &name);
         let rev = self
@@ -364,8 +469,9 @@ impl Rest {
         ns: Option<&str>,
         name: &str,
         body: &[u8],
+        ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
-        let obj = decode_body(resource, ns, body)?;
+        let obj = decode_body(resource, ns, body, ctx)?;
         let body_name = name_of(&obj).to_string();
         if body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -401,7 +507,7 @@ impl Rest {
             meta.remove("resourceVersion");
             (resource.prepare_for_update)(&mut new, &old);
             validate(resource, &new)?;
-            if new == old {
+            if new == old || ctx.dry_run {
                 // Upstream skips the write of a no-op update and keeps the version.
                 return Ok(with_rv(new, current.mod_revision));
             }
@@ -424,6 +530,7 @@ impl Rest {
         name: &str,
         media: &str,
         body: &[u8],
+        ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
         let patch: Value =
             serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
@@ -448,7 +555,7 @@ impl Rest {
                 other => return Err(ApiError::unsupported_media_type(other)),
             };
             let body = serde_json::to_vec(&patched).unwrap_or_default();
-            match self.update(resource, ns, name, &body).await {
+            match self.update(resource, ns, name, &body, ctx).await {
                 Err(e) if e.reason == "Conflict" && !pinned => continue,
                 r => return r,
             }
@@ -462,6 +569,7 @@ impl Rest {
         ns: Option<&str>,
         name: &str,
         body: &[u8],
+        ctx: &WriteContext,
     ) -> Result<Value, ApiError> {
         if resource.name == "namespaces" && ["default", "kube-system", "kube-public"].contains(&name) {
             return Err(ApiError {
@@ -471,7 +579,8 @@ impl Rest {
                 details: Some(json!({"name": name, "kind": "namespaces"})),
             });
         }
-        let (pre_rv, pre_uid) = delete_preconditions(body)?;
+        let (pre_rv, pre_uid, body_dry_run) = delete_options(body)?;
+        let dry_run = ctx.dry_run || body_dry_run;
         let key = resource.key(ns, name);
         for _ in 0..UPDATE_RETRIES {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
@@ -494,9 +603,14 @@ impl Rest {
                     &current.mod_revision.to_string(),
                 ));
             }
-            match self.storage.delete(key.as_bytes(), current.mod_revision).await {
+            let deleted = if dry_run {
+                Ok(current.mod_revision)
+            } else {
+                self.storage.delete(key.as_bytes(), current.mod_revision).await
+            };
+            match deleted {
                 Ok(_) => {
-                    if resource.name == "namespaces" {
+                    if resource.name == "namespaces" && !dry_run {
                         self.delete_namespace_contents(name).await;
                     }
                     return Ok(json!({
@@ -615,13 +729,14 @@ impl Rest {
         resource: &Resource,
         ns: Option<&str>,
         opts: &ListOptions,
+        ctx: &WriteContext,
     ) -> Result<Value, ApiError> {
         let list = self.list(resource, ns, &ListOptions { limit: 0, continue_token: None, ..opts.clone() }).await?;
         let mut deleted = Vec::new();
         for obj in list["items"].as_array().into_iter().flatten() {
             let name = name_of(obj);
             let obj_ns = obj["metadata"]["namespace"].as_str();
-            match self.delete(resource, obj_ns, name, b"").await {
+            match self.delete(resource, obj_ns, name, b"", ctx).await {
                 Ok(_) => deleted.push(obj.clone()),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),
@@ -661,14 +776,16 @@ fn precondition_failed(resource: &Resource, name: &str, what: &str, want: &str, 
     }
 }
 
-fn delete_preconditions(body: &[u8]) -> Result<(Option<String>, Option<String>), ApiError> {
+/// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run).
+fn delete_options(body: &[u8]) -> Result<(Option<String>, Option<String>, bool), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((None, None));
+        return Ok((None, None, false));
     }
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
     let p = &v["preconditions"];
-    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from)))
+    let dry = v["dryRun"].as_array().is_some_and(|a| a.iter().any(|d| d == "All"));
+    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from), dry))
 }
 
 fn parse_rv(rv: &str) -> Result<i64, ApiError> {
@@ -756,14 +873,39 @@ mod tests {
     #[test]
     fn bodies_are_checked_against_the_url() {
         let cm = registry::find("configmaps").unwrap();
-        let ok = decode_body(cm, Some("default"), br#"{"metadata":{"name":"x"},"data":{"a":"b"}}"#).unwrap();
+        let ok = decode_body(
+            cm,
+            Some("default"),
+            br#"{"metadata":{"name":"x"},"data":{"a":"b"}}"#,
+            &mut WriteContext::default(),
+        )
+        .unwrap();
         assert_eq!(ok["kind"], "ConfigMap");
         assert_eq!(ok["metadata"]["namespace"], "default");
-        let e = decode_body(cm, Some("default"), br#"{"metadata":{"name":"x","namespace":"other"}}"#).unwrap_err();
+        let e = decode_body(
+            cm,
+            Some("default"),
+            br#"{"metadata":{"name":"x","namespace":"other"}}"#,
+            &mut WriteContext::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.code, 400);
-        let e = decode_body(cm, Some("default"), br#"{"data":{"a":5}}"#).unwrap_err();
+        let e = decode_body(cm, Some("default"), br#"{"data":{"a":5}}"#, &mut WriteContext::default()).unwrap_err();
         assert!(e.message.starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap"), "{}", e.message);
-        let e = decode_body(cm, Some("default"), b"{").unwrap_err();
+        let e = decode_body(cm, Some("default"), b"{", &mut WriteContext::default()).unwrap_err();
         assert_eq!(e.reason, "BadRequest");
+
+        // Unknown fields: dropped with a warning by default, refused under Strict.
+        let body = br#"{"metadata":{"name":"x","bogus":1},"data":{"a":"b"},"extra":{"y":null}}"#;
+        let mut warn = WriteContext::default();
+        let obj = decode_body(cm, Some("default"), body, &mut warn).unwrap();
+        assert_eq!(warn.warnings, [r#"unknown field "metadata.bogus""#, r#"unknown field "extra""#]);
+        assert!(obj.get("extra").is_none() && obj["metadata"].get("bogus").is_none(), "{obj}");
+        let mut strict = WriteContext { field_validation: FieldValidation::Strict, ..Default::default() };
+        let e = decode_body(cm, Some("default"), body, &mut strict).unwrap_err();
+        assert_eq!(
+            e.message,
+            r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "metadata.bogus", unknown field "extra""#
+        );
     }
 }

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::registry::{self, Resource};
-use crate::rest::{self, ListOptions, Rest};
+use crate::rest::{self, ListOptions, Rest, WriteContext};
 use crate::status::ApiError;
 use crate::{discovery, storage::Storage};
 
@@ -399,7 +399,9 @@ async fn rest_call(
                 return Err(ApiError::method_not_allowed());
             }
             let body = read_body(req, res.proto).await?;
-            Ok(render(rest.create(res, ns, &body).await?, StatusCode::CREATED, false))
+            let mut ctx = WriteContext::from_query(query)?;
+            let obj = rest.create(res, ns, &body, &mut ctx).await?;
+            Ok(with_warnings(render(obj, StatusCode::CREATED, false), &ctx))
         }
         (&Method::GET, Some(name)) => {
             if res.namespaced && ns.is_none() {
@@ -411,27 +413,44 @@ async fn rest_call(
         (&Method::PUT, Some(name)) => {
             info.verb = "update";
             let body = read_body(req, res.proto).await?;
-            Ok(render(rest.update(res, ns, name, &body).await?, StatusCode::OK, false))
+            let mut ctx = WriteContext::from_query(query)?;
+            let obj = rest.update(res, ns, name, &body, &mut ctx).await?;
+            Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }
         (&Method::DELETE, Some(name)) => {
             info.verb = "delete";
             let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
-            Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body).await?))
+            let ctx = WriteContext::from_query(query)?;
+            Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body, &ctx).await?))
         }
         (&Method::PATCH, Some(name)) => {
             info.verb = "patch";
             let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
             let body = read_raw_body(req).await?;
-            Ok(render(rest.patch(res, ns, name, &media, &body).await?, StatusCode::OK, false))
+            let mut ctx = WriteContext::from_query(query)?;
+            let obj = rest.patch(res, ns, name, &media, &body, &mut ctx).await?;
+            Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }
         (&Method::DELETE, None) if res.verbs.contains(&"deletecollection") => {
             info.verb = "deletecollection";
             let opts = ListOptions::parse(query)?;
-            Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts).await?))
+            let ctx = WriteContext::from_query(query)?;
+            Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &ctx).await?))
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// Adds the request's warnings as `Warning: 299 - "<text>"` headers.
+fn with_warnings(mut resp: Response<Body>, ctx: &WriteContext) -> Response<Body> {
+    for w in &ctx.warnings {
+        let quoted = serde_json::to_string(w).unwrap_or_default();
+        if let Ok(v) = http::HeaderValue::from_str(&format!("299 - {quoted}")) {
+            resp.headers_mut().append("warning", v);
+        }
+    }
+    resp
 }
 
 fn partial_metadata(obj: &Value) -> Value {

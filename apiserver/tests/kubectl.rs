@@ -80,6 +80,44 @@ fn scenario(backend: Backend) {
     assert_eq!(ok(&api, &["get", "cm", "from-yaml", "-o", "jsonpath={.data.k}"]), "v");
     ok(&api, &["delete", "cm", "from-yaml"]);
 
+    // fieldValidation (kubectl sends Strict) and dry-run.
+    let (code, out) = api.curl(&[
+        "/api/v1/namespaces/default/configmaps?fieldValidation=Strict",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"metadata":{"name":"strict"},"bogus":1}"#,
+    ]);
+    assert_eq!(code, 400, "{out}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        status["message"],
+        r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "bogus""#
+    );
+    let (code, out) = api.curl(&[
+        "/api/v1/namespaces/default/configmaps",
+        "-X",
+        "POST",
+        "-i",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"metadata":{"name":"warned"},"bogus":1}"#,
+    ]);
+    assert_eq!(code, 201, "{out}");
+    assert!(out.to_ascii_lowercase().contains("warning: 299 - \"unknown field \\\"bogus\\\"\""), "{out}");
+    let warned = ok(&api, &["get", "cm", "warned", "-o", "json"]);
+    assert!(!warned.contains("bogus"), "unknown fields must not be stored: {warned}");
+    ok(&api, &["delete", "cm", "warned"]);
+    let dry = ok(&api, &["create", "cm", "dry", "--from-literal=a=b", "--dry-run=server"]);
+    assert_eq!(dry.trim(), "configmap/dry created (server dry run)");
+    assert_eq!(kubectl(&api, &["get", "cm", "dry"]).code, 1, "a dry-run create must not store");
+    let dry_del = ok(&api, &["delete", "cm", "x", "--dry-run=server"]);
+    assert_eq!(dry_del.trim(), r#"configmap "x" deleted (server dry run)"#);
+    ok(&api, &["get", "cm", "x"]);
+
     // Optimistic concurrency: an update with a stale resourceVersion is a 409.
     let path = "/api/v1/namespaces/default/configmaps/x";
     let mut stale = obj.clone();
