@@ -210,6 +210,14 @@ fn scenario(backend: Backend) {
         assert_eq!(code, 201, "{out}");
     }
     assert_eq!(ok(&api, &["get", "cm", "-l", "app=web", "-o", "name"]), "configmap/l1\nconfigmap/l2\n");
+    // Pagination: limit/continue pages (one object each) add up to the whole list.
+    let whole = ok(&api, &["get", "cm", "-A", "-o", "name"]);
+    assert_eq!(whole.lines().count(), 5, "{whole}");
+    assert_eq!(ok(&api, &["get", "cm", "-A", "-o", "name", "--chunk-size=1"]), whole);
+    assert_eq!(
+        ok(&api, &["get", "cm", "-l", "app=db", "-o", "name", "--chunk-size=1"]),
+        "configmap/l3\nconfigmap/l4\n"
+    );
     assert_eq!(ok(&api, &["get", "cm", "-l", "app notin (web),app", "-o", "name"]), "configmap/l3\nconfigmap/l4\n");
     let del = ok(&api, &["delete", "cm", "-l", "app=web"]);
     assert_eq!(del, "configmap \"l1\" deleted\nconfigmap \"l2\" deleted\n");
