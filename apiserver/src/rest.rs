@@ -498,7 +498,8 @@ impl Rest {
             let old = decode_stored(resource, &current.value)?;
             let mut new = obj.clone();
             let meta = new["metadata"].as_object_mut().expect("metadata is an object");
-            for f in ["uid", "creationTimestamp", "generateName"] {
+            // Set by the server only: kept from the stored object whatever the body says.
+            for f in ["uid", "creationTimestamp", "generateName", "deletionTimestamp", "deletionGracePeriodSeconds"] {
                 match old["metadata"].get(f) {
                     Some(v) => meta.insert(f.into(), v.clone()),
                     None => meta.remove(f),
@@ -507,11 +508,21 @@ impl Rest {
             meta.remove("resourceVersion");
             (resource.prepare_for_update)(&mut new, &old);
             validate(resource, &new)?;
+            validate_finalizers_update(resource, &new, &old)?;
             if new == old || ctx.dry_run {
                 // Upstream skips the write of a no-op update and keeps the version.
                 return Ok(with_rv(new, current.mod_revision));
             }
             match self.storage.update(key.as_bytes(), encode_for_storage(&new), current.mod_revision).await {
+                Ok(rev) if is_deleting(&new) && finalizers(&new).is_empty() => {
+                    // The last finalizer is gone from an object being deleted: it goes
+                    // now (watchers see the update, then the deletion, as upstream).
+                    match self.storage.delete(key.as_bytes(), rev).await {
+                        Ok(_) | Err(StorageError::NotFound | StorageError::Conflict) => {}
+                        Err(e) => return Err(storage_error(resource, name, e)),
+                    }
+                    return Ok(with_rv(new, rev));
+                }
                 Ok(rev) => return Ok(with_rv(new, rev)),
                 Err(StorageError::Conflict) if precondition.is_none() => continue,
                 Err(e) => return Err(storage_error(resource, name, e)),
@@ -602,6 +613,23 @@ impl Rest {
                     want,
                     &current.mod_revision.to_string(),
                 ));
+            }
+            if !finalizers(&old).is_empty() {
+                // Finalizers hold the object: mark it as being deleted and return it.
+                if is_deleting(&old) {
+                    return Ok(with_rv(old, current.mod_revision));
+                }
+                let mut marked = old.clone();
+                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                if dry_run {
+                    return Ok(with_rv(marked, current.mod_revision));
+                }
+                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                    Ok(rev) => return Ok(with_rv(marked, rev)),
+                    Err(StorageError::Conflict) => continue,
+                    Err(e) => return Err(storage_error(resource, name, e)),
+                }
             }
             let deleted = if dry_run {
                 Ok(current.mod_revision)
@@ -774,6 +802,35 @@ fn precondition_failed(resource: &Resource, name: &str, what: &str, want: &str, 
         ),
         details: Some(json!({"name": name, "kind": resource.name})),
     }
+}
+
+fn finalizers(obj: &Value) -> Vec<&str> {
+    obj["metadata"]["finalizers"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
+fn is_deleting(obj: &Value) -> bool {
+    obj["metadata"]["deletionTimestamp"].is_string()
+}
+
+/// Upstream's `ValidateObjectMetaUpdate` rule: no new finalizers once deletion started.
+fn validate_finalizers_update(resource: &Resource, new: &Value, old: &Value) -> Result<(), ApiError> {
+    if !is_deleting(old) {
+        return Ok(());
+    }
+    let before = finalizers(old);
+    let added: Vec<&str> = finalizers(new).into_iter().filter(|f| !before.contains(f)).collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    let list = added.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ");
+    let err = FieldError {
+        reason: "FieldValueForbidden",
+        field: "metadata.finalizers".into(),
+        message: format!(
+            "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{list}}}"
+        ),
+    };
+    Err(ApiError::invalid(resource.kind, name_of(new), &[err]))
 }
 
 /// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run).

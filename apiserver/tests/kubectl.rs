@@ -202,6 +202,28 @@ fn scenario(backend: Backend) {
         kubectl(&api, &["patch", "cm", "x", "--type=json", "-p", r#"[{"op":"test","path":"/data/a","value":"zz"}]"#]);
     assert_eq!(failed.code, 1);
 
+    // Finalizers hold a deleted object (deletionTimestamp set) until the last one goes.
+    ok(&api, &["create", "cm", "held", "--from-literal=a=b"]);
+    ok(&api, &["patch", "cm", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#]);
+    assert_eq!(ok(&api, &["delete", "cm", "held", "--wait=false"]).trim(), r#"configmap "held" deleted"#);
+    let held: Value = serde_json::from_str(&ok(&api, &["get", "cm", "held", "-o", "json"])).unwrap();
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
+    let more = kubectl(
+        &api,
+        &[
+            "patch",
+            "cm",
+            "held",
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/metadata/finalizers/-","value":"example.com/more"}]"#,
+        ],
+    );
+    assert!(more.stderr.contains("no new finalizers can be added if the object is being deleted"), "{}", more.stderr);
+    ok(&api, &["patch", "cm", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    let gone = kubectl(&api, &["get", "cm", "held"]);
+    assert_eq!(gone.stderr.trim(), r#"Error from server (NotFound): configmaps "held" not found"#);
+
     // Label selectors (list, kubectl delete -l) and deletecollection.
     let coll = "/api/v1/namespaces/default/configmaps";
     for (name, app) in [("l1", "web"), ("l2", "web"), ("l3", "db"), ("l4", "db")] {
