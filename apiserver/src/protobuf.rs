@@ -16,6 +16,8 @@ pub const MAGIC: &[u8] = b"k8s\x00";
 pub enum Kind {
     Str,
     Bool,
+    /// A `*bool`: present means set, false included.
+    OptBool,
     Int,
     /// Bytes, base64 in JSON.
     Bytes,
@@ -61,7 +63,32 @@ pub const CONFIG_MAP: &[Field] = &[
     (1, "metadata", Kind::Msg(OBJECT_META)),
     (2, "data", Kind::MapStr),
     (3, "binaryData", Kind::MapBytes),
-    (4, "immutable", Kind::Bool),
+    (4, "immutable", Kind::OptBool),
+];
+
+pub const SECRET: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "data", Kind::MapBytes),
+    (3, "type", Kind::Str),
+    (4, "stringData", Kind::MapStr),
+    (5, "immutable", Kind::OptBool),
+];
+
+const OBJECT_REFERENCE: &[Field] = &[
+    (1, "kind", Kind::Str),
+    (2, "namespace", Kind::Str),
+    (3, "name", Kind::Str),
+    (4, "uid", Kind::Str),
+    (5, "apiVersion", Kind::Str),
+    (6, "resourceVersion", Kind::Str),
+    (7, "fieldPath", Kind::Str),
+];
+
+pub const SERVICE_ACCOUNT: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "secrets", Kind::RepMsg(OBJECT_REFERENCE)),
+    (3, "imagePullSecrets", Kind::RepMsg(&[(1, "name", Kind::Str)])),
+    (4, "automountServiceAccountToken", Kind::OptBool),
 ];
 
 pub const NAMESPACE: &[Field] = &[
@@ -197,7 +224,7 @@ pub fn message(b: &[u8], schema: &[Field]) -> Result<Map<String, Value>, DecodeE
             (Kind::Bytes, Wire::Len(x)) => {
                 out.insert(name, json!(base64::engine::general_purpose::STANDARD.encode(x)));
             }
-            (Kind::Bool, Wire::Varint(v)) => {
+            (Kind::Bool | Kind::OptBool, Wire::Varint(v)) => {
                 out.insert(name, json!(v != 0));
             }
             (Kind::Int, Wire::Varint(v)) => {

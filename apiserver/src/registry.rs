@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use base64::Engine;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use serde_json::{Value, json};
 
 use crate::status::FieldError;
@@ -37,6 +38,8 @@ pub struct Resource {
     pub proto: &'static [crate::protobuf::Field],
     /// Resource-specific validation after metadata checks.
     pub validate: fn(&Value) -> Vec<FieldError>,
+    /// Extra checks of an update against the stored object (immutable fields).
+    pub validate_update: fn(&Value, &Value) -> Vec<FieldError>,
     /// Defaults and resets on create (status, finalizers, ...).
     pub prepare_for_create: fn(&mut Value),
     /// Carries over what an update must not change (e.g. status on the main resource).
@@ -86,6 +89,7 @@ pub static RESOURCES: &[Resource] = &[
             serde_json::from_value::<ConfigMap>(v.clone()).and_then(serde_json::to_value).map_err(|e| e.to_string())
         },
         validate: validate_configmap,
+        validate_update: validate_immutable_data,
         prepare_for_create: |_| {},
         prepare_for_update: |_, _| {},
         patch_lists: &[],
@@ -109,6 +113,7 @@ pub static RESOURCES: &[Resource] = &[
             serde_json::from_value::<Namespace>(v.clone()).and_then(serde_json::to_value).map_err(|e| e.to_string())
         },
         validate: |_| Vec::new(),
+        validate_update: |_, _| Vec::new(),
         prepare_for_create: |o| {
             // Upstream's namespace strategy: the "kubernetes" finalizer, phase Active,
             // and the immutable kubernetes.io/metadata.name label.
@@ -134,6 +139,75 @@ pub static RESOURCES: &[Resource] = &[
         patch_lists: &[],
         columns: &[("Status", "string", "The status of the namespace"), AGE_COLUMN],
         cells: |o| vec![o["status"]["phase"].clone(), json!(age(o))],
+    },
+    Resource {
+        name: "secrets",
+        singular: "secret",
+        kind: "Secret",
+        namespaced: true,
+        short_names: &[],
+        verbs: VERBS_CRUD,
+        etcd_prefix: "secrets",
+        name_rule: NameRule::DnsSubdomain,
+        proto: crate::protobuf::SECRET,
+        decode: |v| {
+            serde_json::from_value::<Secret>(v.clone()).and_then(serde_json::to_value).map_err(|e| e.to_string())
+        },
+        validate: validate_secret,
+        validate_update: |new, old| {
+            let mut errs = validate_immutable_data(new, old);
+            if new["type"] != old["type"] {
+                errs.push(FieldError::invalid("type", new["type"].as_str().unwrap_or(""), "field is immutable"));
+            }
+            errs
+        },
+        prepare_for_create: secret_string_data,
+        prepare_for_update: |new, _| secret_string_data(new),
+        patch_lists: &[],
+        columns: &[
+            (
+                "Type",
+                "string",
+                "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types",
+            ),
+            (
+                "Data",
+                "integer",
+                "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4",
+            ),
+            AGE_COLUMN,
+        ],
+        cells: |o| vec![o["type"].clone(), json!(o["data"].as_object().map_or(0, |m| m.len())), json!(age(o))],
+    },
+    Resource {
+        name: "serviceaccounts",
+        singular: "serviceaccount",
+        kind: "ServiceAccount",
+        namespaced: true,
+        short_names: &["sa"],
+        verbs: VERBS_CRUD,
+        etcd_prefix: "serviceaccounts",
+        name_rule: NameRule::DnsSubdomain,
+        proto: crate::protobuf::SERVICE_ACCOUNT,
+        decode: |v| {
+            serde_json::from_value::<ServiceAccount>(v.clone())
+                .and_then(serde_json::to_value)
+                .map_err(|e| e.to_string())
+        },
+        validate: |_| Vec::new(),
+        validate_update: |_, _| Vec::new(),
+        prepare_for_create: |_| {},
+        prepare_for_update: |_, _| {},
+        patch_lists: &[("secrets", crate::patch::ListMerge::ByKey("name"))],
+        columns: &[
+            (
+                "Secrets",
+                "string",
+                "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.",
+            ),
+            AGE_COLUMN,
+        ],
+        cells: |o| vec![json!(o["secrets"].as_array().map_or(0, Vec::len)), json!(age(o))],
     },
 ];
 
@@ -237,6 +311,66 @@ fn validate_configmap(o: &Value) -> Vec<FieldError> {
                 errs.push(FieldError::invalid(&path, key, "duplicate of key present in data"));
             }
         }
+    }
+    errs
+}
+
+/// `immutable: true` on a ConfigMap or Secret freezes its data (and itself).
+fn validate_immutable_data(new: &Value, old: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if old["immutable"] != json!(true) {
+        return errs;
+    }
+    let forbidden = |field: &str| FieldError {
+        reason: "FieldValueForbidden",
+        field: field.into(),
+        message: format!("{field}: Forbidden: field is immutable when `immutable` is set"),
+    };
+    if new["immutable"] != json!(true) {
+        errs.push(forbidden("immutable"));
+    }
+    for f in ["data", "binaryData"] {
+        let empty = |v: &Value| v.is_null() || v.as_object().is_some_and(|m| m.is_empty());
+        if new[f] != old[f] && !(empty(&new[f]) && empty(&old[f])) {
+            errs.push(forbidden(f));
+        }
+    }
+    errs
+}
+
+/// The secret strategy: `stringData` is merged into `data` (base64) and never stored;
+/// the type defaults to Opaque.
+fn secret_string_data(o: &mut Value) {
+    if let Some(Value::Object(sd)) = o.as_object_mut().and_then(|m| m.remove("stringData")) {
+        if !o["data"].is_object() {
+            o["data"] = json!({});
+        }
+        for (k, v) in sd {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+            o["data"][k] = json!(b64);
+        }
+    }
+    if o["type"].as_str().is_none_or(str::is_empty) {
+        o["type"] = json!("Opaque");
+    }
+}
+
+fn validate_secret(o: &Value) -> Vec<FieldError> {
+    let mut errs = validate_configmap(&json!({"data": o["data"].clone()}));
+    let total: usize = o["data"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .map(|v| {
+            base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default()).map_or(0, |b| b.len())
+        })
+        .sum();
+    if total > 1024 * 1024 {
+        errs.push(FieldError {
+            reason: "FieldValueTooLong",
+            field: "data".into(),
+            message: "data: Too long: may not be more than 1048576 bytes".into(),
+        });
     }
     errs
 }

@@ -508,6 +508,10 @@ impl Rest {
             meta.remove("resourceVersion");
             (resource.prepare_for_update)(&mut new, &old);
             validate(resource, &new)?;
+            let errs = (resource.validate_update)(&new, &old);
+            if !errs.is_empty() {
+                return Err(ApiError::invalid(resource.kind, name, &errs));
+            }
             validate_finalizers_update(resource, &new, &old)?;
             if new == old || ctx.dry_run {
                 // Upstream skips the write of a no-op update and keeps the version.

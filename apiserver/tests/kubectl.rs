@@ -202,6 +202,44 @@ fn scenario(backend: Backend) {
         kubectl(&api, &["patch", "cm", "x", "--type=json", "-p", r#"[{"op":"test","path":"/data/a","value":"zz"}]"#]);
     assert_eq!(failed.code, 1);
 
+    // Secrets (stringData folded into data, type defaulted and immutable), service
+    // accounts, immutable configmaps: each resource is one table entry.
+    assert_eq!(
+        ok(&api, &["create", "secret", "generic", "s1", "--from-literal=pw=hunter2"]).trim(),
+        "secret/s1 created"
+    );
+    let secret: Value = serde_json::from_str(&ok(&api, &["get", "secret", "s1", "-o", "json"])).unwrap();
+    assert_eq!((secret["data"]["pw"].as_str(), secret["type"].as_str()), (Some("aHVudGVyMg=="), Some("Opaque")));
+    let (code, out) = api.curl(&[
+        "/api/v1/namespaces/default/secrets",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"metadata":{"name":"s2"},"stringData":{"k":"v"}}"#,
+    ]);
+    assert_eq!(code, 201, "{out}");
+    let s2: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s2["data"], serde_json::json!({"k": "dg=="}));
+    assert!(s2.get("stringData").is_none());
+    let secrets = ok(&api, &["get", "secrets"]);
+    assert!(secrets.starts_with("NAME") && secrets.contains("TYPE") && secrets.contains("Opaque"), "{secrets}");
+    let retype = kubectl(&api, &["patch", "secret", "s1", "-p", r#"{"type":"other"}"#]);
+    assert_eq!(retype.stderr.trim(), r#"The Secret "s1" is invalid: type: Invalid value: "other": field is immutable"#);
+    assert_eq!(ok(&api, &["create", "sa", "robot"]).trim(), "serviceaccount/robot created");
+    assert!(ok(&api, &["get", "sa"]).lines().any(|l| l.starts_with("robot")));
+    ok(&api, &["create", "cm", "frozen", "--from-literal=a=b"]);
+    ok(&api, &["patch", "cm", "frozen", "-p", r#"{"immutable":true}"#]);
+    let thaw = kubectl(&api, &["patch", "cm", "frozen", "-p", r#"{"data":{"a":"c"}}"#]);
+    assert_eq!(
+        thaw.stderr.trim(),
+        r#"The ConfigMap "frozen" is invalid: data: Forbidden: field is immutable when `immutable` is set"#
+    );
+    for (kind, name) in [("secret", "s1"), ("secret", "s2"), ("sa", "robot"), ("cm", "frozen")] {
+        ok(&api, &["delete", kind, name]);
+    }
+
     // Finalizers hold a deleted object (deletionTimestamp set) until the last one goes.
     ok(&api, &["create", "cm", "held", "--from-literal=a=b"]);
     ok(&api, &["patch", "cm", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#]);
