@@ -33,7 +33,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     let t = target.as_object_mut().expect("an object");
     for (k, v) in p {
         if v.is_null() {
-            t.remove(k);
+            t.shift_remove(k);
         } else {
             merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
         }
@@ -97,7 +97,7 @@ fn remove(doc: &mut Value, path: &str) -> Result<Value, String> {
     let parts = pointer_parts(path)?;
     let (last, parents) = parts.split_last().ok_or("cannot remove the whole document")?;
     match parent_mut(doc, parents)? {
-        Value::Object(m) => m.remove(last).ok_or_else(|| format!("unable to remove nonexistent key: {last}")),
+        Value::Object(m) => m.shift_remove(last).ok_or_else(|| format!("unable to remove nonexistent key: {last}")),
         Value::Array(a) => {
             let i: usize = last.parse().map_err(|_| format!("invalid array index {last:?}"))?;
             if i >= a.len() {
@@ -195,10 +195,10 @@ fn smp_map(target: &mut Value, patch: &Map<String, Value>, path: &str, table: Pa
         }
         match v {
             Value::Null => {
-                t.remove(k);
+                t.shift_remove(k);
             }
             Value::Object(pm) if pm.get("$patch").and_then(Value::as_str) == Some("delete") => {
-                t.remove(k);
+                t.shift_remove(k);
             }
             Value::Object(pm) => smp_map(t.entry(k.clone()).or_insert(Value::Null), pm, &child, table)?,
             Value::Array(pa) => match lookup(table, &child) {

@@ -341,7 +341,7 @@ fn validate_immutable_data(new: &Value, old: &Value) -> Vec<FieldError> {
 /// The secret strategy: `stringData` is merged into `data` (base64) and never stored;
 /// the type defaults to Opaque.
 fn secret_string_data(o: &mut Value) {
-    if let Some(Value::Object(sd)) = o.as_object_mut().and_then(|m| m.remove("stringData")) {
+    if let Some(Value::Object(sd)) = o.as_object_mut().and_then(|m| m.shift_remove("stringData")) {
         if !o["data"].is_object() {
             o["data"] = json!({});
         }

@@ -25,6 +25,10 @@ pub struct ListOptions {
     pub label_selector: Option<String>,
     pub watch: bool,
     pub timeout_seconds: Option<u64>,
+    pub allow_watch_bookmarks: bool,
+    /// Watch-list: the current state as ADDED events, then a BOOKMARK marked
+    /// `k8s.io/initial-events-end`.
+    pub send_initial_events: Option<bool>,
 }
 
 impl ListOptions {
@@ -42,6 +46,8 @@ impl ListOptions {
                 "labelSelector" if !v.is_empty() => o.label_selector = Some(v),
                 "watch" => o.watch = v.is_empty() || v == "true" || v == "1",
                 "timeoutSeconds" if !v.is_empty() => o.timeout_seconds = v.parse().ok(),
+                "allowWatchBookmarks" => o.allow_watch_bookmarks = v == "true" || v == "1",
+                "sendInitialEvents" if !v.is_empty() => o.send_initial_events = Some(v == "true" || v == "1"),
                 _ => {}
             }
         }
@@ -171,7 +177,7 @@ fn with_rv(mut obj: Value, rv: i64) -> Value {
 fn encode_for_storage(obj: &Value) -> Vec<u8> {
     let mut o = obj.clone();
     if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
+        meta.shift_remove("resourceVersion");
     }
     serde_json::to_vec(&o).unwrap_or_default()
 }
@@ -324,7 +330,7 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
             }
         }
     } else {
-        meta.remove("namespace");
+        meta.shift_remove("namespace");
     }
     Ok(obj)
 }
@@ -377,7 +383,7 @@ impl Rest {
         meta.insert("uid".into(), json!(new_uid()));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
         for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
-            meta.remove(f);
+            meta.shift_remove(f);
         }
         (resource.prepare_for_create)(&mut obj);
         validate(resource, &obj)?;
@@ -439,8 +445,8 @@ impl Rest {
                 continue;
             }
             if let Some(m) = obj.as_object_mut() {
-                m.remove("kind");
-                m.remove("apiVersion");
+                m.shift_remove("kind");
+                m.shift_remove("apiVersion");
             }
             items.push(obj);
         }
@@ -502,10 +508,10 @@ impl Rest {
             for f in ["uid", "creationTimestamp", "generateName", "deletionTimestamp", "deletionGracePeriodSeconds"] {
                 match old["metadata"].get(f) {
                     Some(v) => meta.insert(f.into(), v.clone()),
-                    None => meta.remove(f),
+                    None => meta.shift_remove(f),
                 };
             }
-            meta.remove("resourceVersion");
+            meta.shift_remove("resourceVersion");
             (resource.prepare_for_update)(&mut new, &old);
             validate(resource, &new)?;
             let errs = (resource.validate_update)(&new, &old);
@@ -685,35 +691,62 @@ impl Rest {
             _ => resource.prefix(),
         };
         let rv = opts.resource_version.as_deref().unwrap_or("");
-        let (initial, from) = if rv.is_empty() || rv == "0" {
-            let list = self
-                .list(
-                    resource,
-                    ns.as_deref(),
-                    &ListOptions { field_selector: opts.field_selector.clone(), ..Default::default() },
-                )
-                .await?;
+        if let Some(send) = opts.send_initial_events {
+            let mut errs = Vec::new();
+            if opts.resource_version_match.as_deref() != Some("NotOlderThan") && send {
+                errs.push(FieldError {
+                    reason: "FieldValueForbidden",
+                    field: "resourceVersionMatch".into(),
+                    message: "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan".into(),
+                });
+            }
+            if !opts.allow_watch_bookmarks && send {
+                errs.push(FieldError::required(
+                    "allowWatchBookmarks",
+                    "sendInitialEvents requires setting allowWatchBookmarks to true",
+                ));
+            }
+            if !errs.is_empty() {
+                return Err(ApiError::invalid("ListOptions.meta.k8s.io", "", &errs));
+            }
+        }
+        let legacy_initial = opts.send_initial_events.is_none() && (rv.is_empty() || rv == "0");
+        let (initial, from) = if legacy_initial || opts.send_initial_events == Some(true) {
+            let list_opts = ListOptions {
+                field_selector: opts.field_selector.clone(),
+                label_selector: opts.label_selector.clone(),
+                ..Default::default()
+            };
+            let list = self.list(resource, ns.as_deref(), &list_opts).await?;
             let list_rv = parse_rv(list["metadata"]["resourceVersion"].as_str().unwrap_or("0"))?;
             let items = list["items"].as_array().cloned().unwrap_or_default();
-            let initial: Vec<Value> = items
+            let mut initial: Vec<Value> = items
                 .into_iter()
-                .map(|mut o| {
-                    o["kind"] = json!(resource.kind);
-                    o["apiVersion"] = json!("v1");
+                .map(|o| {
                     let mut ordered = Map::new();
-                    ordered.insert("kind".into(), o["kind"].take());
-                    ordered.insert("apiVersion".into(), o["apiVersion"].take());
+                    ordered.insert("kind".into(), json!(resource.kind));
+                    ordered.insert("apiVersion".into(), json!("v1"));
                     if let Some(m) = o.as_object() {
-                        for (k, v) in m {
-                            if k != "kind" && k != "apiVersion" {
-                                ordered.insert(k.clone(), v.clone());
-                            }
-                        }
+                        ordered.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
                     }
                     json!({"type": "ADDED", "object": ordered})
                 })
                 .collect();
+            if opts.send_initial_events == Some(true) {
+                initial.push(json!({"type": "BOOKMARK", "object": {
+                    "kind": resource.kind,
+                    "apiVersion": "v1",
+                    "metadata": {
+                        "resourceVersion": list_rv.to_string(),
+                        "annotations": {"k8s.io/initial-events-end": "true"},
+                    },
+                }}));
+            }
             (initial, list_rv)
+        } else if rv.is_empty() || rv == "0" {
+            // sendInitialEvents=false without a version: from now on.
+            let now = self.list(resource, ns.as_deref(), &ListOptions { limit: 1, ..Default::default() }).await?;
+            (Vec::new(), parse_rv(now["metadata"]["resourceVersion"].as_str().unwrap_or("0"))?)
         } else {
             (Vec::new(), parse_rv(rv)?)
         };

@@ -311,6 +311,23 @@ fn scenario(backend: Backend) {
     assert_eq!(ok(&api, &["delete", "ns", "e2e"]).trim(), r#"namespace "e2e" deleted"#);
     assert!(ok(&api, &["get", "cm", "-A"]).lines().all(|l| !l.starts_with("e2e")));
 
+    // Watch-list: initial events, then a bookmark marking their end; bad options are 422.
+    let (code, body) = api.curl(&[
+        "/api/v1/namespaces?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1",
+        "--max-time",
+        "10",
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let events: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let (last, added) = events.split_last().expect("events");
+    assert!(added.len() >= 4 && added.iter().all(|e| e["type"] == "ADDED"), "{body}");
+    assert_eq!(last["type"], "BOOKMARK");
+    assert_eq!(last["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    assert_eq!(added[0]["object"]["kind"], "Namespace");
+    let (code, body) = api.curl(&["/api/v1/namespaces?watch=true&sendInitialEvents=true"]);
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("sendInitialEvents requires setting allowWatchBookmarks to true"), "{body}");
+
     // A watch from a compacted resourceVersion ends with upstream's 410 Expired event.
     let list: Value = serde_json::from_str(&ok(&api, &["get", "--raw", "/api/v1/namespaces"])).unwrap();
     let head = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
