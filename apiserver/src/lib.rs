@@ -81,8 +81,33 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             _ = token.cancelled() => {}
         }
     });
+    let counter = state.clone();
+    let token = shutdown.token();
+    shutdown.spawn(async move {
+        tokio::select! {
+            _ = count_objects(&counter) => {}
+            _ = token.cancelled() => {}
+        }
+    });
     tracing::info!(%addr, etcd = ?cfg.etcd_servers, "serving securely");
     Ok(Running { addr, state })
+}
+
+/// Refreshes `apiserver_storage_objects` every 10 s (a count-only range per resource).
+async fn count_objects(state: &State) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        for r in registry::RESOURCES {
+            match state.rest.storage.count(r.prefix().as_bytes()).await {
+                Ok(n) => {
+                    let label = server::ResourceLabel { resource: r.name.to_string() };
+                    state.metrics.storage_objects.get_or_create(&label).set(n);
+                }
+                Err(e) => tracing::debug!(error = %e, resource = r.name, "counting stored objects failed"),
+            }
+        }
+    }
 }
 
 async fn ensure_system_namespaces(state: &State) {

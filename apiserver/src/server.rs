@@ -66,10 +66,17 @@ fn duration_histogram() -> Histogram {
     ])
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabel {
+    pub resource: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<DurationLabels, Histogram, fn() -> Histogram>,
+    /// `apiserver_storage_objects`: objects stored per resource, refreshed periodically.
+    pub storage_objects: Family<ResourceLabel, prometheus_client::metrics::gauge::Gauge>,
 }
 
 impl Metrics {
@@ -89,7 +96,13 @@ impl Metrics {
             "Response latency distribution in seconds for each verb, dry run value, group, version, resource, subresource, scope and component.",
             durations.clone(),
         );
-        Metrics { registry, requests, durations }
+        let storage_objects = Family::<ResourceLabel, prometheus_client::metrics::gauge::Gauge>::default();
+        registry.register(
+            "apiserver_storage_objects",
+            "Number of stored objects at the time of last check split by kind.",
+            storage_objects.clone(),
+        );
+        Metrics { registry, requests, durations, storage_objects }
     }
 }
 

@@ -289,6 +289,17 @@ impl Storage {
         Ok(self.kv.clone().delete_range(req).await?.into_inner().deleted)
     }
 
+    /// How many keys are under `prefix`.
+    pub async fn count(&self, prefix: &[u8]) -> Result<i64, StorageError> {
+        let req = RangeRequest {
+            key: prefix.to_vec(),
+            range_end: prefix_end(prefix),
+            count_only: true,
+            ..Default::default()
+        };
+        Ok(self.kv.clone().range(req).await?.into_inner().count)
+    }
+
     /// A cheap linearizable read, for health checks.
     pub async fn ping(&self) -> Result<(), StorageError> {
         let req = RangeRequest { key: b"health".to_vec(), count_only: true, ..Default::default() };

@@ -360,6 +360,7 @@ fn scenario(backend: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("apiserver_request_duration_seconds_bucket{"), "{metrics}");
+    assert!(metrics.contains("apiserver_storage_objects{resource=\"namespaces\"}"), "{metrics}");
 }
 
 #[test]
