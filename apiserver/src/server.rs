@@ -22,6 +22,7 @@ use prometheus_client::registry::Registry;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::registry::{self, Resource};
 use crate::rest::{self, ListOptions, Rest, WriteContext};
@@ -292,7 +293,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     let mut info = RequestInfo { verb: "get", resource: String::new(), scope: "" };
-    let resp = route(&state, req, &method, &path, query.as_deref(), &mut info).await;
+    let span = tracing::debug_span!("request", %method, path);
+    let resp = route(&state, req, &method, &path, query.as_deref(), &mut info).instrument(span).await;
     let code = resp.status().as_u16().to_string();
     if !info.resource.is_empty() {
         let dl = DurationLabels {

@@ -240,6 +240,17 @@ fn scenario(backend: Backend) {
         ok(&api, &["delete", kind, name]);
     }
 
+    // Client-side apply (validation off until /openapi is served) and replace.
+    let manifest = api.kubeconfig.with_file_name("applied.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  k: v\n").unwrap();
+    let path = manifest.to_str().unwrap();
+    assert_eq!(ok(&api, &["apply", "--validate=false", "-f", path]).trim(), "configmap/applied created");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  k: v2\n").unwrap();
+    assert_eq!(ok(&api, &["apply", "--validate=false", "-f", path]).trim(), "configmap/applied configured");
+    assert_eq!(ok(&api, &["get", "cm", "applied", "-o", "jsonpath={.data.k}"]), "v2");
+    assert_eq!(ok(&api, &["replace", "--validate=false", "-f", path]).trim(), "configmap/applied replaced");
+    assert_eq!(ok(&api, &["delete", "-f", path]).trim(), r#"configmap "applied" deleted"#);
+
     // Finalizers hold a deleted object (deletionTimestamp set) until the last one goes.
     ok(&api, &["create", "cm", "held", "--from-literal=a=b"]);
     ok(&api, &["patch", "cm", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#]);
