@@ -393,12 +393,21 @@ impl Rest {
         if ctx.dry_run {
             return Ok(obj);
         }
-        let key = resource.key(ns, &name);
-        let rev = self
-            .storage
-            .create(key.as_bytes(), encode_for_storage(&obj))
-            .await
-            .map_err(|e| storage_error(resource, &name, e))?;
+        let mut key = resource.key(ns, &name);
+        let mut attempts = 0;
+        let rev = loop {
+            match self.storage.create(key.as_bytes(), encode_for_storage(&obj)).await {
+                Ok(rev) => break rev,
+                // Like upstream, a generated name that is taken is generated again.
+                Err(StorageError::AlreadyExists) if !generate.is_empty() && attempts < 8 => {
+                    attempts += 1;
+                    let fresh = generate_name(&generate);
+                    obj["metadata"]["name"] = json!(fresh);
+                    key = resource.key(ns, &fresh);
+                }
+                Err(e) => return Err(storage_error(resource, name_of(&obj), e)),
+            }
+        };
         Ok(with_rv(obj, rev))
     }
 

@@ -281,10 +281,53 @@ async fn read_body(req: Request<Incoming>, schema: &[crate::protobuf::Field]) ->
     }
 }
 
-fn wants_table(req: &Request<Incoming>) -> bool {
-    req.headers().get("accept").and_then(|v| v.to_str().ok()).is_some_and(|a| {
-        a.split(',').next().is_some_and(|first| first.contains("as=Table") && first.contains("g=meta.k8s.io"))
+/// The shape a client asked for in the first entry of `Accept`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Full,
+    /// `as=Table;g=meta.k8s.io`
+    Table,
+    /// `as=PartialObjectMetadata[List];g=meta.k8s.io`
+    Metadata,
+}
+
+fn requested_shape(req: &Request<Incoming>) -> Shape {
+    let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let first = accept.split(',').next().unwrap_or("");
+    let params: Vec<&str> = first.split(';').map(str::trim).collect();
+    if !params.contains(&"g=meta.k8s.io") {
+        return Shape::Full;
+    }
+    if params.contains(&"as=Table") {
+        Shape::Table
+    } else if params.contains(&"as=PartialObjectMetadata") || params.contains(&"as=PartialObjectMetadataList") {
+        Shape::Metadata
+    } else {
+        Shape::Full
+    }
+}
+
+/// An object or list as `PartialObjectMetadata[List]`.
+fn to_metadata(v: &Value, list: bool) -> Value {
+    if !list {
+        return partial_metadata(v);
+    }
+    let items: Vec<Value> = v["items"].as_array().into_iter().flatten().map(partial_metadata).collect();
+    serde_json::json!({
+        "kind": "PartialObjectMetadataList",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": v["metadata"].clone(),
+        "items": items,
     })
+}
+
+fn shape_event(shape: Shape, res: &Resource, ev: Value) -> Value {
+    match shape {
+        Shape::Full => ev,
+        Shape::Table => table_event(res, ev),
+        Shape::Metadata if ev["type"] == "ERROR" => ev,
+        Shape::Metadata => serde_json::json!({"type": ev["type"].clone(), "object": partial_metadata(&ev["object"])}),
+    }
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
@@ -383,9 +426,11 @@ async fn rest_call(
     let rest = &state.rest;
     let res = rp.resource;
     let ns = rp.namespace.as_deref();
-    let table = wants_table(&req);
-    let render = |v: Value, code: StatusCode, list: bool| {
-        if table { json_response(code, &to_table(res, &v, list)) } else { json_response(code, &v) }
+    let shape = requested_shape(&req);
+    let render = |v: Value, code: StatusCode, list: bool| match shape {
+        Shape::Full => json_response(code, &v),
+        Shape::Table => json_response(code, &to_table(res, &v, list)),
+        Shape::Metadata => json_response(code, &to_metadata(&v, list)),
     };
     match (method, &rp.name) {
         (&Method::GET, None) => {
@@ -395,7 +440,7 @@ async fn rest_call(
                 let events = rest.watch(res, rp.namespace.clone(), &opts).await?;
                 let cancel = state.cancel.clone();
                 let body = events
-                    .map(move |ev| if table { table_event(res, ev) } else { ev })
+                    .map(move |ev| shape_event(shape, res, ev))
                     .map(|ev| Ok::<_, Infallible>(Frame::data(rest::event_bytes(&ev))))
                     .take_until(async move { cancel.cancelled().await });
                 return Ok(Response::builder()

@@ -357,6 +357,47 @@ fn scenario(backend: Backend) {
     assert_eq!(ev["object"]["reason"], "Expired");
     assert_eq!(ev["object"]["message"], format!("too old resource version: 1 ({head})"));
 
+    // PartialObjectMetadata, as metadata-only clients ask for it; generateName.
+    let (code, body) = api.curl(&[
+        "/api/v1/namespaces",
+        "-H",
+        "Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let meta: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(meta["kind"], "PartialObjectMetadataList");
+    assert_eq!(meta["items"][0]["kind"], "PartialObjectMetadata");
+    assert!(meta["items"][0].get("spec").is_none() && meta["items"][0]["metadata"]["name"].is_string(), "{body}");
+    let (code, body) = api.curl(&[
+        "/api/v1/namespaces/default/configmaps",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"metadata":{"generateName":"gen-"}}"#,
+    ]);
+    assert_eq!(code, 201, "{body}");
+    let generated: Value = serde_json::from_str(&body).unwrap();
+    let gen_name = generated["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(gen_name.starts_with("gen-") && gen_name.len() == 9, "{gen_name}");
+    ok(&api, &["delete", "cm", &gen_name]);
+    let (code, body) = api.curl(&[
+        "/api/v1/namespaces/default/configmaps",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"metadata":{}}"#,
+    ]);
+    assert_eq!(code, 422, "{body}");
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        status["message"],
+        r#"ConfigMap "" is invalid: metadata.name: Required value: name or generateName is required"#
+    );
+
     // Health and metrics.
     let (code, readyz) = api.curl(&["/readyz?verbose"]);
     assert_eq!(code, 200);
