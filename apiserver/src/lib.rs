@@ -137,6 +137,15 @@ async fn ensure_system_namespaces(state: &State) {
                 }
             }
         }
+        // Namespaces left Terminating by an earlier process are finished now.
+        let all = state.rest.list(ns, None, &rest::ListOptions::default()).await;
+        for item in all.iter().flat_map(|l| l["items"].as_array().cloned().unwrap_or_default()) {
+            if item["metadata"]["deletionTimestamp"].is_string()
+                && let Some(name) = item["metadata"]["name"].as_str()
+            {
+                state.rest.finalize_namespace(name).await;
+            }
+        }
         state.bootstrapped.store(true, Ordering::Release);
         return;
     }

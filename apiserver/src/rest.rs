@@ -351,12 +351,73 @@ pub struct Rest {
 const UPDATE_RETRIES: usize = 5;
 
 impl Rest {
-    async fn require_namespace(&self, ns: &str) -> Result<(), ApiError> {
+    /// NamespaceLifecycle admission: new content needs a namespace that exists and is
+    /// not being terminated.
+    async fn require_namespace(&self, ns: &str, resource: &Resource, name: &str) -> Result<(), ApiError> {
         let nsres = registry::find("namespaces").expect("namespaces are registered");
         match self.storage.get(nsres.key(None, ns).as_bytes()).await {
-            Ok(Some(_)) => Ok(()),
+            Ok(Some(kv)) => {
+                if is_deleting(&decode_stored(nsres, &kv.value)?) {
+                    return Err(ApiError {
+                        code: 403,
+                        reason: "Forbidden",
+                        message: format!(
+                            "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                            resource.name
+                        ),
+                        details: Some(json!({
+                            "name": name,
+                            "kind": resource.name,
+                            "causes": [{
+                                "reason": "NamespaceTerminating",
+                                "message": format!("namespace {ns} is being terminated"),
+                                "field": "metadata.namespace",
+                            }],
+                        })),
+                    });
+                }
+                Ok(())
+            }
             Ok(None) => Err(ApiError::not_found("namespaces", ns)),
             Err(e) => Err(storage_error(nsres, ns, e)),
+        }
+    }
+
+    /// Finishes deleting a Terminating namespace: its contents go, then the
+    /// `kubernetes` finalizer, then (without other finalizers) the namespace itself.
+    /// Upstream's namespace controller does this through the API; until our
+    /// controller-manager has one, the apiserver does it directly.
+    pub async fn finalize_namespace(&self, ns: &str) {
+        self.delete_namespace_contents(ns).await;
+        let nsres = registry::find("namespaces").expect("namespaces are registered");
+        let key = nsres.key(None, ns);
+        for _ in 0..UPDATE_RETRIES {
+            let current = match self.storage.get(key.as_bytes()).await {
+                Ok(Some(kv)) => kv,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, namespace = ns, "finalizing namespace failed");
+                    return;
+                }
+            };
+            let Ok(mut obj) = decode_stored(nsres, &current.value) else { return };
+            if let Some(f) = obj["spec"]["finalizers"].as_array_mut() {
+                f.retain(|x| x != "kubernetes");
+            }
+            let spec_done = obj["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty);
+            let result = if spec_done && finalizers(&obj).is_empty() {
+                self.storage.delete(key.as_bytes(), current.mod_revision).await
+            } else {
+                self.storage.update(key.as_bytes(), encode_for_storage(&obj), current.mod_revision).await
+            };
+            match result {
+                Ok(_) | Err(StorageError::NotFound) => return,
+                Err(StorageError::Conflict) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, namespace = ns, "finalizing namespace failed");
+                    return;
+                }
+            }
         }
     }
 
@@ -388,7 +449,7 @@ impl Rest {
         (resource.prepare_for_create)(&mut obj);
         validate(resource, &obj)?;
         if resource.namespaced {
-            self.require_namespace(ns.unwrap_or_default()).await?;
+            self.require_namespace(ns.unwrap_or_default(), resource, name_of(&obj)).await?;
         }
         if ctx.dry_run {
             return Ok(obj);
@@ -533,7 +594,11 @@ impl Rest {
                 return Ok(with_rv(new, current.mod_revision));
             }
             match self.storage.update(key.as_bytes(), encode_for_storage(&new), current.mod_revision).await {
-                Ok(rev) if is_deleting(&new) && finalizers(&new).is_empty() => {
+                Ok(rev)
+                    if is_deleting(&new)
+                        && finalizers(&new).is_empty()
+                        && new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty) =>
+                {
                     // The last finalizer is gone from an object being deleted: it goes
                     // now (watchers see the update, then the deletion, as upstream).
                     match self.storage.delete(key.as_bytes(), rev).await {
@@ -633,6 +698,29 @@ impl Rest {
                     &current.mod_revision.to_string(),
                 ));
             }
+            if resource.name == "namespaces" {
+                // Namespace lifecycle: Terminating first, its contents go, then itself.
+                if is_deleting(&old) {
+                    return Ok(with_rv(old, current.mod_revision));
+                }
+                let mut marked = old.clone();
+                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                marked["status"]["phase"] = json!("Terminating");
+                if dry_run {
+                    return Ok(with_rv(marked, current.mod_revision));
+                }
+                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                    Ok(rev) => {
+                        let this = self.clone();
+                        let ns = name.to_string();
+                        tokio::spawn(async move { this.finalize_namespace(&ns).await });
+                        return Ok(with_rv(marked, rev));
+                    }
+                    Err(StorageError::Conflict) => continue,
+                    Err(e) => return Err(storage_error(resource, name, e)),
+                }
+            }
             if !finalizers(&old).is_empty() {
                 // Finalizers hold the object: mark it as being deleted and return it.
                 if is_deleting(&old) {
@@ -657,9 +745,6 @@ impl Rest {
             };
             match deleted {
                 Ok(_) => {
-                    if resource.name == "namespaces" && !dry_run {
-                        self.delete_namespace_contents(name).await;
-                    }
                     return Ok(json!({
                         "kind": "Status",
                         "apiVersion": "v1",

@@ -319,6 +319,29 @@ fn scenario(backend: Backend) {
     );
     let bad_ns = kubectl(&api, &["create", "ns", "a.b"]);
     assert!(bad_ns.stderr.contains(r#"Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": a lowercase RFC 1123 label must consist of"#), "{}", bad_ns.stderr);
+    // A namespace held by a finalizer stays Terminating, and takes no new content.
+    ok(&api, &["create", "ns", "held"]);
+    ok(&api, &["create", "cm", "in-held", "-n", "held", "--from-literal=a=b"]);
+    ok(&api, &["patch", "ns", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":["example.com/x"]}}"#]);
+    assert_eq!(ok(&api, &["delete", "ns", "held", "--wait=false"]).trim(), r#"namespace "held" deleted"#);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while kubectl(&api, &["get", "cm", "-n", "held", "-o", "name"]).stdout.contains("in-held") {
+        assert!(Instant::now() < deadline, "namespace contents were not deleted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let held: Value = serde_json::from_str(&ok(&api, &["get", "ns", "held", "-o", "json"])).unwrap();
+    assert_eq!(held["status"]["phase"], "Terminating", "{held}");
+    let refused = kubectl(&api, &["create", "cm", "late", "-n", "held", "--from-literal=a=b"]);
+    assert_eq!(
+        refused.stderr.trim(),
+        r#"error: failed to create configmap: configmaps "late" is forbidden: unable to create new content in namespace held because it is being terminated"#
+    );
+    ok(&api, &["patch", "ns", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    assert_eq!(
+        kubectl(&api, &["get", "ns", "held"]).stderr.trim(),
+        r#"Error from server (NotFound): namespaces "held" not found"#
+    );
+
     assert_eq!(ok(&api, &["delete", "ns", "e2e"]).trim(), r#"namespace "e2e" deleted"#);
     assert!(ok(&api, &["get", "cm", "-A"]).lines().all(|l| !l.starts_with("e2e")));
 
