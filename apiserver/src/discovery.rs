@@ -1,6 +1,6 @@
-//! `/version` and legacy discovery (`/api`, `/api/v1`, `/apis`). Aggregated discovery
-//! (`apidiscovery.k8s.io/v2`) is not served yet: clients asking for it get the legacy
-//! documents as plain `application/json`, which kubectl and client-go fall back to.
+//! `/version` and discovery: legacy (`/api`, `/api/v1`, `/apis`) and aggregated
+//! (`apidiscovery.k8s.io/v2` and `v2beta1`, chosen by the `Accept` header, as
+//! `APIGroupDiscoveryList` on `/api` and `/apis`).
 
 use serde_json::{Value, json};
 
@@ -67,9 +67,97 @@ pub fn core_v1_resources() -> Value {
     json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": resources})
 }
 
+/// Which aggregated discovery version a request's `Accept` asks for first (None: the
+/// legacy documents).
+pub fn aggregated_version(accept: &str) -> Option<&'static str> {
+    for entry in accept.split(',') {
+        let params: Vec<&str> = entry.split(';').map(str::trim).collect();
+        let media = params.first().copied().unwrap_or("");
+        if media != "application/json" && media != "*/*" && media != "application/*" {
+            continue;
+        }
+        let aggregated = params.contains(&"g=apidiscovery.k8s.io") && params.contains(&"as=APIGroupDiscoveryList");
+        if !aggregated {
+            if params.iter().any(|p| p.starts_with("as=")) {
+                continue;
+            }
+            return None;
+        }
+        if params.contains(&"v=v2") {
+            return Some("v2");
+        }
+        if params.contains(&"v=v2beta1") {
+            return Some("v2beta1");
+        }
+    }
+    None
+}
+
+/// The `Content-Type` of an aggregated discovery document.
+pub fn aggregated_content_type(version: &str) -> String {
+    format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList")
+}
+
+/// `/api` as an `APIGroupDiscoveryList`: the legacy group, unnamed.
+pub fn aggregated_core(version: &str) -> Value {
+    let resources: Vec<Value> = RESOURCES
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "resource": r.name,
+                "responseKind": {"group": "", "version": "v1", "kind": r.kind},
+                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                "singularResource": r.singular,
+                "verbs": r.verbs,
+            });
+            if !r.short_names.is_empty() {
+                v["shortNames"] = json!(r.short_names);
+            }
+            v
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": [{
+            "metadata": {"creationTimestamp": null},
+            "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
+        }],
+    })
+}
+
+/// `/apis` as an `APIGroupDiscoveryList` (no named groups yet).
+pub fn aggregated_groups(version: &str) -> Value {
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": [],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_negotiation() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(aggregated_version(kubectl), Some("v2"));
+        assert_eq!(
+            aggregated_version("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"),
+            Some("v2beta1")
+        );
+        assert_eq!(aggregated_version("application/json"), None);
+        assert_eq!(aggregated_version(""), None);
+        assert_eq!(
+            aggregated_version("application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList,application/json"),
+            None
+        );
+        let core = aggregated_core("v2");
+        assert_eq!(core["items"][0]["versions"][0]["resources"][0]["responseKind"]["kind"], "ConfigMap");
+    }
 
     #[test]
     fn documents_decode_as_upstream_types() {

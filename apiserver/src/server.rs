@@ -387,8 +387,26 @@ async fn route(
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
         ["version"] => json_response(StatusCode::OK, &discovery::version()),
-        ["api"] => json_response(StatusCode::OK, &discovery::api_versions(&state.server_address)),
-        ["apis"] => json_response(StatusCode::OK, &discovery::api_groups()),
+        [root @ ("api" | "apis")] => {
+            let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let mut resp = match discovery::aggregated_version(accept) {
+                Some(v) => {
+                    let doc =
+                        if *root == "api" { discovery::aggregated_core(v) } else { discovery::aggregated_groups(v) };
+                    full(
+                        StatusCode::OK,
+                        &discovery::aggregated_content_type(v),
+                        serde_json::to_vec(&doc).unwrap_or_default(),
+                    )
+                }
+                None if *root == "api" => {
+                    json_response(StatusCode::OK, &discovery::api_versions(&state.server_address))
+                }
+                None => json_response(StatusCode::OK, &discovery::api_groups()),
+            };
+            resp.headers_mut().insert("vary", http::HeaderValue::from_static("Accept"));
+            resp
+        }
         ["api", "v1"] => json_response(StatusCode::OK, &discovery::core_v1_resources()),
         ["metrics"] => {
             let r = component_base::admin::encode_metrics(&state.metrics.registry);

@@ -41,6 +41,25 @@ fn scenario(backend: Backend) {
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["namespaces", "ns", "v1", "false", "Namespace"]),
         "{res}"
     );
+    // Aggregated discovery when asked for (as kubectl does), legacy otherwise.
+    let (code, head) = api.curl(&[
+        "/api",
+        "-i",
+        "-H",
+        "Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+    ]);
+    assert_eq!(code, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json;g=apidiscovery.k8s.io;v=v2;as=apigroupdiscoverylist"),
+        "{head}"
+    );
+    assert!(head.contains(r#""responseKind":{"group":"","version":"v1","kind":"Namespace"}"#), "{head}");
+    let (_, legacy) = api.curl(&["/api/v1"]);
+    let legacy: Value = serde_json::from_str(&legacy).unwrap();
+    assert_eq!(legacy["kind"], "APIResourceList");
+    let (_, versions) = api.curl(&["/api"]);
+    assert_eq!(serde_json::from_str::<Value>(&versions).unwrap()["versions"], serde_json::json!(["v1"]));
     let ns = ok(&api, &["get", "ns"]);
     for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         assert!(ns.lines().any(|l| l.starts_with(n) && l.contains("Active")), "{n} missing:\n{ns}");
