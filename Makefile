@@ -28,7 +28,7 @@ build:
 	$(CARGO) build --workspace
 
 run: .deps-check
-	$(CARGO) build --release -p store
+	$(CARGO) build --release -p store -p apiserver
 	./scripts/run-local.sh
 
 test: .deps-check

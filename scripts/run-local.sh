@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # `make run`: a local cluster in the foreground, state under $CLUSTER_DIR.
-# Today the cluster is the store: STORES members (1 by default; 3 or 5 for a replicated
-# store). Member i listens on 127.0.0.1 ports 2379+10i (client), 2380+10i (peer) and
-# 2381+10i (metrics). Ctrl-C / SIGTERM stops every member cleanly; running again reuses
-# the data.
+# Today the cluster is the store and the apiserver: STORES members (1 by default; 3 or 5
+# for a replicated store), member i on 127.0.0.1 ports 2379+10i (client), 2380+10i (peer)
+# and 2381+10i (metrics); APISERVERS apiservers (1 by default), apiserver i on
+# https://127.0.0.1:6443+i with a self-signed certificate. When every one is ready it
+# writes $CLUSTER_DIR/admin.kubeconfig and prints `cluster ready`. Ctrl-C / SIGTERM
+# stops every process cleanly; running again reuses the data.
 set -euo pipefail
 CLUSTER_DIR=${CLUSTER_DIR:-$PWD/.cluster}
 STORES=${STORES:-1}
-BIN=${STORE_BIN:-$PWD/target/release/store}
+APISERVERS=${APISERVERS:-1}
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+BIN=${STORE_BIN:-$TARGET/release/store}
+APISERVER_BIN=${APISERVER_BIN:-$TARGET/release/apiserver}
 mkdir -p "$CLUSTER_DIR/logs"
 
 initial_cluster=""
@@ -22,10 +27,11 @@ stop() {
 }
 trap stop INT TERM
 
-endpoints=""
+endpoints="" etcd_servers=""
 for ((i = 0; i < STORES; i++)); do
   client=$((2379 + 10 * i)) peer=$((2380 + 10 * i)) metrics=$((2381 + 10 * i))
   endpoints+="${endpoints:+,}127.0.0.1:$client"
+  etcd_servers+="${etcd_servers:+,}http://127.0.0.1:$client"
   "$BIN" --name "store-$i" --data-dir "$CLUSTER_DIR/store-$i" \
     --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
     --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
@@ -42,5 +48,41 @@ for ((i = 0; i < STORES; i++)); do
     sleep 0.1
   done
 done
-echo "cluster ready: $STORES store member(s) (etcdctl --endpoints=$endpoints), state in $CLUSTER_DIR, logs in $CLUSTER_DIR/logs"
+api_pids=()
+for ((i = 0; i < APISERVERS; i++)); do
+  "$APISERVER_BIN" --etcd-servers "$etcd_servers" --bind-address 127.0.0.1 --secure-port $((6443 + i)) \
+    2>>"$CLUSTER_DIR/logs/apiserver-$i.log" &
+  pids+=($!) api_pids+=($!)
+done
+for ((i = 0; i < APISERVERS; i++)); do
+  for _ in $(seq 1 300); do
+    curl -fsSk "https://127.0.0.1:$((6443 + i))/readyz" >/dev/null 2>&1 && break
+    kill -0 "${api_pids[$i]}" 2>/dev/null || { echo "apiserver-$i exited during start-up; see $CLUSTER_DIR/logs/apiserver-$i.log" >&2; stop; exit 1; }
+    sleep 0.1
+  done
+done
+
+# No authentication yet: any token is accepted (AlwaysAllow). The serving certificate is
+# self-signed in memory, so the kubeconfig skips verification until the cluster PKI exists.
+cat >"$CLUSTER_DIR/admin.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:6443
+    insecure-skip-tls-verify: true
+users:
+- name: admin
+  user:
+    token: admin
+contexts:
+- name: local
+  context:
+    cluster: local
+    user: admin
+current-context: local
+EOF
+
+echo "cluster ready: $STORES store member(s) (etcdctl --endpoints=$endpoints), $APISERVERS apiserver(s) (KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig kubectl get ns), state in $CLUSTER_DIR, logs in $CLUSTER_DIR/logs"
 wait

@@ -1,0 +1,176 @@
+//! `/version` and discovery: legacy (`/api`, `/api/v1`, `/apis`) and aggregated
+//! (`apidiscovery.k8s.io/v2` and `v2beta1`, chosen by the `Accept` header, as
+//! `APIGroupDiscoveryList` on `/api` and `/apis`).
+
+use serde_json::{Value, json};
+
+use crate::registry::RESOURCES;
+
+/// The Kubernetes version this server implements.
+pub const KUBE_MINOR: &str = "33";
+
+pub fn version() -> Value {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    json!({
+        "major": "1",
+        "minor": KUBE_MINOR,
+        "emulationMajor": "1",
+        "emulationMinor": KUBE_MINOR,
+        "minCompatibilityMajor": "1",
+        "minCompatibilityMinor": "32",
+        "gitVersion": format!("v1.33.0-rs.{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{arch}", std::env::consts::OS),
+    })
+}
+
+/// `/api`: the legacy group's versions.
+pub fn api_versions(server_address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    })
+}
+
+/// `/apis`: the named groups (none yet).
+pub fn api_groups() -> Value {
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+}
+
+/// `/api/v1`: the core resources.
+pub fn core_v1_resources() -> Value {
+    let resources: Vec<Value> = RESOURCES
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "name": r.name,
+                "singularName": r.singular,
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": r.verbs,
+            });
+            if !r.short_names.is_empty() {
+                v["shortNames"] = json!(r.short_names);
+            }
+            v
+        })
+        .collect();
+    json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": resources})
+}
+
+/// Which aggregated discovery version a request's `Accept` asks for first (None: the
+/// legacy documents).
+pub fn aggregated_version(accept: &str) -> Option<&'static str> {
+    for entry in accept.split(',') {
+        let params: Vec<&str> = entry.split(';').map(str::trim).collect();
+        let media = params.first().copied().unwrap_or("");
+        if media != "application/json" && media != "*/*" && media != "application/*" {
+            continue;
+        }
+        let aggregated = params.contains(&"g=apidiscovery.k8s.io") && params.contains(&"as=APIGroupDiscoveryList");
+        if !aggregated {
+            if params.iter().any(|p| p.starts_with("as=")) {
+                continue;
+            }
+            return None;
+        }
+        if params.contains(&"v=v2") {
+            return Some("v2");
+        }
+        if params.contains(&"v=v2beta1") {
+            return Some("v2beta1");
+        }
+    }
+    None
+}
+
+/// The `Content-Type` of an aggregated discovery document.
+pub fn aggregated_content_type(version: &str) -> String {
+    format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList")
+}
+
+/// `/api` as an `APIGroupDiscoveryList`: the legacy group, unnamed.
+pub fn aggregated_core(version: &str) -> Value {
+    let resources: Vec<Value> = RESOURCES
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "resource": r.name,
+                "responseKind": {"group": "", "version": "v1", "kind": r.kind},
+                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                "singularResource": r.singular,
+                "verbs": r.verbs,
+            });
+            if !r.short_names.is_empty() {
+                v["shortNames"] = json!(r.short_names);
+            }
+            v
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": [{
+            "metadata": {"creationTimestamp": null},
+            "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
+        }],
+    })
+}
+
+/// `/apis` as an `APIGroupDiscoveryList` (no named groups yet).
+pub fn aggregated_groups(version: &str) -> Value {
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_negotiation() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(aggregated_version(kubectl), Some("v2"));
+        assert_eq!(
+            aggregated_version("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"),
+            Some("v2beta1")
+        );
+        assert_eq!(aggregated_version("application/json"), None);
+        assert_eq!(aggregated_version(""), None);
+        assert_eq!(
+            aggregated_version("application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList,application/json"),
+            None
+        );
+        let core = aggregated_core("v2");
+        assert_eq!(core["items"][0]["versions"][0]["resources"][0]["responseKind"]["kind"], "ConfigMap");
+    }
+
+    #[test]
+    fn documents_decode_as_upstream_types() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroupList, APIResourceList, APIVersions};
+        use k8s_openapi::apimachinery::pkg::version::Info;
+        let list: APIResourceList = serde_json::from_value(core_v1_resources()).unwrap();
+        let cm = list.resources.iter().find(|r| r.name == "configmaps").unwrap();
+        assert_eq!(cm.short_names.as_deref(), Some(&["cm".to_string()][..]));
+        assert!(cm.namespaced);
+        let _: APIVersions = serde_json::from_value(api_versions("10.0.0.1:6443")).unwrap();
+        let _: APIGroupList = serde_json::from_value(api_groups()).unwrap();
+        let info: Info = serde_json::from_value(version()).unwrap();
+        assert_eq!((info.major.as_str(), info.minor.as_str()), ("1", "33"));
+        assert!(info.git_version.starts_with("v1.33."));
+    }
+}

@@ -1,0 +1,1099 @@
+//! The generic REST handlers (upstream's generic registry `Store`): create, get, list,
+//! watch, update and delete for any resource of the [`registry`](crate::registry)
+//! table, on JSON objects, with storage errors translated into `Status` errors once.
+
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde_json::{Map, Value, json};
+
+use crate::registry::{self, Resource};
+use crate::selector::LabelSelector;
+use crate::status::{ApiError, FieldError};
+use crate::storage::{Storage, StorageError, WatchEvent};
+
+/// Query parameters the list and watch handlers understand.
+#[derive(Clone, Debug, Default)]
+pub struct ListOptions {
+    pub resource_version: Option<String>,
+    pub resource_version_match: Option<String>,
+    pub limit: i64,
+    pub continue_token: Option<String>,
+    pub field_selector: Option<String>,
+    pub label_selector: Option<String>,
+    pub watch: bool,
+    pub timeout_seconds: Option<u64>,
+    pub allow_watch_bookmarks: bool,
+    /// Watch-list: the current state as ADDED events, then a BOOKMARK marked
+    /// `k8s.io/initial-events-end`.
+    pub send_initial_events: Option<bool>,
+}
+
+impl ListOptions {
+    pub fn parse(query: Option<&str>) -> Result<ListOptions, ApiError> {
+        let mut o = ListOptions::default();
+        for (k, v) in form_pairs(query) {
+            match k.as_str() {
+                "resourceVersion" if !v.is_empty() => o.resource_version = Some(v),
+                "resourceVersionMatch" if !v.is_empty() => o.resource_version_match = Some(v),
+                "limit" if !v.is_empty() => {
+                    o.limit = v.parse().map_err(|_| ApiError::bad_request(format!("invalid limit: {v:?}")))?
+                }
+                "continue" if !v.is_empty() => o.continue_token = Some(v),
+                "fieldSelector" if !v.is_empty() => o.field_selector = Some(v),
+                "labelSelector" if !v.is_empty() => o.label_selector = Some(v),
+                "watch" => o.watch = v.is_empty() || v == "true" || v == "1",
+                "timeoutSeconds" if !v.is_empty() => o.timeout_seconds = v.parse().ok(),
+                "allowWatchBookmarks" => o.allow_watch_bookmarks = v == "true" || v == "1",
+                "sendInitialEvents" if !v.is_empty() => o.send_initial_events = Some(v == "true" || v == "1"),
+                _ => {}
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` pairs.
+pub fn form_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let Some(q) = query else { return Vec::new() };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A field selector term on `metadata.name` / `metadata.namespace`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldTerm {
+    field: String,
+    value: String,
+    equal: bool,
+}
+
+pub fn parse_field_selector(resource: &Resource, s: &str) -> Result<Vec<FieldTerm>, ApiError> {
+    let mut terms = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        let (field, value, equal) = if let Some((f, v)) = part.split_once("!=") {
+            (f, v, false)
+        } else if let Some((f, v)) = part.split_once("==") {
+            (f, v, true)
+        } else if let Some((f, v)) = part.split_once('=') {
+            (f, v, true)
+        } else {
+            return Err(ApiError::bad_request(format!("invalid selector: '{s}'; can't understand '{part}'")));
+        };
+        let field = field.trim();
+        let supported = field == "metadata.name" || (resource.namespaced && field == "metadata.namespace");
+        if !supported {
+            return Err(ApiError::bad_request(format!("field label not supported: {field}")));
+        }
+        terms.push(FieldTerm { field: field.into(), value: value.trim().into(), equal });
+    }
+    Ok(terms)
+}
+
+fn fields_match(terms: &[FieldTerm], obj: &Value) -> bool {
+    terms.iter().all(|t| {
+        let key = t.field.trim_start_matches("metadata.");
+        let actual = obj["metadata"][key].as_str().unwrap_or("");
+        (actual == t.value) == t.equal
+    })
+}
+
+fn storage_error(resource: &Resource, name: &str, e: StorageError) -> ApiError {
+    match e {
+        StorageError::NotFound => ApiError::not_found(resource.name, name),
+        StorageError::AlreadyExists => ApiError::already_exists(resource.name, name),
+        StorageError::Conflict => ApiError::conflict(resource.name, name),
+        StorageError::Compacted { requested, current } => {
+            ApiError::gone(format!("too old resource version: {requested} ({current})"))
+        }
+        e @ (StorageError::Etcd(_) | StorageError::Endpoint { .. } | StorageError::BadEndpoint(_)) => {
+            tracing::warn!(error = %e, resource = resource.name, name, "storage request failed");
+            ApiError::internal(e.to_string())
+        }
+    }
+}
+
+/// An RFC 3339 timestamp with second precision, as `metav1.Time` serialises.
+fn now_rfc3339() -> String {
+    k8s_openapi::jiff::Timestamp::from_second(crate::registry::unix_now()).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// A random version-4 UUID.
+fn new_uid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// `names.SimpleNameGenerator`: five random characters from upstream's alphabet.
+fn generate_name(base: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let base = if base.len() > 58 { &base[..58] } else { base };
+    let suffix: String = (0..5).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect();
+    format!("{base}{suffix}")
+}
+
+fn with_rv(mut obj: Value, rv: i64) -> Value {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+    }
+    obj
+}
+
+/// The JSON stored in etcd: the object without its resourceVersion (the key's
+/// mod_revision is the truth).
+fn encode_for_storage(obj: &Value) -> Vec<u8> {
+    let mut o = obj.clone();
+    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.shift_remove("resourceVersion");
+    }
+    serde_json::to_vec(&o).unwrap_or_default()
+}
+
+fn decode_stored(resource: &Resource, value: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(value).map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", resource.name)))
+}
+
+fn name_of(obj: &Value) -> &str {
+    obj["metadata"]["name"].as_str().unwrap_or("")
+}
+
+/// `fieldValidation`: what to do with fields the kind does not have.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    /// Upstream's default when the parameter is absent.
+    #[default]
+    Warn,
+    Strict,
+}
+
+/// Per-request options of writes, and the warnings they produce (sent back as
+/// `Warning` headers).
+#[derive(Clone, Debug, Default)]
+pub struct WriteContext {
+    pub field_validation: FieldValidation,
+    /// `dryRun=All`: everything but the storage write.
+    pub dry_run: bool,
+    pub warnings: Vec<String>,
+}
+
+impl WriteContext {
+    pub fn from_query(query: Option<&str>) -> Result<WriteContext, ApiError> {
+        let mut ctx = WriteContext::default();
+        for (k, v) in form_pairs(query) {
+            match k.as_str() {
+                "dryRun" => match v.as_str() {
+                    "All" => ctx.dry_run = true,
+                    "" => {}
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "Invalid dry run value: {other:?}: supported values: \"All\""
+                        )));
+                    }
+                },
+                "fieldValidation" => {
+                    ctx.field_validation = match v.as_str() {
+                        "Ignore" => FieldValidation::Ignore,
+                        "Warn" | "" => FieldValidation::Warn,
+                        "Strict" => FieldValidation::Strict,
+                        other => {
+                            return Err(ApiError::bad_request(format!(
+                                "fieldValidation parameter unsupported: {other}"
+                            )));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(ctx)
+    }
+}
+
+/// Paths present (and not null) in `input` but absent from `decoded`: the fields the
+/// typed decoding dropped, in upstream's notation (`spec.foo`, `items[0].bar`).
+pub fn unknown_fields(input: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, decoded) {
+        (Value::Object(i), Value::Object(d)) => {
+            for (k, v) in i {
+                if v.is_null() {
+                    continue;
+                }
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match d.get(k) {
+                    Some(dv) => unknown_fields(v, dv, &p, out),
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(d)) => {
+            for (n, (iv, dv)) in i.iter().zip(d).enumerate() {
+                unknown_fields(iv, dv, &format!("{path}[{n}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Parses and checks a request body against the resource and the URL's namespace. The
+/// result is the typed decoding re-encoded, so unknown fields are never stored.
+fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut WriteContext) -> Result<Value, ApiError> {
+    let mut obj: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
+    let Some(map) = obj.as_object_mut() else {
+        return Err(ApiError::bad_request("couldn't get version/kind; json parse error: not an object"));
+    };
+    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("v1").to_string();
+    if api_version != "v1" {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version (v1)"
+        )));
+    }
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or(resource.kind).to_string();
+    if kind != resource.kind {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({})",
+            resource.kind
+        )));
+    }
+    map.insert("apiVersion".into(), json!("v1"));
+    map.insert("kind".into(), json!(resource.kind));
+    if !map.get("metadata").is_some_and(Value::is_object) {
+        map.insert("metadata".into(), json!({}));
+    }
+    let decoded = (resource.decode)(&obj).map_err(|e| {
+        ApiError::bad_request(format!("{k} in version \"v1\" cannot be handled as a {k}: {e}", k = resource.kind))
+    })?;
+    let mut unknown = Vec::new();
+    unknown_fields(&obj, &decoded, "", &mut unknown);
+    let mut obj = decoded;
+    if !unknown.is_empty() {
+        let texts: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+        match ctx.field_validation {
+            FieldValidation::Strict => {
+                return Err(ApiError::bad_request(format!(
+                    "{k} in version \"v1\" cannot be handled as a {k}: strict decoding error: {}",
+                    texts.join(", "),
+                    k = resource.kind
+                )));
+            }
+            FieldValidation::Warn => ctx.warnings.extend(texts),
+            FieldValidation::Ignore => {}
+        }
+    }
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    let meta = obj["metadata"].as_object_mut().expect("metadata is an object");
+    if resource.namespaced {
+        match meta.get("namespace").and_then(Value::as_str) {
+            Some(n) if !n.is_empty() && Some(n) != ns => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => {
+                meta.insert("namespace".into(), json!(ns.unwrap_or_default()));
+            }
+        }
+    } else {
+        meta.shift_remove("namespace");
+    }
+    Ok(obj)
+}
+
+fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
+    let name = name_of(obj);
+    let mut errs: Vec<FieldError> = registry::validate_name(resource.name_rule, name);
+    errs.extend((resource.validate)(obj));
+    if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid(resource.kind, name, &errs)) }
+}
+
+/// The generic store for every resource.
+#[derive(Clone)]
+pub struct Rest {
+    pub storage: Storage,
+}
+
+const UPDATE_RETRIES: usize = 5;
+
+impl Rest {
+    /// NamespaceLifecycle admission: new content needs a namespace that exists and is
+    /// not being terminated.
+    async fn require_namespace(&self, ns: &str, resource: &Resource, name: &str) -> Result<(), ApiError> {
+        let nsres = registry::find("namespaces").expect("namespaces are registered");
+        match self.storage.get(nsres.key(None, ns).as_bytes()).await {
+            Ok(Some(kv)) => {
+                if is_deleting(&decode_stored(nsres, &kv.value)?) {
+                    return Err(ApiError {
+                        code: 403,
+                        reason: "Forbidden",
+                        message: format!(
+                            "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                            resource.name
+                        ),
+                        details: Some(json!({
+                            "name": name,
+                            "kind": resource.name,
+                            "causes": [{
+                                "reason": "NamespaceTerminating",
+                                "message": format!("namespace {ns} is being terminated"),
+                                "field": "metadata.namespace",
+                            }],
+                        })),
+                    });
+                }
+                Ok(())
+            }
+            Ok(None) => Err(ApiError::not_found("namespaces", ns)),
+            Err(e) => Err(storage_error(nsres, ns, e)),
+        }
+    }
+
+    /// Finishes deleting a Terminating namespace: its contents go, then the
+    /// `kubernetes` finalizer, then (without other finalizers) the namespace itself.
+    /// Upstream's namespace controller does this through the API; until our
+    /// controller-manager has one, the apiserver does it directly.
+    pub async fn finalize_namespace(&self, ns: &str) {
+        self.delete_namespace_contents(ns).await;
+        let nsres = registry::find("namespaces").expect("namespaces are registered");
+        let key = nsres.key(None, ns);
+        for _ in 0..UPDATE_RETRIES {
+            let current = match self.storage.get(key.as_bytes()).await {
+                Ok(Some(kv)) => kv,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, namespace = ns, "finalizing namespace failed");
+                    return;
+                }
+            };
+            let Ok(mut obj) = decode_stored(nsres, &current.value) else { return };
+            if let Some(f) = obj["spec"]["finalizers"].as_array_mut() {
+                f.retain(|x| x != "kubernetes");
+            }
+            let spec_done = obj["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty);
+            let result = if spec_done && finalizers(&obj).is_empty() {
+                self.storage.delete(key.as_bytes(), current.mod_revision).await
+            } else {
+                self.storage.update(key.as_bytes(), encode_for_storage(&obj), current.mod_revision).await
+            };
+            match result {
+                Ok(_) | Err(StorageError::NotFound) => return,
+                Err(StorageError::Conflict) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, namespace = ns, "finalizing namespace failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    pub async fn create(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        let mut obj = decode_body(resource, ns, body, ctx)?;
+        let meta = obj["metadata"].as_object_mut().expect("metadata is an object");
+        let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let generate = meta.get("generateName").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = match (name.is_empty(), generate.is_empty()) {
+            (false, _) => name,
+            (true, false) => generate_name(&generate),
+            (true, true) => {
+                let err = FieldError::required("metadata.name", "name or generateName is required");
+                return Err(ApiError::invalid(resource.kind, "", &[err]));
+            }
+        };
+        meta.insert("name".into(), json!(name));
+        meta.insert("uid".into(), json!(new_uid()));
+        meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+        for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            meta.shift_remove(f);
+        }
+        (resource.prepare_for_create)(&mut obj);
+        validate(resource, &obj)?;
+        if resource.namespaced {
+            self.require_namespace(ns.unwrap_or_default(), resource, name_of(&obj)).await?;
+        }
+        if ctx.dry_run {
+            return Ok(obj);
+        }
+        let mut key = resource.key(ns, &name);
+        let mut attempts = 0;
+        let rev = loop {
+            match self.storage.create(key.as_bytes(), encode_for_storage(&obj)).await {
+                Ok(rev) => break rev,
+                // Like upstream, a generated name that is taken is generated again.
+                Err(StorageError::AlreadyExists) if !generate.is_empty() && attempts < 8 => {
+                    attempts += 1;
+                    let fresh = generate_name(&generate);
+                    obj["metadata"]["name"] = json!(fresh);
+                    key = resource.key(ns, &fresh);
+                }
+                Err(e) => return Err(storage_error(resource, name_of(&obj), e)),
+            }
+        };
+        Ok(with_rv(obj, rev))
+    }
+
+    pub async fn get(&self, resource: &Resource, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+        let key = resource.key(ns, name);
+        match self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))? {
+            Some(kv) => Ok(with_rv(decode_stored(resource, &kv.value)?, kv.mod_revision)),
+            None => Err(ApiError::not_found(resource.name, name)),
+        }
+    }
+
+    pub async fn list(&self, resource: &Resource, ns: Option<&str>, opts: &ListOptions) -> Result<Value, ApiError> {
+        let labels = parse_label_selector(opts)?;
+        let terms = parse_field_selector(resource, opts.field_selector.as_deref().unwrap_or(""))?;
+        let prefix = match ns {
+            Some(ns) if resource.namespaced => resource.namespace_prefix(ns),
+            _ => resource.prefix(),
+        };
+        let (mut revision, mut start) = (0i64, None);
+        if let Some(token) = &opts.continue_token {
+            let (rv, s) = decode_continue(token)?;
+            revision = rv;
+            start = Some(format!("{prefix}{s}"));
+        } else if opts.resource_version_match.as_deref() == Some("Exact") {
+            revision = parse_rv(opts.resource_version.as_deref().unwrap_or(""))?;
+        }
+        let page =
+            self.storage.list(prefix.as_bytes(), start.as_deref().map(str::as_bytes), revision, opts.limit).await;
+        let page = match page {
+            Ok(p) => p,
+            Err(StorageError::Compacted { .. }) if opts.continue_token.is_some() => {
+                return Err(ApiError::gone(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                ));
+            }
+            Err(e) => return Err(storage_error(resource, "", e)),
+        };
+        let list_rv = if revision != 0 { revision } else { page.revision };
+        let mut items = Vec::with_capacity(page.items.len());
+        let last_key = page.items.last().map(|kv| kv.key.clone());
+        for kv in page.items {
+            let mut obj = with_rv(decode_stored(resource, &kv.value)?, kv.mod_revision);
+            if !fields_match(&terms, &obj) || !labels.matches(&obj) {
+                continue;
+            }
+            if let Some(m) = obj.as_object_mut() {
+                m.shift_remove("kind");
+                m.shift_remove("apiVersion");
+            }
+            items.push(obj);
+        }
+        let mut meta = Map::new();
+        meta.insert("resourceVersion".into(), json!(list_rv.to_string()));
+        if page.remaining > 0
+            && let Some(last) = last_key
+        {
+            let rel = String::from_utf8_lossy(&last[prefix.len()..]).into_owned();
+            meta.insert("continue".into(), json!(encode_continue(list_rv, &format!("{rel}\u{0}"))));
+            if terms.is_empty() {
+                meta.insert("remainingItemCount".into(), json!(page.remaining));
+            }
+        }
+        Ok(json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": "v1",
+            "metadata": meta,
+            "items": items,
+        }))
+    }
+
+    pub async fn update(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        let obj = decode_body(resource, ns, body, ctx)?;
+        let body_name = name_of(&obj).to_string();
+        if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let precondition = match obj["metadata"]["resourceVersion"].as_str() {
+            Some(rv) if !rv.is_empty() => Some(parse_rv(rv).map_err(|_| {
+                ApiError::invalid(
+                    resource.kind,
+                    name,
+                    &[FieldError::invalid("metadata.resourceVersion", rv, "must be a valid resource version")],
+                )
+            })?),
+            _ => None,
+        };
+        let key = resource.key(ns, name);
+        for _ in 0..UPDATE_RETRIES {
+            let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
+            let Some(current) = current else { return Err(ApiError::not_found(resource.name, name)) };
+            if precondition.is_some_and(|rv| rv != current.mod_revision) {
+                return Err(ApiError::conflict(resource.name, name));
+            }
+            let old = decode_stored(resource, &current.value)?;
+            let mut new = obj.clone();
+            let meta = new["metadata"].as_object_mut().expect("metadata is an object");
+            // Set by the server only: kept from the stored object whatever the body says.
+            for f in ["uid", "creationTimestamp", "generateName", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+                match old["metadata"].get(f) {
+                    Some(v) => meta.insert(f.into(), v.clone()),
+                    None => meta.shift_remove(f),
+                };
+            }
+            meta.shift_remove("resourceVersion");
+            (resource.prepare_for_update)(&mut new, &old);
+            validate(resource, &new)?;
+            let errs = (resource.validate_update)(&new, &old);
+            if !errs.is_empty() {
+                return Err(ApiError::invalid(resource.kind, name, &errs));
+            }
+            validate_finalizers_update(resource, &new, &old)?;
+            if new == old || ctx.dry_run {
+                // Upstream skips the write of a no-op update and keeps the version.
+                return Ok(with_rv(new, current.mod_revision));
+            }
+            match self.storage.update(key.as_bytes(), encode_for_storage(&new), current.mod_revision).await {
+                Ok(rev)
+                    if is_deleting(&new)
+                        && finalizers(&new).is_empty()
+                        && new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty) =>
+                {
+                    // The last finalizer is gone from an object being deleted: it goes
+                    // now (watchers see the update, then the deletion, as upstream).
+                    match self.storage.delete(key.as_bytes(), rev).await {
+                        Ok(_) | Err(StorageError::NotFound | StorageError::Conflict) => {}
+                        Err(e) => return Err(storage_error(resource, name, e)),
+                    }
+                    return Ok(with_rv(new, rev));
+                }
+                Ok(rev) => return Ok(with_rv(new, rev)),
+                Err(StorageError::Conflict) if precondition.is_none() => continue,
+                Err(e) => return Err(storage_error(resource, name, e)),
+            }
+        }
+        Err(ApiError::conflict(resource.name, name))
+    }
+
+    /// PATCH in one of the three formats (`media` is the request's media type). The
+    /// patched object is written like an update: guarded by the version it was made
+    /// from, retried on conflict unless the patch itself names a resourceVersion.
+    pub async fn patch(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        media: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        let patch: Value =
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+        let pinned = patch["metadata"]["resourceVersion"].as_str().is_some_and(|s| !s.is_empty());
+        for _ in 0..UPDATE_RETRIES {
+            let current = self.get(resource, ns, name).await?;
+            let patched = match media {
+                "application/merge-patch+json" => {
+                    let mut t = current.clone();
+                    crate::patch::merge_patch(&mut t, &patch);
+                    t
+                }
+                "application/json-patch+json" => crate::patch::json_patch(&current, &patch).map_err(|e| {
+                    ApiError::unprocessable(format!(
+                        "the server rejected our request due to an error in our request: {e}"
+                    ))
+                })?,
+                "application/strategic-merge-patch+json" => {
+                    crate::patch::strategic_merge_patch(&current, &patch, resource.patch_lists)
+                        .map_err(ApiError::bad_request)?
+                }
+                other => return Err(ApiError::unsupported_media_type(other)),
+            };
+            let body = serde_json::to_vec(&patched).unwrap_or_default();
+            match self.update(resource, ns, name, &body, ctx).await {
+                Err(e) if e.reason == "Conflict" && !pinned => continue,
+                r => return r,
+            }
+        }
+        Err(ApiError::conflict(resource.name, name))
+    }
+
+    pub async fn delete(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        body: &[u8],
+        ctx: &WriteContext,
+    ) -> Result<Value, ApiError> {
+        if resource.name == "namespaces" && ["default", "kube-system", "kube-public"].contains(&name) {
+            return Err(ApiError {
+                code: 403,
+                reason: "Forbidden",
+                message: format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
+                details: Some(json!({"name": name, "kind": "namespaces"})),
+            });
+        }
+        let (pre_rv, pre_uid, body_dry_run) = delete_options(body)?;
+        let dry_run = ctx.dry_run || body_dry_run;
+        let key = resource.key(ns, name);
+        for _ in 0..UPDATE_RETRIES {
+            let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
+            let Some(current) = current else { return Err(ApiError::not_found(resource.name, name)) };
+            let old = decode_stored(resource, &current.value)?;
+            let uid = old["metadata"]["uid"].as_str().unwrap_or("").to_string();
+            if let Some(want) = &pre_uid
+                && *want != uid
+            {
+                return Err(precondition_failed(resource, name, "UID", want, &uid));
+            }
+            if let Some(want) = &pre_rv
+                && *want != current.mod_revision.to_string()
+            {
+                return Err(precondition_failed(
+                    resource,
+                    name,
+                    "ResourceVersion",
+                    want,
+                    &current.mod_revision.to_string(),
+                ));
+            }
+            if resource.name == "namespaces" {
+                // Namespace lifecycle: Terminating first, its contents go, then itself.
+                if is_deleting(&old) {
+                    return Ok(with_rv(old, current.mod_revision));
+                }
+                let mut marked = old.clone();
+                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                marked["status"]["phase"] = json!("Terminating");
+                if dry_run {
+                    return Ok(with_rv(marked, current.mod_revision));
+                }
+                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                    Ok(rev) => {
+                        let this = self.clone();
+                        let ns = name.to_string();
+                        tokio::spawn(async move { this.finalize_namespace(&ns).await });
+                        return Ok(with_rv(marked, rev));
+                    }
+                    Err(StorageError::Conflict) => continue,
+                    Err(e) => return Err(storage_error(resource, name, e)),
+                }
+            }
+            if !finalizers(&old).is_empty() {
+                // Finalizers hold the object: mark it as being deleted and return it.
+                if is_deleting(&old) {
+                    return Ok(with_rv(old, current.mod_revision));
+                }
+                let mut marked = old.clone();
+                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                if dry_run {
+                    return Ok(with_rv(marked, current.mod_revision));
+                }
+                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                    Ok(rev) => return Ok(with_rv(marked, rev)),
+                    Err(StorageError::Conflict) => continue,
+                    Err(e) => return Err(storage_error(resource, name, e)),
+                }
+            }
+            let deleted = if dry_run {
+                Ok(current.mod_revision)
+            } else {
+                self.storage.delete(key.as_bytes(), current.mod_revision).await
+            };
+            match deleted {
+                Ok(_) => {
+                    return Ok(json!({
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "metadata": {},
+                        "status": "Success",
+                        "details": {"name": name, "kind": resource.name, "uid": uid},
+                    }));
+                }
+                Err(StorageError::Conflict) => continue,
+                Err(e) => return Err(storage_error(resource, name, e)),
+            }
+        }
+        Err(ApiError::conflict(resource.name, name))
+    }
+
+    /// Until namespace finalization (Terminating, the namespace controller) exists, a
+    /// deleted namespace takes its objects with it at once.
+    async fn delete_namespace_contents(&self, ns: &str) {
+        for r in registry::RESOURCES.iter().filter(|r| r.namespaced) {
+            if let Err(e) = self.storage.delete_prefix(r.namespace_prefix(ns).as_bytes()).await {
+                tracing::warn!(error = %e, namespace = ns, resource = r.name, "deleting namespace contents failed");
+            }
+        }
+    }
+
+    /// Watches from `opts.resourceVersion` ("" or "0": the current state first, as
+    /// ADDED events). Yields upstream watch events as JSON objects.
+    pub async fn watch(
+        &self,
+        resource: &'static Resource,
+        ns: Option<String>,
+        opts: &ListOptions,
+    ) -> Result<impl Stream<Item = Value> + Send + 'static, ApiError> {
+        let labels = parse_label_selector(opts)?;
+        let terms = parse_field_selector(resource, opts.field_selector.as_deref().unwrap_or(""))?;
+        let prefix = match &ns {
+            Some(ns) if resource.namespaced => resource.namespace_prefix(ns),
+            _ => resource.prefix(),
+        };
+        let rv = opts.resource_version.as_deref().unwrap_or("");
+        if let Some(send) = opts.send_initial_events {
+            let mut errs = Vec::new();
+            if opts.resource_version_match.as_deref() != Some("NotOlderThan") && send {
+                errs.push(FieldError {
+                    reason: "FieldValueForbidden",
+                    field: "resourceVersionMatch".into(),
+                    message: "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan".into(),
+                });
+            }
+            if !opts.allow_watch_bookmarks && send {
+                errs.push(FieldError::required(
+                    "allowWatchBookmarks",
+                    "sendInitialEvents requires setting allowWatchBookmarks to true",
+                ));
+            }
+            if !errs.is_empty() {
+                return Err(ApiError::invalid("ListOptions.meta.k8s.io", "", &errs));
+            }
+        }
+        let legacy_initial = opts.send_initial_events.is_none() && (rv.is_empty() || rv == "0");
+        let (initial, from) = if legacy_initial || opts.send_initial_events == Some(true) {
+            let list_opts = ListOptions {
+                field_selector: opts.field_selector.clone(),
+                label_selector: opts.label_selector.clone(),
+                ..Default::default()
+            };
+            let list = self.list(resource, ns.as_deref(), &list_opts).await?;
+            let list_rv = parse_rv(list["metadata"]["resourceVersion"].as_str().unwrap_or("0"))?;
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            let mut initial: Vec<Value> = items
+                .into_iter()
+                .map(|o| {
+                    let mut ordered = Map::new();
+                    ordered.insert("kind".into(), json!(resource.kind));
+                    ordered.insert("apiVersion".into(), json!("v1"));
+                    if let Some(m) = o.as_object() {
+                        ordered.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    }
+                    json!({"type": "ADDED", "object": ordered})
+                })
+                .collect();
+            if opts.send_initial_events == Some(true) {
+                initial.push(json!({"type": "BOOKMARK", "object": {
+                    "kind": resource.kind,
+                    "apiVersion": "v1",
+                    "metadata": {
+                        "resourceVersion": list_rv.to_string(),
+                        "annotations": {"k8s.io/initial-events-end": "true"},
+                    },
+                }}));
+            }
+            (initial, list_rv)
+        } else if rv.is_empty() || rv == "0" {
+            // sendInitialEvents=false without a version: from now on.
+            let now = self.list(resource, ns.as_deref(), &ListOptions { limit: 1, ..Default::default() }).await?;
+            (Vec::new(), parse_rv(now["metadata"]["resourceVersion"].as_str().unwrap_or("0"))?)
+        } else {
+            (Vec::new(), parse_rv(rv)?)
+        };
+        let events = match self.storage.watch(prefix.as_bytes(), from + 1).await {
+            Ok(s) => s,
+            Err(e) => return Err(storage_error(resource, "", e)),
+        };
+        let translated = events.filter_map(move |ev| {
+            let terms = terms.clone();
+            let labels = labels.clone();
+            async move {
+                let (kind, obj) = match ev {
+                    Ok(WatchEvent::Put { kv, created }) => {
+                        let obj = serde_json::from_slice::<Value>(&kv.value).ok()?;
+                        (if created { "ADDED" } else { "MODIFIED" }, with_rv(obj, kv.mod_revision))
+                    }
+                    Ok(WatchEvent::Delete { prev, mod_revision, .. }) => {
+                        let obj = serde_json::from_slice::<Value>(&prev?).ok()?;
+                        ("DELETED", with_rv(obj, mod_revision))
+                    }
+                    Err(StorageError::Compacted { requested, current }) => {
+                        let status = ApiError::gone(format!("too old resource version: {} ({current})", requested - 1));
+                        return Some(json!({"type": "ERROR", "object": status.to_status()}));
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "watch ended");
+                        return None;
+                    }
+                };
+                if !fields_match(&terms, &obj) || !labels.matches(&obj) {
+                    return None;
+                }
+                Some(json!({"type": kind, "object": obj}))
+            }
+        });
+        let timeout = Duration::from_secs(opts.timeout_seconds.unwrap_or(1800));
+        let stream = futures::stream::iter(initial).chain(translated);
+        Ok(take_until_timeout(stream, timeout))
+    }
+
+    /// DELETE on a collection: deletes what the selectors match, one object at a time;
+    /// returns the deleted objects as a list, like upstream.
+    pub async fn delete_collection(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        opts: &ListOptions,
+        ctx: &WriteContext,
+    ) -> Result<Value, ApiError> {
+        let list = self.list(resource, ns, &ListOptions { limit: 0, continue_token: None, ..opts.clone() }).await?;
+        let mut deleted = Vec::new();
+        for obj in list["items"].as_array().into_iter().flatten() {
+            let name = name_of(obj);
+            let obj_ns = obj["metadata"]["namespace"].as_str();
+            match self.delete(resource, obj_ns, name, b"", ctx).await {
+                Ok(_) => deleted.push(obj.clone()),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": list["metadata"]["resourceVersion"].clone()},
+            "items": deleted,
+        }))
+    }
+}
+
+fn parse_label_selector(opts: &ListOptions) -> Result<LabelSelector, ApiError> {
+    LabelSelector::parse(opts.label_selector.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))
+}
+
+fn take_until_timeout<S: Stream<Item = Value> + Send + 'static>(
+    s: S,
+    timeout: Duration,
+) -> impl Stream<Item = Value> + Send + 'static {
+    let deadline = tokio::time::sleep(timeout);
+    s.take_until(deadline)
+}
+
+fn precondition_failed(resource: &Resource, name: &str, what: &str, want: &str, have: &str) -> ApiError {
+    ApiError {
+        code: 409,
+        reason: "Conflict",
+        message: format!(
+            "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: {what} in precondition: {want}, {what} in object meta: {have}",
+            resource.name
+        ),
+        details: Some(json!({"name": name, "kind": resource.name})),
+    }
+}
+
+fn finalizers(obj: &Value) -> Vec<&str> {
+    obj["metadata"]["finalizers"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
+fn is_deleting(obj: &Value) -> bool {
+    obj["metadata"]["deletionTimestamp"].is_string()
+}
+
+/// Upstream's `ValidateObjectMetaUpdate` rule: no new finalizers once deletion started.
+fn validate_finalizers_update(resource: &Resource, new: &Value, old: &Value) -> Result<(), ApiError> {
+    if !is_deleting(old) {
+        return Ok(());
+    }
+    let before = finalizers(old);
+    let added: Vec<&str> = finalizers(new).into_iter().filter(|f| !before.contains(f)).collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    let list = added.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ");
+    let err = FieldError {
+        reason: "FieldValueForbidden",
+        field: "metadata.finalizers".into(),
+        message: format!(
+            "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{list}}}"
+        ),
+    };
+    Err(ApiError::invalid(resource.kind, name_of(new), &[err]))
+}
+
+/// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run).
+fn delete_options(body: &[u8]) -> Result<(Option<String>, Option<String>, bool), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((None, None, false));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
+    let p = &v["preconditions"];
+    let dry = v["dryRun"].as_array().is_some_and(|a| a.iter().any(|d| d == "All"));
+    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from), dry))
+}
+
+fn parse_rv(rv: &str) -> Result<i64, ApiError> {
+    rv.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+        ApiError::bad_request(format!("Invalid value: \"{rv}\": resourceVersion must be a valid integer"))
+    })
+}
+
+/// Upstream's continue token: base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":"<key>\u0000"}`.
+fn encode_continue(rv: i64, start: &str) -> String {
+    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start});
+    base64::engine::general_purpose::URL_SAFE.encode(token.to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(i64, String), ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(token))
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    if v["v"] != "meta.k8s.io/v1" {
+        return Err(bad());
+    }
+    let rv = v["rv"].as_i64().filter(|r| *r > 0).ok_or_else(bad)?;
+    let start = v["start"].as_str().ok_or_else(bad)?;
+    if start.contains("..") || start.starts_with('/') {
+        return Err(bad());
+    }
+    Ok((rv, start.to_string()))
+}
+
+/// Encodes watch events as upstream does on the wire: one JSON object per line.
+pub fn event_bytes(ev: &Value) -> Bytes {
+    let mut b = serde_json::to_vec(ev).unwrap_or_default();
+    b.push(b'\n');
+    Bytes::from(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip() {
+        let t = encode_continue(42, "default/x\u{0}");
+        assert_eq!(decode_continue(&t).unwrap(), (42, "default/x\u{0}".to_string()));
+        assert!(decode_continue("garbage!").is_err());
+    }
+
+    #[test]
+    fn query_decoding() {
+        let o =
+            ListOptions::parse(Some("watch=true&resourceVersion=12&fieldSelector=metadata.name%3Dx&limit=5")).unwrap();
+        assert!(o.watch);
+        assert_eq!(o.resource_version.as_deref(), Some("12"));
+        assert_eq!(o.field_selector.as_deref(), Some("metadata.name=x"));
+        assert_eq!(o.limit, 5);
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+    }
+
+    #[test]
+    fn field_selectors() {
+        let cm = registry::find("configmaps").unwrap();
+        let terms = parse_field_selector(cm, "metadata.name=x,metadata.namespace!=kube-system").unwrap();
+        assert!(fields_match(&terms, &json!({"metadata": {"name": "x", "namespace": "default"}})));
+        assert!(!fields_match(&terms, &json!({"metadata": {"name": "x", "namespace": "kube-system"}})));
+        assert!(parse_field_selector(cm, "spec.foo=x").is_err());
+    }
+
+    #[test]
+    fn uids_are_v4() {
+        let u = new_uid();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert_ne!(u, new_uid());
+        assert_eq!(generate_name("web-").len(), 9);
+    }
+
+    #[test]
+    fn bodies_are_checked_against_the_url() {
+        let cm = registry::find("configmaps").unwrap();
+        let ok = decode_body(
+            cm,
+            Some("default"),
+            br#"{"metadata":{"name":"x"},"data":{"a":"b"}}"#,
+            &mut WriteContext::default(),
+        )
+        .unwrap();
+        assert_eq!(ok["kind"], "ConfigMap");
+        assert_eq!(ok["metadata"]["namespace"], "default");
+        let e = decode_body(
+            cm,
+            Some("default"),
+            br#"{"metadata":{"name":"x","namespace":"other"}}"#,
+            &mut WriteContext::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, 400);
+        let e = decode_body(cm, Some("default"), br#"{"data":{"a":5}}"#, &mut WriteContext::default()).unwrap_err();
+        assert!(e.message.starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap"), "{}", e.message);
+        let e = decode_body(cm, Some("default"), b"{", &mut WriteContext::default()).unwrap_err();
+        assert_eq!(e.reason, "BadRequest");
+
+        // Unknown fields: dropped with a warning by default, refused under Strict.
+        let body = br#"{"metadata":{"name":"x","bogus":1},"data":{"a":"b"},"extra":{"y":null}}"#;
+        let mut warn = WriteContext::default();
+        let obj = decode_body(cm, Some("default"), body, &mut warn).unwrap();
+        assert_eq!(warn.warnings, [r#"unknown field "metadata.bogus""#, r#"unknown field "extra""#]);
+        assert!(obj.get("extra").is_none() && obj["metadata"].get("bogus").is_none(), "{obj}");
+        let mut strict = WriteContext { field_validation: FieldValidation::Strict, ..Default::default() };
+        let e = decode_body(cm, Some("default"), body, &mut strict).unwrap_err();
+        assert_eq!(
+            e.message,
+            r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "metadata.bogus", unknown field "extra""#
+        );
+    }
+}

@@ -1,0 +1,633 @@
+//! The HTTPS server: TLS (given or self-signed), HTTP/1.1 and HTTP/2, routing of
+//! `/version`, discovery, health, `/metrics` and the REST paths, request metrics.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::registry::{self, Resource};
+use crate::rest::{self, ListOptions, Rest, WriteContext};
+use crate::status::ApiError;
+use crate::{discovery, storage::Storage};
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// Upstream's limit on request bodies (3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    verb: String,
+    dry_run: String,
+    group: String,
+    version: String,
+    resource: String,
+    subresource: String,
+    scope: String,
+    component: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DurationLabels {
+    verb: String,
+    dry_run: String,
+    group: String,
+    version: String,
+    resource: String,
+    subresource: String,
+    scope: String,
+    component: String,
+}
+
+fn duration_histogram() -> Histogram {
+    // Upstream's buckets for apiserver_request_duration_seconds.
+    Histogram::new([
+        0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0,
+        30.0, 45.0, 60.0,
+    ])
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabel {
+    pub resource: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<DurationLabels, Histogram, fn() -> Histogram>,
+    /// `apiserver_storage_objects`: objects stored per resource, refreshed periodically.
+    pub storage_objects: Family<ResourceLabel, prometheus_client::metrics::gauge::Gauge>,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations = Family::<DurationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "apiserver_request",
+            "Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.",
+            requests.clone(),
+        );
+        registry.register(
+            "apiserver_request_duration_seconds",
+            "Response latency distribution in seconds for each verb, dry run value, group, version, resource, subresource, scope and component.",
+            durations.clone(),
+        );
+        let storage_objects = Family::<ResourceLabel, prometheus_client::metrics::gauge::Gauge>::default();
+        registry.register(
+            "apiserver_storage_objects",
+            "Number of stored objects at the time of last check split by kind.",
+            storage_objects.clone(),
+        );
+        Metrics { registry, requests, durations, storage_objects }
+    }
+}
+
+/// Shared server state.
+pub struct State {
+    pub rest: Rest,
+    pub metrics: Metrics,
+    /// Set once the default namespaces exist.
+    pub bootstrapped: AtomicBool,
+    /// Set when shutdown starts (`/readyz` fails from then on).
+    pub shutting_down: AtomicBool,
+    pub server_address: String,
+    pub cancel: CancellationToken,
+}
+
+impl State {
+    pub fn new(storage: Storage, server_address: String, cancel: CancellationToken) -> Arc<State> {
+        Arc::new(State {
+            rest: Rest { storage },
+            metrics: Metrics::new(),
+            bootstrapped: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+            server_address,
+            cancel,
+        })
+    }
+}
+
+/// Builds the serving TLS config from files, or a self-signed certificate for
+/// `localhost`, the loopback addresses and the `kubernetes` service names.
+pub fn tls_config(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+    extra_sans: &[String],
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let alpn: &[&[u8]] = &[b"h2", b"http/1.1"];
+    if let (Some(c), Some(k)) = (cert, key) {
+        return Ok(component_base::tls::server_config(c, k, None, alpn)?);
+    }
+    let mut sans: Vec<String> =
+        ["localhost", "127.0.0.1", "::1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    sans.extend(extra_sans.iter().cloned());
+    let generated = rcgen::generate_simple_self_signed(sans)?;
+    let cert_der = generated.cert.der().clone();
+    let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
+    let mut cfg = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert_der], key_der)?;
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(cfg))
+}
+
+/// Accepts TLS connections until `cancel` fires.
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state: Arc<State>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let cancel = state.cancel.clone();
+    loop {
+        let (tcp, peer): (_, SocketAddr) = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let cancel = state.cancel.clone();
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(state, req).await) }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection(TokioIo::new(tls), svc);
+            tokio::select! {
+                r = conn => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended") },
+                _ = cancel.cancelled() => {}
+            }
+        });
+    }
+}
+
+fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("cache-control", "no-cache, private")
+        .body(Full::new(body.into()).boxed())
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
+    full(status, "application/json", serde_json::to_vec(v).unwrap_or_default())
+}
+
+fn error_response(e: &ApiError) -> Response<Body> {
+    json_response(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.to_status())
+}
+
+/// What a request is, for metrics and logs.
+struct RequestInfo {
+    verb: &'static str,
+    resource: String,
+    scope: &'static str,
+}
+
+/// A parsed REST path under `/api/v1`.
+struct RestPath {
+    resource: &'static Resource,
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+fn parse_rest_path(segs: &[&str]) -> Result<RestPath, ApiError> {
+    let (ns, rest): (Option<String>, &[&str]) = match segs {
+        ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some((*ns).to_string()), rest),
+        _ => (None, segs),
+    };
+    let (res, name) = match rest {
+        [res] => (*res, None),
+        [res, name] => (*res, Some((*name).to_string())),
+        _ => return Err(ApiError::no_route()),
+    };
+    let resource = registry::find(res).ok_or_else(ApiError::no_route)?;
+    if ns.is_some() && !resource.namespaced {
+        return Err(ApiError::no_route());
+    }
+    Ok(RestPath { resource, namespace: ns, name })
+}
+
+/// Reads a request body, at most [`MAX_BODY`] bytes.
+async fn read_raw_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+    let body = Limited::new(req.into_body(), MAX_BODY).collect().await.map_err(|e| {
+        if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            ApiError::too_large()
+        } else {
+            ApiError::bad_request(format!("reading the request body: {e}"))
+        }
+    })?;
+    Ok(body.to_bytes())
+}
+
+/// Reads a request body (JSON, or protobuf of `schema`) and returns it as JSON bytes.
+async fn read_body(req: Request<Incoming>, schema: &[crate::protobuf::Field]) -> Result<Bytes, ApiError> {
+    let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let bytes = read_raw_body(req).await?;
+    if bytes.is_empty() {
+        return Ok(bytes);
+    }
+    match media.as_str() {
+        "application/json" | "" | "*/*" => Ok(bytes),
+        "application/yaml" => {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| ApiError::bad_request("error converting YAML to JSON: invalid UTF-8"))?;
+            let v: Value = serde_saphyr::from_str(text)
+                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?;
+            Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
+        }
+        "application/vnd.kubernetes.protobuf" => {
+            let v = crate::protobuf::decode_object(&bytes, schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
+        }
+        _ => Err(ApiError::unsupported_media_type(&ct)),
+    }
+}
+
+/// The shape a client asked for in the first entry of `Accept`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Full,
+    /// `as=Table;g=meta.k8s.io`
+    Table,
+    /// `as=PartialObjectMetadata[List];g=meta.k8s.io`
+    Metadata,
+}
+
+fn requested_shape(req: &Request<Incoming>) -> Shape {
+    let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let first = accept.split(',').next().unwrap_or("");
+    let params: Vec<&str> = first.split(';').map(str::trim).collect();
+    if !params.contains(&"g=meta.k8s.io") {
+        return Shape::Full;
+    }
+    if params.contains(&"as=Table") {
+        Shape::Table
+    } else if params.contains(&"as=PartialObjectMetadata") || params.contains(&"as=PartialObjectMetadataList") {
+        Shape::Metadata
+    } else {
+        Shape::Full
+    }
+}
+
+/// An object or list as `PartialObjectMetadata[List]`.
+fn to_metadata(v: &Value, list: bool) -> Value {
+    if !list {
+        return partial_metadata(v);
+    }
+    let items: Vec<Value> = v["items"].as_array().into_iter().flatten().map(partial_metadata).collect();
+    serde_json::json!({
+        "kind": "PartialObjectMetadataList",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": v["metadata"].clone(),
+        "items": items,
+    })
+}
+
+fn shape_event(shape: Shape, res: &Resource, ev: Value) -> Value {
+    match shape {
+        Shape::Full => ev,
+        Shape::Table => table_event(res, ev),
+        Shape::Metadata if ev["type"] == "ERROR" => ev,
+        Shape::Metadata => serde_json::json!({"type": ev["type"].clone(), "object": partial_metadata(&ev["object"])}),
+    }
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let mut info = RequestInfo { verb: "get", resource: String::new(), scope: "" };
+    let span = tracing::debug_span!("request", %method, path);
+    let resp = route(&state, req, &method, &path, query.as_deref(), &mut info).instrument(span).await;
+    let code = resp.status().as_u16().to_string();
+    if !info.resource.is_empty() {
+        let dl = DurationLabels {
+            // Upstream's `cleanVerb`: LIST and WATCH, else the HTTP method.
+            verb: match info.verb {
+                "create" => "POST".into(),
+                "update" => "PUT".into(),
+                v => v.to_ascii_uppercase(),
+            },
+            dry_run: String::new(),
+            group: String::new(),
+            version: "v1".into(),
+            resource: info.resource.clone(),
+            subresource: String::new(),
+            scope: info.scope.into(),
+            component: "apiserver".into(),
+        };
+        let rl = RequestLabels {
+            verb: dl.verb.clone(),
+            dry_run: String::new(),
+            group: String::new(),
+            version: "v1".into(),
+            resource: dl.resource.clone(),
+            subresource: String::new(),
+            scope: dl.scope.clone(),
+            component: "apiserver".into(),
+            code,
+        };
+        state.metrics.requests.get_or_create(&rl).inc();
+        if info.verb != "watch" {
+            state.metrics.durations.get_or_create(&dl).observe(start.elapsed().as_secs_f64());
+        }
+    }
+    tracing::debug!(%method, path, status = resp.status().as_u16(), elapsed_ms = start.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+async fn route(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    info: &mut RequestInfo,
+) -> Response<Body> {
+    let path = path.trim_end_matches('/');
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["version"] => json_response(StatusCode::OK, &discovery::version()),
+        [root @ ("api" | "apis")] => {
+            let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let mut resp = match discovery::aggregated_version(accept) {
+                Some(v) => {
+                    let doc =
+                        if *root == "api" { discovery::aggregated_core(v) } else { discovery::aggregated_groups(v) };
+                    full(
+                        StatusCode::OK,
+                        &discovery::aggregated_content_type(v),
+                        serde_json::to_vec(&doc).unwrap_or_default(),
+                    )
+                }
+                None if *root == "api" => {
+                    json_response(StatusCode::OK, &discovery::api_versions(&state.server_address))
+                }
+                None => json_response(StatusCode::OK, &discovery::api_groups()),
+            };
+            resp.headers_mut().insert("vary", http::HeaderValue::from_static("Accept"));
+            resp
+        }
+        ["api", "v1"] => json_response(StatusCode::OK, &discovery::core_v1_resources()),
+        ["metrics"] => {
+            let r = component_base::admin::encode_metrics(&state.metrics.registry);
+            full(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK), r.content_type, r.body)
+        }
+        [kind @ ("healthz" | "livez" | "readyz"), rest @ ..] => health(state, kind, rest, query).await,
+        ["api", "v1", rest @ ..] => {
+            let rp = match parse_rest_path(rest) {
+                Ok(rp) => rp,
+                Err(e) => return error_response(&e),
+            };
+            info.resource = rp.resource.name.to_string();
+            info.scope = match (&rp.name, &rp.namespace) {
+                (Some(_), _) => "resource",
+                (None, Some(_)) => "namespace",
+                (None, None) => "cluster",
+            };
+            match rest_call(state, req, method, query, &rp, info).await {
+                Ok(r) => r,
+                Err(e) => error_response(&e),
+            }
+        }
+        _ => error_response(&ApiError::no_route()),
+    }
+}
+
+async fn rest_call(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    method: &Method,
+    query: Option<&str>,
+    rp: &RestPath,
+    info: &mut RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let rest = &state.rest;
+    let res = rp.resource;
+    let ns = rp.namespace.as_deref();
+    let shape = requested_shape(&req);
+    let render = |v: Value, code: StatusCode, list: bool| match shape {
+        Shape::Full => json_response(code, &v),
+        Shape::Table => json_response(code, &to_table(res, &v, list)),
+        Shape::Metadata => json_response(code, &to_metadata(&v, list)),
+    };
+    match (method, &rp.name) {
+        (&Method::GET, None) => {
+            let opts = ListOptions::parse(query)?;
+            if opts.watch {
+                info.verb = "watch";
+                let events = rest.watch(res, rp.namespace.clone(), &opts).await?;
+                let cancel = state.cancel.clone();
+                let body = events
+                    .map(move |ev| shape_event(shape, res, ev))
+                    .map(|ev| Ok::<_, Infallible>(Frame::data(rest::event_bytes(&ev))))
+                    .take_until(async move { cancel.cancelled().await });
+                return Ok(Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/json")
+                    .header("cache-control", "no-cache, private")
+                    .body(BodyExt::boxed(StreamBody::new(body)))
+                    .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed())));
+            }
+            info.verb = "list";
+            Ok(render(rest.list(res, ns, &opts).await?, StatusCode::OK, true))
+        }
+        (&Method::POST, None) => {
+            info.verb = "create";
+            if res.namespaced && ns.is_none() {
+                return Err(ApiError::method_not_allowed());
+            }
+            let body = read_body(req, res.proto).await?;
+            let mut ctx = WriteContext::from_query(query)?;
+            let obj = rest.create(res, ns, &body, &mut ctx).await?;
+            Ok(with_warnings(render(obj, StatusCode::CREATED, false), &ctx))
+        }
+        (&Method::GET, Some(name)) => {
+            if res.namespaced && ns.is_none() {
+                return Err(ApiError::no_route());
+            }
+            info.verb = "get";
+            Ok(render(rest.get(res, ns, name).await?, StatusCode::OK, false))
+        }
+        (&Method::PUT, Some(name)) => {
+            info.verb = "update";
+            let body = read_body(req, res.proto).await?;
+            let mut ctx = WriteContext::from_query(query)?;
+            let obj = rest.update(res, ns, name, &body, &mut ctx).await?;
+            Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
+        }
+        (&Method::DELETE, Some(name)) => {
+            info.verb = "delete";
+            let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
+            let ctx = WriteContext::from_query(query)?;
+            Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body, &ctx).await?))
+        }
+        (&Method::PATCH, Some(name)) => {
+            info.verb = "patch";
+            let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let body = read_raw_body(req).await?;
+            let mut ctx = WriteContext::from_query(query)?;
+            let obj = rest.patch(res, ns, name, &media, &body, &mut ctx).await?;
+            Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
+        }
+        (&Method::DELETE, None) if res.verbs.contains(&"deletecollection") => {
+            info.verb = "deletecollection";
+            let opts = ListOptions::parse(query)?;
+            let ctx = WriteContext::from_query(query)?;
+            Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &ctx).await?))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// Adds the request's warnings as `Warning: 299 - "<text>"` headers.
+fn with_warnings(mut resp: Response<Body>, ctx: &WriteContext) -> Response<Body> {
+    for w in &ctx.warnings {
+        let quoted = serde_json::to_string(w).unwrap_or_default();
+        if let Ok(v) = http::HeaderValue::from_str(&format!("299 - {quoted}")) {
+            resp.headers_mut().append("warning", v);
+        }
+    }
+    resp
+}
+
+fn partial_metadata(obj: &Value) -> Value {
+    serde_json::json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj["metadata"].clone(),
+    })
+}
+
+/// A `meta.k8s.io/v1` Table of one object or a list, with the resource's columns.
+fn to_table(res: &Resource, v: &Value, list: bool) -> Value {
+    let mut cols = vec![serde_json::json!({
+        "name": "Name", "type": "string", "format": "name", "priority": 0,
+        "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
+    })];
+    for (name, ty, desc) in res.columns {
+        cols.push(serde_json::json!({"name": name, "type": ty, "format": "", "description": desc, "priority": 0}));
+    }
+    let objects: Vec<&Value> =
+        if list { v["items"].as_array().map(|a| a.iter().collect()).unwrap_or_default() } else { vec![v] };
+    let rows: Vec<Value> = objects
+        .into_iter()
+        .map(|o| {
+            let mut cells = vec![o["metadata"]["name"].clone()];
+            cells.extend((res.cells)(o));
+            serde_json::json!({"cells": cells, "object": partial_metadata(o)})
+        })
+        .collect();
+    let mut meta = serde_json::json!({});
+    if list {
+        meta = v["metadata"].clone();
+    } else if let Some(rv) = v["metadata"].get("resourceVersion") {
+        meta["resourceVersion"] = rv.clone();
+    }
+    serde_json::json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": meta,
+        "columnDefinitions": cols,
+        "rows": rows,
+    })
+}
+
+fn table_event(res: &Resource, ev: Value) -> Value {
+    if ev["type"] == "ERROR" {
+        return ev;
+    }
+    serde_json::json!({"type": ev["type"].clone(), "object": to_table(res, &ev["object"], false)})
+}
+
+/// `/healthz`, `/livez`, `/readyz` (and `/<kind>/<check>`), as upstream renders them.
+async fn health(state: &Arc<State>, kind: &str, rest: &[&str], query: Option<&str>) -> Response<Body> {
+    let etcd_ok =
+        tokio::time::timeout(Duration::from_secs(2), state.rest.storage.ping()).await.is_ok_and(|r| r.is_ok());
+    let bootstrapped = state.bootstrapped.load(Ordering::Acquire);
+    let mut checks: Vec<(&str, bool)> = vec![("ping", true), ("log", true), ("etcd", etcd_ok)];
+    if kind == "readyz" {
+        checks.push(("etcd-readiness", etcd_ok));
+        checks.push(("informer-sync", true));
+    }
+    checks.push(("poststarthook/start-system-namespaces-controller", bootstrapped));
+    checks.push(("poststarthook/bootstrap-controller", bootstrapped));
+    if kind == "readyz" {
+        checks.push(("shutdown", !state.shutting_down.load(Ordering::Acquire)));
+    }
+    if let [check] = rest {
+        return match checks.iter().find(|(n, _)| n == check) {
+            Some((_, true)) => full(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
+            Some((n, false)) => full(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                format!("internal server error: {n} check failed\n"),
+            ),
+            None => error_response(&ApiError::no_route()),
+        };
+    }
+    let exclude: Vec<String> =
+        rest::form_pairs(query).into_iter().filter(|(k, _)| k == "exclude").map(|(_, v)| v).collect();
+    let verbose = rest::form_pairs(query).iter().any(|(k, _)| k == "verbose");
+    let mut out = String::new();
+    let mut failed = false;
+    for (name, ok) in &checks {
+        if exclude.iter().any(|e| e == name) {
+            out.push_str(&format!("[+]{name} excluded: ok\n"));
+        } else if *ok {
+            out.push_str(&format!("[+]{name} ok\n"));
+        } else {
+            failed = true;
+            out.push_str(&format!("[-]{name} failed: reason withheld\n"));
+        }
+    }
+    if failed {
+        out.push_str(&format!("{kind} check failed\n"));
+        return full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", out);
+    }
+    if verbose {
+        out.push_str(&format!("{kind} check passed\n"));
+        return full(StatusCode::OK, "text/plain; charset=utf-8", out);
+    }
+    full(StatusCode::OK, "text/plain; charset=utf-8", "ok")
+}
