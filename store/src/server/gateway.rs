@@ -151,9 +151,18 @@ fn http_status(code: tonic::Code) -> u16 {
     }
 }
 
+/// grpc-gateway's error body, fields in its order (a struct, so the order does not
+/// depend on serde_json's map features).
+#[derive(serde::Serialize)]
+struct GatewayError<'a> {
+    error: &'a str,
+    message: &'a str,
+    code: i32,
+}
+
 fn error_json(s: &tonic::Status) -> Response<Body> {
-    let body = serde_json::json!({"error": s.message(), "code": s.code() as i32, "message": s.message()});
-    full(http_status(s.code()), "application/json", body.to_string())
+    let body = GatewayError { error: s.message(), message: s.message(), code: s.code() as i32 };
+    full(http_status(s.code()), "application/json", serde_json::to_vec(&body).unwrap_or_default())
 }
 
 fn to_json<T: serde::Serialize>(r: Result<tonic::Response<T>, tonic::Status>) -> Response<Body> {
