@@ -310,9 +310,10 @@ impl Sim {
             let m = &mut self.members[i];
             if self.now >= m.next_flush {
                 m.next_flush += FLUSH_MS;
-                let applied = m.sm.applied_index();
+                let status = m.node.as_ref().unwrap().status().clone();
+                let written = status.written.load(Ordering::Acquire);
                 m.backend.flush().unwrap();
-                m.node.as_ref().unwrap().status().flushed.store(applied, Ordering::Release);
+                status.flushed.store(written, Ordering::Release);
             }
         }
     }

@@ -90,7 +90,12 @@ pub struct RaftStatus {
     pub term: AtomicU64,
     pub commit: AtomicU64,
     pub applied: AtomicU64,
-    /// Highest applied index known durable in the backend (set by the flusher).
+    /// Highest applied index whose batch has been written to the backend (not yet
+    /// necessarily durable). The state machine's own applied index runs ahead of it
+    /// while a group is being applied.
+    pub written: AtomicU64,
+    /// Highest applied index known durable in the backend (set by the flusher from
+    /// `written` as it was before its flush).
     pub flushed: AtomicU64,
     /// First index still in the log (entries before it were compacted).
     pub first_index: AtomicU64,
@@ -273,6 +278,7 @@ impl Node {
         let lone_voter = core.conf_state.voters == [cfg.id] && core.conf_state.learners.is_empty();
         let status = Arc::new(RaftStatus::default());
         status.applied.store(applied, Ordering::Release);
+        status.written.store(applied, Ordering::Release);
         status.flushed.store(applied, Ordering::Release);
         status.first_index.store(core.first_index(), Ordering::Release);
         let storage = LogStorage::new(core, sm.clone());
@@ -523,6 +529,7 @@ impl Node {
             fatal("recording an installed snapshot", &e);
         }
         self.status.applied.store(meta.index, Ordering::Release);
+        self.status.written.store(meta.index, Ordering::Release);
         self.status.flushed.store(meta.index, Ordering::Release);
         self.snapshot_at = meta.index;
         self.status.first_index.store(meta.index + 1, Ordering::Release);
@@ -631,6 +638,7 @@ impl Node {
             }
         }
         write_pending(&mut pending);
+        self.status.written.store(last, Ordering::Release);
         self.metrics.proposals_applied.inc_by(replies.len() as u64);
         self.metrics.proposals_committed.inc_by(replies.len() as u64);
         self.status.applied.store(last, Ordering::Release);

@@ -251,7 +251,9 @@ impl Server {
     /// Flushes the backend and tells Raft which applied index is now durable there (the
     /// log may then be compacted up to it).
     fn flush_backend(&self) {
-        let applied = self.sm.applied_index();
+        // What the backend holds now (the applied index in memory may be ahead of it,
+        // mid-group): only that becomes durable with this flush.
+        let applied = self.raft.status.written.load(Ordering::Acquire);
         if applied <= self.raft.status.flushed.load(Ordering::Acquire) {
             return;
         }
