@@ -223,11 +223,13 @@ impl Mvcc {
         let mut kvs = Vec::with_capacity(limit);
         for r in &revs[..limit] {
             let k = r.to_bytes(false);
+            // The writer's overlay first: an entry leaves it only after it is in the
+            // backend, so looking there second cannot miss it.
             let v = match overlay.get(&k) {
                 Some(v) => Some(v.clone()),
-                None => match self.backend.get(Bucket::Key, &k)? {
+                None => match self.pending_lock().get(&k).cloned() {
                     Some(v) => Some(v),
-                    None => self.pending_lock().get(&k).cloned(),
+                    None => self.backend.get(Bucket::Key, &k)?,
                 },
             };
             let v = v.ok_or_else(|| MvccError::Corrupt(k.clone()))?;
@@ -263,6 +265,9 @@ impl Mvcc {
     /// The events of revisions `from..=to` in order, read from the backend, at most
     /// `max_revs` distinct revisions. Returns the events and the last revision covered.
     pub fn events(&self, from: i64, to: i64, max_revs: usize) -> Result<(Vec<Event>, i64)> {
+        // Taken before the scan: an overlay entry is removed only once it is in the
+        // backend, so each revision is in one or the other.
+        let pending = self.pending_in(from, to);
         let mut out = Vec::new();
         let mut last = from - 1;
         let mut revs = 0;
@@ -292,10 +297,53 @@ impl Mvcc {
         if let Some(k) = corrupt {
             return Err(MvccError::Corrupt(k));
         }
+        // Revisions published but not yet written to the backend (the writer's overlay)
+        // are newer than anything in it.
+        if revs < max_revs {
+            let seen = out.last().and_then(|e| e.kv.as_ref()).map_or(from - 1, |kv| kv.mod_revision);
+            for (k, v) in pending {
+                if Revision::from_bytes(&k).is_none_or(|(r, _)| r.main <= seen) {
+                    continue;
+                }
+                let (Some((rev, tomb)), Ok(mut kv)) = (Revision::from_bytes(&k), KeyValue::decode(v.as_slice())) else {
+                    return Err(MvccError::Corrupt(k));
+                };
+                if rev.main != last {
+                    if revs == max_revs {
+                        break;
+                    }
+                    revs += 1;
+                    last = rev.main;
+                }
+                let ty = if tomb {
+                    kv.mod_revision = rev.main;
+                    EventType::Delete
+                } else {
+                    EventType::Put
+                };
+                out.push(Event { r#type: ty as i32, kv: Some(kv), prev_kv: None });
+            }
+        }
         if revs < max_revs {
             last = to;
         }
         Ok((out, last))
+    }
+
+    /// Overlay entries (revision key, value) with main revisions in [from, to], in
+    /// revision order.
+    fn pending_in(&self, from: i64, to: i64) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let p = self.pending_lock();
+        if p.is_empty() || from > to {
+            return Vec::new();
+        }
+        let mut v: Vec<(Vec<u8>, Vec<u8>)> = p
+            .iter()
+            .filter(|(k, _)| Revision::from_bytes(k).is_some_and(|(r, _)| r.main >= from && r.main <= to))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        v.sort();
+        v
     }
 
     /// etcd's HashKV: CRC-32C over the key bucket's name and every (revision key, value)
@@ -311,13 +359,23 @@ impl Mvcc {
         if rev <= compact && rev > 0 {
             return Err(MvccError::Compacted);
         }
+        let pending = self.pending_in(0, rev);
         let mut h = crc32c::crc32c(Bucket::Key.name());
         let end = Revision::start_key(rev + 1);
+        let mut last_key = Vec::new();
         self.backend.for_each(Bucket::Key, b"", Some(&end), &mut |k, v| {
             h = crc32c::crc32c_append(h, k);
             h = crc32c::crc32c_append(h, v);
+            last_key = k.to_vec();
             true
         })?;
+        // Published revisions still in the writer's overlay come after all of those.
+        for (k, v) in pending {
+            if k > last_key {
+                h = crc32c::crc32c_append(h, &k);
+                h = crc32c::crc32c_append(h, &v);
+            }
+        }
         Ok((h, rev, compact))
     }
 }

@@ -11,10 +11,11 @@
 //! 3. append new entries and the hard state to the write-ahead log and sync it (a hard
 //!    state whose only change is the commit index is not written: it needs no sync);
 //! 4. send the messages that required persistence (votes, append responses);
-//! 5. apply committed entries, one backend batch each with its log index (sled is
-//!    flushed in the background: the log already holds every entry after the flushed
-//!    applied index), publish the new revision to readers, notify watchers, answer the
-//!    proposers;
+//! 5. apply committed entries (a group is one backend batch, each entry carrying its log
+//!    index; sled is flushed in the background: the log already holds every entry after
+//!    the flushed applied index), publish the new revision to readers, notify watchers,
+//!    answer the proposers; a group of only puts, deletes and txns is written to the
+//!    backend after the answers (readers see it through the MVCC overlay meanwhile);
 //! 6. advance, then handle the light ready the same way (commit index, messages, more
 //!    committed entries), answer read-index requests whose index is applied, and
 //!    compact the log when `--snapshot-count` entries have been flushed since the last
@@ -566,6 +567,10 @@ impl Node {
         let mut replies = Vec::new();
         let mut conf_replies = Vec::new();
         let mut membership_changed = false;
+        // Only puts, deletes and txns in this group: everything they change is visible
+        // to readers through the MVCC overlay, so the answers may go out before the
+        // backend write (the entries are durable in the log already).
+        let mut kv_only = true;
         let mut last = 0;
         for e in entries {
             last = e.index;
@@ -576,7 +581,10 @@ impl Node {
                         Ok(r) => r,
                         Err(err) => fatal("decoding a committed entry", &err),
                     };
-                    if matches!(req, Request::UpdateMember(_)) {
+                    kv_only &= matches!(req, Request::Put(_) | Request::DeleteRange(_) | Request::Txn(_));
+                    // Membership is read from the backend, and a compaction must see
+                    // every earlier revision there.
+                    if matches!(req, Request::UpdateMember(_) | Request::Compaction(_)) {
                         write_pending(&mut pending);
                     }
                     let applied = self.sm.apply(e.index, &req);
@@ -589,6 +597,7 @@ impl Node {
                 }
                 EntryType::EntryNormal => pending.ops.extend(self.sm.apply_noop(e.index).ops),
                 EntryType::EntryConfChange => {
+                    kv_only = false;
                     write_pending(&mut pending);
                     let cc = match ConfChange::parse_from_bytes(&e.data) {
                         Ok(cc) => cc,
@@ -626,6 +635,7 @@ impl Node {
                     }
                 }
                 EntryType::EntryConfChangeV2 => {
+                    kv_only = false;
                     write_pending(&mut pending);
                     // Not proposed by this store; applied so the log stays in step.
                     if let Ok(cc) = ConfChangeV2::parse_from_bytes(&e.data)
@@ -637,8 +647,10 @@ impl Node {
                 }
             }
         }
-        write_pending(&mut pending);
-        self.status.written.store(last, Ordering::Release);
+        if !kv_only {
+            write_pending(&mut pending);
+            self.status.written.store(last, Ordering::Release);
+        }
         self.metrics.proposals_applied.inc_by(replies.len() as u64);
         self.metrics.proposals_committed.inc_by(replies.len() as u64);
         self.status.applied.store(last, Ordering::Release);
@@ -646,6 +658,10 @@ impl Node {
         env.published(&events, false);
         for (w, r) in replies {
             let _ = w.send(r);
+        }
+        if kv_only {
+            write_pending(&mut pending);
+            self.status.written.store(last, Ordering::Release);
         }
         for (w, r) in conf_replies {
             let _ = w.send(r);
