@@ -15,7 +15,8 @@
 //!
 //! `SIM_SEEDS` (default 250 per cluster size) and `SIM_SEED` (one seed) select the runs;
 //! `SIM_SOAK=1` runs 5,000 seeds per size. Seeds that once failed are kept below and
-//! always run.
+//! always run. `SIM_DEBUG=1` prints each member's log records when it opens and the
+//! whole history when a check fails.
 
 use std::collections::{BTreeMap, HashMap};
 
