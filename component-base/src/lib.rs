@@ -9,6 +9,7 @@ pub mod admin;
 pub mod h2_compat;
 mod hpack_tables;
 pub mod logging;
+pub mod ports;
 pub mod shutdown;
 pub mod tls;
 

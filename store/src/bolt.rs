@@ -493,7 +493,6 @@ pub fn read_db(data: &[u8]) -> Result<Vec<Bucket>, BoltError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
@@ -541,9 +540,7 @@ mod tests {
         (json_u64(&json, "hash"), json_u64(&json, "revision"), json_u64(&json, "totalKey"))
     }
 
-    fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-    }
+    use component_base::ports::free_port;
 
     /// A real single-member etcd on loopback, killed on drop.
     struct Etcd {

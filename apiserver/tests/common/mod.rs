@@ -3,7 +3,6 @@
 //! `apiserver` binary in front of it.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,9 +34,7 @@ impl Backend {
     }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port").local_addr().unwrap().port()
-}
+pub use component_base::ports::free_port;
 
 /// A child process killed on drop.
 pub struct Proc {

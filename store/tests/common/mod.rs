@@ -3,7 +3,6 @@
 //! the same etcd flag names, and waits until it answers.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,21 +32,7 @@ impl Impl {
     }
 }
 
-/// A port nothing listens on, below the kernel's ephemeral range (32768 and up), so a
-/// client connection cannot take it between now and the member binding it. Ports are
-/// handed out in turn from a per-process starting point.
-pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let start = std::process::id().wrapping_mul(40);
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = (20_000 + start.wrapping_add(n) % 12_000) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+pub use component_base::ports::free_port;
 
 /// A running single-member server. Killed (SIGKILL) on drop; its data directory is
 /// removed with it unless `keep_data` is set.
