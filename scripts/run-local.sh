@@ -40,13 +40,20 @@ for ((i = 0; i < STORES; i++)); do
   pids+=($!)
 done
 
-for ((i = 0; i < STORES; i++)); do
-  metrics=$((2381 + 10 * i))
+# wait_up NAME PID URL: until URL answers (30 s), or fail if the process exits.
+wait_up() {
   for _ in $(seq 1 300); do
-    curl -fsS "http://127.0.0.1:$metrics/health" >/dev/null 2>&1 && break
-    kill -0 "${pids[$i]}" 2>/dev/null || { echo "store-$i exited during start-up; see $CLUSTER_DIR/logs/store-$i.log" >&2; stop; exit 1; }
+    curl -fsSk "$3" >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || { echo "$1 exited during start-up; see $CLUSTER_DIR/logs/$1.log" >&2; stop; exit 1; }
     sleep 0.1
   done
+  echo "$1 not ready after 30 s; see $CLUSTER_DIR/logs/$1.log" >&2
+  stop
+  exit 1
+}
+
+for ((i = 0; i < STORES; i++)); do
+  wait_up "store-$i" "${pids[$i]}" "http://127.0.0.1:$((2381 + 10 * i))/health"
 done
 api_pids=()
 for ((i = 0; i < APISERVERS; i++)); do
@@ -55,11 +62,7 @@ for ((i = 0; i < APISERVERS; i++)); do
   pids+=($!) api_pids+=($!)
 done
 for ((i = 0; i < APISERVERS; i++)); do
-  for _ in $(seq 1 300); do
-    curl -fsSk "https://127.0.0.1:$((6443 + i))/readyz" >/dev/null 2>&1 && break
-    kill -0 "${api_pids[$i]}" 2>/dev/null || { echo "apiserver-$i exited during start-up; see $CLUSTER_DIR/logs/apiserver-$i.log" >&2; stop; exit 1; }
-    sleep 0.1
-  done
+  wait_up "apiserver-$i" "${api_pids[$i]}" "https://127.0.0.1:$((6443 + i))/readyz"
 done
 
 # No authentication yet: any token is accepted (AlwaysAllow). The serving certificate is

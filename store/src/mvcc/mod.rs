@@ -268,66 +268,22 @@ impl Mvcc {
         // Taken before the scan: an overlay entry is removed only once it is in the
         // backend, so each revision is in one or the other.
         let pending = self.pending_in(from, to);
-        let mut out = Vec::new();
-        let mut last = from - 1;
-        let mut revs = 0;
-        let mut corrupt = None;
+        let mut acc = EventsUpTo { out: Vec::new(), last: from - 1, revs: 0, max_revs, corrupt: None };
         let end = Revision::start_key(to.saturating_add(1));
-        self.backend.for_each(Bucket::Key, &Revision::start_key(from), Some(&end), &mut |k, v| {
-            let (Some((rev, tomb)), Ok(mut kv)) = (Revision::from_bytes(k), KeyValue::decode(v)) else {
-                corrupt = Some(k.to_vec());
-                return false;
-            };
-            if rev.main != last {
-                if revs == max_revs {
-                    return false;
-                }
-                revs += 1;
-                last = rev.main;
+        self.backend.for_each(Bucket::Key, &Revision::start_key(from), Some(&end), &mut |k, v| acc.push(k, v))?;
+        // Revisions published but not yet written to the backend are newer than
+        // anything in it.
+        let seen = acc.last;
+        for (k, v) in pending.iter().filter(|(k, _)| Revision::from_bytes(k).is_some_and(|(r, _)| r.main > seen)) {
+            if acc.corrupt.is_some() || !acc.push(k, v) {
+                break;
             }
-            let ty = if tomb {
-                kv.mod_revision = rev.main;
-                EventType::Delete
-            } else {
-                EventType::Put
-            };
-            out.push(Event { r#type: ty as i32, kv: Some(kv), prev_kv: None });
-            true
-        })?;
-        if let Some(k) = corrupt {
+        }
+        if let Some(k) = acc.corrupt {
             return Err(MvccError::Corrupt(k));
         }
-        // Revisions published but not yet written to the backend (the writer's overlay)
-        // are newer than anything in it.
-        if revs < max_revs {
-            let seen = out.last().and_then(|e| e.kv.as_ref()).map_or(from - 1, |kv| kv.mod_revision);
-            for (k, v) in pending {
-                if Revision::from_bytes(&k).is_none_or(|(r, _)| r.main <= seen) {
-                    continue;
-                }
-                let (Some((rev, tomb)), Ok(mut kv)) = (Revision::from_bytes(&k), KeyValue::decode(v.as_slice())) else {
-                    return Err(MvccError::Corrupt(k));
-                };
-                if rev.main != last {
-                    if revs == max_revs {
-                        break;
-                    }
-                    revs += 1;
-                    last = rev.main;
-                }
-                let ty = if tomb {
-                    kv.mod_revision = rev.main;
-                    EventType::Delete
-                } else {
-                    EventType::Put
-                };
-                out.push(Event { r#type: ty as i32, kv: Some(kv), prev_kv: None });
-            }
-        }
-        if revs < max_revs {
-            last = to;
-        }
-        Ok((out, last))
+        let last = if acc.revs < max_revs { to } else { acc.last };
+        Ok((acc.out, last))
     }
 
     /// Overlay entries (revision key, value) with main revisions in [from, to], in
@@ -377,6 +333,41 @@ impl Mvcc {
             }
         }
         Ok((h, rev, compact))
+    }
+}
+
+/// Collects the events of whole revisions, at most `max_revs` of them.
+struct EventsUpTo {
+    out: Vec<Event>,
+    /// Last revision collected.
+    last: i64,
+    revs: usize,
+    max_revs: usize,
+    corrupt: Option<Vec<u8>>,
+}
+
+impl EventsUpTo {
+    /// Adds the event of one (revision key, value); false when full or corrupt.
+    fn push(&mut self, k: &[u8], v: &[u8]) -> bool {
+        let (Some((rev, tomb)), Ok(mut kv)) = (Revision::from_bytes(k), KeyValue::decode(v)) else {
+            self.corrupt = Some(k.to_vec());
+            return false;
+        };
+        if rev.main != self.last {
+            if self.revs == self.max_revs {
+                return false;
+            }
+            self.revs += 1;
+            self.last = rev.main;
+        }
+        let ty = if tomb {
+            kv.mod_revision = rev.main;
+            EventType::Delete
+        } else {
+            EventType::Put
+        };
+        self.out.push(Event { r#type: ty as i32, kv: Some(kv), prev_kv: None });
+        true
     }
 }
 

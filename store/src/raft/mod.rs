@@ -446,20 +446,22 @@ impl Node {
         if self.proposals.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.proposals);
         let mut m = Message { msg_type: MessageType::MsgPropose, from: self.id(), ..Default::default() };
-        m.entries =
-            batch.iter().map(|(_, data, _)| Entry { data: data.clone().into(), ..Default::default() }).collect();
+        let mut waiting = Vec::with_capacity(self.proposals.len());
+        for (id, data, reply) in self.proposals.drain(..) {
+            m.entries.push(Entry { data: data.into(), ..Default::default() });
+            waiting.push((id, reply));
+        }
         match self.raw.step(m) {
             Ok(()) => {
-                for (id, _, reply) in batch {
+                for (id, reply) in waiting {
                     self.waiters.insert(id, Waiter::Data(reply));
                 }
             }
             Err(e) => {
-                tracing::debug!(error = %e, proposals = batch.len(), "proposals dropped");
-                self.metrics.proposals_failed.inc_by(batch.len() as u64);
-                for (_, _, reply) in batch {
+                tracing::debug!(error = %e, proposals = waiting.len(), "proposals dropped");
+                self.metrics.proposals_failed.inc_by(waiting.len() as u64);
+                for (_, reply) in waiting {
                     let _ = reply.send(Err(ApplyError::ProposalDropped));
                 }
             }

@@ -557,15 +557,11 @@ async fn background(server: Arc<Server>, shutdown: Shutdown) {
 }
 
 impl Running {
-    async fn hand_over_leadership(&self) {
-        self.server.hand_over_leadership().await;
-    }
-
     /// Waits for the serving tasks to stop (after cancellation), then for the apply
     /// thread to drain, so everything acknowledged is on disk.
     pub async fn stop(self, shutdown: &Shutdown) {
         shutdown.cancel();
-        self.hand_over_leadership().await;
+        self.server.hand_over_leadership().await;
         self.raft_cancel.cancel();
         if !shutdown.wait(Duration::from_secs(10)).await {
             tracing::warn!("some tasks did not stop within 10s");
