@@ -1,8 +1,11 @@
 //! Replication. [`Node`] is the Raft member without I/O of its own: it owns the raft-rs
 //! `RawNode`, the durable log and the state machine's write side, and is driven by
 //! calls (inputs, ticks, `on_ready`) with an [`Env`] that carries messages out. The
-//! real member drives it from one OS thread ([`start`]); the deterministic simulation
-//! drives several from one loop.
+//! real member owns it behind one lock ([`Inbox`]): a request or peer message that
+//! finds it idle runs the round on its own thread (no hand-off on the latency path),
+//! otherwise it queues for the Raft thread, which also ticks and batches whatever
+//! queued up; one round runs at a time. Peer messages go out from a thread of their
+//! own. The deterministic simulation drives several nodes from one loop.
 //!
 //! Handling a `Ready` (the order is load-bearing):
 //! 1. send the leader's messages (they may go out before the local append);
@@ -15,7 +18,9 @@
 //!    index; sled is flushed in the background: the log already holds every entry after
 //!    the flushed applied index), publish the new revision to readers, notify watchers,
 //!    answer the proposers; a group of only puts, deletes and txns is written to the
-//!    backend after the answers (readers see it through the MVCC overlay meanwhile);
+//!    backend at the start of the next round, which the Raft thread runs at once when
+//!    the round ran on a caller's thread (readers see it through the MVCC overlay
+//!    meanwhile; it is written before anything can read the backend directly);
 //! 6. advance, then handle the light ready the same way (commit index, messages, more
 //!    committed entries), answer read-index requests whose index is applied, and
 //!    compact the log when `--snapshot-count` entries have been flushed since the last
@@ -31,8 +36,8 @@ pub mod transport;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, RwLock};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
 use std::time::{Duration, Instant};
 
 use proto::etcdserverpb::Member;
@@ -106,7 +111,7 @@ pub struct RaftStatus {
 
 #[derive(Clone)]
 pub struct RaftHandle {
-    inbox: SyncSender<Input>,
+    inbox: Inbox,
     pub status: Arc<RaftStatus>,
     pub id: u64,
 }
@@ -123,15 +128,13 @@ pub enum Unavailable {
 impl RaftHandle {
     pub async fn propose(&self, req: Request) -> Result<Result<Response, ApplyError>, Unavailable> {
         let (tx, rx) = oneshot::channel();
-        match self.inbox.try_send(Input::Propose(req, tx)) {
-            Ok(()) => rx.await.map_err(|_| Unavailable::NoLeader),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => Err(Unavailable::Busy),
-        }
+        self.inbox.submit([Input::Propose(req, tx)]).map_err(|_| Unavailable::Busy)?;
+        rx.await.map_err(|_| Unavailable::NoLeader)
     }
 
     pub async fn change_membership(&self, change: MemberChange) -> Result<Result<(), ConfChangeError>, Unavailable> {
         let (tx, rx) = oneshot::channel();
-        self.inbox.try_send(Input::ConfChange(change, tx)).map_err(|_| Unavailable::Busy)?;
+        self.inbox.submit([Input::ConfChange(change, tx)]).map_err(|_| Unavailable::Busy)?;
         rx.await.map_err(|_| Unavailable::NoLeader)
     }
 
@@ -139,12 +142,12 @@ impl RaftHandle {
     /// (confirmed by a quorum through the leader): a linearizable read may follow.
     pub async fn read_index(&self) -> Result<(), Unavailable> {
         let (tx, rx) = oneshot::channel();
-        self.inbox.try_send(Input::ReadIndex(tx)).map_err(|_| Unavailable::Busy)?;
+        self.inbox.submit([Input::ReadIndex(tx)]).map_err(|_| Unavailable::Busy)?;
         rx.await.map_err(|_| Unavailable::NoLeader)
     }
 
     pub fn transfer_leader(&self, to: u64) -> Result<(), Unavailable> {
-        self.inbox.try_send(Input::TransferLeader(to)).map_err(|_| Unavailable::Busy)
+        self.inbox.submit([Input::TransferLeader(to)]).map_err(|_| Unavailable::Busy)
     }
 
     pub fn leader(&self) -> u64 {
@@ -212,6 +215,15 @@ pub struct Node {
     role: StateRole,
     /// This member was removed from the cluster by a committed change.
     pub removed: bool,
+    /// Ticks so far, and the tick at which each peer was last heard from (etcd's
+    /// "started" members for configuration checks; raft-rs's `recent_active` is reset
+    /// at every check-quorum round, so it would refuse changes now and then).
+    ticks: u64,
+    heard: HashMap<u64, u64>,
+    /// The backend write of the last group of only puts, deletes and txns, with the
+    /// group's last index: written at the start of the next round (or by the Raft
+    /// thread right after a round on a caller's thread), off the answers' path.
+    deferred: Option<(WriteBatch, u64)>,
 }
 
 fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
@@ -318,6 +330,9 @@ impl Node {
             snapshot_at: applied,
             role: StateRole::Follower,
             removed: false,
+            ticks: 0,
+            heard: HashMap::new(),
+            deferred: None,
         })
     }
 
@@ -338,6 +353,9 @@ impl Node {
     }
 
     pub fn tick(&mut self) {
+        // Raft may build a snapshot from the backend while handling an input or a tick.
+        self.write_deferred();
+        self.ticks += 1;
         self.raw.tick();
     }
 
@@ -347,6 +365,7 @@ impl Node {
     }
 
     pub fn handle(&mut self, input: Input) {
+        self.write_deferred();
         match input {
             Input::Propose(req, reply) => {
                 // Proposals are batched until the next `on_ready`: one MsgPropose (and
@@ -386,6 +405,7 @@ impl Node {
                 self.read_waiters.insert(id, reply);
             }
             Input::Message(m) => {
+                self.heard.insert(m.from, self.ticks);
                 if let Err(e) = self.raw.step(*m) {
                     tracing::debug!(error = %e, "raft step failed");
                 }
@@ -410,7 +430,8 @@ impl Node {
             return Ok(());
         }
         let cs = self.storage.rl().conf_state.clone();
-        let active = |id: &u64| *id == r.id || r.prs().get(*id).is_some_and(|p| p.recent_active);
+        let window = r.election_timeout() as u64;
+        let active = |id: &u64| *id == r.id || self.heard.get(id).is_some_and(|t| self.ticks - t <= window);
         let started = cs.voters.iter().filter(|id| active(id)).count();
         let quorum = |voters: usize| voters / 2 + 1;
         // A new voter is not started yet: the others must still be a quorum (a lone
@@ -468,7 +489,23 @@ impl Node {
         }
     }
 
+    /// Writes the last group's deferred backend batch, if any.
+    pub fn write_deferred(&mut self) {
+        if let Some((batch, last)) = self.deferred.take() {
+            if !batch.ops.is_empty() {
+                backend_write(self.sm.mvcc.backend(), batch, "applying committed entries");
+            }
+            self.sm.mvcc.batches_written();
+            self.status.written.store(last, Ordering::Release);
+        }
+    }
+
+    pub fn has_deferred(&self) -> bool {
+        self.deferred.is_some()
+    }
+
     pub fn on_ready(&mut self, env: &mut dyn Env) {
+        self.write_deferred();
         self.flush_proposals();
         if !self.raw.has_ready() {
             return;
@@ -553,6 +590,8 @@ impl Node {
         if entries.is_empty() {
             return;
         }
+        // The MVCC overlay holds one group at a time.
+        self.write_deferred();
         let backend = self.sm.mvcc.backend().clone();
         // One backend write for the whole group: the MVCC overlay lets each entry see
         // the ones before it. Entries that read membership from the backend write what
@@ -662,8 +701,7 @@ impl Node {
             let _ = w.send(r);
         }
         if kv_only {
-            write_pending(&mut pending);
-            self.status.written.store(last, Ordering::Release);
+            self.deferred = Some((pending, last));
         }
         for (w, r) in conf_replies {
             let _ = w.send(r);
@@ -838,9 +876,17 @@ pub fn start(
     let id = cfg.node.id;
     let node = Node::open(cfg.node, sm.clone(), metrics.clone(), Box::new(wal), &records)?;
     drop(records);
-    let (inbox, rx) = std::sync::mpsc::sync_channel(16 * 1024);
+    let (tx, rx) = std::sync::mpsc::sync_channel(16 * 1024);
+    let shared = Arc::new(Shared { driver: Mutex::new(None), thread: OnceLock::new() });
+    let inbox = Inbox { tx, shared: shared.clone() };
     let status = node.status().clone();
-    let runtime = tokio::runtime::Handle::current();
+    // Peer senders get a thread of their own: a round run on a request's thread queues
+    // its messages and goes on to sync the log, and the messages must go out meanwhile,
+    // not after the round (as they would on the caller's runtime thread).
+    let peers_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = peers_rt.handle().clone();
+    let peers_cancel = cancel.clone();
+    std::thread::Builder::new().name("raft-peers".into()).spawn(move || peers_rt.block_on(peers_cancel.cancelled()))?;
     let mut members = sm.members();
     if members.is_empty() {
         members = cfg.members.clone();
@@ -849,60 +895,162 @@ pub fn start(
     let transport = Transport::new(id, cfg.cluster_id, runtime, cfg.peer_tls.clone(), cancel.clone(), inbox.clone());
     let mut env = RealEnv { transport, hub, known: known.clone(), metrics, heartbeats: HashMap::new() };
     env.members_changed(&members);
+    *shared.driver.lock().unwrap_or_else(|e| e.into_inner()) = Some(Driver { node, env, rx });
     let (heartbeat, on_removed) = (cfg.heartbeat, cfg.on_removed);
     let thread_cancel = cancel.clone();
-    std::thread::Builder::new().name("raft".into()).spawn(move || {
+    let thread_shared = shared.clone();
+    let thread = std::thread::Builder::new().name("raft".into()).spawn(move || {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run(node, env, rx, heartbeat, thread_cancel, on_removed)
+            run(&thread_shared, heartbeat, &thread_cancel, &on_removed)
         }));
         if r.is_err() {
             fatal("the raft thread panicked", &"see the panic message above");
         }
     })?;
+    let _ = shared.thread.set(thread.thread().clone());
     let handle = RaftHandle { inbox: inbox.clone(), status, id };
     Ok((handle, PeerService { inbox, known, sm, cluster_id: cfg.cluster_id }))
 }
 
-fn run(
-    mut node: Node,
-    mut env: RealEnv,
+/// Where inputs for the node go, from any thread.
+///
+/// The node runs on whichever thread finds it idle: a caller that gets the lock runs
+/// the round itself (queued inputs first, then its own, then the `Ready`), so an
+/// uncontended request or peer message costs no hand-off to another thread; a caller
+/// that finds the node busy queues its inputs and wakes the Raft thread, which runs
+/// the next round (batching everything that queued up meanwhile). Inputs from one
+/// caller are handled in the order it submitted them either way. The Raft thread also
+/// ticks.
+#[derive(Clone)]
+pub struct Inbox {
+    tx: SyncSender<Input>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// None once the Raft thread stopped.
+    driver: Mutex<Option<Driver>>,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+/// Inputs handled per round at most (the rest waits for the next round).
+const ROUND_INPUTS: usize = 4096;
+
+struct Driver {
+    node: Node,
+    env: RealEnv,
     rx: Receiver<Input>,
-    heartbeat: Duration,
-    cancel: CancellationToken,
-    on_removed: CancellationToken,
-) {
-    let mut last_tick = Instant::now();
-    while !cancel.is_cancelled() {
-        let wait = heartbeat.saturating_sub(last_tick.elapsed());
-        match rx.recv_timeout(wait) {
-            Ok(input) => {
-                let mut next = Some(input);
-                let mut n = 0;
-                while let Some(input) = next.take() {
-                    if let Input::Message(m) = &input {
-                        env.received(m);
-                    }
-                    node.handle(input);
-                    n += 1;
-                    if n < 4096 {
-                        next = rx.try_recv().ok();
-                    }
+}
+
+impl Driver {
+    /// One round: queued inputs, then `inputs`, then a tick if due, then the `Ready`.
+    /// Returns whether work is left: inputs in the queue, or a deferred backend write.
+    fn round(&mut self, inputs: impl IntoIterator<Item = Input>, tick: bool) -> bool {
+        let mut left = true;
+        for _ in 0..ROUND_INPUTS {
+            match self.rx.try_recv() {
+                Ok(input) => self.handle(input),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                    left = false;
+                    break;
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
         }
-        if last_tick.elapsed() >= heartbeat {
-            node.tick();
-            last_tick = Instant::now();
+        for input in inputs {
+            self.handle(input);
         }
-        node.on_ready(&mut env);
-        node.update_status();
-        if node.removed && !on_removed.is_cancelled() {
-            tracing::warn!("this member has been permanently removed from the cluster; stopping");
-            on_removed.cancel();
+        if tick {
+            self.node.tick();
+        }
+        self.node.on_ready(&mut self.env);
+        self.node.update_status();
+        left || self.node.has_deferred()
+    }
+
+    fn handle(&mut self, input: Input) {
+        if let Input::Message(m) = &input {
+            self.env.received(m);
+        }
+        self.node.handle(input);
+    }
+}
+
+impl Inbox {
+    /// Hands `inputs` to the node: runs a round on this thread if the node is idle,
+    /// else queues them for the Raft thread. Fails (dropping the inputs) when the
+    /// queue is full or the node stopped.
+    pub fn submit(&self, inputs: impl IntoIterator<Item = Input>) -> Result<(), Unavailable> {
+        let mut guard = match self.shared.driver.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                for input in inputs {
+                    self.queue(input)?;
+                }
+                return Ok(());
+            }
+        };
+        let Some(driver) = guard.as_mut() else {
+            return Err(Unavailable::Busy);
+        };
+        let left = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.round(inputs, false))) {
+            Ok(left) => left,
+            Err(_) => fatal("a raft round panicked", &"see the panic message above"),
+        };
+        drop(guard);
+        if left {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// Queues one input for the Raft thread (never runs the node on this thread: for
+    /// callers inside a round).
+    pub fn queue(&self, input: Input) -> Result<(), Unavailable> {
+        let r = self.tx.try_send(input).map_err(|e| match e {
+            TrySendError::Full(_) | TrySendError::Disconnected(_) => Unavailable::Busy,
+        });
+        self.wake();
+        r
+    }
+
+    fn wake(&self) {
+        if let Some(t) = self.shared.thread.get() {
+            t.unpark();
         }
     }
+}
+
+/// The Raft thread: ticks, and runs the rounds callers queued for it.
+///
+/// A member removed from the cluster stops ten heartbeats later (as etcd does), so the
+/// messages that tell the others the removal committed still go out.
+fn run(shared: &Shared, heartbeat: Duration, cancel: &CancellationToken, on_removed: &CancellationToken) {
+    let mut last_tick = Instant::now();
+    let mut removed_at = None;
+    while !cancel.is_cancelled() {
+        std::thread::park_timeout(heartbeat.saturating_sub(last_tick.elapsed()));
+        let mut guard = shared.driver.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(driver) = guard.as_mut() else {
+            return;
+        };
+        let tick = last_tick.elapsed() >= heartbeat;
+        if tick {
+            last_tick = Instant::now();
+        }
+        if driver.round(std::iter::empty(), tick) {
+            std::thread::current().unpark();
+        }
+        if driver.node.removed {
+            let at = *removed_at.get_or_insert_with(Instant::now);
+            if at.elapsed() >= heartbeat * 10 && !on_removed.is_cancelled() {
+                tracing::warn!("this member has been permanently removed from the cluster; stopping");
+                on_removed.cancel();
+            }
+        }
+    }
+    // Stopped: later inputs fail instead of running a node nobody ticks.
+    shared.driver.lock().unwrap_or_else(|e| e.into_inner()).take();
 }
 
 #[cfg(test)]

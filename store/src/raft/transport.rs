@@ -3,7 +3,6 @@
 //! slow or dead peer never blocks the Raft thread.
 
 use std::collections::HashMap;
-use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -16,7 +15,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::Input;
+use futures::FutureExt;
+
+use super::{Inbox, Input};
 use crate::apply::StateMachine;
 
 /// What a member answers a peer that was removed from the cluster.
@@ -50,7 +51,7 @@ pub struct Transport {
     runtime: tokio::runtime::Handle,
     tls: Option<Arc<rustls::ClientConfig>>,
     cancel: CancellationToken,
-    inbox: SyncSender<Input>,
+    inbox: Inbox,
 }
 
 impl Transport {
@@ -60,7 +61,7 @@ impl Transport {
         runtime: tokio::runtime::Handle,
         tls: Option<Arc<rustls::ClientConfig>>,
         cancel: CancellationToken,
-        inbox: SyncSender<Input>,
+        inbox: Inbox,
     ) -> Self {
         Self { me, cluster_id, peers: HashMap::new(), runtime, tls, cancel, inbox }
     }
@@ -91,7 +92,7 @@ impl Transport {
             let snapshot = m.get_msg_type() == MessageType::MsgSnapshot;
             let Some(p) = self.peers.get(&m.to) else {
                 if snapshot {
-                    let _ = self.inbox.try_send(Input::SnapshotSent(m.to, false));
+                    let _ = self.inbox.queue(Input::SnapshotSent(m.to, false));
                 }
                 continue;
             };
@@ -101,7 +102,7 @@ impl Transport {
             if p.queue.try_send(Outgoing { bytes, snapshot }).is_err() {
                 tracing::trace!(to = format!("{:x}", m.to), "peer queue full; dropping a raft message");
                 if snapshot {
-                    let _ = self.inbox.try_send(Input::SnapshotSent(m.to, false));
+                    let _ = self.inbox.queue(Input::SnapshotSent(m.to, false));
                 }
             }
         }
@@ -113,13 +114,13 @@ struct PeerCtx {
     cluster_id: u64,
     peer: u64,
     url: String,
-    inbox: SyncSender<Input>,
+    inbox: Inbox,
 }
 
 impl PeerCtx {
     fn report(&self, m: &Outgoing, ok: bool) {
         if m.snapshot {
-            let _ = self.inbox.try_send(Input::SnapshotSent(self.peer, ok));
+            let _ = self.inbox.queue(Input::SnapshotSent(self.peer, ok));
         }
     }
 }
@@ -132,7 +133,7 @@ struct Pull {
     me: u64,
     cluster_id: u64,
     peer: u64,
-    inbox: SyncSender<Input>,
+    inbox: Inbox,
 }
 
 impl futures::Stream for Pull {
@@ -146,7 +147,7 @@ impl futures::Stream for Pull {
         match q.poll_recv(cx) {
             std::task::Poll::Ready(Some(m)) => {
                 if m.snapshot {
-                    let _ = self.inbox.try_send(Input::SnapshotSent(self.peer, true));
+                    let _ = self.inbox.queue(Input::SnapshotSent(self.peer, true));
                 }
                 std::task::Poll::Ready(Some(RaftEnvelope {
                     from: self.me,
@@ -229,7 +230,7 @@ async fn peer_loop(
         match outcome {
             Err(status) if status.message() == MEMBER_REMOVED => {
                 tracing::warn!(peer = format!("{:x}", ctx.peer), "{MEMBER_REMOVED}");
-                let _ = ctx.inbox.try_send(Input::Removed);
+                let _ = ctx.inbox.queue(Input::Removed);
                 return;
             }
             // The queue was closed (the peer left the configuration).
@@ -300,11 +301,41 @@ fn tls_connector(
 /// The receiving side: decodes messages and hands them to the Raft thread.
 #[derive(Clone)]
 pub struct PeerService {
-    pub inbox: SyncSender<Input>,
+    pub inbox: Inbox,
     /// Members messages are accepted from.
     pub known: Arc<RwLock<Vec<u64>>>,
     pub sm: Arc<StateMachine>,
     pub cluster_id: u64,
+}
+
+/// Messages handed to the node in one round at most, from one stream.
+const STREAM_BATCH: usize = 256;
+
+impl PeerService {
+    /// Checks one envelope: None for a message to drop, an error to end the stream.
+    fn accept(&self, env: RaftEnvelope) -> Result<Option<Message>, Status> {
+        if env.cluster_id != self.cluster_id {
+            tracing::warn!(
+                from = format!("{:x}", env.from),
+                cluster = format!("{:x}", env.cluster_id),
+                "refusing raft messages from a member of another cluster"
+            );
+            return Err(Status::failed_precondition("etcdserver: cluster ID mismatch"));
+        }
+        let Ok(m) = Message::parse_from_bytes(&env.message) else {
+            tracing::warn!("undecodable raft message from a peer; dropping");
+            return Ok(None);
+        };
+        let known = self.known.read().map(|ms| ms.contains(&m.from)).unwrap_or(false);
+        if !known && m.from == env.from && self.sm.is_removed(m.from) {
+            return Err(Status::failed_precondition(MEMBER_REMOVED));
+        }
+        if m.from != env.from || !known {
+            tracing::debug!(from = format!("{:x}", env.from), "raft message from an unknown member; dropping");
+            return Ok(None);
+        }
+        Ok(Some(m))
+    }
 }
 
 #[tonic::async_trait]
@@ -312,28 +343,20 @@ impl RaftTransport for PeerService {
     async fn stream(&self, req: Request<Streaming<RaftEnvelope>>) -> Result<Response<Done>, Status> {
         let mut s = req.into_inner();
         while let Some(env) = s.message().await? {
-            if env.cluster_id != self.cluster_id {
-                tracing::warn!(
-                    from = format!("{:x}", env.from),
-                    cluster = format!("{:x}", env.cluster_id),
-                    "refusing raft messages from a member of another cluster"
-                );
-                return Err(Status::failed_precondition("etcdserver: cluster ID mismatch"));
+            // Take whatever else already arrived, so a busy stream is handled in one round
+            // (one sync of the log) rather than one round per message.
+            let mut batch = Vec::new();
+            let mut next = Some(env);
+            while let Some(env) = next.take() {
+                if let Some(m) = self.accept(env)? {
+                    batch.push(Input::Message(Box::new(m)));
+                }
+                if batch.len() < STREAM_BATCH {
+                    next = s.message().now_or_never().transpose()?.flatten();
+                }
             }
-            let Ok(m) = Message::parse_from_bytes(&env.message) else {
-                tracing::warn!("undecodable raft message from a peer; dropping");
-                continue;
-            };
-            let known = self.known.read().map(|ms| ms.contains(&m.from)).unwrap_or(false);
-            if !known && m.from == env.from && self.sm.is_removed(m.from) {
-                return Err(Status::failed_precondition(MEMBER_REMOVED));
-            }
-            if m.from != env.from || !known {
-                tracing::debug!(from = format!("{:x}", env.from), "raft message from an unknown member; dropping");
-                continue;
-            }
-            if self.inbox.try_send(Input::Message(Box::new(m))).is_err() {
-                tracing::trace!("raft inbox full; dropping a message");
+            if !batch.is_empty() && self.inbox.submit(batch).is_err() {
+                tracing::trace!("raft inbox full; dropping messages");
             }
         }
         Ok(Response::new(Done {}))
