@@ -17,8 +17,8 @@
 //! 5. apply committed entries (a group is one backend batch, each entry carrying its log
 //!    index; sled is flushed in the background: the log already holds every entry after
 //!    the flushed applied index), publish the new revision to readers, notify watchers,
-//!    answer the proposers; a group of only puts, deletes and txns is written to the
-//!    backend at the start of the next round, which the Raft thread runs at once when
+//!    answer the proposers; a group of only puts, deletes and txns that answered someone
+//!    is written to the backend at the start of the next round, which the Raft thread runs at once when
 //!    the round ran on a caller's thread (readers see it through the MVCC overlay
 //!    meanwhile; it is written before anything can read the backend directly);
 //! 6. advance, then handle the light ready the same way (commit index, messages, more
@@ -688,7 +688,9 @@ impl Node {
                 }
             }
         }
-        if !kv_only {
+        // The write waits for the next round only when it would delay answers.
+        let defer = kv_only && !replies.is_empty();
+        if !defer {
             write_pending(&mut pending);
             self.status.written.store(last, Ordering::Release);
         }
@@ -700,7 +702,7 @@ impl Node {
         for (w, r) in replies {
             let _ = w.send(r);
         }
-        if kv_only {
+        if defer {
             self.deferred = Some((pending, last));
         }
         for (w, r) in conf_replies {
