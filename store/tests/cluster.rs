@@ -440,14 +440,18 @@ async fn a_watch_resumes_on_another_member_without_gap_or_duplicate() {
     }
     assert_eq!(seen, acked, "the resumed watch skipped, repeated or reordered events");
 
-    // The leader measures its heartbeats' round trips to each peer, under etcd's name.
+    // Every member measures its round trip to each peer, under etcd's name (the dead
+    // member's series stays).
+    for m in members.iter().filter(|m| m.child.is_some()) {
+        let text = common::http_get(&format!("127.0.0.1:{}", m.metrics_port), "/metrics").unwrap();
+        let rtt = text
+            .lines()
+            .filter(|l| l.starts_with("etcd_network_peer_round_trip_time_seconds_count{To=\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .collect::<Vec<_>>();
+        assert_eq!(rtt.len(), 2, "one RTT series per peer:\n{text}");
+        assert!(rtt.iter().all(|c| *c > 0.0), "{rtt:?}");
+    }
     let text = common::http_get(&format!("127.0.0.1:{}", members[leader].metrics_port), "/metrics").unwrap();
-    let rtt = text
-        .lines()
-        .filter(|l| l.starts_with("etcd_network_peer_round_trip_time_seconds_count{To=\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .collect::<Vec<_>>();
-    assert_eq!(rtt.len(), 2, "one RTT series per peer:\n{text}");
-    assert!(rtt.iter().all(|c| *c > 0.0), "{rtt:?}");
     assert!(text.contains("etcd_server_is_leader 1") && text.contains("etcd_server_has_leader 1"));
 }

@@ -807,30 +807,10 @@ struct RealEnv {
     transport: Transport,
     hub: Arc<WatchHub>,
     known: Arc<RwLock<Vec<u64>>>,
-    metrics: Arc<Metrics>,
-    /// When the oldest unanswered heartbeat to each peer was sent.
-    heartbeats: HashMap<u64, Instant>,
-}
-
-impl RealEnv {
-    /// Peer round-trip time, measured from a heartbeat to its response.
-    fn received(&mut self, m: &Message) {
-        if m.get_msg_type() == MessageType::MsgHeartbeatResponse
-            && let Some(sent) = self.heartbeats.remove(&m.from)
-        {
-            self.metrics.observe_peer_rtt(m.from, sent.elapsed().as_secs_f64());
-        }
-    }
 }
 
 impl Env for RealEnv {
     fn send(&mut self, msgs: Vec<Message>) {
-        let now = Instant::now();
-        for m in &msgs {
-            if m.get_msg_type() == MessageType::MsgHeartbeat {
-                self.heartbeats.entry(m.to).or_insert(now);
-            }
-        }
         self.transport.send(msgs);
     }
 
@@ -894,8 +874,9 @@ pub fn start(
         members = cfg.members.clone();
     }
     let known = Arc::new(RwLock::new(members.iter().map(|m| m.id).collect::<Vec<_>>()));
-    let transport = Transport::new(id, cfg.cluster_id, runtime, cfg.peer_tls.clone(), cancel.clone(), inbox.clone());
-    let mut env = RealEnv { transport, hub, known: known.clone(), metrics, heartbeats: HashMap::new() };
+    let transport =
+        Transport::new(id, cfg.cluster_id, runtime, cfg.peer_tls.clone(), cancel.clone(), inbox.clone(), metrics);
+    let mut env = RealEnv { transport, hub, known: known.clone() };
     env.members_changed(&members);
     *shared.driver.lock().unwrap_or_else(|e| e.into_inner()) = Some(Driver { node, env, rx });
     let (heartbeat, on_removed) = (cfg.heartbeat, cfg.on_removed);
@@ -970,9 +951,6 @@ impl Driver {
     }
 
     fn handle(&mut self, input: Input) {
-        if let Input::Message(m) = &input {
-            self.env.received(m);
-        }
         self.node.handle(input);
     }
 }

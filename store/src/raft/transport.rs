@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use proto::raftpb::raft_transport_client::RaftTransportClient;
 use proto::raftpb::raft_transport_server::RaftTransport;
-use proto::raftpb::{Done, JoinMember, JoinRequest, JoinResponse, RaftEnvelope};
+use proto::raftpb::{Done, JoinMember, JoinRequest, JoinResponse, ProbeRequest, ProbeResponse, RaftEnvelope};
 use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
 use tokio::sync::mpsc;
@@ -19,6 +19,7 @@ use futures::FutureExt;
 
 use super::{Inbox, Input};
 use crate::apply::StateMachine;
+use crate::server::metrics::Metrics;
 
 /// What a member answers a peer that was removed from the cluster.
 pub const MEMBER_REMOVED: &str = "etcdserver: the member has been permanently removed from the cluster";
@@ -32,6 +33,8 @@ const PING_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Messages queued per peer before new ones are dropped.
 const PEER_QUEUE: usize = 4096;
+/// How often each member measures its round trip to each peer.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One queued message; snapshots report whether they went out.
 struct Outgoing {
@@ -52,6 +55,7 @@ pub struct Transport {
     tls: Option<Arc<rustls::ClientConfig>>,
     cancel: CancellationToken,
     inbox: Inbox,
+    metrics: Arc<Metrics>,
 }
 
 impl Transport {
@@ -62,8 +66,9 @@ impl Transport {
         tls: Option<Arc<rustls::ClientConfig>>,
         cancel: CancellationToken,
         inbox: Inbox,
+        metrics: Arc<Metrics>,
     ) -> Self {
-        Self { me, cluster_id, peers: HashMap::new(), runtime, tls, cancel, inbox }
+        Self { me, cluster_id, peers: HashMap::new(), runtime, tls, cancel, inbox, metrics }
     }
 
     /// Makes the peer set `peers` (id, peer URL): starts a sender task for each new or
@@ -82,6 +87,7 @@ impl Transport {
                 peer: *id,
                 url: url.clone(),
                 inbox: self.inbox.clone(),
+                metrics: self.metrics.clone(),
             };
             self.runtime.spawn(peer_loop(ctx, rx, self.tls.clone(), self.cancel.clone()));
         }
@@ -115,6 +121,7 @@ struct PeerCtx {
     peer: u64,
     url: String,
     inbox: Inbox,
+    metrics: Arc<Metrics>,
 }
 
 impl PeerCtx {
@@ -223,9 +230,11 @@ async fn peer_loop(
             peer: ctx.peer,
             inbox: ctx.inbox.clone(),
         };
+        let prober = probe(client.clone(), &ctx);
         let outcome = tokio::select! {
             _ = cancel.cancelled() => return,
             r = client.stream(pull) => r,
+            never = prober => match never {},
         };
         match outcome {
             Err(status) if status.message() == MEMBER_REMOVED => {
@@ -241,6 +250,19 @@ async fn peer_loop(
         if drain(&ctx) {
             return;
         }
+    }
+}
+
+/// Measures the round trip to the peer over the connection at `PROBE_INTERVAL`, as
+/// etcd's prober does for `etcd_network_peer_round_trip_time_seconds`.
+async fn probe(mut client: RaftTransportClient<tonic::transport::Channel>, ctx: &PeerCtx) -> std::convert::Infallible {
+    loop {
+        let start = std::time::Instant::now();
+        let req = ProbeRequest { from: ctx.me, cluster_id: ctx.cluster_id };
+        if client.probe(req).await.is_ok() {
+            ctx.metrics.observe_peer_rtt(ctx.peer, start.elapsed().as_secs_f64());
+        }
+        tokio::time::sleep(PROBE_INTERVAL).await;
     }
 }
 
@@ -360,6 +382,13 @@ impl RaftTransport for PeerService {
             }
         }
         Ok(Response::new(Done {}))
+    }
+
+    async fn probe(&self, req: Request<ProbeRequest>) -> Result<Response<ProbeResponse>, Status> {
+        if req.get_ref().cluster_id != self.cluster_id {
+            return Err(Status::failed_precondition("etcdserver: cluster ID mismatch"));
+        }
+        Ok(Response::new(ProbeResponse {}))
     }
 
     async fn join(&self, req: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
