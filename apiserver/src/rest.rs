@@ -181,7 +181,7 @@ pub fn now_rfc3339() -> String {
 }
 
 /// A random version-4 UUID.
-fn new_uid() -> String {
+pub fn new_uid() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -508,6 +508,7 @@ impl Rest {
             meta.insert("generation".into(), json!(1));
         }
         if resource.has(Subresource::Status)
+            && !resource.keep_status_on_create
             && let Some(m) = obj.as_object_mut()
         {
             // The status is the controllers' to write, through the status subresource.
@@ -521,6 +522,9 @@ impl Rest {
         if ctx.dry_run {
             return Ok(obj);
         }
+        if let Some(allocate) = resource.allocate {
+            allocate(&self.storage, &mut obj).await?;
+        }
         let mut key = resource.key(ns, &name);
         let mut attempts = 0;
         let rev = loop {
@@ -533,7 +537,12 @@ impl Rest {
                     obj["metadata"]["name"] = json!(fresh);
                     key = resource.key(ns, &fresh);
                 }
-                Err(e) => return Err(storage_error(resource, name_of(&obj), e)),
+                Err(e) => {
+                    if let Some(release) = resource.release {
+                        release(&self.storage, &obj, None).await;
+                    }
+                    return Err(storage_error(resource, name_of(&obj), e));
+                }
             }
         };
         Ok(with_rv(obj, rev))
@@ -699,7 +708,18 @@ impl Rest {
                 // Upstream skips the write of a no-op update and keeps the version.
                 return Ok(with_rv(new, current.mod_revision));
             }
-            match self.storage.update(key.as_bytes(), encode_for_storage(&new), current.mod_revision).await {
+            if let Some(reallocate) = resource.reallocate {
+                reallocate(&self.storage, &mut new, &old).await?;
+            }
+            let written = self.storage.update(key.as_bytes(), encode_for_storage(&new), current.mod_revision).await;
+            if let Some(release) = resource.release {
+                // What the update gave up, or (when it failed) what it newly took.
+                match &written {
+                    Ok(_) => release(&self.storage, &old, Some(&new)).await,
+                    Err(_) => release(&self.storage, &new, Some(&old)).await,
+                }
+            }
+            match written {
                 Ok(rev)
                     if is_deleting(&new)
                         && finalizers(&new).is_empty()
@@ -866,6 +886,11 @@ impl Rest {
             };
             match deleted {
                 Ok(_) => {
+                    if let Some(release) = resource.release
+                        && !dry_run
+                    {
+                        release(&self.storage, &old, None).await;
+                    }
                     return Ok(json!({
                         "kind": "Status",
                         "apiVersion": "v1",

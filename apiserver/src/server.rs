@@ -452,10 +452,16 @@ async fn route(
                 (None, Some(_)) => "namespace",
                 (None, None) => "cluster",
             };
-            match rest_call(state, req, method, query, &rp, info).await {
+            let mut resp = match rest_call(state, req, method, query, &rp, info).await {
                 Ok(r) => r,
                 Err(e) => error_response(&e),
+            };
+            if let Some(w) = rp.resource.warning
+                && let Ok(v) = http::HeaderValue::from_str(&format!("299 - {}", serde_json::Value::from(w)))
+            {
+                resp.headers_mut().append("warning", v);
             }
+            resp
         }
         _ => error_response(&ApiError::no_route()),
     }
