@@ -83,7 +83,12 @@ pub static GROUP: Group = Group {
                         o["metadata"]["name"].clone(),
                         o["spec"]["schedule"].clone(),
                         or_none(field_value(o, "spec.timeZone")),
-                        json!(o["spec"]["suspend"].as_bool().unwrap_or(false)),
+                        // printBoolPtr: "True", "False" or "<unset>".
+                        json!(match o["spec"]["suspend"].as_bool() {
+                            Some(true) => "True",
+                            Some(false) => "False",
+                            None => "<unset>",
+                        }),
                         json!(o["status"]["active"].as_array().map_or(0, Vec::len)),
                         json!(last),
                         json!(age(o)),

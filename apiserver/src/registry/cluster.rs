@@ -445,7 +445,7 @@ pub static STORAGE: Group = Group {
                         o["provisioner"].clone(),
                         o["reclaimPolicy"].clone(),
                         o["volumeBindingMode"].clone(),
-                        json!(o["allowVolumeExpansion"].as_bool().unwrap_or(false)),
+                        json!(o["allowVolumeExpansion"].as_bool().unwrap_or(false).to_string()),
                         json!(age(o)),
                     ]
                 },
@@ -653,19 +653,22 @@ fn validate_priority_class(o: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let name = o["metadata"]["name"].as_str().unwrap_or_default();
     let value = o["value"].as_i64().unwrap_or(0);
-    if let Some((_, v, _)) = SYSTEM_PRIORITY_CLASSES.iter().find(|(n, _, _)| *n == name) {
-        if *v != value {
+    if name.starts_with("system-") {
+        // Only the known system classes, with their own values (`IsKnownSystemPriorityClass`).
+        let problem = match SYSTEM_PRIORITY_CLASSES.iter().find(|(n, _, _)| *n == name) {
+            None => Some(format!("{name} is not a known system priority class")),
+            Some((_, v, _)) if *v != value => Some(format!("value of {name} PriorityClass must be {v}")),
+            Some(_) if o["globalDefault"] == json!(true) => {
+                Some(format!("globalDefault of {name} PriorityClass must be false"))
+            }
+            Some(_) => None,
+        };
+        if let Some(p) = problem {
             errs.push(FieldError::forbidden(
                 "metadata.name",
-                &format!("priority class {name} is a system priority class and its value may not be changed"),
+                &format!("priority class names with 'system-' prefix are reserved for system use only. error: {p}"),
             ));
         }
-    } else if name.starts_with("system-") {
-        errs.push(FieldError::invalid(
-            "metadata.name",
-            name,
-            "priority class names with 'system-' prefix are reserved",
-        ));
     } else if value > HIGHEST_USER_PRIORITY {
         errs.push(FieldError::forbidden(
             "value",

@@ -261,8 +261,19 @@ pub fn cells(o: &Value) -> Vec<Value> {
     ]
 }
 
-fn alloc_error(field: &str, value: &Value, detail: &str, name: &str) -> ApiError {
-    ApiError::invalid("Service", name, &[FieldError::invalid_value(field, value, detail)])
+/// An allocation failure; `value` is Go's `%#v` of the offending value.
+fn alloc_error(field: &str, value: &str, detail: &str, name: &str) -> ApiError {
+    let err = FieldError {
+        reason: "FieldValueInvalid",
+        field: field.into(),
+        message: format!("{field}: Invalid value: {value}: {detail}"),
+    };
+    ApiError::invalid("Service", name, &[err])
+}
+
+/// Go's `%#v` of a `[]string` with one element.
+fn go_strings(s: &str) -> String {
+    format!("[]string{{{s:?}}}")
 }
 
 fn storage_failed(e: StorageError) -> ApiError {
@@ -418,7 +429,7 @@ async fn allocate_node_ports(storage: &Storage, o: &mut Value, keep: &[i64]) -> 
                 if want < i64::from(lo) || want > i64::from(hi) {
                     return Err(alloc_error(
                         &format!("spec.ports[{i}].nodePort"),
-                        &json!(want),
+                        &want.to_string(),
                         &format!("provided port is not in the valid range. The range of valid ports is {lo}-{hi}"),
                         &name,
                     ));
@@ -427,7 +438,7 @@ async fn allocate_node_ports(storage: &Storage, o: &mut Value, keep: &[i64]) -> 
                 if map.bits[idx] && !keep.contains(&want) {
                     return Err(alloc_error(
                         &format!("spec.ports[{i}].nodePort"),
-                        &json!(want),
+                        &want.to_string(),
                         "provided port is already allocated",
                         &name,
                     ));
@@ -501,7 +512,7 @@ pub fn allocate<'a>(storage: &'a Storage, o: &'a mut Value) -> BoxFuture<'a, Res
                     let ip: Ipv4Addr = s.parse().map_err(|_| {
                         alloc_error(
                             "spec.clusterIPs",
-                            &json!([s]),
+                            &go_strings(s),
                             "failed to allocate IP: not a valid IPv4 address",
                             &name,
                         )
@@ -509,7 +520,7 @@ pub fn allocate<'a>(storage: &'a Storage, o: &'a mut Value) -> BoxFuture<'a, Res
                     if !cfg.contains(ip) {
                         return Err(alloc_error(
                             "spec.clusterIPs",
-                            &json!([s]),
+                            &go_strings(s),
                             &format!(
                                 "failed to allocate IP {s}: the provided IP ({s}) is not in the valid range. The range of valid IPs is {}",
                                 cfg.cidr()
@@ -520,7 +531,7 @@ pub fn allocate<'a>(storage: &'a Storage, o: &'a mut Value) -> BoxFuture<'a, Res
                     if !claim_ip(storage, ip, &ns, &name).await? {
                         return Err(alloc_error(
                             "spec.clusterIPs",
-                            &json!([s]),
+                            &go_strings(s),
                             &format!("failed to allocate IP {s}: provided IP is already allocated"),
                             &name,
                         ));
