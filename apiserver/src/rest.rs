@@ -206,8 +206,11 @@ fn with_rv(mut obj: Value, rv: i64) -> Value {
 
 /// The JSON stored in etcd: the object without its resourceVersion (the key's
 /// mod_revision is the truth).
-fn encode_for_storage(obj: &Value) -> Vec<u8> {
-    let mut o = obj.clone();
+fn encode_for_storage(resource: &Resource, obj: &Value) -> Vec<u8> {
+    let mut o = match resource.storage_form {
+        Some((to_storage, _)) => to_storage(obj.clone()),
+        None => obj.clone(),
+    };
     if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.shift_remove("resourceVersion");
     }
@@ -215,7 +218,12 @@ fn encode_for_storage(obj: &Value) -> Vec<u8> {
 }
 
 fn decode_stored(resource: &Resource, value: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(value).map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", resource.name)))
+    let obj = serde_json::from_slice(value)
+        .map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", resource.name)))?;
+    Ok(match resource.storage_form {
+        Some((_, from_storage)) => from_storage(obj),
+        None => obj,
+    })
 }
 
 fn name_of(obj: &Value) -> &str {
@@ -466,7 +474,7 @@ impl Rest {
             let result = if spec_done && finalizers(&obj).is_empty() {
                 self.storage.delete(key.as_bytes(), current.mod_revision).await
             } else {
-                self.storage.update(key.as_bytes(), encode_for_storage(&obj), current.mod_revision).await
+                self.storage.update(key.as_bytes(), encode_for_storage(nsres, &obj), current.mod_revision).await
             };
             match result {
                 Ok(_) | Err(StorageError::NotFound) => return,
@@ -528,7 +536,7 @@ impl Rest {
         let mut key = resource.key(ns, &name);
         let mut attempts = 0;
         let rev = loop {
-            match self.storage.create(key.as_bytes(), encode_for_storage(&obj)).await {
+            match self.storage.create(key.as_bytes(), encode_for_storage(resource, &obj)).await {
                 Ok(rev) => break rev,
                 // Like upstream, a generated name that is taken is generated again.
                 Err(StorageError::AlreadyExists) if !generate.is_empty() && attempts < 8 => {
@@ -711,7 +719,8 @@ impl Rest {
             if let Some(reallocate) = resource.reallocate {
                 reallocate(&self.storage, &mut new, &old).await?;
             }
-            let written = self.storage.update(key.as_bytes(), encode_for_storage(&new), current.mod_revision).await;
+            let written =
+                self.storage.update(key.as_bytes(), encode_for_storage(resource, &new), current.mod_revision).await;
             if let Some(release) = resource.release {
                 // What the update gave up, or (when it failed) what it newly took.
                 match &written {
@@ -851,7 +860,11 @@ impl Rest {
                 if dry_run {
                     return Ok(with_rv(marked, current.mod_revision));
                 }
-                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                match self
+                    .storage
+                    .update(key.as_bytes(), encode_for_storage(resource, &marked), current.mod_revision)
+                    .await
+                {
                     Ok(rev) => {
                         let this = self.clone();
                         let ns = name.to_string();
@@ -873,7 +886,11 @@ impl Rest {
                 if dry_run {
                     return Ok(with_rv(marked, current.mod_revision));
                 }
-                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                match self
+                    .storage
+                    .update(key.as_bytes(), encode_for_storage(resource, &marked), current.mod_revision)
+                    .await
+                {
                     Ok(rev) => return Ok(with_rv(marked, rev)),
                     Err(StorageError::Conflict) => continue,
                     Err(e) => return Err(storage_error(resource, name, e)),
@@ -1000,11 +1017,11 @@ impl Rest {
             async move {
                 let (kind, obj) = match ev {
                     Ok(WatchEvent::Put { kv, created }) => {
-                        let obj = serde_json::from_slice::<Value>(&kv.value).ok()?;
+                        let obj = decode_stored(resource, &kv.value).ok()?;
                         (if created { "ADDED" } else { "MODIFIED" }, with_rv(obj, kv.mod_revision))
                     }
                     Ok(WatchEvent::Delete { prev, mod_revision, .. }) => {
-                        let obj = serde_json::from_slice::<Value>(&prev?).ok()?;
+                        let obj = decode_stored(resource, &prev?).ok()?;
                         ("DELETED", with_rv(obj, mod_revision))
                     }
                     Err(StorageError::Compacted { requested, current }) => {

@@ -509,6 +509,7 @@ fn groups_scenario(backend: Backend) {
             "batch/v1",
             "coordination.k8s.io/v1",
             "discovery.k8s.io/v1",
+            "events.k8s.io/v1",
             "networking.k8s.io/v1",
             "node.k8s.io/v1",
             "policy/v1",
@@ -845,6 +846,34 @@ fn groups_scenario(backend: Backend) {
     assert_eq!(header(&events), ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]);
     assert!(events.contains("Normal   Scheduled   pod/p1   Successfully assigned default/p1 to n1"), "{events}");
     assert!(ok(&api, &["get", "events", "--field-selector", "involvedObject.name=p2"]).is_empty());
+    // events.k8s.io/v1 serves the same objects under its own field names.
+    let e = json_of(&api, &["get", "--raw", "/apis/events.k8s.io/v1/namespaces/default/events/p1.1"]);
+    assert_eq!(
+        (e["apiVersion"].as_str(), e["note"].as_str()),
+        (Some("events.k8s.io/v1"), Some("Successfully assigned default/p1 to n1"))
+    );
+    assert_eq!(
+        (e["regarding"]["name"].as_str(), e["deprecatedSource"]["component"].as_str()),
+        (Some("p1"), Some("default-scheduler"))
+    );
+    let (code, out) = post(
+        &api,
+        "/apis/events.k8s.io/v1/namespaces/default/events",
+        r#"{"metadata":{"name":"e2"},"eventTime":"2026-01-01T00:00:00.000000Z","reportingController":"example.com/c","reportingInstance":"i","action":"Check","reason":"Checked","type":"Normal","note":"via events.k8s.io","regarding":{"kind":"Pod","namespace":"default","name":"p2"}}"#,
+    );
+    assert_eq!(code, 201, "{out}");
+    let core = json_of(&api, &["get", "--raw", "/api/v1/namespaces/default/events/e2"]);
+    assert_eq!(
+        (core["message"].as_str(), core["involvedObject"]["name"].as_str()),
+        (Some("via events.k8s.io"), Some("p2"))
+    );
+    let (code, out) =
+        post(&api, "/apis/events.k8s.io/v1/namespaces/default/events", r#"{"metadata":{"name":"e3"},"type":"Normal"}"#);
+    assert_eq!(code, 422);
+    assert_eq!(
+        out["message"],
+        r#"Event.events.k8s.io "e3" is invalid: [eventTime: Required value, reportingController: Required value, reportingInstance: Required value, action: Required value, reason: Required value]"#
+    );
 
     // Priority classes and quotas from their generators.
     assert_eq!(

@@ -683,3 +683,94 @@ fn validate_priority_class(o: &Value) -> Vec<FieldError> {
     }
     errs
 }
+
+/// events.k8s.io/v1 names of core/v1 Event fields (the two are one stored object).
+const EVENT_RENAMES: &[(&str, &str)] = &[
+    ("regarding", "involvedObject"),
+    ("note", "message"),
+    ("reportingController", "reportingComponent"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+];
+
+fn rename(mut o: Value, to_core: bool, api_version: &str) -> Value {
+    if let Some(m) = o.as_object_mut() {
+        for (v1, core) in EVENT_RENAMES {
+            let (from, to) = if to_core { (v1, core) } else { (core, v1) };
+            if let Some(v) = m.shift_remove(*from) {
+                m.insert((*to).to_string(), v);
+            }
+        }
+        m.insert("apiVersion".into(), json!(api_version));
+        m.insert("kind".into(), json!("Event"));
+    }
+    o
+}
+
+const EVENTS_V1_FIELD_SELECTORS: &[(&str, &str)] = &[
+    ("involvedObject.kind", "regarding.kind"),
+    ("involvedObject.namespace", "regarding.namespace"),
+    ("involvedObject.name", "regarding.name"),
+    ("involvedObject.uid", "regarding.uid"),
+    ("involvedObject.apiVersion", "regarding.apiVersion"),
+    ("involvedObject.resourceVersion", "regarding.resourceVersion"),
+    ("involvedObject.fieldPath", "regarding.fieldPath"),
+    ("regarding.kind", "regarding.kind"),
+    ("regarding.namespace", "regarding.namespace"),
+    ("regarding.name", "regarding.name"),
+    ("regarding.uid", "regarding.uid"),
+    ("reason", "reason"),
+    ("reportingController", "reportingController"),
+    ("type", "type"),
+];
+
+pub static EVENTS: Group = Group {
+    name: "events.k8s.io",
+    versions: &[GroupVersion {
+        version: "v1",
+        resources: &[Resource {
+            group: "events.k8s.io",
+            name: "events",
+            singular: "event",
+            kind: "Event",
+            short_names: &["ev"],
+            etcd_prefix: "events",
+            decode: typed::<k8s_openapi::api::events::v1::Event>,
+            storage_form: Some((|o| rename(o, true, "v1"), |o| rename(o, false, "events.k8s.io/v1"))),
+            field_selectors: EVENTS_V1_FIELD_SELECTORS,
+            validate: |o| {
+                let mut errs = Vec::new();
+                if !o["eventTime"].is_string() {
+                    errs.push(FieldError::required("eventTime", ""));
+                }
+                match o["type"].as_str().unwrap_or_default() {
+                    "Normal" | "Warning" => {}
+                    t => errs.push(FieldError::invalid("type", "", &format!("has invalid value: {t}"))),
+                }
+                for f in ["deprecatedFirstTimestamp", "deprecatedLastTimestamp"] {
+                    if o[f].is_string() {
+                        errs.push(FieldError::invalid(f, "", "needs to be unset"));
+                    }
+                }
+                for f in ["reportingController", "reportingInstance", "action", "reason"] {
+                    if o[f].as_str().is_none_or(str::is_empty) {
+                        errs.push(FieldError::required(f, ""));
+                    }
+                }
+                if o["note"].as_str().is_some_and(|n| n.len() > 1024) {
+                    errs.push(FieldError {
+                        reason: "FieldValueTooLong",
+                        field: "note".into(),
+                        message: "note: Too long: may not be more than 1024 bytes".into(),
+                    });
+                }
+                errs
+            },
+            columns: super::core::EVENT_COLUMNS,
+            cells: |o| super::core::event_cells(&rename(o.clone(), true, "v1")),
+            ..BASE
+        }],
+    }],
+};

@@ -147,6 +147,9 @@ pub struct Resource {
     /// Field selectors beyond `metadata.name`/`metadata.namespace`: (selector field,
     /// dotted JSON path of its value).
     pub field_selectors: &'static [(&'static str, &'static str)],
+    /// Objects stored in another version's shape (events.k8s.io events are core
+    /// Events in storage): (API form → stored form, stored form → API form).
+    pub storage_form: Option<(fn(Value) -> Value, fn(Value) -> Value)>,
     /// Decodes the body into the typed object and re-encodes it (dropping unknown
     /// fields); the error is serde's.
     pub decode: fn(&Value) -> Result<Value, String>,
@@ -200,6 +203,7 @@ pub const BASE: Resource = Resource {
     keep_status_on_create: false,
     warning: None,
     field_selectors: &[],
+    storage_form: None,
     decode: |v| Ok(v.clone()),
     proto: &[],
     validate: |_| Vec::new(),
@@ -274,6 +278,7 @@ pub struct Group {
 pub static GROUPS: &[&Group] = &[
     &core::GROUP,
     &apps::GROUP,
+    &cluster::EVENTS,
     &batch::AUTOSCALING,
     &batch::GROUP,
     &cluster::NETWORKING,
