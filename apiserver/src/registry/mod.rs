@@ -149,7 +149,7 @@ pub struct Resource {
     pub field_selectors: &'static [(&'static str, &'static str)],
     /// Objects stored in another version's shape (events.k8s.io events are core
     /// Events in storage): (API form → stored form, stored form → API form).
-    pub storage_form: Option<(fn(Value) -> Value, fn(Value) -> Value)>,
+    pub storage_form: Option<(Convert, Convert)>,
     /// Decodes the body into the typed object and re-encodes it (dropping unknown
     /// fields); the error is serde's.
     pub decode: fn(&Value) -> Result<Value, String>,
@@ -176,6 +176,9 @@ pub struct Resource {
     /// Gives back what the old object held and the new one (None: deleted) does not.
     pub release: Option<ReleaseHook>,
 }
+
+/// A conversion between two shapes of one object.
+pub type Convert = fn(Value) -> Value;
 
 pub type AllocateHook = for<'a> fn(&'a Storage, &'a mut Value) -> BoxFuture<'a, Result<(), ApiError>>;
 pub type ReallocateHook = for<'a> fn(&'a Storage, &'a mut Value, &'a Value) -> BoxFuture<'a, Result<(), ApiError>>;
