@@ -109,7 +109,7 @@ pub const NAMESPACE: &[Field] = &[
 ];
 
 pub const DELETE_OPTIONS: &[Field] = &[
-    (1, "gracePeriodSeconds", Kind::Int),
+    (1, "gracePeriodSeconds", Kind::OptInt),
     (2, "preconditions", Kind::Msg(&[(1, "uid", Kind::Str), (2, "resourceVersion", Kind::Str)])),
     (3, "orphanDependents", Kind::Bool),
     (4, "propagationPolicy", Kind::Str),

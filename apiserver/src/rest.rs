@@ -247,6 +247,8 @@ pub struct WriteContext {
     pub field_validation: FieldValidation,
     /// `dryRun=All`: everything but the storage write.
     pub dry_run: bool,
+    /// `gracePeriodSeconds` of a DELETE (a DeleteOptions body takes precedence).
+    pub grace_period_seconds: Option<i64>,
     pub warnings: Vec<String>,
 }
 
@@ -264,6 +266,11 @@ impl WriteContext {
                         )));
                     }
                 },
+                "gracePeriodSeconds" => {
+                    ctx.grace_period_seconds = Some(
+                        v.parse().map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds: {v:?}")))?,
+                    )
+                }
                 "fieldValidation" => {
                     ctx.field_validation = match v.as_str() {
                         "Ignore" => FieldValidation::Ignore,
@@ -732,6 +739,7 @@ impl Rest {
                 Ok(rev)
                     if is_deleting(&new)
                         && finalizers(&new).is_empty()
+                        && new["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
                         && new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty) =>
                 {
                     // The last finalizer is gone from an object being deleted: it goes
@@ -824,8 +832,9 @@ impl Rest {
                 details: Some(json!({"name": name, "kind": "namespaces"})),
             });
         }
-        let (pre_rv, pre_uid, body_dry_run) = delete_options(body)?;
+        let (pre_rv, pre_uid, body_dry_run, body_grace) = delete_options(body)?;
         let dry_run = ctx.dry_run || body_dry_run;
+        let requested_grace = body_grace.or(ctx.grace_period_seconds);
         let key = resource.key(ns, name);
         for _ in 0..UPDATE_RETRIES {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
@@ -875,7 +884,34 @@ impl Rest {
                     Err(e) => return Err(storage_error(resource, name, e)),
                 }
             }
-            if !finalizers(&old).is_empty() {
+            if let Some(grace_of) = resource.graceful_delete {
+                // Graceful deletion (pods): the object stays, marked with when it goes,
+                // until its grace period is over or a shorter one is asked for.
+                let grace = grace_of(&old, requested_grace).max(0);
+                let current_grace = old["metadata"]["deletionGracePeriodSeconds"].as_i64();
+                let shorter = current_grace.is_none_or(|g| grace < g);
+                if (grace > 0 || (is_deleting(&old) && !finalizers(&old).is_empty())) && shorter {
+                    let mut marked = old.clone();
+                    let at = crate::registry::unix_now() + grace;
+                    let ts = k8s_openapi::jiff::Timestamp::from_second(at).map(|t| t.to_string()).unwrap_or_default();
+                    marked["metadata"]["deletionTimestamp"] = json!(ts);
+                    marked["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+                    if dry_run {
+                        return Ok(with_rv(marked, current.mod_revision));
+                    }
+                    let bytes = encode_for_storage(resource, &marked);
+                    match self.storage.update(key.as_bytes(), bytes, current.mod_revision).await {
+                        Ok(rev) => return Ok(with_rv(marked, rev)),
+                        Err(StorageError::Conflict) => continue,
+                        Err(e) => return Err(storage_error(resource, name, e)),
+                    }
+                }
+                if is_deleting(&old) && (grace > 0 || !finalizers(&old).is_empty()) {
+                    return Ok(with_rv(old, current.mod_revision));
+                }
+                // Grace 0 without finalizers: removed now, below.
+            }
+            if !finalizers(&old).is_empty() && !(resource.graceful_delete.is_some() && is_deleting(&old)) {
                 // Finalizers hold the object: mark it as being deleted and return it.
                 if is_deleting(&old) {
                     return Ok(with_rv(old, current.mod_revision));
@@ -1136,16 +1172,20 @@ fn validate_finalizers_update(resource: &Resource, new: &Value, old: &Value) -> 
     Err(invalid(resource, name_of(new), &[err]))
 }
 
-/// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run).
-fn delete_options(body: &[u8]) -> Result<(Option<String>, Option<String>, bool), ApiError> {
+/// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run,
+/// gracePeriodSeconds).
+type DeleteOptions = (Option<String>, Option<String>, bool, Option<i64>);
+
+fn delete_options(body: &[u8]) -> Result<DeleteOptions, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((None, None, false));
+        return Ok((None, None, false, None));
     }
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
     let p = &v["preconditions"];
     let dry = v["dryRun"].as_array().is_some_and(|a| a.iter().any(|d| d == "All"));
-    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from), dry))
+    let grace = v["gracePeriodSeconds"].as_i64();
+    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from), dry, grace))
 }
 
 fn parse_rv(rv: &str) -> Result<i64, ApiError> {

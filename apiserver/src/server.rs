@@ -494,7 +494,11 @@ async fn rest_call(
                 let body = read_body(req, crate::registry::proto::BINDING).await?;
                 ("create", rest.bind(res, ns, name, &body, &mut ctx).await?, StatusCode::CREATED)
             }
-            (Subresource::Binding, _) => return Err(ApiError::method_not_allowed()),
+            (Subresource::Eviction, &Method::POST) => {
+                let body = read_body(req, crate::registry::proto::EVICTION).await?;
+                ("create", rest.evict(res, ns, name, &body, &mut ctx).await?, StatusCode::CREATED)
+            }
+            (Subresource::Binding | Subresource::Eviction, _) => return Err(ApiError::method_not_allowed()),
             (_, &Method::GET) => ("get", rest.get_subresource(res, sub, ns, name).await?, StatusCode::OK),
             (_, &Method::PUT) => {
                 let schema = if sub == Subresource::Scale { crate::registry::proto::SCALE } else { res.proto };

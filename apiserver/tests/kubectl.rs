@@ -799,6 +799,61 @@ fn groups_scenario(backend: Backend) {
         r#"Error from server (NotFound): pods "noimg" not found"#
     );
 
+    // Graceful deletion: a bound pod stays Terminating for its grace period (until its
+    // kubelet confirms, or a forced delete); an unscheduled one goes at once.
+    ok(&api, &["run", "p3", "--image=busybox"]);
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/p3/binding", &binding.replace("p1", "p3"));
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(ok(&api, &["delete", "pod", "p3", "--wait=false"]).trim(), r#"pod "p3" deleted"#);
+    let p3 = json_of(&api, &["get", "pod", "p3", "-o", "json"]);
+    assert_eq!(p3["metadata"]["deletionGracePeriodSeconds"], 30, "{p3}");
+    assert!(p3["metadata"]["deletionTimestamp"].is_string(), "{p3}");
+    assert_eq!(row(&ok(&api, &["get", "pods"]), "p3")[2], "Terminating");
+    ok(&api, &["label", "pod", "p3", "still=here"]);
+    assert_eq!(ok(&api, &["get", "pod", "p3", "-o", "jsonpath={.metadata.labels.still}"]), "here");
+    let forced = kubectl(&api, &["delete", "pod", "p3", "--grace-period=0", "--force"]);
+    assert_eq!(forced.stdout.trim(), r#"pod "p3" force deleted"#, "{}", forced.stderr);
+    assert_eq!(kubectl(&api, &["get", "pod", "p3"]).code, 1);
+    ok(&api, &["run", "p4", "--image=busybox"]);
+    assert_eq!(ok(&api, &["delete", "pod", "p4"]).trim(), r#"pod "p4" deleted"#);
+    assert_eq!(kubectl(&api, &["get", "pod", "p4"]).code, 1);
+
+    // Evictions respect the PodDisruptionBudget selecting the pod (kubectl create pdb
+    // is another protobuf generator).
+    ok(&api, &["run", "db", "--image=busybox", "--labels=app=db"]);
+    assert_eq!(
+        ok(&api, &["create", "pdb", "dbpdb", "--selector=app=db", "--min-available=1"]).trim(),
+        "poddisruptionbudget.policy/dbpdb created"
+    );
+    let pdbs = ok(&api, &["get", "pdb"]);
+    assert_eq!(header(&pdbs), ["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"]);
+    assert_eq!(row(&pdbs, "dbpdb")[1..4], ["1", "N/A", "0"]);
+    let eviction = r#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"db"}}"#;
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/db/eviction", eviction);
+    assert_eq!(code, 429, "{out}");
+    assert_eq!(out["reason"], "TooManyRequests");
+    assert_eq!(out["message"], "Cannot evict pod as it would violate the pod's disruption budget.");
+    assert_eq!(out["details"]["causes"][0]["reason"], "DisruptionBudget");
+    assert_eq!(ok(&api, &["get", "pod", "db", "-o", "name"]), "pod/db\n");
+    ok(
+        &api,
+        &[
+            "patch",
+            "pdb",
+            "dbpdb",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"disruptionsAllowed":1,"currentHealthy":1,"desiredHealthy":1,"expectedPods":1}}"#,
+        ],
+    );
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/db/eviction", eviction);
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(kubectl(&api, &["get", "pod", "db"]).code, 1);
+    let pdb = json_of(&api, &["get", "pdb", "dbpdb", "-o", "json"]);
+    assert_eq!(pdb["status"]["disruptionsAllowed"], 0);
+    assert!(pdb["status"]["disruptedPods"]["db"].is_string(), "{pdb}");
+
     // Nodes (status kept on create, as the kubelet registers them) and events.
     let node = r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1","labels":{"node-role.kubernetes.io/control-plane":""}},
         "status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"192.168.1.5"}],

@@ -37,6 +37,7 @@ pub static POLICY: Group = Group {
             generation: true,
             etcd_prefix: "poddisruptionbudgets",
             decode: typed::<PodDisruptionBudget>,
+            proto: proto::POD_DISRUPTION_BUDGET,
             validate: |o| {
                 let mut errs = Vec::new();
                 if !o["spec"]["minAvailable"].is_null() && !o["spec"]["maxUnavailable"].is_null() {

@@ -46,6 +46,8 @@ pub enum Subresource {
     Scale,
     /// `pods/binding`: assigns a node.
     Binding,
+    /// `pods/eviction`: a delete that respects PodDisruptionBudgets.
+    Eviction,
 }
 
 impl Subresource {
@@ -54,6 +56,7 @@ impl Subresource {
             Subresource::Status => "status",
             Subresource::Scale => "scale",
             Subresource::Binding => "binding",
+            Subresource::Eviction => "eviction",
         }
     }
 
@@ -62,6 +65,7 @@ impl Subresource {
             "status" => Some(Subresource::Status),
             "scale" => Some(Subresource::Scale),
             "binding" => Some(Subresource::Binding),
+            "eviction" => Some(Subresource::Eviction),
             _ => None,
         }
     }
@@ -72,13 +76,14 @@ impl Subresource {
             Subresource::Status => (r.group, r.version, r.kind),
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
+            Subresource::Eviction => ("policy", "v1", "Eviction"),
         }
     }
 
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
             Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
-            Subresource::Binding => &["create"],
+            Subresource::Binding | Subresource::Eviction => &["create"],
         }
     }
 }
@@ -175,6 +180,9 @@ pub struct Resource {
     pub reallocate: Option<ReallocateHook>,
     /// Gives back what the old object held and the new one (None: deleted) does not.
     pub release: Option<ReleaseHook>,
+    /// Graceful deletion: the grace period of a delete given the stored object and the
+    /// requested period (0: delete at once).
+    pub graceful_delete: Option<fn(&Value, Option<i64>) -> i64>,
 }
 
 /// A conversion between two shapes of one object.
@@ -219,6 +227,7 @@ pub const BASE: Resource = Resource {
     allocate: None,
     reallocate: None,
     release: None,
+    graceful_delete: None,
 };
 
 /// Decoding through the k8s-openapi type `T`: unknown fields are dropped, wrong types refused.

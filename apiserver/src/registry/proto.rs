@@ -231,3 +231,20 @@ pub const CRON_JOB: &[Field] = &[
         ]),
     ),
 ];
+
+pub const EVICTION: &[Field] =
+    &[(1, "metadata", Msg(OBJECT_META)), (2, "deleteOptions", Msg(crate::protobuf::DELETE_OPTIONS))];
+
+pub const POD_DISRUPTION_BUDGET: &[Field] = &[
+    (1, "metadata", Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Msg(&[
+            (1, "minAvailable", IntOrStr),
+            (2, "selector", Msg(LABEL_SELECTOR)),
+            (3, "maxUnavailable", IntOrStr),
+            (4, "unhealthyPodEvictionPolicy", Str),
+        ]),
+    ),
+];

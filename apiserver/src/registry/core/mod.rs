@@ -305,7 +305,7 @@ pub static RESOURCES: &[Resource] = &[
         kind: "Pod",
         short_names: &["po"],
         categories: &["all"],
-        subresources: &[Subresource::Status, Subresource::Binding],
+        subresources: &[Subresource::Status, Subresource::Binding, Subresource::Eviction],
         etcd_prefix: "pods",
         decode: typed::<Pod>,
         proto: proto::POD,
@@ -317,6 +317,7 @@ pub static RESOURCES: &[Resource] = &[
         patch_lists: POD_PATCH_LISTS,
         columns: pods::COLUMNS,
         cells: pods::cells,
+        graceful_delete: Some(pods::grace_period),
         ..BASE
     },
     Resource {

@@ -210,3 +210,14 @@ pub fn cells(o: &Value) -> Vec<Value> {
         gates_cell,
     ]
 }
+
+/// The pod strategy's `CheckGracefulDelete`: the requested period, else the pod's
+/// `terminationGracePeriodSeconds`; unscheduled and finished pods go at once.
+pub fn grace_period(o: &Value, requested: Option<i64>) -> i64 {
+    let unscheduled = o["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
+    let finished = matches!(o["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+    if unscheduled || finished {
+        return 0;
+    }
+    requested.unwrap_or_else(|| o["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30))
+}
