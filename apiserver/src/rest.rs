@@ -911,7 +911,8 @@ impl Rest {
                 }
                 // Grace 0 without finalizers: removed now, below.
             }
-            if !finalizers(&old).is_empty() && !(resource.graceful_delete.is_some() && is_deleting(&old)) {
+            let gracefully_deleting = resource.graceful_delete.is_some() && is_deleting(&old);
+            if !finalizers(&old).is_empty() && !gracefully_deleting {
                 // Finalizers hold the object: mark it as being deleted and return it.
                 if is_deleting(&old) {
                     return Ok(with_rv(old, current.mod_revision));
