@@ -505,6 +505,7 @@ fn groups_scenario(backend: Backend) {
         versions.lines().collect::<Vec<_>>(),
         [
             "apps/v1",
+            "autoscaling/v1",
             "autoscaling/v2",
             "batch/v1",
             "coordination.k8s.io/v1",
@@ -621,6 +622,21 @@ fn groups_scenario(backend: Backend) {
     );
     assert_eq!(ok(&api, &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.status.readyReplicas}"]), "3 3");
     assert_eq!(row(&ok(&api, &["get", "deploy", "web"]), "web")[1], "3/3");
+    // kubectl autoscale writes autoscaling/v1; the object reads back as v2 as well.
+    assert_eq!(
+        ok(&api, &["autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=70"]).trim(),
+        "horizontalpodautoscaler.autoscaling/web autoscaled"
+    );
+    let hpas = ok(&api, &["get", "hpa"]);
+    assert_eq!(header(&hpas), ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]);
+    assert_eq!(row(&hpas, "web")[1..6], ["Deployment/web", "cpu: <unknown>/70%", "2", "5", "0"]);
+    let v2 = json_of(&api, &["get", "--raw", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/web"]);
+    assert_eq!(v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70);
+    let v1 = json_of(&api, &["get", "--raw", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web"]);
+    assert_eq!(
+        (v1["apiVersion"].as_str(), v1["spec"]["targetCPUUtilizationPercentage"].as_i64()),
+        (Some("autoscaling/v1"), Some(70))
+    );
     let dup = kubectl(&api, &["create", "deployment", "web", "--image=nginx"]);
     assert_eq!(dup.stderr.trim(), r#"error: failed to create deployment: deployments.apps "web" already exists"#);
     let nf = kubectl(&api, &["get", "deploy", "nope"]);

@@ -248,3 +248,17 @@ pub const POD_DISRUPTION_BUDGET: &[Field] = &[
         ]),
     ),
 ];
+
+pub const HPA_V1: &[Field] = &[
+    (1, "metadata", Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Msg(&[
+            (1, "scaleTargetRef", Msg(&[(1, "kind", Str), (2, "name", Str), (3, "apiVersion", Str)])),
+            (2, "minReplicas", OptInt),
+            (3, "maxReplicas", OptInt),
+            (4, "targetCPUUtilizationPercentage", OptInt),
+        ]),
+    ),
+];
