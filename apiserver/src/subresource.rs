@@ -65,6 +65,20 @@ impl Rest {
                 let scale = parse_json(body)?;
                 self.write_scale(resource, ns, name, &scale, ctx).await
             }
+            Subresource::Approval => {
+                // Only the conditions come from the body (csrApprovalStrategy).
+                let body = parse_json(body)?;
+                let mut merged = self.get(resource, ns, name).await?;
+                merged["status"]["conditions"] = body["status"]["conditions"].clone();
+                match body["metadata"]["resourceVersion"].as_str() {
+                    Some(rv) if !rv.is_empty() => merged["metadata"]["resourceVersion"] = json!(rv),
+                    _ => {
+                        merged["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
+                    }
+                }
+                let bytes = serde_json::to_vec(&merged).unwrap_or_default();
+                self.update_as(resource, Target::Status, ns, name, &bytes, ctx).await
+            }
             Subresource::Binding | Subresource::Eviction => Err(ApiError::method_not_allowed()),
         }
     }
@@ -82,6 +96,25 @@ impl Rest {
     ) -> Result<Value, ApiError> {
         match sub {
             Subresource::Status => self.patch_as(resource, Target::Status, ns, name, media, body, ctx).await,
+            Subresource::Approval => {
+                let patch: Value = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+                let current = self.get(resource, ns, name).await?;
+                let patched = match media {
+                    "application/json-patch+json" => crate::patch::json_patch(&current, &patch).map_err(|e| {
+                        ApiError::unprocessable(format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ))
+                    })?,
+                    _ => {
+                        let mut t = current.clone();
+                        crate::patch::merge_patch(&mut t, &patch);
+                        t
+                    }
+                };
+                let bytes = serde_json::to_vec(&patched).unwrap_or_default();
+                self.update_subresource(resource, sub, ns, name, &bytes, ctx).await
+            }
             Subresource::Scale => {
                 let patch: Value = serde_json::from_slice(body)
                     .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;

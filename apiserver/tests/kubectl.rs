@@ -508,6 +508,7 @@ fn groups_scenario(backend: Backend) {
             "autoscaling/v1",
             "autoscaling/v2",
             "batch/v1",
+            "certificates.k8s.io/v1",
             "coordination.k8s.io/v1",
             "discovery.k8s.io/v1",
             "events.k8s.io/v1",
@@ -965,6 +966,43 @@ fn groups_scenario(backend: Backend) {
     let quotas = ok(&api, &["get", "quota"]);
     assert_eq!(header(&quotas), ["NAME", "AGE", "REQUEST", "LIMIT"]);
     assert_eq!(row(&quotas, "q1")[2], "cpu: 0/1, memory: 0/1G, pods: 0/2");
+
+    // Certificate signing requests: approval through its subresource.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "alice");
+    let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+    use base64::Engine;
+    let request = base64::engine::general_purpose::STANDARD.encode(pem);
+    let csr = format!(
+        r#"{{"metadata":{{"name":"alice"}},"spec":{{"request":"{request}","signerName":"kubernetes.io/kube-apiserver-client","expirationSeconds":86400,"usages":["client auth"]}}}}"#
+    );
+    let (code, out) = post(&api, "/apis/certificates.k8s.io/v1/certificatesigningrequests", &csr);
+    assert_eq!(code, 201, "{out}");
+    let csrs = ok(&api, &["get", "csr"]);
+    assert_eq!(header(&csrs), ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]);
+    assert!(
+        csrs.contains("kubernetes.io/kube-apiserver-client") && csrs.contains("24h") && csrs.contains("Pending"),
+        "{csrs}"
+    );
+    assert_eq!(
+        ok(&api, &["certificate", "approve", "alice"]).trim(),
+        "certificatesigningrequest.certificates.k8s.io/alice approved"
+    );
+    let approved = json_of(&api, &["get", "csr", "alice", "-o", "json"]);
+    assert_eq!(approved["status"]["conditions"][0]["type"], "Approved");
+    assert_eq!(approved["status"]["conditions"][0]["reason"], "KubectlApprove");
+    assert!(ok(&api, &["get", "csr"]).contains("Approved"));
+    let (code, out) = post(
+        &api,
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        r#"{"metadata":{"name":"bad"},"spec":{"request":"aGVsbG8=","signerName":"example.com/x","usages":["client auth"]}}"#,
+    );
+    assert_eq!(code, 422, "{out}");
+    assert_eq!(
+        out["message"],
+        r#"CertificateSigningRequest.certificates.k8s.io "bad" is invalid: spec.request: Invalid value: []byte{0x68, 0x65, 0x6c, 0x6c, 0x6f}: PEM block type must be CERTIFICATE REQUEST"#
+    );
 
     // `kubectl get all` lists the "all" category.
     let all = ok(&api, &["get", "all", "-o", "name"]);

@@ -48,6 +48,8 @@ pub enum Subresource {
     Binding,
     /// `pods/eviction`: a delete that respects PodDisruptionBudgets.
     Eviction,
+    /// `certificatesigningrequests/approval`: only `.status.conditions` change.
+    Approval,
 }
 
 impl Subresource {
@@ -57,6 +59,7 @@ impl Subresource {
             Subresource::Scale => "scale",
             Subresource::Binding => "binding",
             Subresource::Eviction => "eviction",
+            Subresource::Approval => "approval",
         }
     }
 
@@ -66,6 +69,7 @@ impl Subresource {
             "scale" => Some(Subresource::Scale),
             "binding" => Some(Subresource::Binding),
             "eviction" => Some(Subresource::Eviction),
+            "approval" => Some(Subresource::Approval),
             _ => None,
         }
     }
@@ -73,7 +77,7 @@ impl Subresource {
     /// (group, version, kind) of what the subresource takes and returns.
     pub fn response_kind(self, r: &Resource) -> (&'static str, &'static str, &'static str) {
         match self {
-            Subresource::Status => (r.group, r.version, r.kind),
+            Subresource::Status | Subresource::Approval => (r.group, r.version, r.kind),
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
             Subresource::Eviction => ("policy", "v1", "Eviction"),
@@ -82,7 +86,7 @@ impl Subresource {
 
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
+            Subresource::Status | Subresource::Scale | Subresource::Approval => &["get", "patch", "update"],
             Subresource::Binding | Subresource::Eviction => &["create"],
         }
     }
@@ -293,6 +297,7 @@ pub static GROUPS: &[&Group] = &[
     &cluster::EVENTS,
     &batch::AUTOSCALING,
     &batch::GROUP,
+    &cluster::CERTIFICATES,
     &cluster::NETWORKING,
     &cluster::POLICY,
     &cluster::STORAGE,

@@ -262,3 +262,30 @@ pub const HPA_V1: &[Field] = &[
         ]),
     ),
 ];
+
+const CSR_CONDITION: &[Field] = &[
+    (1, "type", Str),
+    (2, "reason", Str),
+    (3, "message", Str),
+    (4, "lastUpdateTime", Time),
+    (5, "lastTransitionTime", Time),
+    (6, "status", Str),
+];
+
+pub const CSR: &[Field] = &[
+    (1, "metadata", Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Msg(&[
+            (1, "request", Bytes),
+            (2, "username", Str),
+            (3, "uid", Str),
+            (4, "groups", RepStr),
+            (5, "usages", RepStr),
+            (7, "signerName", Str),
+            (8, "expirationSeconds", OptInt),
+        ]),
+    ),
+    (3, "status", Msg(&[(1, "conditions", RepMsg(CSR_CONDITION)), (2, "certificate", Bytes)])),
+];
