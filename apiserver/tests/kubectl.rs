@@ -732,7 +732,24 @@ fn groups_scenario(backend: Backend) {
             r#"error: failed to create NodePort service: Service "np2" is invalid: spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"#
         )
     );
-    ok(&api, &["delete", "svc", "np", "web"]);
+    // A type change allocates node ports, and changing back gives them up.
+    ok(&api, &["patch", "svc", "web", "-p", r#"{"spec":{"type":"NodePort"}}"#]);
+    let web_port =
+        json_of(&api, &["get", "svc", "web", "-o", "json"])["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&web_port) && web_port != port, "{web_port}");
+    ok(&api, &["patch", "svc", "web", "-p", r#"{"spec":{"type":"ClusterIP"}}"#]);
+    let back = json_of(&api, &["get", "svc", "web", "-o", "json"]);
+    assert!(
+        back["spec"]["ports"][0].get("nodePort").is_none() && back["spec"].get("externalTrafficPolicy").is_none(),
+        "{back}"
+    );
+    let moved_ip = kubectl(&api, &["patch", "svc", "web", "-p", r#"{"spec":{"clusterIP":"10.0.0.99"}}"#]);
+    assert_eq!(
+        moved_ip.stderr.trim(),
+        r#"The Service "web" is invalid: spec.clusterIPs[0]: Invalid value: "10.0.0.99": may not change once set"#
+    );
+    ok(&api, &["create", "service", "nodeport", "reuse", "--tcp=81:81", &format!("--node-port={web_port}")]);
+    ok(&api, &["delete", "svc", "np", "web", "reuse"]);
     assert!(!ok(&api, &["get", "ipaddresses", "-o", "name"]).contains(&ip));
     ok(&api, &["create", "service", "nodeport", "np2", "--tcp=80:80", &format!("--node-port={port}")]);
     let out_of_range = kubectl(&api, &["create", "service", "clusterip", "out", "--clusterip=10.1.0.5", "--tcp=80"]);
