@@ -1021,6 +1021,75 @@ fn groups_scenario(backend: Backend) {
         r#"CertificateSigningRequest.certificates.k8s.io "bad" is invalid: spec.request: Invalid value: []byte{0x68, 0x65, 0x6c, 0x6c, 0x6f}: PEM block type must be CERTIFICATE REQUEST"#
     );
 
+    // Ingresses (kubectl create ingress, protobuf), load balancers and external names.
+    assert_eq!(
+        ok(
+            &api,
+            &[
+                "create",
+                "ingress",
+                "simple",
+                "--rule=foo.com/bar=svc1:8080",
+                "--rule=x.com/*=svc2:http,tls=cert",
+                "--class=nginx"
+            ]
+        )
+        .trim(),
+        "ingress.networking.k8s.io/simple created"
+    );
+    let ing = json_of(&api, &["get", "ingress", "simple", "-o", "json"]);
+    let path = &ing["spec"]["rules"][0]["http"]["paths"][0];
+    assert_eq!((path["path"].as_str(), path["pathType"].as_str()), (Some("/bar"), Some("Exact")));
+    assert_eq!(path["backend"]["service"], serde_json::json!({"name": "svc1", "port": {"number": 8080}}));
+    let ings = ok(&api, &["get", "ingress"]);
+    assert_eq!(header(&ings), ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]);
+    assert_eq!(row(&ings, "simple")[1..4], ["nginx", "foo.com,x.com", "80, 443"]);
+    ok(&api, &["create", "service", "loadbalancer", "lb", "--tcp=80:80"]);
+    ok(&api, &["create", "service", "externalname", "ext", "--external-name=example.com"]);
+    let svcs = ok(&api, &["get", "svc"]);
+    let lb = row(&svcs, "lb");
+    assert_eq!((lb[1].as_str(), lb[3].as_str()), ("LoadBalancer", "<pending>"));
+    assert!(lb[4].starts_with("80:3") && lb[4].ends_with("/TCP"), "{lb:?}");
+    assert_eq!(row(&svcs, "ext")[1..5], ["ExternalName", "<none>", "example.com", "<none>"]);
+
+    // Workloads applied from manifests: statefulset and daemonset defaults and columns.
+    let manifest = api.kubeconfig.with_file_name("workloads.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  serviceName: db\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers:\n      - {name: db, image: postgres:17}\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels: {app: agent}\n  template:\n    metadata:\n      labels: {app: agent}\n    spec:\n      nodeSelector: {kubernetes.io/os: linux}\n      containers:\n      - {name: agent, image: busybox}\n",
+    )
+    .unwrap();
+    let applied = ok(&api, &["apply", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    assert_eq!(applied, "statefulset.apps/db created\ndaemonset.apps/agent created\n");
+    let sts = json_of(&api, &["get", "sts", "db", "-o", "json"]);
+    assert_eq!(
+        (sts["spec"]["replicas"].as_i64(), sts["spec"]["podManagementPolicy"].as_str()),
+        (Some(1), Some("OrderedReady"))
+    );
+    assert_eq!(
+        sts["spec"]["updateStrategy"],
+        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+    );
+    let sts_wide = ok(&api, &["get", "sts", "-o", "wide"]);
+    assert_eq!(header(&sts_wide), ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]);
+    assert_eq!(row(&sts_wide, "db")[1], "0/1");
+    let ds = json_of(&api, &["get", "ds", "agent", "-o", "json"]);
+    assert_eq!(ds["spec"]["updateStrategy"]["rollingUpdate"], serde_json::json!({"maxUnavailable": 1, "maxSurge": 0}));
+    let dss = ok(&api, &["get", "ds"]);
+    assert_eq!(
+        header(&dss),
+        ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"]
+    );
+    assert_eq!(row(&dss, "agent")[1..7], ["0", "0", "0", "0", "0", "kubernetes.io/os=linux"]);
+    assert_eq!(ok(&api, &["scale", "sts", "db", "--replicas=3"]).trim(), "statefulset.apps/db scaled");
+    assert_eq!(ok(&api, &["get", "sts", "db", "-o", "jsonpath={.spec.replicas}"]), "3");
+    let sts_change = kubectl(&api, &["patch", "sts", "db", "-p", r#"{"spec":{"serviceName":"other"}}"#]);
+    assert!(
+        sts_change.stderr.contains("spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"),
+        "{}",
+        sts_change.stderr
+    );
+
     // `kubectl get all` lists the "all" category.
     let all = ok(&api, &["get", "all", "-o", "name"]);
     for want in ["pod/p1", "service/kubernetes", "deployment.apps/web", "job.batch/j1", "cronjob.batch/c1"] {

@@ -205,6 +205,8 @@ pub static NETWORKING: Group = Group {
                 generation: true,
                 etcd_prefix: "ingress",
                 decode: typed::<Ingress>,
+                proto: proto::INGRESS,
+                validate: validate_ingress,
                 columns: &[
                     NAME_COLUMN,
                     Column::new(
@@ -895,6 +897,36 @@ fn validate_csr(o: &Value) -> Vec<FieldError> {
             &format!("status.conditions[{i}].type"),
             types[i],
             "Approved and Denied conditions are mutually exclusive",
+        ));
+    }
+    errs
+}
+
+fn validate_ingress(o: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for (i, rule) in o["spec"]["rules"].as_array().into_iter().flatten().enumerate() {
+        for (j, p) in rule["http"]["paths"].as_array().into_iter().flatten().enumerate() {
+            let path = format!("spec.rules[{i}].http.paths[{j}]");
+            match p["pathType"].as_str() {
+                None | Some("") => {
+                    errs.push(FieldError::required(&format!("{path}.pathType"), "pathType must be specified"))
+                }
+                Some(t) if !["Exact", "Prefix", "ImplementationSpecific"].contains(&t) => {
+                    errs.push(FieldError::not_supported(
+                        &format!("{path}.pathType"),
+                        t,
+                        &["Exact", "ImplementationSpecific", "Prefix"],
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    if o["spec"]["defaultBackend"].is_null() && o["spec"]["rules"].as_array().is_none_or(Vec::is_empty) {
+        errs.push(FieldError::invalid_value(
+            "spec.rules",
+            &json!("[]"),
+            "either `defaultBackend` or `rules` must be specified",
         ));
     }
     errs

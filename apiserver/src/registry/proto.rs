@@ -289,3 +289,41 @@ pub const CSR: &[Field] = &[
     ),
     (3, "status", Msg(&[(1, "conditions", RepMsg(CSR_CONDITION)), (2, "certificate", Bytes)])),
 ];
+
+const INGRESS_BACKEND: &[Field] = &[
+    (4, "service", Msg(&[(1, "name", Str), (2, "port", Msg(&[(1, "name", Str), (2, "number", Int)]))])),
+    (3, "resource", Msg(&[(1, "apiGroup", Str), (2, "kind", Str), (3, "name", Str)])),
+];
+
+pub const INGRESS: &[Field] = &[
+    (1, "metadata", Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Msg(&[
+            (4, "ingressClassName", Str),
+            (1, "defaultBackend", Msg(INGRESS_BACKEND)),
+            (2, "tls", RepMsg(&[(1, "hosts", RepStr), (2, "secretName", Str)])),
+            (
+                3,
+                "rules",
+                RepMsg(&[
+                    (1, "host", Str),
+                    (
+                        2,
+                        "ingressRuleValue",
+                        Inline(&[(
+                            1,
+                            "http",
+                            Msg(&[(
+                                1,
+                                "paths",
+                                RepMsg(&[(1, "path", Str), (3, "pathType", Str), (2, "backend", Msg(INGRESS_BACKEND))]),
+                            )]),
+                        )]),
+                    ),
+                ]),
+            ),
+        ]),
+    ),
+];
