@@ -750,6 +750,12 @@ fn groups_scenario(backend: Backend) {
     );
     ok(&api, &["create", "service", "nodeport", "reuse", "--tcp=81:81", &format!("--node-port={web_port}")]);
     ok(&api, &["delete", "svc", "np", "web", "reuse"]);
+    // Deleting a namespace gives back what its services held.
+    ok(&api, &["create", "ns", "scratch"]);
+    ok(&api, &["create", "service", "nodeport", "held", "-n", "scratch", "--tcp=80:80", "--node-port=30001"]);
+    ok(&api, &["delete", "ns", "scratch"]);
+    ok(&api, &["create", "service", "nodeport", "again", "--tcp=80:80", "--node-port=30001"]);
+    ok(&api, &["delete", "svc", "again"]);
     assert!(!ok(&api, &["get", "ipaddresses", "-o", "name"]).contains(&ip));
     ok(&api, &["create", "service", "nodeport", "np2", "--tcp=80:80", &format!("--node-port={port}")]);
     let out_of_range = kubectl(&api, &["create", "service", "clusterip", "out", "--clusterip=10.1.0.5", "--tcp=80"]);
@@ -806,6 +812,12 @@ fn groups_scenario(backend: Backend) {
         out["message"],
         r#"Operation cannot be fulfilled on pods/binding "p1": pod p1 is already assigned to node "n1""#
     );
+    // The legacy bindings collection binds the pod its Binding names.
+    ok(&api, &["run", "p5", "--image=busybox"]);
+    let (code, out) = post(&api, "/api/v1/namespaces/default/bindings", &binding.replace("p1", "p5"));
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(ok(&api, &["get", "pod", "p5", "-o", "jsonpath={.spec.nodeName}"]), "n1");
+    ok(&api, &["delete", "pod", "p5", "--grace-period=0", "--force"]);
     assert_eq!(ok(&api, &["get", "pods", "--field-selector", "spec.nodeName=n1", "-o", "name"]), "pod/p1\n");
     assert_eq!(ok(&api, &["get", "pods", "--field-selector", "spec.nodeName=", "-o", "name"]), "pod/p2\n");
     assert_eq!(
