@@ -687,6 +687,11 @@ fn groups_scenario(backend: Backend) {
     let cjs = ok(&api, &["get", "cronjobs"]);
     assert_eq!(header(&cjs), ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"]);
     assert_eq!(row(&cjs, "c1")[1..6], ["*/5 * * * *", "<none>", "False", "0", "<none>"]);
+    let bad_cron = kubectl(&api, &["create", "cronjob", "c2", "--image=busybox", "--schedule=bogus"]);
+    assert_eq!(
+        bad_cron.stderr.trim(),
+        r#"error: failed to create cronjob: CronJob.batch "c2" is invalid: spec.schedule: Invalid value: "bogus": expected exactly 5 fields, found 1: bogus"#
+    );
     let (code, bad) = post(
         &api,
         "/apis/batch/v1/namespaces/default/jobs",
@@ -812,6 +817,19 @@ fn groups_scenario(backend: Backend) {
         out["message"],
         r#"Operation cannot be fulfilled on pods/binding "p1": pod p1 is already assigned to node "n1""#
     );
+    // kubectl debug adds an ephemeral container through pods/ephemeralcontainers.
+    ok(&api, &["debug", "p1", "--image=busybox:1.36", "--container=dbg", "--", "sleep", "1"]);
+    let eph = json_of(&api, &["get", "pod", "p1", "-o", "json"]);
+    let dbg = &eph["spec"]["ephemeralContainers"][0];
+    assert_eq!((dbg["name"].as_str(), dbg["image"].as_str()), (Some("dbg"), Some("busybox:1.36")));
+    assert_eq!(dbg["terminationMessagePolicy"], "File");
+    let clash = kubectl(&api, &["debug", "p1", "--image=busybox", "--container=p1"]);
+    assert!(
+        clash.stderr.contains(r#"The Pod "p1" is invalid: spec.ephemeralContainers[1].name: Duplicate value: "p1""#),
+        "{}",
+        clash.stderr
+    );
+
     // The legacy bindings collection binds the pod its Binding names.
     ok(&api, &["run", "p5", "--image=busybox"]);
     let (code, out) = post(&api, "/api/v1/namespaces/default/bindings", &binding.replace("p1", "p5"));

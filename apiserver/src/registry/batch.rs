@@ -441,19 +441,36 @@ fn default_cronjob(o: &mut Value) {
     default_template(&mut spec["jobTemplate"]["spec"]["template"]);
 }
 
-/// A cron schedule: five fields, or one of the `@` descriptors.
-fn valid_schedule(s: &str) -> bool {
-    let s = s.trim();
-    let s = match s.strip_prefix("TZ=").or_else(|| s.strip_prefix("CRON_TZ=")) {
-        Some(rest) => return rest.split_once(' ').is_some_and(|(_, r)| valid_schedule(r)),
-        None => s,
-    };
-    if s.starts_with('@') {
-        return ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"].contains(&s)
-            || s.starts_with("@every ");
+/// A cron schedule as robfig/cron's standard parser reads it: five fields or an `@`
+/// descriptor; the error is the parser's (or upstream's rule against TZ prefixes).
+fn parse_schedule(s: &str) -> Result<(), String> {
+    let spec = s.trim();
+    if spec.contains("TZ") {
+        return Err("cannot use TZ or CRON_TZ in schedule, use timeZone field instead".into());
     }
-    let fields: Vec<&str> = s.split_whitespace().collect();
-    fields.len() == 5 && fields.iter().all(|f| f.bytes().all(|c| c.is_ascii_alphanumeric() || b"*/,-?".contains(&c)))
+    if spec.starts_with('@') {
+        let known = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+        return if known.contains(&spec) || spec.starts_with("@every ") {
+            Ok(())
+        } else {
+            Err(format!("unrecognized descriptor: {spec}"))
+        };
+    }
+    let fields: Vec<&str> = spec.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!("expected exactly 5 fields, found {}: {spec}", fields.len()));
+    }
+    for f in fields {
+        if !f.bytes().all(|c| c.is_ascii_alphanumeric() || b"*/,-?".contains(&c)) {
+            return Err(format!("failed to parse int from {f}: strconv.Atoi: parsing {f:?}: invalid syntax"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+fn valid_schedule(s: &str) -> bool {
+    parse_schedule(s).is_ok()
 }
 
 fn validate_cronjob(o: &Value) -> Vec<FieldError> {
@@ -461,8 +478,8 @@ fn validate_cronjob(o: &Value) -> Vec<FieldError> {
     let schedule = o["spec"]["schedule"].as_str().unwrap_or_default();
     if schedule.is_empty() {
         errs.push(FieldError::required("spec.schedule", ""));
-    } else if !valid_schedule(schedule) {
-        errs.push(FieldError::invalid("spec.schedule", schedule, &format!("unparseable schedule: {schedule:?}")));
+    } else if let Err(e) = parse_schedule(schedule) {
+        errs.push(FieldError::invalid("spec.schedule", schedule, &e));
     }
     if let Some(p) = o["spec"]["concurrencyPolicy"].as_str()
         && !["Allow", "Forbid", "Replace"].contains(&p)
@@ -525,7 +542,9 @@ mod tests {
 
     #[test]
     fn schedules() {
-        for ok in ["*/1 * * * *", "0 0 * * 0", "@hourly", "TZ=UTC 0 * * * *"] {
+        assert_eq!(parse_schedule("bogus"), Err("expected exactly 5 fields, found 1: bogus".into()));
+        assert!(parse_schedule("TZ=UTC 0 * * * *").unwrap_err().starts_with("cannot use TZ"));
+        for ok in ["*/1 * * * *", "0 0 * * 0", "@hourly"] {
             assert!(valid_schedule(ok), "{ok}");
         }
         for bad in ["* * *", "every minute", "@sometimes"] {

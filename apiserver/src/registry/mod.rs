@@ -50,6 +50,8 @@ pub enum Subresource {
     Eviction,
     /// `certificatesigningrequests/approval`: only `.status.conditions` change.
     Approval,
+    /// `pods/ephemeralcontainers`: only `.spec.ephemeralContainers` change (added to).
+    EphemeralContainers,
 }
 
 impl Subresource {
@@ -60,6 +62,7 @@ impl Subresource {
             Subresource::Binding => "binding",
             Subresource::Eviction => "eviction",
             Subresource::Approval => "approval",
+            Subresource::EphemeralContainers => "ephemeralcontainers",
         }
     }
 
@@ -70,6 +73,7 @@ impl Subresource {
             "binding" => Some(Subresource::Binding),
             "eviction" => Some(Subresource::Eviction),
             "approval" => Some(Subresource::Approval),
+            "ephemeralcontainers" => Some(Subresource::EphemeralContainers),
             _ => None,
         }
     }
@@ -77,7 +81,9 @@ impl Subresource {
     /// (group, version, kind) of what the subresource takes and returns.
     pub fn response_kind(self, r: &Resource) -> (&'static str, &'static str, &'static str) {
         match self {
-            Subresource::Status | Subresource::Approval => (r.group, r.version, r.kind),
+            Subresource::Status | Subresource::Approval | Subresource::EphemeralContainers => {
+                (r.group, r.version, r.kind)
+            }
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
             Subresource::Eviction => ("policy", "v1", "Eviction"),
@@ -86,7 +92,9 @@ impl Subresource {
 
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Status | Subresource::Scale | Subresource::Approval => &["get", "patch", "update"],
+            Subresource::Status | Subresource::Scale | Subresource::Approval | Subresource::EphemeralContainers => {
+                &["get", "patch", "update"]
+            }
             Subresource::Binding | Subresource::Eviction => &["create"],
         }
     }
