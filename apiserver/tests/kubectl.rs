@@ -957,6 +957,12 @@ fn groups_scenario(backend: Backend) {
     );
     assert_eq!(ok(&api, &["cordon", "n1"]).trim(), "node/n1 cordoned");
     assert_eq!(row(&ok(&api, &["get", "nodes"]), "n1")[1], "Ready,SchedulingDisabled");
+    // Taints have no patch strategy: removing one replaces the list.
+    assert_eq!(ok(&api, &["taint", "node", "n1", "a=b:NoSchedule"]).trim(), "node/n1 tainted");
+    ok(&api, &["taint", "node", "n1", "c=d:NoExecute"]);
+    assert_eq!(ok(&api, &["taint", "node", "n1", "a-"]).trim(), "node/n1 untainted");
+    let taints = json_of(&api, &["get", "node", "n1", "-o", "jsonpath={.spec.taints}"]);
+    assert_eq!(taints, serde_json::json!([{"effect": "NoExecute", "key": "c", "value": "d"}]));
     let event = r#"{"metadata":{"name":"p1.1"},"involvedObject":{"kind":"Pod","namespace":"default","name":"p1"},
         "reason":"Scheduled","message":"Successfully assigned default/p1 to n1","type":"Normal","source":{"component":"default-scheduler"},"count":1}"#;
     let (code, out) = post(&api, "/api/v1/namespaces/default/events", event);

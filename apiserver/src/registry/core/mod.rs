@@ -29,6 +29,10 @@ pub const POD_PATCH_LISTS: crate::patch::PatchTable = &[
     ("spec.ephemeralContainers.env", ListMerge::ByKey("name")),
     ("spec.volumes", ListMerge::ByKey("name")),
     ("spec.imagePullSecrets", ListMerge::ByKey("name")),
+    ("spec.hostAliases", ListMerge::ByKey("ip")),
+    ("spec.topologySpreadConstraints", ListMerge::ByKey("topologyKey")),
+    ("status.conditions", ListMerge::ByKey("type")),
+    ("status.podIPs", ListMerge::ByKey("ip")),
 ];
 
 /// The same for a template at `spec.template.spec`.
@@ -40,6 +44,9 @@ pub const TEMPLATE_PATCH_LISTS: crate::patch::PatchTable = &[
     ("spec.template.spec.initContainers", ListMerge::ByKey("name")),
     ("spec.template.spec.volumes", ListMerge::ByKey("name")),
     ("spec.template.spec.imagePullSecrets", ListMerge::ByKey("name")),
+    ("spec.template.spec.hostAliases", ListMerge::ByKey("ip")),
+    ("spec.template.spec.topologySpreadConstraints", ListMerge::ByKey("topologyKey")),
+    ("status.conditions", ListMerge::ByKey("type")),
 ];
 
 pub const CONTAINERS_COLUMN: Column =
@@ -232,8 +239,9 @@ pub static RESOURCES: &[Resource] = &[
             }
             let _ = old;
         },
+        // Taints have no patch strategy upstream: a patch replaces the list.
         patch_lists: &[
-            ("spec.taints", ListMerge::ByKey("key")),
+            ("spec.podCIDRs", ListMerge::Primitive),
             ("status.conditions", ListMerge::ByKey("type")),
             ("status.addresses", ListMerge::ByKey("type")),
         ],
