@@ -391,6 +391,7 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
 fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
     let name = name_of(obj);
     let mut errs: Vec<FieldError> = registry::validate_name(resource.name_rule, name);
+    errs.extend(registry::validate_labels_and_annotations(obj));
     errs.extend((resource.validate)(obj));
     if errs.is_empty() { Ok(()) } else { Err(invalid(resource, name, &errs)) }
 }

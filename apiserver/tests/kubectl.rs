@@ -1126,6 +1126,31 @@ fn groups_scenario(backend: Backend) {
         sts_change.stderr
     );
 
+    // Labels and annotations are checked on every resource, as upstream's ObjectMeta rules.
+    let manifest = api.kubeconfig.with_file_name("bad-labels.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labelled\n  labels:\n    app: b c\n",
+    )
+    .unwrap();
+    let bad_label = kubectl(&api, &["apply", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    assert!(
+        bad_label.stderr.contains(r#"ConfigMap "labelled" is invalid: metadata.labels: Invalid value: "b c": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"#),
+        "{}",
+        bad_label.stderr
+    );
+    let (code, out) = post(
+        &api,
+        "/apis/apps/v1/namespaces/default/deployments",
+        r#"{"metadata":{"name":"x","annotations":{"bad key":"v"}}}"#,
+    );
+    assert_eq!(code, 422, "{out}");
+    assert!(
+        out["message"].as_str().unwrap().starts_with(r#"Deployment.apps "x" is invalid: [metadata.annotations: Invalid value: "bad key": name part must consist of"#),
+        "{out}"
+    );
+    assert_eq!(kubectl(&api, &["get", "cm", "labelled"]).code, 1);
+
     // `kubectl get all` lists the "all" category.
     let all = ok(&api, &["get", "all", "-o", "name"]);
     for want in ["pod/p1", "service/kubernetes", "deployment.apps/web", "job.batch/j1", "cronjob.batch/c1"] {
