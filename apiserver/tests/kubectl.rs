@@ -817,6 +817,17 @@ fn groups_scenario(backend: Backend) {
         out["message"],
         r#"Operation cannot be fulfilled on pods/binding "p1": pod p1 is already assigned to node "n1""#
     );
+    let unknown = kubectl(&api, &["get", "pods", "--field-selector", "spec.foo=x"]);
+    assert_eq!(
+        unknown.stderr.trim(),
+        r#"Error from server (BadRequest): Unable to find "/v1, Resource=pods" that match label selector "", field selector "spec.foo=x": field label not supported: spec.foo"#
+    );
+    let unknown = kubectl(&api, &["get", "deploy", "--field-selector", "spec.foo=x"]);
+    assert_eq!(
+        unknown.stderr.trim(),
+        r#"Error from server (BadRequest): Unable to find "apps/v1, Resource=deployments" that match label selector "", field selector "spec.foo=x": "spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace""#
+    );
+
     // kubectl debug adds an ephemeral container through pods/ephemeralcontainers.
     ok(&api, &["debug", "p1", "--image=busybox:1.36", "--container=dbg", "--", "sleep", "1"]);
     let eph = json_of(&api, &["get", "pod", "p1", "-o", "json"]);

@@ -794,6 +794,7 @@ pub static CERTIFICATES: Group = Group {
             subresources: &[Subresource::Status, Subresource::Approval],
             etcd_prefix: "certificatesigningrequests",
             decode: typed::<CertificateSigningRequest>,
+            field_selectors: &[("spec.signerName", "spec.signerName")],
             proto: proto::CSR,
             validate: validate_csr,
             validate_update: |new, old| {
