@@ -369,7 +369,8 @@ pub fn bootstrap_objects(address: std::net::IpAddr, port: u16) -> Vec<Bootstrap>
         .collect();
     for (group, name, body) in core::services::kubernetes_objects(address, port) {
         let resource = all().find(|r| r.group == group && r.name == name).expect("registered");
-        out.push(Bootstrap { resource, namespace: Some("default"), body, reconcile: name != "services" });
+        let namespace = if resource.namespaced { Some("default") } else { None };
+        out.push(Bootstrap { resource, namespace, body, reconcile: name != "services" && name != "servicecidrs" });
     }
     out
 }
