@@ -657,6 +657,23 @@ fn groups_scenario(backend: Backend) {
         r#"The Deployment "web" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"other"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#
     );
 
+    let stuck = kubectl(
+        &api,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "-p",
+            r#"{"spec":{"strategy":{"rollingUpdate":{"maxUnavailable":0,"maxSurge":0}}}}"#,
+        ],
+    );
+    assert_eq!(
+        stuck.stderr.trim(),
+        r#"The Deployment "web" is invalid: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: may not be 0 when `maxSurge` is 0"#
+    );
+    ok(&api, &["patch", "deploy", "web", "-p", r#"{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}"#]);
+    assert_eq!(ok(&api, &["get", "deploy", "web", "-o", "jsonpath={.spec.strategy}"]), r#"{"type":"Recreate"}"#);
+
     // Jobs and cronjobs.
     assert_eq!(
         ok(&api, &["create", "job", "j1", "--image=busybox", "--", "echo", "hi"]).trim(),
@@ -669,6 +686,17 @@ fn groups_scenario(backend: Backend) {
     assert_eq!(j["spec"]["template"]["spec"]["restartPolicy"], "Never");
     assert_eq!((j["spec"]["backoffLimit"].as_i64(), j["spec"]["completions"].as_i64()), (Some(6), Some(1)));
     assert_eq!(j["spec"]["template"]["spec"]["containers"][0]["command"], serde_json::json!(["echo", "hi"]));
+    let retemplate = kubectl(
+        &api,
+        &[
+            "patch",
+            "job",
+            "j1",
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"j1","image":"other"}]}}}}"#,
+        ],
+    );
+    assert!(retemplate.stderr.contains("spec.template: Invalid value: core.PodTemplateSpec{"), "{}", retemplate.stderr);
     let jobs = ok(&api, &["get", "jobs", "-o", "wide"]);
     assert_eq!(header(&jobs), ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
     let r = row(&jobs, "j1");
