@@ -52,6 +52,8 @@ pub enum Subresource {
     Approval,
     /// `pods/ephemeralcontainers`: only `.spec.ephemeralContainers` change (added to).
     EphemeralContainers,
+    /// `namespaces/finalize`: only `.spec.finalizers` change.
+    Finalize,
 }
 
 impl Subresource {
@@ -63,6 +65,7 @@ impl Subresource {
             Subresource::Eviction => "eviction",
             Subresource::Approval => "approval",
             Subresource::EphemeralContainers => "ephemeralcontainers",
+            Subresource::Finalize => "finalize",
         }
     }
 
@@ -74,6 +77,7 @@ impl Subresource {
             "eviction" => Some(Subresource::Eviction),
             "approval" => Some(Subresource::Approval),
             "ephemeralcontainers" => Some(Subresource::EphemeralContainers),
+            "finalize" => Some(Subresource::Finalize),
             _ => None,
         }
     }
@@ -81,7 +85,7 @@ impl Subresource {
     /// (group, version, kind) of what the subresource takes and returns.
     pub fn response_kind(self, r: &Resource) -> (&'static str, &'static str, &'static str) {
         match self {
-            Subresource::Status | Subresource::Approval | Subresource::EphemeralContainers => {
+            Subresource::Status | Subresource::Approval | Subresource::EphemeralContainers | Subresource::Finalize => {
                 (r.group, r.version, r.kind)
             }
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
@@ -96,6 +100,7 @@ impl Subresource {
                 &["get", "patch", "update"]
             }
             Subresource::Binding | Subresource::Eviction => &["create"],
+            Subresource::Finalize => &["update"],
         }
     }
 }
