@@ -1,9 +1,10 @@
-//! The `apiserver`: the Kubernetes API (core/v1 today) over HTTPS, with its state in
+//! The `apiserver`: the Kubernetes API (the legacy group and named groups) over HTTPS, with its state in
 //! an etcd v3 store (ours or a real etcd), in upstream's key layout and JSON encoding.
 //!
 //! Data path: `server` (TLS, routing, discovery, health, metrics) → `rest` (the generic
-//! registry: metadata, validation, optimistic concurrency, watch translation) driven by
-//! `registry` (the resource table and per-resource strategies) → `storage` (etcd KV
+//! registry: metadata, validation, optimistic concurrency, watch translation; generic
+//! subresources in `subresource`) driven by `registry` (groups, resources and their
+//! strategies, one file per group) → `storage` (etcd KV
 //! and Watch). Errors are `status::ApiError`, rendered as upstream `Status` objects.
 //! The apiserver is stateless: everything it serves comes from the store.
 
@@ -17,6 +18,7 @@ pub mod selector;
 pub mod server;
 pub mod status;
 pub mod storage;
+pub mod subresource;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,6 +73,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     } else {
         cfg.bind_address
     });
+    registry::core::services::configure(cfg.service_config()?);
     let state = State::new(storage.clone(), SocketAddr::new(advertise, addr.port()).to_string(), shutdown.token());
     shutdown.spawn(server::serve(listener, tls, state.clone()));
     let boot = state.clone();
@@ -98,15 +101,44 @@ async fn count_objects(state: &State) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tick.tick().await;
-        for r in registry::RESOURCES {
+        for r in registry::all() {
             match state.rest.storage.count(r.prefix().as_bytes()).await {
                 Ok(n) => {
-                    let label = server::ResourceLabel { resource: r.name.to_string() };
+                    let label = server::ResourceLabel { resource: r.qualified_name() };
                     state.metrics.storage_objects.get_or_create(&label).set(n);
                 }
                 Err(e) => tracing::debug!(error = %e, resource = r.name, "counting stored objects failed"),
             }
         }
+    }
+}
+
+/// Creates a system object when missing; rewrites a reconciled one that differs.
+async fn keep_object(state: &State, b: &registry::Bootstrap) -> Result<(), status::ApiError> {
+    let name = b.body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let mut ctx = rest::WriteContext::default();
+    match state.rest.get(b.resource, b.namespace, &name).await {
+        Ok(current) => {
+            let differs = ["subsets", "endpoints", "ports", "addressType"].iter().any(|f| current[f] != b.body[f]);
+            if b.reconcile && differs {
+                let mut body = b.body.clone();
+                body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+                state.rest.update(b.resource, b.namespace, &name, body.to_string().as_bytes(), &mut ctx).await?;
+                tracing::info!(resource = b.resource.name, name, "updated system object");
+            }
+            Ok(())
+        }
+        Err(e) if e.code == 404 => {
+            match state.rest.create(b.resource, b.namespace, b.body.to_string().as_bytes(), &mut ctx).await {
+                Ok(_) => {
+                    tracing::info!(resource = b.resource.name, name, "created system object");
+                    Ok(())
+                }
+                Err(e) if e.reason == "AlreadyExists" => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -135,6 +167,18 @@ async fn ensure_system_namespaces(state: &State) {
                     delay = (delay * 2).min(Duration::from_secs(2));
                     continue 'retry;
                 }
+            }
+        }
+        // The objects the apiserver keeps (system priority classes, the kubernetes
+        // service and its endpoints).
+        let me: SocketAddr = state.server_address.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 6443)));
+        for b in registry::bootstrap_objects(me.ip(), me.port()) {
+            if let Err(e) = keep_object(state, &b).await {
+                let name = b.body["metadata"]["name"].as_str().unwrap_or_default();
+                tracing::warn!(error = %e.message, resource = b.resource.name, name, "keeping a system object failed");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                continue 'retry;
             }
         }
         // Namespaces left Terminating by an earlier process are finished now.

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
-use crate::registry::{self, Resource};
+use crate::registry::{self, Resource, Subresource};
 use crate::selector::LabelSelector;
 use crate::status::{ApiError, FieldError};
 use crate::storage::{Storage, StorageError, WatchEvent};
@@ -90,7 +90,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A field selector term on `metadata.name` / `metadata.namespace`.
+/// A field selector term; `field` is the JSON path of the value it tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldTerm {
     field: String,
@@ -111,28 +111,72 @@ pub fn parse_field_selector(resource: &Resource, s: &str) -> Result<Vec<FieldTer
             return Err(ApiError::bad_request(format!("invalid selector: '{s}'; can't understand '{part}'")));
         };
         let field = field.trim();
-        let supported = field == "metadata.name" || (resource.namespaced && field == "metadata.namespace");
-        if !supported {
-            return Err(ApiError::bad_request(format!("field label not supported: {field}")));
-        }
-        terms.push(FieldTerm { field: field.into(), value: value.trim().into(), equal });
+        let path = match field {
+            "metadata.name" => "metadata.name",
+            "metadata.namespace" if resource.namespaced => "metadata.namespace",
+            f => match resource.field_selectors.iter().find(|(name, _)| *name == f) {
+                Some((_, path)) => path,
+                None => return Err(ApiError::bad_request(unsupported_field(resource, field))),
+            },
+        };
+        terms.push(FieldTerm { field: path.into(), value: value.trim().into(), equal });
     }
     Ok(terms)
 }
 
+/// Upstream's refusal of an unknown field selector: the kind's own conversion function's
+/// wording where it registers one, else `DefaultMetaV1FieldSelectorConversion`'s.
+fn unsupported_field(resource: &Resource, field: &str) -> String {
+    if resource.field_selectors.is_empty() {
+        format!("{field:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"")
+    } else if resource.group == "batch" && resource.kind == "Job" {
+        format!("field label {field:?} not supported for batchv1.Job")
+    } else {
+        format!("field label not supported: {field}")
+    }
+}
+
 fn fields_match(terms: &[FieldTerm], obj: &Value) -> bool {
-    terms.iter().all(|t| {
-        let key = t.field.trim_start_matches("metadata.");
-        let actual = obj["metadata"][key].as_str().unwrap_or("");
-        (actual == t.value) == t.equal
-    })
+    terms.iter().all(|t| (registry::field_value(obj, &t.field) == t.value) == t.equal)
+}
+
+/// Upstream's details of an error about a resource of a named group: `kind` is the
+/// plain resource (or Kind), `group` the group, the message uses the qualified name.
+fn in_group(mut e: ApiError, resource: &Resource, kind: &str) -> ApiError {
+    if !resource.group.is_empty()
+        && let Some(d) = e.details.as_mut().and_then(Value::as_object_mut)
+    {
+        let causes = d.shift_remove("causes");
+        d.insert("group".into(), json!(resource.group));
+        d.insert("kind".into(), json!(kind));
+        if let Some(c) = causes {
+            d.insert("causes".into(), c);
+        }
+    }
+    e
+}
+
+pub fn not_found(resource: &Resource, name: &str) -> ApiError {
+    in_group(ApiError::not_found(&resource.qualified_name(), name), resource, resource.name)
+}
+
+pub fn already_exists(resource: &Resource, name: &str) -> ApiError {
+    in_group(ApiError::already_exists(&resource.qualified_name(), name), resource, resource.name)
+}
+
+pub fn conflict(resource: &Resource, name: &str) -> ApiError {
+    in_group(ApiError::conflict(&resource.qualified_name(), name), resource, resource.name)
+}
+
+pub fn invalid(resource: &Resource, name: &str, errs: &[FieldError]) -> ApiError {
+    in_group(ApiError::invalid(&resource.group_kind(), name, errs), resource, resource.kind)
 }
 
 fn storage_error(resource: &Resource, name: &str, e: StorageError) -> ApiError {
     match e {
-        StorageError::NotFound => ApiError::not_found(resource.name, name),
-        StorageError::AlreadyExists => ApiError::already_exists(resource.name, name),
-        StorageError::Conflict => ApiError::conflict(resource.name, name),
+        StorageError::NotFound => not_found(resource, name),
+        StorageError::AlreadyExists => already_exists(resource, name),
+        StorageError::Conflict => conflict(resource, name),
         StorageError::Compacted { requested, current } => {
             ApiError::gone(format!("too old resource version: {requested} ({current})"))
         }
@@ -144,12 +188,12 @@ fn storage_error(resource: &Resource, name: &str, e: StorageError) -> ApiError {
 }
 
 /// An RFC 3339 timestamp with second precision, as `metav1.Time` serialises.
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::from_second(crate::registry::unix_now()).map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// A random version-4 UUID.
-fn new_uid() -> String {
+pub fn new_uid() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -174,8 +218,11 @@ fn with_rv(mut obj: Value, rv: i64) -> Value {
 
 /// The JSON stored in etcd: the object without its resourceVersion (the key's
 /// mod_revision is the truth).
-fn encode_for_storage(obj: &Value) -> Vec<u8> {
-    let mut o = obj.clone();
+fn encode_for_storage(resource: &Resource, obj: &Value) -> Vec<u8> {
+    let mut o = match resource.storage_form {
+        Some((to_storage, _)) => to_storage(obj.clone()),
+        None => obj.clone(),
+    };
     if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.shift_remove("resourceVersion");
     }
@@ -183,7 +230,12 @@ fn encode_for_storage(obj: &Value) -> Vec<u8> {
 }
 
 fn decode_stored(resource: &Resource, value: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(value).map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", resource.name)))
+    let obj = serde_json::from_slice(value)
+        .map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", resource.name)))?;
+    Ok(match resource.storage_form {
+        Some((_, from_storage)) => from_storage(obj),
+        None => obj,
+    })
 }
 
 fn name_of(obj: &Value) -> &str {
@@ -207,6 +259,8 @@ pub struct WriteContext {
     pub field_validation: FieldValidation,
     /// `dryRun=All`: everything but the storage write.
     pub dry_run: bool,
+    /// `gracePeriodSeconds` of a DELETE (a DeleteOptions body takes precedence).
+    pub grace_period_seconds: Option<i64>,
     pub warnings: Vec<String>,
 }
 
@@ -224,6 +278,11 @@ impl WriteContext {
                         )));
                     }
                 },
+                "gracePeriodSeconds" => {
+                    ctx.grace_period_seconds = Some(
+                        v.parse().map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds: {v:?}")))?,
+                    )
+                }
                 "fieldValidation" => {
                     ctx.field_validation = match v.as_str() {
                         "Ignore" => FieldValidation::Ignore,
@@ -276,10 +335,11 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
     let Some(map) = obj.as_object_mut() else {
         return Err(ApiError::bad_request("couldn't get version/kind; json parse error: not an object"));
     };
-    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("v1").to_string();
-    if api_version != "v1" {
+    let expected = resource.api_version();
+    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or(&expected).to_string();
+    if api_version != expected {
         return Err(ApiError::bad_request(format!(
-            "the API version in the data ({api_version}) does not match the expected API version (v1)"
+            "the API version in the data ({api_version}) does not match the expected API version ({expected})"
         )));
     }
     let kind = map.get("kind").and_then(Value::as_str).unwrap_or(resource.kind).to_string();
@@ -289,13 +349,17 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
             resource.kind
         )));
     }
-    map.insert("apiVersion".into(), json!("v1"));
+    map.insert("apiVersion".into(), json!(expected));
     map.insert("kind".into(), json!(resource.kind));
     if !map.get("metadata").is_some_and(Value::is_object) {
         map.insert("metadata".into(), json!({}));
     }
     let decoded = (resource.decode)(&obj).map_err(|e| {
-        ApiError::bad_request(format!("{k} in version \"v1\" cannot be handled as a {k}: {e}", k = resource.kind))
+        ApiError::bad_request(format!(
+            "{k} in version \"{v}\" cannot be handled as a {k}: {e}",
+            k = resource.kind,
+            v = resource.version
+        ))
     })?;
     let mut unknown = Vec::new();
     unknown_fields(&obj, &decoded, "", &mut unknown);
@@ -305,9 +369,10 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
         match ctx.field_validation {
             FieldValidation::Strict => {
                 return Err(ApiError::bad_request(format!(
-                    "{k} in version \"v1\" cannot be handled as a {k}: strict decoding error: {}",
+                    "{k} in version \"{v}\" cannot be handled as a {k}: strict decoding error: {}",
                     texts.join(", "),
-                    k = resource.kind
+                    k = resource.kind,
+                    v = resource.version
                 )));
             }
             FieldValidation::Warn => ctx.warnings.extend(texts),
@@ -338,8 +403,29 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
 fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
     let name = name_of(obj);
     let mut errs: Vec<FieldError> = registry::validate_name(resource.name_rule, name);
+    errs.extend(registry::validate_labels_and_annotations(obj));
     errs.extend((resource.validate)(obj));
-    if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid(resource.kind, name, &errs)) }
+    if errs.is_empty() { Ok(()) } else { Err(invalid(resource, name, &errs)) }
+}
+
+/// What an update writes: the whole object (whose status, where a status subresource
+/// exists, is kept as stored), or only the status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Main,
+    Status,
+    /// The server's own write (e.g. a binding): spec and status as given, without the
+    /// update checks clients are held to.
+    System,
+}
+
+/// Everything but metadata and status: what a generation counts changes of.
+fn spec_of(o: &Value) -> Value {
+    let mut m = o.as_object().cloned().unwrap_or_default();
+    for f in ["metadata", "status", "kind", "apiVersion"] {
+        m.shift_remove(f);
+    }
+    Value::Object(m)
 }
 
 /// The generic store for every resource.
@@ -363,7 +449,7 @@ impl Rest {
                         reason: "Forbidden",
                         message: format!(
                             "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                            resource.name
+                            resource.qualified_name()
                         ),
                         details: Some(json!({
                             "name": name,
@@ -408,7 +494,7 @@ impl Rest {
             let result = if spec_done && finalizers(&obj).is_empty() {
                 self.storage.delete(key.as_bytes(), current.mod_revision).await
             } else {
-                self.storage.update(key.as_bytes(), encode_for_storage(&obj), current.mod_revision).await
+                self.storage.update(key.as_bytes(), encode_for_storage(nsres, &obj), current.mod_revision).await
             };
             match result {
                 Ok(_) | Err(StorageError::NotFound) => return,
@@ -437,7 +523,7 @@ impl Rest {
             (true, false) => generate_name(&generate),
             (true, true) => {
                 let err = FieldError::required("metadata.name", "name or generateName is required");
-                return Err(ApiError::invalid(resource.kind, "", &[err]));
+                return Err(invalid(resource, "", &[err]));
             }
         };
         meta.insert("name".into(), json!(name));
@@ -445,6 +531,16 @@ impl Rest {
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
         for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
             meta.shift_remove(f);
+        }
+        if resource.generation {
+            meta.insert("generation".into(), json!(1));
+        }
+        if resource.has(Subresource::Status)
+            && !resource.keep_status_on_create
+            && let Some(m) = obj.as_object_mut()
+        {
+            // The status is the controllers' to write, through the status subresource.
+            m.shift_remove("status");
         }
         (resource.prepare_for_create)(&mut obj);
         validate(resource, &obj)?;
@@ -454,10 +550,13 @@ impl Rest {
         if ctx.dry_run {
             return Ok(obj);
         }
+        if let Some(allocate) = resource.allocate {
+            allocate(&self.storage, &mut obj).await?;
+        }
         let mut key = resource.key(ns, &name);
         let mut attempts = 0;
         let rev = loop {
-            match self.storage.create(key.as_bytes(), encode_for_storage(&obj)).await {
+            match self.storage.create(key.as_bytes(), encode_for_storage(resource, &obj)).await {
                 Ok(rev) => break rev,
                 // Like upstream, a generated name that is taken is generated again.
                 Err(StorageError::AlreadyExists) if !generate.is_empty() && attempts < 8 => {
@@ -466,7 +565,12 @@ impl Rest {
                     obj["metadata"]["name"] = json!(fresh);
                     key = resource.key(ns, &fresh);
                 }
-                Err(e) => return Err(storage_error(resource, name_of(&obj), e)),
+                Err(e) => {
+                    if let Some(release) = resource.release {
+                        release(&self.storage, &obj, None).await;
+                    }
+                    return Err(storage_error(resource, name_of(&obj), e));
+                }
             }
         };
         Ok(with_rv(obj, rev))
@@ -476,7 +580,7 @@ impl Rest {
         let key = resource.key(ns, name);
         match self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))? {
             Some(kv) => Ok(with_rv(decode_stored(resource, &kv.value)?, kv.mod_revision)),
-            None => Err(ApiError::not_found(resource.name, name)),
+            None => Err(not_found(resource, name)),
         }
     }
 
@@ -533,7 +637,7 @@ impl Rest {
         }
         Ok(json!({
             "kind": format!("{}List", resource.kind),
-            "apiVersion": "v1",
+            "apiVersion": resource.api_version(),
             "metadata": meta,
             "items": items,
         }))
@@ -542,6 +646,19 @@ impl Rest {
     pub async fn update(
         &self,
         resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        self.update_as(resource, Target::Main, ns, name, body, ctx).await
+    }
+
+    /// An update of the main resource or of its status subresource.
+    pub async fn update_as(
+        &self,
+        resource: &Resource,
+        target: Target,
         ns: Option<&str>,
         name: &str,
         body: &[u8],
@@ -556,8 +673,8 @@ impl Rest {
         }
         let precondition = match obj["metadata"]["resourceVersion"].as_str() {
             Some(rv) if !rv.is_empty() => Some(parse_rv(rv).map_err(|_| {
-                ApiError::invalid(
-                    resource.kind,
+                invalid(
+                    resource,
                     name,
                     &[FieldError::invalid("metadata.resourceVersion", rv, "must be a valid resource version")],
                 )
@@ -567,9 +684,9 @@ impl Rest {
         let key = resource.key(ns, name);
         for _ in 0..UPDATE_RETRIES {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
-            let Some(current) = current else { return Err(ApiError::not_found(resource.name, name)) };
+            let Some(current) = current else { return Err(not_found(resource, name)) };
             if precondition.is_some_and(|rv| rv != current.mod_revision) {
-                return Err(ApiError::conflict(resource.name, name));
+                return Err(conflict(resource, name));
             }
             let old = decode_stored(resource, &current.value)?;
             let mut new = obj.clone();
@@ -582,21 +699,64 @@ impl Rest {
                 };
             }
             meta.shift_remove("resourceVersion");
+            match target {
+                Target::Main if resource.has(Subresource::Status) => match old.get("status") {
+                    Some(st) => new["status"] = st.clone(),
+                    None => {
+                        new.as_object_mut().map(|m| m.shift_remove("status"));
+                    }
+                },
+                Target::Main | Target::System => {}
+                Target::Status => {
+                    // Only the status changes through the status subresource; the metadata
+                    // stays as stored (upstream's ResetObjectMetaForStatus), but for the
+                    // field managers a server-side apply may have recorded.
+                    let mut merged = old.clone();
+                    if let Some(mf) = new["metadata"].get("managedFields") {
+                        merged["metadata"]["managedFields"] = mf.clone();
+                    }
+                    match new.get("status") {
+                        Some(st) => merged["status"] = st.clone(),
+                        None => {
+                            merged.as_object_mut().map(|m| m.shift_remove("status"));
+                        }
+                    }
+                    new = merged;
+                }
+            }
+            if resource.generation {
+                let gen_of = |o: &Value| o["metadata"]["generation"].as_i64().unwrap_or(0);
+                let spec_changed = spec_of(&new) != spec_of(&old);
+                new["metadata"]["generation"] = json!(gen_of(&old) + i64::from(spec_changed));
+            }
             (resource.prepare_for_update)(&mut new, &old);
             validate(resource, &new)?;
-            let errs = (resource.validate_update)(&new, &old);
+            let errs = if target == Target::System { Vec::new() } else { (resource.validate_update)(&new, &old) };
             if !errs.is_empty() {
-                return Err(ApiError::invalid(resource.kind, name, &errs));
+                return Err(invalid(resource, name, &errs));
             }
             validate_finalizers_update(resource, &new, &old)?;
             if new == old || ctx.dry_run {
                 // Upstream skips the write of a no-op update and keeps the version.
                 return Ok(with_rv(new, current.mod_revision));
             }
-            match self.storage.update(key.as_bytes(), encode_for_storage(&new), current.mod_revision).await {
+            if let Some(reallocate) = resource.reallocate {
+                reallocate(&self.storage, &mut new, &old).await?;
+            }
+            let written =
+                self.storage.update(key.as_bytes(), encode_for_storage(resource, &new), current.mod_revision).await;
+            if let Some(release) = resource.release {
+                // What the update gave up, or (when it failed) what it newly took.
+                match &written {
+                    Ok(_) => release(&self.storage, &old, Some(&new)).await,
+                    Err(_) => release(&self.storage, &new, Some(&old)).await,
+                }
+            }
+            match written {
                 Ok(rev)
                     if is_deleting(&new)
                         && finalizers(&new).is_empty()
+                        && new["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
                         && new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty) =>
                 {
                     // The last finalizer is gone from an object being deleted: it goes
@@ -612,7 +772,7 @@ impl Rest {
                 Err(e) => return Err(storage_error(resource, name, e)),
             }
         }
-        Err(ApiError::conflict(resource.name, name))
+        Err(conflict(resource, name))
     }
 
     /// PATCH in one of the three formats (`media` is the request's media type). The
@@ -621,6 +781,21 @@ impl Rest {
     pub async fn patch(
         &self,
         resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        media: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        self.patch_as(resource, Target::Main, ns, name, media, body, ctx).await
+    }
+
+    /// PATCH of the main resource or of its status subresource.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch_as(
+        &self,
+        resource: &Resource,
+        target: Target,
         ns: Option<&str>,
         name: &str,
         media: &str,
@@ -650,12 +825,12 @@ impl Rest {
                 other => return Err(ApiError::unsupported_media_type(other)),
             };
             let body = serde_json::to_vec(&patched).unwrap_or_default();
-            match self.update(resource, ns, name, &body, ctx).await {
+            match self.update_as(resource, target, ns, name, &body, ctx).await {
                 Err(e) if e.reason == "Conflict" && !pinned => continue,
                 r => return r,
             }
         }
-        Err(ApiError::conflict(resource.name, name))
+        Err(conflict(resource, name))
     }
 
     pub async fn delete(
@@ -674,12 +849,13 @@ impl Rest {
                 details: Some(json!({"name": name, "kind": "namespaces"})),
             });
         }
-        let (pre_rv, pre_uid, body_dry_run) = delete_options(body)?;
+        let (pre_rv, pre_uid, body_dry_run, body_grace) = delete_options(body)?;
         let dry_run = ctx.dry_run || body_dry_run;
+        let requested_grace = body_grace.or(ctx.grace_period_seconds);
         let key = resource.key(ns, name);
         for _ in 0..UPDATE_RETRIES {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
-            let Some(current) = current else { return Err(ApiError::not_found(resource.name, name)) };
+            let Some(current) = current else { return Err(not_found(resource, name)) };
             let old = decode_stored(resource, &current.value)?;
             let uid = old["metadata"]["uid"].as_str().unwrap_or("").to_string();
             if let Some(want) = &pre_uid
@@ -710,7 +886,11 @@ impl Rest {
                 if dry_run {
                     return Ok(with_rv(marked, current.mod_revision));
                 }
-                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                match self
+                    .storage
+                    .update(key.as_bytes(), encode_for_storage(resource, &marked), current.mod_revision)
+                    .await
+                {
                     Ok(rev) => {
                         let this = self.clone();
                         let ns = name.to_string();
@@ -721,7 +901,35 @@ impl Rest {
                     Err(e) => return Err(storage_error(resource, name, e)),
                 }
             }
-            if !finalizers(&old).is_empty() {
+            if let Some(grace_of) = resource.graceful_delete {
+                // Graceful deletion (pods): the object stays, marked with when it goes,
+                // until its grace period is over or a shorter one is asked for.
+                let grace = grace_of(&old, requested_grace).max(0);
+                let current_grace = old["metadata"]["deletionGracePeriodSeconds"].as_i64();
+                let shorter = current_grace.is_none_or(|g| grace < g);
+                if (grace > 0 || (is_deleting(&old) && !finalizers(&old).is_empty())) && shorter {
+                    let mut marked = old.clone();
+                    let at = crate::registry::unix_now() + grace;
+                    let ts = k8s_openapi::jiff::Timestamp::from_second(at).map(|t| t.to_string()).unwrap_or_default();
+                    marked["metadata"]["deletionTimestamp"] = json!(ts);
+                    marked["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+                    if dry_run {
+                        return Ok(with_rv(marked, current.mod_revision));
+                    }
+                    let bytes = encode_for_storage(resource, &marked);
+                    match self.storage.update(key.as_bytes(), bytes, current.mod_revision).await {
+                        Ok(rev) => return Ok(with_rv(marked, rev)),
+                        Err(StorageError::Conflict) => continue,
+                        Err(e) => return Err(storage_error(resource, name, e)),
+                    }
+                }
+                if is_deleting(&old) && (grace > 0 || !finalizers(&old).is_empty()) {
+                    return Ok(with_rv(old, current.mod_revision));
+                }
+                // Grace 0 without finalizers: removed now, below.
+            }
+            let gracefully_deleting = resource.graceful_delete.is_some() && is_deleting(&old);
+            if !finalizers(&old).is_empty() && !gracefully_deleting {
                 // Finalizers hold the object: mark it as being deleted and return it.
                 if is_deleting(&old) {
                     return Ok(with_rv(old, current.mod_revision));
@@ -732,7 +940,11 @@ impl Rest {
                 if dry_run {
                     return Ok(with_rv(marked, current.mod_revision));
                 }
-                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                match self
+                    .storage
+                    .update(key.as_bytes(), encode_for_storage(resource, &marked), current.mod_revision)
+                    .await
+                {
                     Ok(rev) => return Ok(with_rv(marked, rev)),
                     Err(StorageError::Conflict) => continue,
                     Err(e) => return Err(storage_error(resource, name, e)),
@@ -745,25 +957,37 @@ impl Rest {
             };
             match deleted {
                 Ok(_) => {
+                    if let Some(release) = resource.release
+                        && !dry_run
+                    {
+                        release(&self.storage, &old, None).await;
+                    }
                     return Ok(json!({
                         "kind": "Status",
                         "apiVersion": "v1",
                         "metadata": {},
                         "status": "Success",
-                        "details": {"name": name, "kind": resource.name, "uid": uid},
+                        "details": details(resource, name, &uid),
                     }));
                 }
                 Err(StorageError::Conflict) => continue,
                 Err(e) => return Err(storage_error(resource, name, e)),
             }
         }
-        Err(ApiError::conflict(resource.name, name))
+        Err(conflict(resource, name))
     }
 
     /// Until namespace finalization (Terminating, the namespace controller) exists, a
     /// deleted namespace takes its objects with it at once.
     async fn delete_namespace_contents(&self, ns: &str) {
-        for r in registry::RESOURCES.iter().filter(|r| r.namespaced) {
+        for r in registry::all().filter(|r| r.namespaced) {
+            if let Some(release) = r.release {
+                // What the objects hold in shared ranges (service IPs, node ports) goes back.
+                let list = self.list(r, Some(ns), &ListOptions::default()).await;
+                for item in list.iter().flat_map(|l| l["items"].as_array().cloned().unwrap_or_default()) {
+                    release(&self.storage, &item, None).await;
+                }
+            }
             if let Err(e) = self.storage.delete_prefix(r.namespace_prefix(ns).as_bytes()).await {
                 tracing::warn!(error = %e, namespace = ns, resource = r.name, "deleting namespace contents failed");
             }
@@ -819,7 +1043,7 @@ impl Rest {
                 .map(|o| {
                     let mut ordered = Map::new();
                     ordered.insert("kind".into(), json!(resource.kind));
-                    ordered.insert("apiVersion".into(), json!("v1"));
+                    ordered.insert("apiVersion".into(), json!(resource.api_version()));
                     if let Some(m) = o.as_object() {
                         ordered.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
                     }
@@ -829,7 +1053,7 @@ impl Rest {
             if opts.send_initial_events == Some(true) {
                 initial.push(json!({"type": "BOOKMARK", "object": {
                     "kind": resource.kind,
-                    "apiVersion": "v1",
+                    "apiVersion": resource.api_version(),
                     "metadata": {
                         "resourceVersion": list_rv.to_string(),
                         "annotations": {"k8s.io/initial-events-end": "true"},
@@ -854,11 +1078,11 @@ impl Rest {
             async move {
                 let (kind, obj) = match ev {
                     Ok(WatchEvent::Put { kv, created }) => {
-                        let obj = serde_json::from_slice::<Value>(&kv.value).ok()?;
+                        let obj = decode_stored(resource, &kv.value).ok()?;
                         (if created { "ADDED" } else { "MODIFIED" }, with_rv(obj, kv.mod_revision))
                     }
                     Ok(WatchEvent::Delete { prev, mod_revision, .. }) => {
-                        let obj = serde_json::from_slice::<Value>(&prev?).ok()?;
+                        let obj = decode_stored(resource, &prev?).ok()?;
                         ("DELETED", with_rv(obj, mod_revision))
                     }
                     Err(StorageError::Compacted { requested, current }) => {
@@ -903,10 +1127,19 @@ impl Rest {
         }
         Ok(json!({
             "kind": format!("{}List", resource.kind),
-            "apiVersion": "v1",
+            "apiVersion": resource.api_version(),
             "metadata": {"resourceVersion": list["metadata"]["resourceVersion"].clone()},
             "items": deleted,
         }))
+    }
+}
+
+/// The details of a successful delete's `Status`.
+fn details(resource: &Resource, name: &str, uid: &str) -> Value {
+    if resource.group.is_empty() {
+        json!({"name": name, "kind": resource.name, "uid": uid})
+    } else {
+        json!({"name": name, "group": resource.group, "kind": resource.name, "uid": uid})
     }
 }
 
@@ -961,19 +1194,23 @@ fn validate_finalizers_update(resource: &Resource, new: &Value, old: &Value) -> 
             "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{list}}}"
         ),
     };
-    Err(ApiError::invalid(resource.kind, name_of(new), &[err]))
+    Err(invalid(resource, name_of(new), &[err]))
 }
 
-/// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run).
-fn delete_options(body: &[u8]) -> Result<(Option<String>, Option<String>, bool), ApiError> {
+/// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run,
+/// gracePeriodSeconds).
+type DeleteOptions = (Option<String>, Option<String>, bool, Option<i64>);
+
+fn delete_options(body: &[u8]) -> Result<DeleteOptions, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((None, None, false));
+        return Ok((None, None, false, None));
     }
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
     let p = &v["preconditions"];
     let dry = v["dryRun"].as_array().is_some_and(|a| a.iter().any(|d| d == "All"));
-    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from), dry))
+    let grace = v["gracePeriodSeconds"].as_i64();
+    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from), dry, grace))
 }
 
 fn parse_rv(rv: &str) -> Result<i64, ApiError> {
@@ -1046,7 +1283,17 @@ mod tests {
         let terms = parse_field_selector(cm, "metadata.name=x,metadata.namespace!=kube-system").unwrap();
         assert!(fields_match(&terms, &json!({"metadata": {"name": "x", "namespace": "default"}})));
         assert!(!fields_match(&terms, &json!({"metadata": {"name": "x", "namespace": "kube-system"}})));
-        assert!(parse_field_selector(cm, "spec.foo=x").is_err());
+        let e = parse_field_selector(cm, "spec.foo=x").unwrap_err();
+        assert_eq!(
+            e.message,
+            r#""spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace""#
+        );
+        let pods = registry::find("pods").unwrap();
+        assert_eq!(
+            parse_field_selector(pods, "spec.foo=x").unwrap_err().message,
+            "field label not supported: spec.foo"
+        );
+        assert_eq!(parse_field_selector(pods, "spec.nodeName=n1").unwrap().len(), 1);
     }
 
     #[test]

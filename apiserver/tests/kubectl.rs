@@ -466,3 +466,767 @@ fn kubectl_on_store() {
 fn kubectl_on_etcd() {
     scenario(Backend::Etcd);
 }
+
+/// Every line of `out` whose first column is `name`, split into columns (two or more
+/// spaces apart, as kubectl pads them).
+fn row(out: &str, name: &str) -> Vec<String> {
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no row {name} in:\n{out}"));
+    line.split("  ").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+fn header(out: &str) -> Vec<String> {
+    out.lines().next().unwrap_or("").split("  ").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+fn json_of(api: &ApiServer, args: &[&str]) -> Value {
+    let text = ok(api, args);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+}
+
+fn post(api: &ApiServer, path: &str, body: &str) -> (u16, Value) {
+    let (code, out) = api.curl(&[path, "-X", "POST", "-H", "Content-Type: application/json", "--data", body]);
+    (code, serde_json::from_str(&out).unwrap_or_else(|e| panic!("{path}: {e}: {out}")))
+}
+
+/// API groups and the resources beyond core/v1's first four, through kubectl v1.32:
+/// discovery, the `create` generators (sent as protobuf), `run`, defaulting, table
+/// columns, scale and status subresources, bindings and field selectors, service IP
+/// and node-port allocation, and upstream's messages for bad input.
+fn groups_scenario(backend: Backend) {
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+
+    // Discovery: every group with its preferred version, resources with short names.
+    let versions = ok(&api, &["api-versions"]);
+    assert_eq!(
+        versions.lines().collect::<Vec<_>>(),
+        [
+            "apps/v1",
+            "autoscaling/v1",
+            "autoscaling/v2",
+            "batch/v1",
+            "certificates.k8s.io/v1",
+            "coordination.k8s.io/v1",
+            "discovery.k8s.io/v1",
+            "events.k8s.io/v1",
+            "networking.k8s.io/v1",
+            "node.k8s.io/v1",
+            "policy/v1",
+            "scheduling.k8s.io/v1",
+            "storage.k8s.io/v1",
+            "v1"
+        ]
+    );
+    let res = ok(&api, &["api-resources"]);
+    for want in [
+        "pods po v1 true Pod",
+        "services svc v1 true Service",
+        "nodes no v1 false Node",
+        "events ev v1 true Event",
+        "replicationcontrollers rc v1 true ReplicationController",
+        "deployments deploy apps/v1 true Deployment",
+        "statefulsets sts apps/v1 true StatefulSet",
+        "cronjobs cj batch/v1 true CronJob",
+        "jobs batch/v1 true Job",
+        "horizontalpodautoscalers hpa autoscaling/v2 true HorizontalPodAutoscaler",
+        "leases coordination.k8s.io/v1 true Lease",
+        "endpointslices discovery.k8s.io/v1 true EndpointSlice",
+        "poddisruptionbudgets pdb policy/v1 true PodDisruptionBudget",
+        "priorityclasses pc scheduling.k8s.io/v1 false PriorityClass",
+        "storageclasses sc storage.k8s.io/v1 false StorageClass",
+    ] {
+        assert!(res.lines().any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == want), "{want}:\n{res}");
+    }
+    assert_eq!(
+        ok(&api, &["api-resources", "--api-group=apps", "-o", "name"]),
+        "controllerrevisions.apps\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\nstatefulsets.apps\n"
+    );
+    let (code, group) = api.curl(&["/apis/batch"]);
+    assert_eq!(code, 200);
+    let group: Value = serde_json::from_str(&group).unwrap();
+    assert_eq!(group["preferredVersion"], serde_json::json!({"groupVersion": "batch/v1", "version": "v1"}));
+    let (code, list) = api.curl(&["/apis/apps/v1"]);
+    assert_eq!(code, 200);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let scale = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "deployments/scale").unwrap();
+    assert_eq!(
+        (&scale["group"], &scale["version"], &scale["kind"]),
+        (&"autoscaling".into(), &"v1".into(), &"Scale".into())
+    );
+    assert_eq!(api.curl(&["/apis/nope"]).0, 404);
+    assert_eq!(api.curl(&["/apis/apps/v2"]).0, 404);
+
+    // The system priority classes and the kubernetes service exist from the start.
+    let pcs = ok(&api, &["get", "priorityclasses"]);
+    assert_eq!(header(&pcs), ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]);
+    assert_eq!(row(&pcs, "system-node-critical")[1..3], ["2000001000", "false"]);
+    assert_eq!(row(&pcs, "system-cluster-critical")[1..3], ["2000000000", "false"]);
+    let svc = ok(&api, &["get", "svc", "kubernetes", "-o", "wide"]);
+    assert_eq!(header(&svc), ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]);
+    let k = row(&svc, "kubernetes");
+    assert_eq!([&k[1], &k[2], &k[3], &k[4], &k[6]], ["ClusterIP", "10.0.0.1", "<none>", "443/TCP", "<none>"]);
+    let ep = json_of(&api, &["get", "endpoints", "kubernetes", "-o", "json"]);
+    assert_eq!(ep["subsets"][0]["addresses"][0]["ip"], "127.0.0.1");
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], api.port);
+    let slice = json_of(&api, &["get", "endpointslices", "kubernetes", "-o", "json"]);
+    assert_eq!(slice["endpoints"][0]["addresses"][0], "127.0.0.1");
+
+    // Deployments: the generator, defaults, wide columns, scale and status.
+    assert_eq!(
+        ok(&api, &["create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=80"]).trim(),
+        "deployment.apps/web created"
+    );
+    let d = json_of(&api, &["get", "deploy", "web", "-o", "json"]);
+    assert_eq!(d["metadata"]["generation"], 1);
+    assert_eq!(
+        d["spec"]["strategy"],
+        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+    );
+    assert_eq!(
+        (d["spec"]["revisionHistoryLimit"].as_i64(), d["spec"]["progressDeadlineSeconds"].as_i64()),
+        (Some(10), Some(600))
+    );
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        (c["imagePullPolicy"].as_str(), c["ports"][0]["protocol"].as_str()),
+        (Some("IfNotPresent"), Some("TCP"))
+    );
+    assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+    let wide = ok(&api, &["get", "deploy", "-o", "wide"]);
+    assert_eq!(header(&wide), ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
+    let w = row(&wide, "web");
+    assert_eq!([&w[1], &w[2], &w[3], &w[5], &w[6], &w[7]], ["0/2", "0", "0", "nginx", "nginx:1.27", "app=web"]);
+    assert_eq!(ok(&api, &["scale", "deployment", "web", "--replicas=3"]).trim(), "deployment.apps/web scaled");
+    let d = json_of(&api, &["get", "deploy", "web", "-o", "json"]);
+    assert_eq!((d["spec"]["replicas"].as_i64(), d["metadata"]["generation"].as_i64()), (Some(3), Some(2)));
+    let scale = json_of(&api, &["get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale"]);
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["apiVersion"], "autoscaling/v1");
+    assert_eq!((scale["spec"]["replicas"].as_i64(), scale["status"]["selector"].as_str()), (Some(3), Some("app=web")));
+    // The main resource ignores status; the status subresource ignores the spec.
+    ok(&api, &["patch", "deploy", "web", "--type=merge", "-p", r#"{"status":{"readyReplicas":3}}"#]);
+    assert_eq!(ok(&api, &["get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}"]), "");
+    ok(
+        &api,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":7},"status":{"readyReplicas":3,"replicas":3}}"#,
+        ],
+    );
+    assert_eq!(ok(&api, &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.status.readyReplicas}"]), "3 3");
+    assert_eq!(row(&ok(&api, &["get", "deploy", "web"]), "web")[1], "3/3");
+    // kubectl autoscale writes autoscaling/v1; the object reads back as v2 as well.
+    assert_eq!(
+        ok(&api, &["autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=70"]).trim(),
+        "horizontalpodautoscaler.autoscaling/web autoscaled"
+    );
+    let hpas = ok(&api, &["get", "hpa"]);
+    assert_eq!(header(&hpas), ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]);
+    assert_eq!(row(&hpas, "web")[1..6], ["Deployment/web", "cpu: <unknown>/70%", "2", "5", "0"]);
+    let v2 = json_of(&api, &["get", "--raw", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/web"]);
+    assert_eq!(v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70);
+    let v1 = json_of(&api, &["get", "--raw", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web"]);
+    assert_eq!(
+        (v1["apiVersion"].as_str(), v1["spec"]["targetCPUUtilizationPercentage"].as_i64()),
+        (Some("autoscaling/v1"), Some(70))
+    );
+    let dup = kubectl(&api, &["create", "deployment", "web", "--image=nginx"]);
+    assert_eq!(dup.stderr.trim(), r#"error: failed to create deployment: deployments.apps "web" already exists"#);
+    let nf = kubectl(&api, &["get", "deploy", "nope"]);
+    assert_eq!(nf.stderr.trim(), r#"Error from server (NotFound): deployments.apps "nope" not found"#);
+    let moved = kubectl(
+        &api,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "-p",
+            r#"{"spec":{"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}}}}}"#,
+        ],
+    );
+    assert_eq!(
+        moved.stderr.trim(),
+        r#"The Deployment "web" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"other"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#
+    );
+
+    let stuck = kubectl(
+        &api,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "-p",
+            r#"{"spec":{"strategy":{"rollingUpdate":{"maxUnavailable":0,"maxSurge":0}}}}"#,
+        ],
+    );
+    assert_eq!(
+        stuck.stderr.trim(),
+        r#"The Deployment "web" is invalid: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: may not be 0 when `maxSurge` is 0"#
+    );
+    ok(&api, &["patch", "deploy", "web", "-p", r#"{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}"#]);
+    assert_eq!(ok(&api, &["get", "deploy", "web", "-o", "jsonpath={.spec.strategy}"]), r#"{"type":"Recreate"}"#);
+
+    // Jobs and cronjobs.
+    assert_eq!(
+        ok(&api, &["create", "job", "j1", "--image=busybox", "--", "echo", "hi"]).trim(),
+        "job.batch/j1 created"
+    );
+    let j = json_of(&api, &["get", "job", "j1", "-o", "json"]);
+    let uid = j["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], uid);
+    assert_eq!(j["spec"]["template"]["metadata"]["labels"]["job-name"], "j1");
+    assert_eq!(j["spec"]["template"]["spec"]["restartPolicy"], "Never");
+    assert_eq!((j["spec"]["backoffLimit"].as_i64(), j["spec"]["completions"].as_i64()), (Some(6), Some(1)));
+    assert_eq!(j["spec"]["template"]["spec"]["containers"][0]["command"], serde_json::json!(["echo", "hi"]));
+    let retemplate = kubectl(
+        &api,
+        &[
+            "patch",
+            "job",
+            "j1",
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"j1","image":"other"}]}}}}"#,
+        ],
+    );
+    assert!(retemplate.stderr.contains("spec.template: Invalid value: core.PodTemplateSpec{"), "{}", retemplate.stderr);
+    let jobs = ok(&api, &["get", "jobs", "-o", "wide"]);
+    assert_eq!(header(&jobs), ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
+    let r = row(&jobs, "j1");
+    assert_eq!([&r[1], &r[2], &r[4], &r[5]], ["Running", "0/1", "j1", "busybox"]);
+    assert_eq!(
+        ok(&api, &["create", "cronjob", "c1", "--image=busybox", "--schedule=*/5 * * * *", "--", "date"]).trim(),
+        "cronjob.batch/c1 created"
+    );
+    let cj = json_of(&api, &["get", "cj", "c1", "-o", "json"]);
+    assert_eq!(cj["spec"]["concurrencyPolicy"], "Allow");
+    assert_eq!(
+        (cj["spec"]["successfulJobsHistoryLimit"].as_i64(), cj["spec"]["failedJobsHistoryLimit"].as_i64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"], "OnFailure");
+    let cjs = ok(&api, &["get", "cronjobs"]);
+    assert_eq!(header(&cjs), ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"]);
+    assert_eq!(row(&cjs, "c1")[1..6], ["*/5 * * * *", "<none>", "False", "0", "<none>"]);
+    let bad_cron = kubectl(&api, &["create", "cronjob", "c2", "--image=busybox", "--schedule=bogus"]);
+    assert_eq!(
+        bad_cron.stderr.trim(),
+        r#"error: failed to create cronjob: CronJob.batch "c2" is invalid: spec.schedule: Invalid value: "bogus": expected exactly 5 fields, found 1: bogus"#
+    );
+    let (code, bad) = post(
+        &api,
+        "/apis/batch/v1/namespaces/default/jobs",
+        r#"{"metadata":{"name":"always"},"spec":{"template":{"spec":{"containers":[{"name":"c","image":"x"}]}}}}"#,
+    );
+    assert_eq!(code, 422, "{bad}");
+    assert_eq!(
+        bad["message"],
+        r#"Job.batch "always" is invalid: spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never""#
+    );
+    assert_eq!((bad["details"]["group"].as_str(), bad["details"]["kind"].as_str()), (Some("batch"), Some("Job")));
+
+    // Services: cluster IPs and node ports allocated once, released on delete.
+    assert_eq!(ok(&api, &["create", "service", "clusterip", "web", "--tcp=80:8080"]).trim(), "service/web created");
+    let s = json_of(&api, &["get", "svc", "web", "-o", "json"]);
+    let ip = s["spec"]["clusterIP"].as_str().unwrap().to_string();
+    assert!(ip.starts_with("10.0.0.") && ip != "10.0.0.1", "{s}");
+    assert_eq!(s["spec"]["clusterIPs"], serde_json::json!([ip]));
+    assert_eq!(s["spec"]["ipFamilies"], serde_json::json!(["IPv4"]));
+    for (f, v) in [
+        ("type", "ClusterIP"),
+        ("sessionAffinity", "None"),
+        ("ipFamilyPolicy", "SingleStack"),
+        ("internalTrafficPolicy", "Cluster"),
+    ] {
+        assert_eq!(s["spec"][f], v, "{f}: {s}");
+    }
+    assert_eq!(
+        s["spec"]["ports"][0],
+        serde_json::json!({"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080})
+    );
+    let r = row(&ok(&api, &["get", "svc", "-o", "wide"]), "web");
+    assert_eq!([&r[1], &r[2], &r[3], &r[4], &r[6]], ["ClusterIP", ip.as_str(), "<none>", "80/TCP", "app=web"]);
+    assert!(ok(&api, &["get", "ipaddresses", "-o", "name"]).contains(&format!("ipaddress.networking.k8s.io/{ip}\n")));
+    ok(&api, &["create", "service", "nodeport", "np", "--tcp=80:80"]);
+    let port = json_of(&api, &["get", "svc", "np", "-o", "json"])["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&port), "{port}");
+    assert_eq!(row(&ok(&api, &["get", "svc", "np"]), "np")[4], format!("80:{port}/TCP"));
+    let taken = kubectl(&api, &["create", "service", "nodeport", "np2", "--tcp=80:80", &format!("--node-port={port}")]);
+    assert_eq!(
+        taken.stderr.trim(),
+        format!(
+            r#"error: failed to create NodePort service: Service "np2" is invalid: spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"#
+        )
+    );
+    // A type change allocates node ports, and changing back gives them up.
+    ok(&api, &["patch", "svc", "web", "-p", r#"{"spec":{"type":"NodePort"}}"#]);
+    let web_port =
+        json_of(&api, &["get", "svc", "web", "-o", "json"])["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&web_port) && web_port != port, "{web_port}");
+    ok(&api, &["patch", "svc", "web", "-p", r#"{"spec":{"type":"ClusterIP"}}"#]);
+    let back = json_of(&api, &["get", "svc", "web", "-o", "json"]);
+    assert!(
+        back["spec"]["ports"][0].get("nodePort").is_none() && back["spec"].get("externalTrafficPolicy").is_none(),
+        "{back}"
+    );
+    let moved_ip = kubectl(&api, &["patch", "svc", "web", "-p", r#"{"spec":{"clusterIP":"10.0.0.99"}}"#]);
+    assert_eq!(
+        moved_ip.stderr.trim(),
+        r#"The Service "web" is invalid: spec.clusterIPs[0]: Invalid value: "10.0.0.99": may not change once set"#
+    );
+    ok(&api, &["create", "service", "nodeport", "reuse", "--tcp=81:81", &format!("--node-port={web_port}")]);
+    ok(&api, &["delete", "svc", "np", "web", "reuse"]);
+    // Deleting a namespace gives back what its services held.
+    ok(&api, &["create", "ns", "scratch"]);
+    ok(&api, &["create", "service", "nodeport", "held", "-n", "scratch", "--tcp=80:80", "--node-port=30001"]);
+    ok(&api, &["delete", "ns", "scratch"]);
+    ok(&api, &["create", "service", "nodeport", "again", "--tcp=80:80", "--node-port=30001"]);
+    ok(&api, &["delete", "svc", "again"]);
+    assert!(!ok(&api, &["get", "ipaddresses", "-o", "name"]).contains(&ip));
+    ok(&api, &["create", "service", "nodeport", "np2", "--tcp=80:80", &format!("--node-port={port}")]);
+    let out_of_range = kubectl(&api, &["create", "service", "clusterip", "out", "--clusterip=10.1.0.5", "--tcp=80"]);
+    assert_eq!(
+        out_of_range.stderr.trim(),
+        r#"error: failed to create ClusterIP service: Service "out" is invalid: spec.clusterIPs: Invalid value: []string{"10.1.0.5"}: failed to allocate IP 10.1.0.5: the provided IP (10.1.0.5) is not in the valid range. The range of valid IPs is 10.0.0.0/24"#
+    );
+    let bad_name = kubectl(&api, &["create", "service", "clusterip", "Web", "--tcp=80"]);
+    assert_eq!(
+        bad_name.stderr.trim(),
+        r#"error: failed to create ClusterIP service: Service "Web" is invalid: metadata.name: Invalid value: "Web": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"#
+    );
+    assert_eq!(kubectl(&api, &["get", "svc", "Web"]).code, 1);
+
+    // Pods: kubectl run, defaults, wide columns, binding and field selectors.
+    assert_eq!(ok(&api, &["run", "p1", "--image=busybox", "--", "sleep", "3600"]).trim(), "pod/p1 created");
+    ok(&api, &["run", "p2", "--image=busybox:1.36"]);
+    let p = json_of(&api, &["get", "pod", "p1", "-o", "json"]);
+    for (f, v) in [
+        ("restartPolicy", serde_json::json!("Always")),
+        ("dnsPolicy", serde_json::json!("ClusterFirst")),
+        ("terminationGracePeriodSeconds", serde_json::json!(30)),
+        ("schedulerName", serde_json::json!("default-scheduler")),
+        ("serviceAccountName", serde_json::json!("default")),
+        ("enableServiceLinks", serde_json::json!(true)),
+        ("securityContext", serde_json::json!({})),
+    ] {
+        assert_eq!(p["spec"][f], v, "{f}: {p}");
+    }
+    let c = &p["spec"]["containers"][0];
+    assert_eq!(c["imagePullPolicy"], "Always");
+    assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(c["terminationMessagePolicy"], "File");
+    assert_eq!(p["status"], serde_json::json!({"phase": "Pending", "qosClass": "BestEffort"}));
+    let p2 = json_of(&api, &["get", "pod", "p2", "-o", "json"]);
+    assert_eq!(p2["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    let pods = ok(&api, &["get", "pods", "-o", "wide"]);
+    assert_eq!(
+        header(&pods),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+    );
+    let r = row(&pods, "p1");
+    assert_eq!(
+        [&r[1], &r[2], &r[3], &r[5], &r[6], &r[7], &r[8]],
+        ["0/1", "Pending", "0", "<none>", "<none>", "<none>", "<none>"]
+    );
+    let binding =
+        r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p1"},"target":{"kind":"Node","name":"n1"}}"#;
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/p1/binding", binding);
+    assert_eq!(code, 201, "{out}");
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/p1/binding", binding);
+    assert_eq!(code, 409, "{out}");
+    assert_eq!(
+        out["message"],
+        r#"Operation cannot be fulfilled on pods/binding "p1": pod p1 is already assigned to node "n1""#
+    );
+    let unknown = kubectl(&api, &["get", "pods", "--field-selector", "spec.foo=x"]);
+    assert_eq!(
+        unknown.stderr.trim(),
+        r#"Error from server (BadRequest): Unable to find "/v1, Resource=pods" that match label selector "", field selector "spec.foo=x": field label not supported: spec.foo"#
+    );
+    let unknown = kubectl(&api, &["get", "deploy", "--field-selector", "spec.foo=x"]);
+    assert_eq!(
+        unknown.stderr.trim(),
+        r#"Error from server (BadRequest): Unable to find "apps/v1, Resource=deployments" that match label selector "", field selector "spec.foo=x": "spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace""#
+    );
+
+    // kubectl debug adds an ephemeral container through pods/ephemeralcontainers.
+    ok(&api, &["debug", "p1", "--image=busybox:1.36", "--container=dbg", "--", "sleep", "1"]);
+    let eph = json_of(&api, &["get", "pod", "p1", "-o", "json"]);
+    let dbg = &eph["spec"]["ephemeralContainers"][0];
+    assert_eq!((dbg["name"].as_str(), dbg["image"].as_str()), (Some("dbg"), Some("busybox:1.36")));
+    assert_eq!(dbg["terminationMessagePolicy"], "File");
+    let clash = kubectl(&api, &["debug", "p1", "--image=busybox", "--container=p1"]);
+    assert!(
+        clash.stderr.contains(r#"The Pod "p1" is invalid: spec.ephemeralContainers[1].name: Duplicate value: "p1""#),
+        "{}",
+        clash.stderr
+    );
+
+    // The legacy bindings collection binds the pod its Binding names.
+    ok(&api, &["run", "p5", "--image=busybox"]);
+    let (code, out) = post(&api, "/api/v1/namespaces/default/bindings", &binding.replace("p1", "p5"));
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(ok(&api, &["get", "pod", "p5", "-o", "jsonpath={.spec.nodeName}"]), "n1");
+    ok(&api, &["delete", "pod", "p5", "--grace-period=0", "--force"]);
+    assert_eq!(ok(&api, &["get", "pods", "--field-selector", "spec.nodeName=n1", "-o", "name"]), "pod/p1\n");
+    assert_eq!(ok(&api, &["get", "pods", "--field-selector", "spec.nodeName=", "-o", "name"]), "pod/p2\n");
+    assert_eq!(
+        ok(&api, &["get", "pods", "--field-selector", "status.phase=Pending,spec.nodeName!=n1", "-o", "name"]),
+        "pod/p2\n"
+    );
+    assert_eq!(row(&ok(&api, &["get", "pods", "-o", "wide"]), "p1")[6], "n1");
+    let respec = kubectl(&api, &["patch", "pod", "p1", "-p", r#"{"spec":{"restartPolicy":"Never"}}"#]);
+    assert!(
+        respec.stderr.starts_with(r#"The Pod "p1" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"#),
+        "{}",
+        respec.stderr
+    );
+    ok(&api, &["set", "image", "pod/p1", "p1=busybox:1.37"]);
+    assert_eq!(ok(&api, &["get", "pod", "p1", "-o", "jsonpath={.spec.containers[0].image}"]), "busybox:1.37");
+    let (code, out) = post(
+        &api,
+        "/api/v1/namespaces/default/pods",
+        r#"{"metadata":{"name":"noimg"},"spec":{"containers":[{"name":"c"}]}}"#,
+    );
+    assert_eq!(code, 422);
+    assert_eq!(out["message"], r#"Pod "noimg" is invalid: spec.containers[0].image: Required value"#);
+    assert_eq!(
+        kubectl(&api, &["get", "pod", "noimg"]).stderr.trim(),
+        r#"Error from server (NotFound): pods "noimg" not found"#
+    );
+
+    // Graceful deletion: a bound pod stays Terminating for its grace period (until its
+    // kubelet confirms, or a forced delete); an unscheduled one goes at once.
+    ok(&api, &["run", "p3", "--image=busybox"]);
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/p3/binding", &binding.replace("p1", "p3"));
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(ok(&api, &["delete", "pod", "p3", "--wait=false"]).trim(), r#"pod "p3" deleted"#);
+    let p3 = json_of(&api, &["get", "pod", "p3", "-o", "json"]);
+    assert_eq!(p3["metadata"]["deletionGracePeriodSeconds"], 30, "{p3}");
+    assert!(p3["metadata"]["deletionTimestamp"].is_string(), "{p3}");
+    assert_eq!(row(&ok(&api, &["get", "pods"]), "p3")[2], "Terminating");
+    ok(&api, &["label", "pod", "p3", "still=here"]);
+    assert_eq!(ok(&api, &["get", "pod", "p3", "-o", "jsonpath={.metadata.labels.still}"]), "here");
+    let forced = kubectl(&api, &["delete", "pod", "p3", "--grace-period=0", "--force"]);
+    assert_eq!(forced.stdout.trim(), r#"pod "p3" force deleted"#, "{}", forced.stderr);
+    assert_eq!(kubectl(&api, &["get", "pod", "p3"]).code, 1);
+    ok(&api, &["run", "p4", "--image=busybox"]);
+    assert_eq!(ok(&api, &["delete", "pod", "p4"]).trim(), r#"pod "p4" deleted"#);
+    assert_eq!(kubectl(&api, &["get", "pod", "p4"]).code, 1);
+
+    // Evictions respect the PodDisruptionBudget selecting the pod (kubectl create pdb
+    // is another protobuf generator).
+    ok(&api, &["run", "db", "--image=busybox", "--labels=app=db"]);
+    assert_eq!(
+        ok(&api, &["create", "pdb", "dbpdb", "--selector=app=db", "--min-available=1"]).trim(),
+        "poddisruptionbudget.policy/dbpdb created"
+    );
+    let pdbs = ok(&api, &["get", "pdb"]);
+    assert_eq!(header(&pdbs), ["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"]);
+    assert_eq!(row(&pdbs, "dbpdb")[1..4], ["1", "N/A", "0"]);
+    let eviction = r#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"db"}}"#;
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/db/eviction", eviction);
+    assert_eq!(code, 429, "{out}");
+    assert_eq!(out["reason"], "TooManyRequests");
+    assert_eq!(out["message"], "Cannot evict pod as it would violate the pod's disruption budget.");
+    assert_eq!(out["details"]["causes"][0]["reason"], "DisruptionBudget");
+    assert_eq!(ok(&api, &["get", "pod", "db", "-o", "name"]), "pod/db\n");
+    ok(
+        &api,
+        &[
+            "patch",
+            "pdb",
+            "dbpdb",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"disruptionsAllowed":1,"currentHealthy":1,"desiredHealthy":1,"expectedPods":1}}"#,
+        ],
+    );
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/db/eviction", eviction);
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(kubectl(&api, &["get", "pod", "db"]).code, 1);
+    let pdb = json_of(&api, &["get", "pdb", "dbpdb", "-o", "json"]);
+    assert_eq!(pdb["status"]["disruptionsAllowed"], 0);
+    assert!(pdb["status"]["disruptedPods"]["db"].is_string(), "{pdb}");
+
+    // Nodes (status kept on create, as the kubelet registers them) and events.
+    let node = r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1","labels":{"node-role.kubernetes.io/control-plane":""}},
+        "status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"192.168.1.5"}],
+        "nodeInfo":{"kubeletVersion":"v1.33.0","osImage":"Debian GNU/Linux 13","kernelVersion":"6.12.0","containerRuntimeVersion":"containerd://1.7.24",
+        "architecture":"amd64","bootID":"","machineID":"","operatingSystem":"linux","systemUUID":"","kubeProxyVersion":""}}}"#;
+    let (code, out) = post(&api, "/api/v1/nodes", node);
+    assert_eq!(code, 201, "{out}");
+    let nodes = ok(&api, &["get", "nodes", "-o", "wide"]);
+    assert_eq!(
+        header(&nodes),
+        [
+            "NAME",
+            "STATUS",
+            "ROLES",
+            "AGE",
+            "VERSION",
+            "INTERNAL-IP",
+            "EXTERNAL-IP",
+            "OS-IMAGE",
+            "KERNEL-VERSION",
+            "CONTAINER-RUNTIME"
+        ]
+    );
+    let r = row(&nodes, "n1");
+    assert_eq!(
+        [&r[1], &r[2], &r[4], &r[5], &r[6], &r[7], &r[8], &r[9]],
+        [
+            "Ready",
+            "control-plane",
+            "v1.33.0",
+            "192.168.1.5",
+            "<none>",
+            "Debian GNU/Linux 13",
+            "6.12.0",
+            "containerd://1.7.24"
+        ]
+    );
+    assert_eq!(ok(&api, &["cordon", "n1"]).trim(), "node/n1 cordoned");
+    assert_eq!(row(&ok(&api, &["get", "nodes"]), "n1")[1], "Ready,SchedulingDisabled");
+    // Taints have no patch strategy: removing one replaces the list.
+    assert_eq!(ok(&api, &["taint", "node", "n1", "a=b:NoSchedule"]).trim(), "node/n1 tainted");
+    ok(&api, &["taint", "node", "n1", "c=d:NoExecute"]);
+    assert_eq!(ok(&api, &["taint", "node", "n1", "a-"]).trim(), "node/n1 untainted");
+    let taints = json_of(&api, &["get", "node", "n1", "-o", "jsonpath={.spec.taints}"]);
+    assert_eq!(taints, serde_json::json!([{"effect": "NoExecute", "key": "c", "value": "d"}]));
+    let event = r#"{"metadata":{"name":"p1.1"},"involvedObject":{"kind":"Pod","namespace":"default","name":"p1"},
+        "reason":"Scheduled","message":"Successfully assigned default/p1 to n1","type":"Normal","source":{"component":"default-scheduler"},"count":1}"#;
+    let (code, out) = post(&api, "/api/v1/namespaces/default/events", event);
+    assert_eq!(code, 201, "{out}");
+    let events = ok(&api, &["get", "events", "--field-selector", "involvedObject.name=p1"]);
+    assert_eq!(header(&events), ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]);
+    assert!(events.contains("Normal   Scheduled   pod/p1   Successfully assigned default/p1 to n1"), "{events}");
+    assert!(ok(&api, &["get", "events", "--field-selector", "involvedObject.name=p2"]).is_empty());
+    // events.k8s.io/v1 serves the same objects under its own field names.
+    let e = json_of(&api, &["get", "--raw", "/apis/events.k8s.io/v1/namespaces/default/events/p1.1"]);
+    assert_eq!(
+        (e["apiVersion"].as_str(), e["note"].as_str()),
+        (Some("events.k8s.io/v1"), Some("Successfully assigned default/p1 to n1"))
+    );
+    assert_eq!(
+        (e["regarding"]["name"].as_str(), e["deprecatedSource"]["component"].as_str()),
+        (Some("p1"), Some("default-scheduler"))
+    );
+    let (code, out) = post(
+        &api,
+        "/apis/events.k8s.io/v1/namespaces/default/events",
+        r#"{"metadata":{"name":"e2"},"eventTime":"2026-01-01T00:00:00.000000Z","reportingController":"example.com/c","reportingInstance":"i","action":"Check","reason":"Checked","type":"Normal","note":"via events.k8s.io","regarding":{"kind":"Pod","namespace":"default","name":"p2"}}"#,
+    );
+    assert_eq!(code, 201, "{out}");
+    let core = json_of(&api, &["get", "--raw", "/api/v1/namespaces/default/events/e2"]);
+    assert_eq!(
+        (core["message"].as_str(), core["involvedObject"]["name"].as_str()),
+        (Some("via events.k8s.io"), Some("p2"))
+    );
+    let (code, out) =
+        post(&api, "/apis/events.k8s.io/v1/namespaces/default/events", r#"{"metadata":{"name":"e3"},"type":"Normal"}"#);
+    assert_eq!(code, 422);
+    assert_eq!(
+        out["message"],
+        r#"Event.events.k8s.io "e3" is invalid: [eventTime: Required value, reportingController: Required value, reportingInstance: Required value, action: Required value, reason: Required value]"#
+    );
+
+    // Priority classes and quotas from their generators.
+    assert_eq!(
+        ok(&api, &["create", "priorityclass", "high", "--value=1000", "--description=important"]).trim(),
+        "priorityclass.scheduling.k8s.io/high created"
+    );
+    let pc = json_of(&api, &["get", "pc", "high", "-o", "json"]);
+    assert_eq!((pc["value"].as_i64(), pc["preemptionPolicy"].as_str()), (Some(1000), Some("PreemptLowerPriority")));
+    let reserved = kubectl(&api, &["create", "priorityclass", "system-foo", "--value=10"]);
+    assert_eq!(
+        reserved.stderr.trim(),
+        r#"error: failed to create priorityclass: PriorityClass.scheduling.k8s.io "system-foo" is invalid: metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: system-foo is not a known system priority class"#
+    );
+    assert_eq!(
+        ok(&api, &["create", "quota", "q1", "--hard=cpu=1,memory=1G,pods=2"]).trim(),
+        "resourcequota/q1 created"
+    );
+    let quotas = ok(&api, &["get", "quota"]);
+    assert_eq!(header(&quotas), ["NAME", "AGE", "REQUEST", "LIMIT"]);
+    assert_eq!(row(&quotas, "q1")[2], "cpu: 0/1, memory: 0/1G, pods: 0/2");
+
+    // Certificate signing requests: approval through its subresource.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "alice");
+    let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+    use base64::Engine;
+    let request = base64::engine::general_purpose::STANDARD.encode(pem);
+    let csr = format!(
+        r#"{{"metadata":{{"name":"alice"}},"spec":{{"request":"{request}","signerName":"kubernetes.io/kube-apiserver-client","expirationSeconds":86400,"usages":["client auth"]}}}}"#
+    );
+    let (code, out) = post(&api, "/apis/certificates.k8s.io/v1/certificatesigningrequests", &csr);
+    assert_eq!(code, 201, "{out}");
+    let csrs = ok(&api, &["get", "csr"]);
+    assert_eq!(header(&csrs), ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]);
+    assert!(
+        csrs.contains("kubernetes.io/kube-apiserver-client") && csrs.contains("24h") && csrs.contains("Pending"),
+        "{csrs}"
+    );
+    assert_eq!(
+        ok(&api, &["certificate", "approve", "alice"]).trim(),
+        "certificatesigningrequest.certificates.k8s.io/alice approved"
+    );
+    let approved = json_of(&api, &["get", "csr", "alice", "-o", "json"]);
+    assert_eq!(approved["status"]["conditions"][0]["type"], "Approved");
+    assert_eq!(approved["status"]["conditions"][0]["reason"], "KubectlApprove");
+    assert!(ok(&api, &["get", "csr"]).contains("Approved"));
+    let (code, out) = post(
+        &api,
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        r#"{"metadata":{"name":"bad"},"spec":{"request":"aGVsbG8=","signerName":"example.com/x","usages":["client auth"]}}"#,
+    );
+    assert_eq!(code, 422, "{out}");
+    assert_eq!(
+        out["message"],
+        r#"CertificateSigningRequest.certificates.k8s.io "bad" is invalid: spec.request: Invalid value: []byte{0x68, 0x65, 0x6c, 0x6c, 0x6f}: PEM block type must be CERTIFICATE REQUEST"#
+    );
+
+    // Ingresses (kubectl create ingress, protobuf), load balancers and external names.
+    assert_eq!(
+        ok(
+            &api,
+            &[
+                "create",
+                "ingress",
+                "simple",
+                "--rule=foo.com/bar=svc1:8080",
+                "--rule=x.com/*=svc2:http,tls=cert",
+                "--class=nginx"
+            ]
+        )
+        .trim(),
+        "ingress.networking.k8s.io/simple created"
+    );
+    let ing = json_of(&api, &["get", "ingress", "simple", "-o", "json"]);
+    let path = &ing["spec"]["rules"][0]["http"]["paths"][0];
+    assert_eq!((path["path"].as_str(), path["pathType"].as_str()), (Some("/bar"), Some("Exact")));
+    assert_eq!(path["backend"]["service"], serde_json::json!({"name": "svc1", "port": {"number": 8080}}));
+    let ings = ok(&api, &["get", "ingress"]);
+    assert_eq!(header(&ings), ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]);
+    assert_eq!(row(&ings, "simple")[1..4], ["nginx", "foo.com,x.com", "80, 443"]);
+    ok(&api, &["create", "service", "loadbalancer", "lb", "--tcp=80:80"]);
+    ok(&api, &["create", "service", "externalname", "ext", "--external-name=example.com"]);
+    let svcs = ok(&api, &["get", "svc"]);
+    let lb = row(&svcs, "lb");
+    assert_eq!((lb[1].as_str(), lb[3].as_str()), ("LoadBalancer", "<pending>"));
+    assert!(lb[4].starts_with("80:3") && lb[4].ends_with("/TCP"), "{lb:?}");
+    assert_eq!(row(&svcs, "ext")[1..5], ["ExternalName", "<none>", "example.com", "<none>"]);
+
+    // Workloads applied from manifests: statefulset and daemonset defaults and columns.
+    let manifest = api.kubeconfig.with_file_name("workloads.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  serviceName: db\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers:\n      - {name: db, image: postgres:17}\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels: {app: agent}\n  template:\n    metadata:\n      labels: {app: agent}\n    spec:\n      nodeSelector: {kubernetes.io/os: linux}\n      containers:\n      - {name: agent, image: busybox}\n",
+    )
+    .unwrap();
+    let applied = ok(&api, &["apply", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    assert_eq!(applied, "statefulset.apps/db created\ndaemonset.apps/agent created\n");
+    let sts = json_of(&api, &["get", "sts", "db", "-o", "json"]);
+    assert_eq!(
+        (sts["spec"]["replicas"].as_i64(), sts["spec"]["podManagementPolicy"].as_str()),
+        (Some(1), Some("OrderedReady"))
+    );
+    assert_eq!(
+        sts["spec"]["updateStrategy"],
+        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+    );
+    let sts_wide = ok(&api, &["get", "sts", "-o", "wide"]);
+    assert_eq!(header(&sts_wide), ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]);
+    assert_eq!(row(&sts_wide, "db")[1], "0/1");
+    let ds = json_of(&api, &["get", "ds", "agent", "-o", "json"]);
+    assert_eq!(ds["spec"]["updateStrategy"]["rollingUpdate"], serde_json::json!({"maxUnavailable": 1, "maxSurge": 0}));
+    let dss = ok(&api, &["get", "ds"]);
+    assert_eq!(
+        header(&dss),
+        ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"]
+    );
+    assert_eq!(row(&dss, "agent")[1..7], ["0", "0", "0", "0", "0", "kubernetes.io/os=linux"]);
+    assert_eq!(ok(&api, &["scale", "sts", "db", "--replicas=3"]).trim(), "statefulset.apps/db scaled");
+    assert_eq!(ok(&api, &["get", "sts", "db", "-o", "jsonpath={.spec.replicas}"]), "3");
+    let sts_change = kubectl(&api, &["patch", "sts", "db", "-p", r#"{"spec":{"serviceName":"other"}}"#]);
+    assert!(
+        sts_change.stderr.contains("spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"),
+        "{}",
+        sts_change.stderr
+    );
+
+    // Namespaces' finalize and status subresources change only their own part.
+    ok(&api, &["create", "ns", "fin"]);
+    ok(&api, &["label", "ns", "fin", "team=a"]);
+    let put =
+        |path: &str, body: &str| api.curl(&[path, "-X", "PUT", "-H", "Content-Type: application/json", "--data", body]);
+    let (code, out) = put(
+        "/api/v1/namespaces/fin/finalize",
+        r#"{"metadata":{"name":"fin"},"spec":{"finalizers":["kubernetes","example.com/ctl"]},"status":{"phase":"Terminating"}}"#,
+    );
+    assert_eq!(code, 200, "{out}");
+    let (code, out) = put(
+        "/api/v1/namespaces/fin/status",
+        r#"{"metadata":{"name":"fin"},"spec":{"finalizers":[]},"status":{"phase":"Active","conditions":[{"type":"NamespaceContentRemaining","status":"False"}]}}"#,
+    );
+    assert_eq!(code, 200, "{out}");
+    let fin = json_of(&api, &["get", "ns", "fin", "-o", "json"]);
+    assert_eq!(fin["spec"]["finalizers"], serde_json::json!(["kubernetes", "example.com/ctl"]));
+    assert_eq!(
+        (fin["status"]["phase"].as_str(), fin["metadata"]["labels"]["team"].as_str()),
+        (Some("Active"), Some("a"))
+    );
+    assert_eq!(fin["status"]["conditions"][0]["type"], "NamespaceContentRemaining");
+
+    // Labels and annotations are checked on every resource, as upstream's ObjectMeta rules.
+    let manifest = api.kubeconfig.with_file_name("bad-labels.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labelled\n  labels:\n    app: b c\n",
+    )
+    .unwrap();
+    let bad_label = kubectl(&api, &["apply", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    assert!(
+        bad_label.stderr.contains(r#"ConfigMap "labelled" is invalid: metadata.labels: Invalid value: "b c": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"#),
+        "{}",
+        bad_label.stderr
+    );
+    let (code, out) = post(
+        &api,
+        "/apis/apps/v1/namespaces/default/deployments",
+        r#"{"metadata":{"name":"x","annotations":{"bad key":"v"}}}"#,
+    );
+    assert_eq!(code, 422, "{out}");
+    assert!(
+        out["message"].as_str().unwrap().starts_with(r#"Deployment.apps "x" is invalid: [metadata.annotations: Invalid value: "bad key": name part must consist of"#),
+        "{out}"
+    );
+    assert_eq!(kubectl(&api, &["get", "cm", "labelled"]).code, 1);
+
+    // `kubectl get all` lists the "all" category.
+    let all = ok(&api, &["get", "all", "-o", "name"]);
+    for want in ["pod/p1", "service/kubernetes", "deployment.apps/web", "job.batch/j1", "cronjob.batch/c1"] {
+        assert!(all.lines().any(|l| l == want), "{want} missing:\n{all}");
+    }
+    assert!(!all.contains("priorityclass"), "{all}");
+}
+
+#[test]
+fn groups_on_store() {
+    groups_scenario(Backend::Store);
+}
+
+#[test]
+fn groups_on_etcd() {
+    groups_scenario(Backend::Etcd);
+}
