@@ -27,7 +27,7 @@ use tracing::Instrument;
 use crate::registry::{self, Resource, Subresource};
 use crate::rest::{self, ListOptions, Rest, WriteContext};
 use crate::status::ApiError;
-use crate::{discovery, storage::Storage};
+use crate::{discovery, openapi, storage::Storage};
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -429,6 +429,27 @@ async fn route(
             },
             None => error_response(&ApiError::no_route()),
         },
+        ["openapi", "v3"] => json_response(StatusCode::OK, &openapi::v3_index()),
+        ["openapi", "v3", gv @ ..] => match openapi::v3_document(&gv.join("/")) {
+            Some((body, hash)) => {
+                let mut resp = full(StatusCode::OK, "application/json", body.to_vec());
+                // A document asked for by its current hash never changes.
+                if query.is_some_and(|q| q.split('&').any(|kv| kv == format!("hash={hash}"))) {
+                    resp.headers_mut().insert("cache-control", http::HeaderValue::from_static("public, immutable"));
+                }
+                resp
+            }
+            None => error_response(&ApiError::no_route()),
+        },
+        ["openapi", "v2"] => {
+            let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if accept.is_empty() || accept.contains("json") || accept.contains("*/*") {
+                full(StatusCode::OK, "application/json", openapi::v2_document().to_vec())
+            } else {
+                // The protobuf form (gnostic) is not served.
+                full(StatusCode::NOT_ACCEPTABLE, "text/plain", b"only application/json is served".to_vec())
+            }
+        }
         ["metrics"] => {
             let r = component_base::admin::encode_metrics(&state.metrics.registry);
             full(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK), r.content_type, r.body)
