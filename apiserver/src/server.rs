@@ -500,6 +500,7 @@ async fn rest_call(
     let res = rp.resource;
     let ns = rp.namespace.as_deref();
     let shape = requested_shape(&req);
+    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let render = |v: Value, code: StatusCode, list: bool| match shape {
         Shape::Full => json_response(code, &v),
         Shape::Table => json_response(code, &to_table(res, &v, list)),
@@ -509,7 +510,7 @@ async fn rest_call(
         if res.namespaced && ns.is_none() {
             return Err(ApiError::no_route());
         }
-        let mut ctx = WriteContext::from_query(query)?;
+        let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
         let (verb, obj, code) = match (sub, method) {
             (Subresource::Binding, &Method::POST) => {
                 let body = read_body(req, crate::registry::proto::BINDING).await?;
@@ -565,7 +566,7 @@ async fn rest_call(
                 return Err(ApiError::method_not_allowed());
             }
             let body = read_body(req, res.proto).await?;
-            let mut ctx = WriteContext::from_query(query)?;
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             let obj = rest.create(res, ns, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::CREATED, false), &ctx))
         }
@@ -579,14 +580,14 @@ async fn rest_call(
         (&Method::PUT, Some(name)) => {
             info.verb = "update";
             let body = read_body(req, res.proto).await?;
-            let mut ctx = WriteContext::from_query(query)?;
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             let obj = rest.update(res, ns, name, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }
         (&Method::DELETE, Some(name)) => {
             info.verb = "delete";
             let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
-            let ctx = WriteContext::from_query(query)?;
+            let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body, &ctx).await?))
         }
         (&Method::PATCH, Some(name)) => {
@@ -594,14 +595,14 @@ async fn rest_call(
             let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
             let body = read_raw_body(req).await?;
-            let mut ctx = WriteContext::from_query(query)?;
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             let obj = rest.patch(res, ns, name, &media, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }
         (&Method::DELETE, None) if res.verbs.contains(&"deletecollection") => {
             info.verb = "deletecollection";
             let opts = ListOptions::parse(query)?;
-            let ctx = WriteContext::from_query(query)?;
+            let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &ctx).await?))
         }
         _ => Err(ApiError::method_not_allowed()),
