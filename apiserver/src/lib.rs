@@ -10,6 +10,8 @@
 
 pub mod config;
 pub mod discovery;
+pub mod managedfields;
+pub mod openapi;
 pub mod patch;
 pub mod protobuf;
 pub mod registry;

@@ -146,7 +146,8 @@ pub fn json_patch(doc: &Value, ops: &Value) -> Result<Value, String> {
     Ok(doc)
 }
 
-fn lookup(table: PatchTable, path: &str) -> Option<ListMerge> {
+/// The strategy of the list at a dotted path (ObjectMeta's lists included).
+pub fn list_strategy(table: PatchTable, path: &str) -> Option<ListMerge> {
     table.iter().chain(OBJECT_META_LISTS).find(|(p, _)| *p == path).map(|(_, m)| *m)
 }
 
@@ -201,7 +202,7 @@ fn smp_map(target: &mut Value, patch: &Map<String, Value>, path: &str, table: Pa
                 t.shift_remove(k);
             }
             Value::Object(pm) => smp_map(t.entry(k.clone()).or_insert(Value::Null), pm, &child, table)?,
-            Value::Array(pa) => match lookup(table, &child) {
+            Value::Array(pa) => match list_strategy(table, &child) {
                 Some(ListMerge::Primitive) => {
                     let cur = t.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
                     if let Value::Array(a) = cur {

@@ -262,6 +262,13 @@ pub struct WriteContext {
     /// `gracePeriodSeconds` of a DELETE (a DeleteOptions body takes precedence).
     pub grace_period_seconds: Option<i64>,
     pub warnings: Vec<String>,
+    /// `fieldManager`, and the user agent (the manager when none is given).
+    pub field_manager: Option<String>,
+    pub user_agent: String,
+    /// `force` (apply patches only).
+    pub force: Option<bool>,
+    /// The object carries the managed fields an apply computed.
+    pub applying: bool,
 }
 
 impl WriteContext {
@@ -283,6 +290,19 @@ impl WriteContext {
                         v.parse().map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds: {v:?}")))?,
                     )
                 }
+                "fieldManager" => {
+                    if v.chars().count() > 128 {
+                        let err = FieldError::invalid("fieldManager", &v, "must be no more than 128 characters");
+                        return Err(ApiError::invalid("PatchOptions.meta.k8s.io", "", &[err]));
+                    }
+                    ctx.field_manager = Some(v);
+                }
+                "force" => {
+                    ctx.force = Some(
+                        crate::rest::parse_bool(&v)
+                            .ok_or_else(|| ApiError::bad_request(format!("invalid force: {v:?}")))?,
+                    )
+                }
                 "fieldValidation" => {
                     ctx.field_validation = match v.as_str() {
                         "Ignore" => FieldValidation::Ignore,
@@ -300,6 +320,43 @@ impl WriteContext {
         }
         Ok(ctx)
     }
+
+    pub fn with_user_agent(mut self, user_agent: &str) -> WriteContext {
+        self.user_agent = user_agent.to_string();
+        self
+    }
+
+    /// The manager of this write.
+    pub fn manager(&self) -> String {
+        crate::managedfields::manager_name(self.field_manager.as_deref(), &self.user_agent)
+    }
+}
+
+/// A query boolean as Go's strconv.ParseBool reads it.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Records who changed what (not for applies: they computed it already).
+fn record_fields(resource: &Resource, target: Target, ctx: &WriteContext, old: Option<&Value>, new: &mut Value) {
+    if ctx.applying || target == Target::System {
+        return;
+    }
+    let manager = ctx.manager();
+    let api_version = resource.api_version();
+    let now = now_rfc3339();
+    let w = crate::managedfields::Write {
+        manager: &manager,
+        api_version: &api_version,
+        subresource: if target == Target::Status { "status" } else { "" },
+        table: resource.patch_lists,
+        now: &now,
+    };
+    crate::managedfields::record_update(&w, old, new);
 }
 
 /// Paths present (and not null) in `input` but absent from `decoded`: the fields the
@@ -544,6 +601,7 @@ impl Rest {
         }
         (resource.prepare_for_create)(&mut obj);
         validate(resource, &obj)?;
+        record_fields(resource, Target::Main, ctx, None, &mut obj);
         if resource.namespaced {
             self.require_namespace(ns.unwrap_or_default(), resource, name_of(&obj)).await?;
         }
@@ -736,6 +794,7 @@ impl Rest {
                 return Err(invalid(resource, name, &errs));
             }
             validate_finalizers_update(resource, &new, &old)?;
+            record_fields(resource, target, ctx, Some(&old), &mut new);
             if new == old || ctx.dry_run {
                 // Upstream skips the write of a no-op update and keeps the version.
                 return Ok(with_rv(new, current.mod_revision));
@@ -802,6 +861,13 @@ impl Rest {
         body: &[u8],
         ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
+        if media == "application/apply-patch+yaml" {
+            return self.apply(resource, target, ns, name, body, ctx).await;
+        }
+        if ctx.force.is_some() {
+            let err = FieldError::forbidden("force", "may not be specified for non-apply patch");
+            return Err(ApiError::invalid("PatchOptions.meta.k8s.io", "", &[err]));
+        }
         let patch: Value =
             serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
         let pinned = patch["metadata"]["resourceVersion"].as_str().is_some_and(|s| !s.is_empty());
@@ -828,6 +894,81 @@ impl Rest {
             match self.update_as(resource, target, ns, name, &body, ctx).await {
                 Err(e) if e.reason == "Conflict" && !pinned => continue,
                 r => return r,
+            }
+        }
+        Err(conflict(resource, name))
+    }
+
+    /// Server-side apply: merges the applied configuration (YAML or JSON) into the live
+    /// object, or creates it, with field ownership and conflicts (`managedfields`).
+    async fn apply(
+        &self,
+        resource: &Resource,
+        target: Target,
+        ns: Option<&str>,
+        name: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        let text =
+            std::str::from_utf8(body).map_err(|_| ApiError::bad_request("error decoding YAML: invalid UTF-8"))?;
+        let applied: Value =
+            serde_saphyr::from_str(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+        if !applied.is_object() {
+            return Err(ApiError::bad_request("error decoding YAML: the applied configuration must be an object"));
+        }
+        let (kind, api_version) =
+            (applied["kind"].as_str().unwrap_or(""), applied["apiVersion"].as_str().unwrap_or(""));
+        if kind != resource.kind || api_version != resource.api_version() {
+            return Err(ApiError::bad_request(format!(
+                "invalid object type: {}",
+                if kind.is_empty() { "/, Kind=".to_string() } else { format!("{api_version}, Kind={kind}") }
+            )));
+        }
+        if applied["metadata"]["name"].as_str().is_some_and(|n| n != name) {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                applied["metadata"]["name"].as_str().unwrap_or_default()
+            )));
+        }
+        let Some(manager) = ctx.field_manager.clone().filter(|m| !m.is_empty()) else {
+            let err = FieldError::required("fieldManager", "is required for apply patch");
+            return Err(ApiError::invalid("PatchOptions.meta.k8s.io", "", &[err]));
+        };
+        let api_version = resource.api_version();
+        let now = now_rfc3339();
+        let w = crate::managedfields::Write {
+            manager: &manager,
+            api_version: &api_version,
+            subresource: if target == Target::Status { "status" } else { "" },
+            table: resource.patch_lists,
+            now: &now,
+        };
+        let force = ctx.force.unwrap_or(false);
+        ctx.applying = true;
+        for _ in 0..UPDATE_RETRIES {
+            match self.get(resource, ns, name).await {
+                Ok(live) => {
+                    let mut out = crate::managedfields::apply(&w, Some(&live), &applied, force)?;
+                    out["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
+                    let bytes = serde_json::to_vec(&out).unwrap_or_default();
+                    match self.update_as(resource, target, ns, name, &bytes, ctx).await {
+                        Err(e)
+                            if e.reason == "Conflict"
+                                && e.details.as_ref().is_none_or(|d| d.get("causes").is_none()) =>
+                        {
+                            continue;
+                        }
+                        r => return r,
+                    }
+                }
+                Err(e) if e.code == 404 && target == Target::Main => {
+                    let mut out = crate::managedfields::apply(&w, None, &applied, force)?;
+                    out["metadata"]["name"] = json!(name);
+                    let bytes = serde_json::to_vec(&out).unwrap_or_default();
+                    return self.create(resource, ns, &bytes, ctx).await;
+                }
+                Err(e) => return Err(e),
             }
         }
         Err(conflict(resource, name))

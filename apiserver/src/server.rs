@@ -27,7 +27,7 @@ use tracing::Instrument;
 use crate::registry::{self, Resource, Subresource};
 use crate::rest::{self, ListOptions, Rest, WriteContext};
 use crate::status::ApiError;
-use crate::{discovery, storage::Storage};
+use crate::{discovery, openapi, storage::Storage};
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -431,6 +431,27 @@ async fn route(
             },
             None => error_response(&ApiError::no_route()),
         },
+        ["openapi", "v3"] => json_response(StatusCode::OK, &openapi::v3_index()),
+        ["openapi", "v3", gv @ ..] => match openapi::v3_document(&gv.join("/")) {
+            Some((body, hash)) => {
+                let mut resp = full(StatusCode::OK, "application/json", body.to_vec());
+                // A document asked for by its current hash never changes.
+                if query.is_some_and(|q| q.split('&').any(|kv| kv == format!("hash={hash}"))) {
+                    resp.headers_mut().insert("cache-control", http::HeaderValue::from_static("public, immutable"));
+                }
+                resp
+            }
+            None => error_response(&ApiError::no_route()),
+        },
+        ["openapi", "v2"] => {
+            let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if accept.is_empty() || accept.contains("json") || accept.contains("*/*") {
+                full(StatusCode::OK, "application/json", openapi::v2_document().to_vec())
+            } else {
+                // The protobuf form (gnostic) is not served.
+                full(StatusCode::NOT_ACCEPTABLE, "text/plain", b"only application/json is served".to_vec())
+            }
+        }
         ["metrics"] => {
             let r = component_base::admin::encode_metrics(&state.metrics.registry);
             full(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK), r.content_type, r.body)
@@ -481,6 +502,7 @@ async fn rest_call(
     let res = rp.resource;
     let ns = rp.namespace.as_deref();
     let shape = requested_shape(&req);
+    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let render = |v: Value, code: StatusCode, list: bool| match shape {
         Shape::Full => json_response(code, &v),
         Shape::Table => json_response(code, &to_table(res, &v, list)),
@@ -490,7 +512,7 @@ async fn rest_call(
         if res.namespaced && ns.is_none() {
             return Err(ApiError::no_route());
         }
-        let mut ctx = WriteContext::from_query(query)?;
+        let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
         let (verb, obj, code) = match (sub, method) {
             (Subresource::Binding, &Method::POST) => {
                 let body = read_body(req, crate::registry::proto::BINDING).await?;
@@ -557,7 +579,7 @@ async fn rest_call(
                 return Ok(json_response(StatusCode::CREATED, &out));
             }
             let body = read_body(req, res.proto).await?;
-            let mut ctx = WriteContext::from_query(query)?;
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             let obj = rest.create(res, ns, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::CREATED, false), &ctx))
         }
@@ -571,14 +593,14 @@ async fn rest_call(
         (&Method::PUT, Some(name)) => {
             info.verb = "update";
             let body = read_body(req, res.proto).await?;
-            let mut ctx = WriteContext::from_query(query)?;
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             let obj = rest.update(res, ns, name, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }
         (&Method::DELETE, Some(name)) => {
             info.verb = "delete";
             let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
-            let ctx = WriteContext::from_query(query)?;
+            let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body, &ctx).await?))
         }
         (&Method::PATCH, Some(name)) => {
@@ -586,14 +608,14 @@ async fn rest_call(
             let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
             let body = read_raw_body(req).await?;
-            let mut ctx = WriteContext::from_query(query)?;
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             let obj = rest.patch(res, ns, name, &media, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }
         (&Method::DELETE, None) if res.verbs.contains(&"deletecollection") => {
             info.verb = "deletecollection";
             let opts = ListOptions::parse(query)?;
-            let ctx = WriteContext::from_query(query)?;
+            let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &ctx).await?))
         }
         _ => Err(ApiError::method_not_allowed()),
