@@ -42,8 +42,8 @@ macro_rules! kinds {
 /// Every kind the apiserver may serve, with its schema.
 static KINDS: &[Kind] = {
     use k8s_openapi::api::{
-        apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events, networking,
-        node, policy, rbac, scheduling, storage,
+        apps, authentication, authorization, autoscaling, batch, certificates, coordination, core, discovery, events,
+        networking, node, policy, rbac, scheduling, storage,
     };
     kinds![
         core::v1::Binding,
@@ -78,6 +78,7 @@ static KINDS: &[Kind] = {
         autoscaling::v1::Scale,
         autoscaling::v2::HorizontalPodAutoscaler,
         batch::v1::CronJob,
+        certificates::v1::CertificateSigningRequest,
         batch::v1::Job,
         coordination::v1::Lease,
         discovery::v1::EndpointSlice,
@@ -326,6 +327,8 @@ impl Builder {
                 Subresource::Scale => (self.kind("autoscaling", "v1", "Scale"), &["get", "put", "patch"]),
                 Subresource::Binding => (self.kind("", "v1", "Binding"), &["post"]),
                 Subresource::Eviction => (self.kind("policy", "v1", "Eviction"), &["post"]),
+                Subresource::Approval | Subresource::Finalize => (Some(item.clone()), &["put"]),
+                Subresource::EphemeralContainers => (Some(item.clone()), &["get", "put", "patch"]),
             };
             let Some(target) = target else { continue };
             let suffix = capitalize(sub.name());
