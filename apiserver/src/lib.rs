@@ -7,6 +7,7 @@
 //! and Watch). Errors are `status::ApiError`, rendered as upstream `Status` objects.
 //! The apiserver is stateless: everything it serves comes from the store.
 
+pub mod auth;
 pub mod config;
 pub mod discovery;
 pub mod patch;
@@ -61,7 +62,13 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     };
     let storage = Storage::connect(&cfg.etcd_servers, etcd_tls)?;
     let extra_sans: Vec<String> = cfg.advertise_address.iter().map(|a| a.to_string()).collect();
-    let tls = server::tls_config(cfg.tls_cert_file.as_deref(), cfg.tls_private_key_file.as_deref(), &extra_sans)?;
+    let auth = auth::Auth::from_config(&cfg)?;
+    let tls = server::tls_config(
+        cfg.tls_cert_file.as_deref(),
+        cfg.tls_private_key_file.as_deref(),
+        &extra_sans,
+        auth.tls_verifier(),
+    )?;
     let listener = tokio::net::TcpListener::bind((cfg.bind_address, cfg.secure_port))
         .await
         .map_err(|e| anyhow::anyhow!("binding {}:{}: {e}", cfg.bind_address, cfg.secure_port))?;
@@ -71,7 +78,8 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     } else {
         cfg.bind_address
     });
-    let state = State::new(storage.clone(), SocketAddr::new(advertise, addr.port()).to_string(), shutdown.token());
+    let state =
+        State::new(storage.clone(), SocketAddr::new(advertise, addr.port()).to_string(), shutdown.token(), auth);
     shutdown.spawn(server::serve(listener, tls, state.clone()));
     let boot = state.clone();
     let token = shutdown.token();
@@ -81,6 +89,16 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             _ = token.cancelled() => {}
         }
     });
+    if state.auth.rbac_enabled() {
+        let boot = state.clone();
+        let token = shutdown.token();
+        shutdown.spawn(async move {
+            tokio::select! {
+                _ = ensure_rbac_bootstrap(&boot) => {}
+                _ = token.cancelled() => {}
+            }
+        });
+    }
     let counter = state.clone();
     let token = shutdown.token();
     shutdown.spawn(async move {
@@ -105,6 +123,26 @@ async fn count_objects(state: &State) {
                     state.metrics.storage_objects.get_or_create(&label).set(n);
                 }
                 Err(e) => tracing::debug!(error = %e, resource = r.name, "counting stored objects failed"),
+            }
+        }
+    }
+}
+
+/// Upstream's `rbac/bootstrap-roles` post-start hook: the default roles and bindings,
+/// retried until the store answers.
+async fn ensure_rbac_bootstrap(state: &State) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match auth::bootstrap::ensure(&state.rest.storage).await {
+            Ok(n) => {
+                tracing::info!(created = n, "bootstrap RBAC policy in place");
+                state.rbac_bootstrapped.store(true, Ordering::Release);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "waiting for etcd to write the bootstrap RBAC policy");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
             }
         }
     }

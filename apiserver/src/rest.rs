@@ -144,12 +144,12 @@ fn storage_error(resource: &Resource, name: &str, e: StorageError) -> ApiError {
 }
 
 /// An RFC 3339 timestamp with second precision, as `metav1.Time` serialises.
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::from_second(crate::registry::unix_now()).map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// A random version-4 UUID.
-fn new_uid() -> String {
+pub fn new_uid() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

@@ -117,10 +117,19 @@ pub struct State {
     pub shutting_down: AtomicBool,
     pub server_address: String,
     pub cancel: CancellationToken,
+    /// Authentication and authorization (`crate::auth`).
+    pub auth: crate::auth::Auth,
+    /// Set once the bootstrap RBAC policy is written (when RBAC is enabled).
+    pub rbac_bootstrapped: AtomicBool,
 }
 
 impl State {
-    pub fn new(storage: Storage, server_address: String, cancel: CancellationToken) -> Arc<State> {
+    pub fn new(
+        storage: Storage,
+        server_address: String,
+        cancel: CancellationToken,
+        auth: crate::auth::Auth,
+    ) -> Arc<State> {
         Arc::new(State {
             rest: Rest { storage },
             metrics: Metrics::new(),
@@ -128,20 +137,32 @@ impl State {
             shutting_down: AtomicBool::new(false),
             server_address,
             cancel,
+            auth,
+            rbac_bootstrapped: AtomicBool::new(false),
         })
     }
 }
 
 /// Builds the serving TLS config from files, or a self-signed certificate for
-/// `localhost`, the loopback addresses and the `kubernetes` service names.
+/// `localhost`, the loopback addresses and the `kubernetes` service names; with
+/// `client_auth`, clients are asked for (not required to send) a certificate.
 pub fn tls_config(
     cert: Option<&std::path::Path>,
     key: Option<&std::path::Path>,
     extra_sans: &[String],
+    client_auth: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let alpn: &[&[u8]] = &[b"h2", b"http/1.1"];
+    let builder = match client_auth {
+        Some(v) => rustls::ServerConfig::builder().with_client_cert_verifier(v),
+        None => rustls::ServerConfig::builder().with_no_client_auth(),
+    };
     if let (Some(c), Some(k)) = (cert, key) {
-        return Ok(component_base::tls::server_config(c, k, None, alpn)?);
+        let certs = component_base::tls::load_certs(c)?;
+        let key = component_base::tls::load_key(k)?;
+        let mut cfg = builder.with_single_cert(certs, key)?;
+        cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        return Ok(Arc::new(cfg));
     }
     let mut sans: Vec<String> =
         ["localhost", "127.0.0.1", "::1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
@@ -152,7 +173,7 @@ pub fn tls_config(
     let generated = rcgen::generate_simple_self_signed(sans)?;
     let cert_der = generated.cert.der().clone();
     let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
-    let mut cfg = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert_der], key_der)?;
+    let mut cfg = builder.with_single_cert(vec![cert_der], key_der)?;
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(cfg))
 }
@@ -182,9 +203,12 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state:
                 Err(_) => return,
             };
             let cancel = state.cancel.clone();
+            // The client certificate is verified once per connection.
+            let identity = Arc::new(state.auth.connection_identity(tls.get_ref().1.peer_certificates()));
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(state, req).await) }
+                let identity = identity.clone();
+                async move { Ok::<_, Infallible>(handle(state, req, &identity).await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection(TokioIo::new(tls), svc);
@@ -330,14 +354,32 @@ fn shape_event(shape: Shape, res: &Resource, ev: Value) -> Value {
     }
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(state: Arc<State>, mut req: Request<Incoming>, identity: &crate::auth::ConnIdentity) -> Response<Body> {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     let mut info = RequestInfo { verb: "get", resource: String::new(), scope: "" };
-    let span = tracing::debug_span!("request", %method, path);
-    let resp = route(&state, req, &method, &path, query.as_deref(), &mut info).instrument(span).await;
+    let span = tracing::debug_span!("request", %method, path, user = tracing::field::Empty);
+    let filtered = crate::auth::filter(
+        &state.auth,
+        &state.rest.storage,
+        &method,
+        &path,
+        query.as_deref(),
+        req.headers(),
+        identity,
+    )
+    .instrument(span.clone())
+    .await;
+    let resp = match filtered {
+        Ok(user) => {
+            span.record("user", user.name.as_str());
+            req.extensions_mut().insert(crate::auth::RequestUser(user));
+            route(&state, req, &method, &path, query.as_deref(), &mut info).instrument(span).await
+        }
+        Err(e) => error_response(&e),
+    };
     let code = resp.status().as_u16().to_string();
     if !info.resource.is_empty() {
         let dl = DurationLabels {
@@ -413,6 +455,33 @@ async fn route(
             full(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK), r.content_type, r.body)
         }
         [kind @ ("healthz" | "livez" | "readyz"), rest @ ..] => health(state, kind, rest, query).await,
+        ["api", "v1", "namespaces", ns, "serviceaccounts", name, "token"] if method == Method::POST => {
+            let body = match read_raw_body(req).await {
+                Ok(b) => b,
+                Err(e) => return error_response(&e),
+            };
+            match crate::auth::review::token_request(&state.auth, &state.rest.storage, ns, name, &body).await {
+                Ok(v) => json_response(StatusCode::CREATED, &v),
+                Err(e) => error_response(&e),
+            }
+        }
+        [
+            "apis",
+            group @ (crate::auth::review::AUTHENTICATION | crate::auth::review::AUTHORIZATION),
+            "v1",
+            rest @ ..,
+        ] if method == Method::POST && !rest.is_empty() => {
+            let user = req.extensions().get::<crate::auth::RequestUser>().map(|u| u.0.clone()).unwrap_or_default();
+            let body = match read_raw_body(req).await {
+                Ok(b) => b,
+                Err(e) => return error_response(&e),
+            };
+            match crate::auth::review::handle(&state.auth, &state.rest.storage, &user, group, rest, &body).await {
+                Some(Ok(v)) => json_response(StatusCode::CREATED, &v),
+                Some(Err(e)) => error_response(&e),
+                None => error_response(&ApiError::no_route()),
+            }
+        }
         ["api", "v1", rest @ ..] => {
             let rp = match parse_rest_path(rest) {
                 Ok(rp) => rp,
@@ -592,6 +661,9 @@ async fn health(state: &Arc<State>, kind: &str, rest: &[&str], query: Option<&st
     }
     checks.push(("poststarthook/start-system-namespaces-controller", bootstrapped));
     checks.push(("poststarthook/bootstrap-controller", bootstrapped));
+    if state.auth.rbac_enabled() {
+        checks.push(("poststarthook/rbac/bootstrap-roles", state.rbac_bootstrapped.load(Ordering::Acquire)));
+    }
     if kind == "readyz" {
         checks.push(("shutdown", !state.shutting_down.load(Ordering::Acquire)));
     }

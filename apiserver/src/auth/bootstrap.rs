@@ -1,0 +1,667 @@
+//! Upstream's bootstrap RBAC policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy):
+//! the default ClusterRoles and ClusterRoleBindings, written at start when missing
+//! (upstream's `rbac/bootstrap-roles` post-start hook). Existing objects are left as
+//! they are (upstream also reconciles those annotated `autoupdate: "true"`; not done
+//! here). The controller roles (`system:controller:*`) and the namespaced
+//! kube-system/kube-public roles are not included yet.
+
+use serde_json::{Map, Value, json};
+
+use crate::storage::{Storage, StorageError};
+
+fn s(v: &[&str]) -> Value {
+    json!(v)
+}
+
+/// A resource rule (PolicyRule's field order: verbs, apiGroups, resources, resourceNames).
+fn r(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
+    json!({"verbs": s(verbs), "apiGroups": s(groups), "resources": s(resources)})
+}
+
+fn named(groups: &[&str], resources: &[&str], names: &[&str], verbs: &[&str]) -> Value {
+    json!({"verbs": s(verbs), "apiGroups": s(groups), "resources": s(resources), "resourceNames": s(names)})
+}
+
+fn urls(urls: &[&str], verbs: &[&str]) -> Value {
+    json!({"verbs": s(verbs), "nonResourceURLs": s(urls)})
+}
+
+const RW: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
+const READ: &[&str] = &["get", "list", "watch"];
+const ALL: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const EVENTS: &[&str] = &["create", "patch", "update"];
+
+/// One bootstrap ClusterRole.
+pub struct RoleDef {
+    pub name: &'static str,
+    /// Labels beyond `kubernetes.io/bootstrapping: rbac-defaults`.
+    pub labels: &'static [(&'static str, &'static str)],
+    /// `aggregationRule` selecting `rbac.authorization.k8s.io/aggregate-to-<x>: "true"`.
+    pub aggregate_from: Option<&'static str>,
+    pub rules: fn() -> Vec<Value>,
+}
+
+const TO_ADMIN: (&str, &str) = ("rbac.authorization.k8s.io/aggregate-to-admin", "true");
+const TO_EDIT: (&str, &str) = ("rbac.authorization.k8s.io/aggregate-to-edit", "true");
+const TO_VIEW: (&str, &str) = ("rbac.authorization.k8s.io/aggregate-to-view", "true");
+
+pub static CLUSTER_ROLES: &[RoleDef] = &[
+    RoleDef {
+        name: "cluster-admin",
+        labels: &[],
+        aggregate_from: None,
+        rules: || vec![r(&["*"], &["*"], &["*"]), urls(&["*"], &["*"])],
+    },
+    RoleDef { name: "admin", labels: &[], aggregate_from: Some("admin"), rules: Vec::new },
+    RoleDef { name: "edit", labels: &[TO_ADMIN], aggregate_from: Some("edit"), rules: Vec::new },
+    RoleDef { name: "view", labels: &[TO_EDIT], aggregate_from: Some("view"), rules: Vec::new },
+    RoleDef {
+        name: "system:aggregate-to-admin",
+        labels: &[TO_ADMIN],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&["authorization.k8s.io"], &["localsubjectaccessreviews"], &["create"]),
+                r(&["rbac.authorization.k8s.io"], &["rolebindings", "roles"], ALL),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:aggregate-to-edit",
+        labels: &[TO_EDIT],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(
+                    &[""],
+                    &["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets", "services/proxy"],
+                    READ,
+                ),
+                r(&[""], &["serviceaccounts"], &["impersonate"]),
+                r(&[""], &["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"], RW),
+                r(&[""], &["pods/eviction"], &["create"]),
+                r(
+                    &[""],
+                    &[
+                        "configmaps",
+                        "events",
+                        "persistentvolumeclaims",
+                        "replicationcontrollers",
+                        "replicationcontrollers/scale",
+                        "secrets",
+                        "serviceaccounts",
+                        "services",
+                        "services/proxy",
+                    ],
+                    RW,
+                ),
+                r(&[""], &["serviceaccounts/token"], &["create"]),
+                r(
+                    &["apps"],
+                    &[
+                        "daemonsets",
+                        "deployments",
+                        "deployments/rollback",
+                        "deployments/scale",
+                        "replicasets",
+                        "replicasets/scale",
+                        "statefulsets",
+                        "statefulsets/scale",
+                    ],
+                    RW,
+                ),
+                r(&["autoscaling"], &["horizontalpodautoscalers"], RW),
+                r(&["batch"], &["cronjobs", "jobs"], RW),
+                r(
+                    &["extensions"],
+                    &[
+                        "daemonsets",
+                        "deployments",
+                        "deployments/rollback",
+                        "deployments/scale",
+                        "ingresses",
+                        "networkpolicies",
+                        "replicasets",
+                        "replicasets/scale",
+                        "replicationcontrollers/scale",
+                    ],
+                    RW,
+                ),
+                r(&["policy"], &["poddisruptionbudgets"], RW),
+                r(&["networking.k8s.io"], &["ingresses", "networkpolicies"], RW),
+                r(&["coordination.k8s.io"], &["leases"], ALL),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:aggregate-to-view",
+        labels: &[TO_VIEW],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(
+                    &[""],
+                    &[
+                        "configmaps",
+                        "endpoints",
+                        "persistentvolumeclaims",
+                        "persistentvolumeclaims/status",
+                        "pods",
+                        "replicationcontrollers",
+                        "replicationcontrollers/scale",
+                        "serviceaccounts",
+                        "services",
+                        "services/status",
+                    ],
+                    READ,
+                ),
+                r(
+                    &[""],
+                    &[
+                        "bindings",
+                        "events",
+                        "limitranges",
+                        "namespaces/status",
+                        "pods/log",
+                        "pods/status",
+                        "replicationcontrollers/status",
+                        "resourcequotas",
+                        "resourcequotas/status",
+                    ],
+                    READ,
+                ),
+                r(&[""], &["namespaces"], READ),
+                r(&["discovery.k8s.io"], &["endpointslices"], READ),
+                r(
+                    &["apps"],
+                    &[
+                        "controllerrevisions",
+                        "daemonsets",
+                        "daemonsets/status",
+                        "deployments",
+                        "deployments/scale",
+                        "deployments/status",
+                        "replicasets",
+                        "replicasets/scale",
+                        "replicasets/status",
+                        "statefulsets",
+                        "statefulsets/scale",
+                        "statefulsets/status",
+                    ],
+                    READ,
+                ),
+                r(&["autoscaling"], &["horizontalpodautoscalers", "horizontalpodautoscalers/status"], READ),
+                r(&["batch"], &["cronjobs", "cronjobs/status", "jobs", "jobs/status"], READ),
+                r(
+                    &["extensions"],
+                    &[
+                        "daemonsets",
+                        "daemonsets/status",
+                        "deployments",
+                        "deployments/scale",
+                        "deployments/status",
+                        "ingresses",
+                        "ingresses/status",
+                        "networkpolicies",
+                        "replicasets",
+                        "replicasets/scale",
+                        "replicasets/status",
+                        "replicationcontrollers/scale",
+                    ],
+                    READ,
+                ),
+                r(&["policy"], &["poddisruptionbudgets", "poddisruptionbudgets/status"], READ),
+                r(&["networking.k8s.io"], &["ingresses", "ingresses/status", "networkpolicies"], READ),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:auth-delegator",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
+                r(&["authorization.k8s.io"], &["subjectaccessreviews"], &["create"]),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:basic-user",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&["authorization.k8s.io"], &["selfsubjectaccessreviews", "selfsubjectrulesreviews"], &["create"]),
+                r(&["authentication.k8s.io"], &["selfsubjectreviews"], &["create"]),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+        labels: &[],
+        aggregate_from: None,
+        rules: || vec![r(&["certificates.k8s.io"], &["certificatesigningrequests/nodeclient"], &["create"])],
+    },
+    RoleDef {
+        name: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+        labels: &[],
+        aggregate_from: None,
+        rules: || vec![r(&["certificates.k8s.io"], &["certificatesigningrequests/selfnodeclient"], &["create"])],
+    },
+    RoleDef {
+        name: "system:certificates.k8s.io:kube-apiserver-client-approver",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![named(&["certificates.k8s.io"], &["signers"], &["kubernetes.io/kube-apiserver-client"], &["approve"])]
+        },
+    },
+    RoleDef {
+        name: "system:certificates.k8s.io:kube-apiserver-client-kubelet-approver",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![named(
+                &["certificates.k8s.io"],
+                &["signers"],
+                &["kubernetes.io/kube-apiserver-client-kubelet"],
+                &["approve"],
+            )]
+        },
+    },
+    RoleDef {
+        name: "system:certificates.k8s.io:kubelet-serving-approver",
+        labels: &[],
+        aggregate_from: None,
+        rules: || vec![named(&["certificates.k8s.io"], &["signers"], &["kubernetes.io/kubelet-serving"], &["approve"])],
+    },
+    RoleDef {
+        name: "system:certificates.k8s.io:legacy-unknown-approver",
+        labels: &[],
+        aggregate_from: None,
+        rules: || vec![named(&["certificates.k8s.io"], &["signers"], &["kubernetes.io/legacy-unknown"], &["approve"])],
+    },
+    RoleDef {
+        name: "system:discovery",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![urls(
+                &[
+                    "/api",
+                    "/api/*",
+                    "/apis",
+                    "/apis/*",
+                    "/healthz",
+                    "/livez",
+                    "/openapi",
+                    "/openapi/*",
+                    "/readyz",
+                    "/version",
+                    "/version/",
+                ],
+                &["get"],
+            )]
+        },
+    },
+    RoleDef {
+        name: "system:heapster",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![r(&[""], &["events", "namespaces", "nodes", "pods"], READ), r(&["extensions"], &["deployments"], READ)]
+        },
+    },
+    RoleDef {
+        name: "system:kube-aggregator",
+        labels: &[],
+        aggregate_from: None,
+        rules: || vec![r(&[""], &["endpoints", "services"], READ)],
+    },
+    RoleDef {
+        name: "system:kube-controller-manager",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&["", "events.k8s.io"], &["events"], EVENTS),
+                r(&["coordination.k8s.io"], &["leases"], &["create"]),
+                named(&["coordination.k8s.io"], &["leases"], &["kube-controller-manager"], &["get", "update"]),
+                r(&[""], &["secrets", "serviceaccounts"], &["create"]),
+                r(&[""], &["secrets"], &["delete"]),
+                r(&[""], &["configmaps", "namespaces", "secrets", "serviceaccounts"], &["get"]),
+                r(&[""], &["secrets", "serviceaccounts"], &["update"]),
+                r(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
+                r(&["authorization.k8s.io"], &["subjectaccessreviews"], &["create"]),
+                r(&["*"], &["*"], &["list", "watch"]),
+                r(&[""], &["serviceaccounts/token"], &["create"]),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:kube-dns",
+        labels: &[],
+        aggregate_from: None,
+        rules: || vec![r(&[""], &["endpoints", "services"], &["list", "watch"])],
+    },
+    RoleDef {
+        name: "system:kube-scheduler",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&["", "events.k8s.io"], &["events"], EVENTS),
+                r(&["coordination.k8s.io"], &["leases"], &["create"]),
+                named(&["coordination.k8s.io"], &["leases"], &["kube-scheduler"], &["get", "update"]),
+                r(&[""], &["nodes"], READ),
+                r(&[""], &["pods"], &["delete", "get", "list", "watch"]),
+                r(&[""], &["bindings", "pods/binding"], &["create"]),
+                r(&[""], &["pods/status"], &["patch", "update"]),
+                r(&[""], &["replicationcontrollers", "services"], READ),
+                r(&["apps", "extensions"], &["replicasets"], READ),
+                r(&["apps"], &["statefulsets"], READ),
+                r(&["policy"], &["poddisruptionbudgets"], READ),
+                r(&[""], &["persistentvolumeclaims", "persistentvolumes"], READ),
+                r(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
+                r(&["authorization.k8s.io"], &["subjectaccessreviews"], &["create"]),
+                r(&["storage.k8s.io"], &["csinodes"], READ),
+                r(&[""], &["namespaces"], READ),
+                r(&["storage.k8s.io"], &["csidrivers"], READ),
+                r(&["storage.k8s.io"], &["csistoragecapacities"], READ),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:kubelet-api-admin",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&[""], &["nodes"], READ),
+                r(&[""], &["nodes"], &["proxy"]),
+                r(&[""], &["nodes/log", "nodes/metrics", "nodes/proxy", "nodes/stats"], &["*"]),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:monitoring",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![urls(
+                &["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/metrics/slis", "/readyz", "/readyz/*"],
+                &["get"],
+            )]
+        },
+    },
+    RoleDef { name: "system:node", labels: &[], aggregate_from: None, rules: node_rules },
+    RoleDef {
+        name: "system:node-bootstrapper",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![r(&["certificates.k8s.io"], &["certificatesigningrequests"], &["create", "get", "list", "watch"])]
+        },
+    },
+    RoleDef {
+        name: "system:node-problem-detector",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&[""], &["nodes"], &["get"]),
+                r(&[""], &["nodes/status"], &["patch"]),
+                r(&["", "events.k8s.io"], &["events"], EVENTS),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:node-proxier",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&[""], &["endpoints", "services"], &["list", "watch"]),
+                r(&[""], &["nodes"], READ),
+                r(&["", "events.k8s.io"], &["events"], EVENTS),
+                r(&["discovery.k8s.io"], &["endpointslices"], &["list", "watch"]),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:persistent-volume-provisioner",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&[""], &["persistentvolumes"], &["create", "delete", "get", "list", "watch"]),
+                r(&[""], &["persistentvolumeclaims"], &["get", "list", "update", "watch"]),
+                r(&["storage.k8s.io"], &["storageclasses"], READ),
+                r(&[""], &["events"], &["watch"]),
+                r(&["", "events.k8s.io"], &["events"], EVENTS),
+            ]
+        },
+    },
+    RoleDef {
+        name: "system:public-info-viewer",
+        labels: &[],
+        aggregate_from: None,
+        rules: || vec![urls(&["/healthz", "/livez", "/readyz", "/version", "/version/"], &["get"])],
+    },
+    RoleDef {
+        name: "system:service-account-issuer-discovery",
+        labels: &[],
+        aggregate_from: None,
+        rules: || vec![urls(&["/.well-known/openid-configuration", "/openid/v1/jwks"], &["get"])],
+    },
+    RoleDef {
+        name: "system:volume-scheduler",
+        labels: &[],
+        aggregate_from: None,
+        rules: || {
+            vec![
+                r(&[""], &["persistentvolumes"], &["get", "list", "patch", "update", "watch"]),
+                r(&["storage.k8s.io"], &["storageclasses"], READ),
+                r(&[""], &["persistentvolumeclaims"], &["get", "list", "patch", "update", "watch"]),
+            ]
+        },
+    },
+];
+
+/// Upstream's `NodeRules()`: what the system:node role grants (and what the Node
+/// authorizer checks node requests against).
+pub fn node_rules() -> Vec<Value> {
+    vec![
+        r(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
+        r(&["authorization.k8s.io"], &["localsubjectaccessreviews", "subjectaccessreviews"], &["create"]),
+        r(&[""], &["services"], READ),
+        r(&[""], &["nodes"], &["create", "get", "list", "watch"]),
+        r(&[""], &["nodes/status"], &["patch", "update"]),
+        r(&[""], &["nodes"], &["patch", "update"]),
+        r(&[""], &["events"], EVENTS),
+        r(&[""], &["pods"], READ),
+        r(&[""], &["pods"], &["create", "delete"]),
+        r(&[""], &["pods/status"], &["patch", "update"]),
+        r(&[""], &["pods/eviction"], &["create"]),
+        r(&[""], &["configmaps", "secrets"], READ),
+        r(&[""], &["persistentvolumeclaims", "persistentvolumes"], &["get"]),
+        r(&[""], &["endpoints"], &["get"]),
+        r(&["certificates.k8s.io"], &["certificatesigningrequests"], &["create", "get", "list", "watch"]),
+        r(&["coordination.k8s.io"], &["leases"], &["create", "delete", "get", "patch", "update"]),
+        r(&["storage.k8s.io"], &["volumeattachments"], &["get"]),
+        r(&[""], &["serviceaccounts/token"], &["create"]),
+        r(&[""], &["persistentvolumeclaims/status"], &["get", "patch", "update"]),
+        r(&["storage.k8s.io"], &["csidrivers"], READ),
+        r(&["storage.k8s.io"], &["csinodes"], &["create", "delete", "get", "patch", "update"]),
+        r(&["node.k8s.io"], &["runtimeclasses"], READ),
+    ]
+}
+
+/// A binding subject: (kind, name, namespace).
+type Subject = (&'static str, &'static str, &'static str);
+
+/// One bootstrap ClusterRoleBinding: (name, role, subjects).
+pub static CLUSTER_ROLE_BINDINGS: &[(&str, &str, &[Subject])] = &[
+    ("cluster-admin", "cluster-admin", &[("Group", "system:masters", "")]),
+    ("system:basic-user", "system:basic-user", &[("Group", "system:authenticated", "")]),
+    ("system:discovery", "system:discovery", &[("Group", "system:authenticated", "")]),
+    (
+        "system:kube-controller-manager",
+        "system:kube-controller-manager",
+        &[("User", "system:kube-controller-manager", "")],
+    ),
+    ("system:kube-dns", "system:kube-dns", &[("ServiceAccount", "kube-dns", "kube-system")]),
+    ("system:kube-scheduler", "system:kube-scheduler", &[("User", "system:kube-scheduler", "")]),
+    ("system:monitoring", "system:monitoring", &[("Group", "system:monitoring", "")]),
+    ("system:node", "system:node", &[]),
+    ("system:node-proxier", "system:node-proxier", &[("User", "system:kube-proxy", "")]),
+    (
+        "system:public-info-viewer",
+        "system:public-info-viewer",
+        &[("Group", "system:authenticated", ""), ("Group", "system:unauthenticated", "")],
+    ),
+    (
+        "system:service-account-issuer-discovery",
+        "system:service-account-issuer-discovery",
+        &[("Group", "system:serviceaccounts", "")],
+    ),
+    ("system:volume-scheduler", "system:volume-scheduler", &[("User", "system:kube-scheduler", "")]),
+];
+
+fn metadata(name: &str, extra_labels: &[(&str, &str)]) -> Value {
+    let mut labels = Map::new();
+    labels.insert("kubernetes.io/bootstrapping".into(), json!("rbac-defaults"));
+    for (k, v) in extra_labels {
+        labels.insert((*k).into(), json!(v));
+    }
+    json!({
+        "name": name,
+        "uid": crate::rest::new_uid(),
+        "creationTimestamp": crate::rest::now_rfc3339(),
+        "labels": labels,
+        "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
+    })
+}
+
+fn has_label(def: &RoleDef, key: &str) -> bool {
+    def.labels.iter().any(|(k, v)| *k == key && *v == "true")
+}
+
+/// The rules of a bootstrap role, aggregated ones filled in as upstream's
+/// clusterrole-aggregation controller would (transitively, without duplicates).
+fn resolved_rules(def: &RoleDef) -> Vec<Value> {
+    let Some(target) = def.aggregate_from else { return (def.rules)() };
+    let key = format!("rbac.authorization.k8s.io/aggregate-to-{target}");
+    let mut rules: Vec<Value> = Vec::new();
+    for d in CLUSTER_ROLES.iter().filter(|d| has_label(d, &key)) {
+        for rule in resolved_rules(d) {
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+    }
+    rules
+}
+
+/// The ClusterRole objects of the bootstrap policy.
+pub fn cluster_roles() -> Vec<Value> {
+    CLUSTER_ROLES
+        .iter()
+        .map(|d| {
+            let mut o = json!({
+                "kind": "ClusterRole",
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "metadata": metadata(d.name, d.labels),
+                "rules": resolved_rules(d),
+            });
+            if let Some(target) = d.aggregate_from {
+                o["aggregationRule"] = json!({"clusterRoleSelectors": [
+                    {"matchLabels": {format!("rbac.authorization.k8s.io/aggregate-to-{target}"): "true"}}
+                ]});
+            }
+            o
+        })
+        .collect()
+}
+
+/// The ClusterRoleBinding objects of the bootstrap policy.
+pub fn cluster_role_bindings() -> Vec<Value> {
+    CLUSTER_ROLE_BINDINGS
+        .iter()
+        .map(|(name, role, subjects)| {
+            let subjects: Vec<Value> = subjects
+                .iter()
+                .map(|(kind, n, ns)| match *kind {
+                    "ServiceAccount" => json!({"kind": kind, "name": n, "namespace": ns}),
+                    _ => json!({"kind": kind, "apiGroup": "rbac.authorization.k8s.io", "name": n}),
+                })
+                .collect();
+            let mut o = json!({
+                "kind": "ClusterRoleBinding",
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "metadata": metadata(name, &[]),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            });
+            if !subjects.is_empty() {
+                o["subjects"] = json!(subjects);
+            }
+            o
+        })
+        .collect()
+}
+
+/// Writes every missing bootstrap object; an error means the store did not answer.
+pub async fn ensure(storage: &Storage) -> Result<usize, StorageError> {
+    let mut created = 0;
+    let objects = cluster_roles()
+        .into_iter()
+        .map(|o| ("clusterroles", o))
+        .chain(cluster_role_bindings().into_iter().map(|o| ("clusterrolebindings", o)));
+    for (prefix, obj) in objects {
+        let key = format!("/registry/{prefix}/{}", obj["metadata"]["name"].as_str().unwrap_or_default());
+        if storage.get(key.as_bytes()).await?.is_some() {
+            continue;
+        }
+        match storage.create(key.as_bytes(), serde_json::to_vec(&obj).unwrap_or_default()).await {
+            Ok(_) => created += 1,
+            Err(StorageError::AlreadyExists) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregated_roles_nest() {
+        let roles = cluster_roles();
+        let find = |n: &str| roles.iter().find(|r| r["metadata"]["name"] == n).unwrap().clone();
+        let view = find("view");
+        let edit = find("edit");
+        let admin = find("admin");
+        let count = |r: &Value| r["rules"].as_array().unwrap().len();
+        assert_eq!(count(&view), count(&find("system:aggregate-to-view")));
+        assert!(count(&edit) > count(&view) && count(&admin) > count(&edit));
+        for rule in view["rules"].as_array().unwrap() {
+            assert!(
+                edit["rules"].as_array().unwrap().contains(rule) && admin["rules"].as_array().unwrap().contains(rule)
+            );
+        }
+        assert_eq!(
+            admin["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"]["rbac.authorization.k8s.io/aggregate-to-admin"],
+            "true"
+        );
+        assert_eq!(edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"], "true");
+        let b = cluster_role_bindings();
+        let masters = b.iter().find(|b| b["metadata"]["name"] == "cluster-admin").unwrap();
+        assert_eq!(
+            masters["subjects"][0],
+            json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:masters"})
+        );
+        assert!(b.iter().find(|b| b["metadata"]["name"] == "system:node").unwrap().get("subjects").is_none());
+    }
+}
