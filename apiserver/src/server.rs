@@ -456,7 +456,7 @@ async fn route(
         }
         [kind @ ("healthz" | "livez" | "readyz"), rest @ ..] => health(state, kind, rest, query).await,
         ["api", "v1", "namespaces", ns, "serviceaccounts", name, "token"] if method == Method::POST => {
-            let body = match read_raw_body(req).await {
+            let body = match read_body(req, crate::auth::review::TOKEN_REQUEST).await {
                 Ok(b) => b,
                 Err(e) => return error_response(&e),
             };
@@ -472,7 +472,8 @@ async fn route(
             rest @ ..,
         ] if method == Method::POST && !rest.is_empty() => {
             let user = req.extensions().get::<crate::auth::RequestUser>().map(|u| u.0.clone()).unwrap_or_default();
-            let body = match read_raw_body(req).await {
+            let schema = crate::auth::review::schema(rest.last().copied().unwrap_or_default());
+            let body = match read_body(req, schema).await {
                 Ok(b) => b,
                 Err(e) => return error_response(&e),
             };

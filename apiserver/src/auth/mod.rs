@@ -375,7 +375,10 @@ impl Auth {
             Some(Err(e)) => errors.push(e.clone()),
             None => {}
         }
-        if let Some(auth) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        // Like upstream, bearer tokens are looked at only when a token authenticator is
+        // configured; otherwise the header is ignored.
+        let token_auth = !self.tokens.is_empty() || !self.sa_keys.is_empty();
+        if token_auth && let Some(auth) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
             let mut parts = auth.trim().splitn(2, ' ');
             if parts.next().is_some_and(|s| s.eq_ignore_ascii_case("bearer")) {
                 let token = parts.next().unwrap_or("").trim();

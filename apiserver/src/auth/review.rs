@@ -25,6 +25,63 @@ pub const RESOURCES: &[(&str, &str, &str, bool)] = &[
     (AUTHORIZATION, "subjectaccessreviews", "SubjectAccessReview", false),
 ];
 
+use crate::protobuf::{Field, Kind, OBJECT_META};
+
+// Protobuf schemas (field numbers of upstream's generated.proto): kubectl's typed
+// clients send these kinds as protobuf.
+const RESOURCE_ATTRIBUTES: &[Field] = &[
+    (1, "namespace", Kind::Str),
+    (2, "verb", Kind::Str),
+    (3, "group", Kind::Str),
+    (4, "version", Kind::Str),
+    (5, "resource", Kind::Str),
+    (6, "subresource", Kind::Str),
+    (7, "name", Kind::Str),
+];
+const NON_RESOURCE_ATTRIBUTES: &[Field] = &[(1, "path", Kind::Str), (2, "verb", Kind::Str)];
+const SSAR_SPEC: &[Field] = &[
+    (1, "resourceAttributes", Kind::Msg(RESOURCE_ATTRIBUTES)),
+    (2, "nonResourceAttributes", Kind::Msg(NON_RESOURCE_ATTRIBUTES)),
+];
+/// (`extra`, a map of messages, is not decoded from protobuf.)
+const SAR_SPEC: &[Field] = &[
+    (1, "resourceAttributes", Kind::Msg(RESOURCE_ATTRIBUTES)),
+    (2, "nonResourceAttributes", Kind::Msg(NON_RESOURCE_ATTRIBUTES)),
+    (3, "user", Kind::Str),
+    (4, "groups", Kind::RepStr),
+    (6, "uid", Kind::Str),
+];
+const SSRR_SPEC: &[Field] = &[(1, "namespace", Kind::Str)];
+const TOKEN_REVIEW_SPEC: &[Field] = &[(1, "token", Kind::Str), (2, "audiences", Kind::RepStr)];
+const BOUND_OBJECT_REFERENCE: &[Field] =
+    &[(1, "kind", Kind::Str), (2, "apiVersion", Kind::Str), (3, "name", Kind::Str), (4, "uid", Kind::Str)];
+const TOKEN_REQUEST_SPEC: &[Field] = &[
+    (1, "audiences", Kind::RepStr),
+    (3, "boundObjectRef", Kind::Msg(BOUND_OBJECT_REFERENCE)),
+    (4, "expirationSeconds", Kind::Int),
+];
+pub const TOKEN_REQUEST: &[Field] =
+    &[(1, "metadata", Kind::Msg(OBJECT_META)), (2, "spec", Kind::Msg(TOKEN_REQUEST_SPEC))];
+
+/// The protobuf schema of a review resource's request body.
+pub fn schema(resource: &str) -> &'static [Field] {
+    const fn with_spec(spec: &'static [Field]) -> [Field; 2] {
+        [(1, "metadata", Kind::Msg(OBJECT_META)), (2, "spec", Kind::Msg(spec))]
+    }
+    static SSAR: [Field; 2] = with_spec(SSAR_SPEC);
+    static SAR: [Field; 2] = with_spec(SAR_SPEC);
+    static SSRR: [Field; 2] = with_spec(SSRR_SPEC);
+    static TR: [Field; 2] = with_spec(TOKEN_REVIEW_SPEC);
+    static META: [Field; 1] = [(1, "metadata", Kind::Msg(OBJECT_META))];
+    match resource {
+        "selfsubjectaccessreviews" => &SSAR,
+        "subjectaccessreviews" | "localsubjectaccessreviews" => &SAR,
+        "selfsubjectrulesreviews" => &SSRR,
+        "tokenreviews" => &TR,
+        _ => &META,
+    }
+}
+
 fn parse_body(body: &[u8], group: &str, kind: &str) -> Result<Value, ApiError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
