@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::registry::RESOURCES;
+use crate::registry::{GROUPS, Group, GroupVersion, Resource};
 
 /// The Kubernetes version this server implements.
 pub const KUBE_MINOR: &str = "33";
@@ -41,30 +41,86 @@ pub fn api_versions(server_address: &str) -> Value {
     })
 }
 
-/// `/apis`: the named groups (none yet).
+fn group_version(group: &str, version: &str) -> String {
+    if group.is_empty() { version.to_string() } else { format!("{group}/{version}") }
+}
+
+fn group_json(g: &Group) -> Value {
+    let versions: Vec<Value> = g
+        .versions
+        .iter()
+        .map(|v| json!({"groupVersion": group_version(g.name, v.version), "version": v.version}))
+        .collect();
+    json!({"name": g.name, "versions": versions, "preferredVersion": versions[0].clone()})
+}
+
+/// `/apis`: the named groups.
 pub fn api_groups() -> Value {
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+    let groups: Vec<Value> = GROUPS.iter().filter(|g| !g.name.is_empty()).map(|g| group_json(g)).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `/apis/<group>`.
+pub fn api_group(g: &Group) -> Value {
+    let mut v = json!({"kind": "APIGroup", "apiVersion": "v1"});
+    if let (Some(m), Value::Object(body)) = (v.as_object_mut(), group_json(g)) {
+        m.extend(body);
+    }
+    v
+}
+
+/// The legacy `APIResource` entries of a group version: each resource, then its
+/// subresources as `<resource>/<sub>`.
+fn legacy_resources(resources: &[Resource]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for r in resources {
+        let mut v = json!({
+            "name": r.name,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": r.verbs,
+        });
+        if !r.short_names.is_empty() {
+            v["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            v["categories"] = json!(r.categories);
+        }
+        out.push(v);
+        for sub in r.subresources {
+            let (group, version, kind) = sub.response_kind(r);
+            let mut s = json!({
+                "name": format!("{}/{}", r.name, sub.name()),
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": kind,
+                "verbs": sub.verbs(),
+            });
+            if (group, version) != (r.group, r.version) {
+                s["group"] = json!(group);
+                s["version"] = json!(version);
+            }
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// `/api/v1`: the core resources.
 pub fn core_v1_resources() -> Value {
-    let resources: Vec<Value> = RESOURCES
-        .iter()
-        .map(|r| {
-            let mut v = json!({
-                "name": r.name,
-                "singularName": r.singular,
-                "namespaced": r.namespaced,
-                "kind": r.kind,
-                "verbs": r.verbs,
-            });
-            if !r.short_names.is_empty() {
-                v["shortNames"] = json!(r.short_names);
-            }
-            v
-        })
-        .collect();
-    json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": resources})
+    let core = crate::registry::group("").expect("the core group is registered");
+    json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": legacy_resources(core.versions[0].resources)})
+}
+
+/// `/apis/<group>/<version>`.
+pub fn group_version_resources(g: &Group, gv: &GroupVersion) -> Value {
+    json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version(g.name, gv.version),
+        "resources": legacy_resources(gv.resources),
+    })
 }
 
 /// Which aggregated discovery version a request's `Accept` asks for first (None: the
@@ -98,43 +154,71 @@ pub fn aggregated_content_type(version: &str) -> String {
     format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList")
 }
 
-/// `/api` as an `APIGroupDiscoveryList`: the legacy group, unnamed.
-pub fn aggregated_core(version: &str) -> Value {
-    let resources: Vec<Value> = RESOURCES
+fn aggregated_resource(r: &Resource) -> Value {
+    let mut v = json!({
+        "resource": r.name,
+        "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": r.singular,
+        "verbs": r.verbs,
+    });
+    if !r.short_names.is_empty() {
+        v["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        v["categories"] = json!(r.categories);
+    }
+    if !r.subresources.is_empty() {
+        let subs: Vec<Value> = r
+            .subresources
+            .iter()
+            .map(|s| {
+                let (group, version, kind) = s.response_kind(r);
+                json!({
+                    "subresource": s.name(),
+                    "responseKind": {"group": group, "version": version, "kind": kind},
+                    "verbs": s.verbs(),
+                })
+            })
+            .collect();
+        v["subresources"] = json!(subs);
+    }
+    v
+}
+
+fn aggregated_group(g: &Group) -> Value {
+    let versions: Vec<Value> = g
+        .versions
         .iter()
-        .map(|r| {
-            let mut v = json!({
-                "resource": r.name,
-                "responseKind": {"group": "", "version": "v1", "kind": r.kind},
-                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
-                "singularResource": r.singular,
-                "verbs": r.verbs,
-            });
-            if !r.short_names.is_empty() {
-                v["shortNames"] = json!(r.short_names);
-            }
-            v
+        .map(|v| {
+            let resources: Vec<Value> = v.resources.iter().map(aggregated_resource).collect();
+            json!({"version": v.version, "resources": resources, "freshness": "Current"})
         })
         .collect();
+    let mut meta = json!({"creationTimestamp": null});
+    if !g.name.is_empty() {
+        meta = json!({"name": g.name, "creationTimestamp": null});
+    }
+    json!({"metadata": meta, "versions": versions})
+}
+
+fn aggregated_list(version: &str, items: Vec<Value>) -> Value {
     json!({
         "kind": "APIGroupDiscoveryList",
         "apiVersion": format!("apidiscovery.k8s.io/{version}"),
         "metadata": {},
-        "items": [{
-            "metadata": {"creationTimestamp": null},
-            "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
-        }],
+        "items": items,
     })
 }
 
-/// `/apis` as an `APIGroupDiscoveryList` (no named groups yet).
+/// `/api` as an `APIGroupDiscoveryList`: the legacy group, unnamed.
+pub fn aggregated_core(version: &str) -> Value {
+    aggregated_list(version, GROUPS.iter().filter(|g| g.name.is_empty()).map(|g| aggregated_group(g)).collect())
+}
+
+/// `/apis` as an `APIGroupDiscoveryList`: every named group, versions in preference order.
 pub fn aggregated_groups(version: &str) -> Value {
-    json!({
-        "kind": "APIGroupDiscoveryList",
-        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
-        "metadata": {},
-        "items": [],
-    })
+    aggregated_list(version, GROUPS.iter().filter(|g| !g.name.is_empty()).map(|g| aggregated_group(g)).collect())
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
-//! The `apiserver`: the Kubernetes API (core/v1 today) over HTTPS, with its state in
+//! The `apiserver`: the Kubernetes API (the legacy group and named groups) over HTTPS, with its state in
 //! an etcd v3 store (ours or a real etcd), in upstream's key layout and JSON encoding.
 //!
 //! Data path: `server` (TLS, routing, discovery, health, metrics) → `rest` (the generic
-//! registry: metadata, validation, optimistic concurrency, watch translation) driven by
-//! `registry` (the resource table and per-resource strategies) → `storage` (etcd KV
+//! registry: metadata, validation, optimistic concurrency, watch translation; generic
+//! subresources in `subresource`) driven by `registry` (groups, resources and their
+//! strategies, one file per group) → `storage` (etcd KV
 //! and Watch). Errors are `status::ApiError`, rendered as upstream `Status` objects.
 //! The apiserver is stateless: everything it serves comes from the store.
 
@@ -18,6 +19,7 @@ pub mod selector;
 pub mod server;
 pub mod status;
 pub mod storage;
+pub mod subresource;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -116,10 +118,10 @@ async fn count_objects(state: &State) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tick.tick().await;
-        for r in registry::RESOURCES {
+        for r in registry::all() {
             match state.rest.storage.count(r.prefix().as_bytes()).await {
                 Ok(n) => {
-                    let label = server::ResourceLabel { resource: r.name.to_string() };
+                    let label = server::ResourceLabel { resource: r.qualified_name() };
                     state.metrics.storage_objects.get_or_create(&label).set(n);
                 }
                 Err(e) => tracing::debug!(error = %e, resource = r.name, "counting stored objects failed"),
@@ -171,6 +173,29 @@ async fn ensure_system_namespaces(state: &State) {
                     tracing::warn!(error = %e.message, namespace = name, "creating system namespace failed");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
+                    continue 'retry;
+                }
+            }
+        }
+        // The objects the apiserver keeps (system priority classes, ...).
+        for (res, ns, body) in registry::bootstrap_objects() {
+            let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            match state.rest.get(res, ns, &name).await {
+                Ok(_) => continue,
+                Err(e) if e.code == 404 => {}
+                Err(e) => {
+                    tracing::warn!(error = %e.message, resource = res.name, name, "reading a system object failed");
+                    tokio::time::sleep(delay).await;
+                    continue 'retry;
+                }
+            }
+            let mut ctx = rest::WriteContext::default();
+            match state.rest.create(res, ns, body.to_string().as_bytes(), &mut ctx).await {
+                Ok(_) => tracing::info!(resource = res.name, name, "created system object"),
+                Err(e) if e.reason == "AlreadyExists" => {}
+                Err(e) => {
+                    tracing::warn!(error = %e.message, resource = res.name, name, "creating a system object failed");
+                    tokio::time::sleep(delay).await;
                     continue 'retry;
                 }
             }

@@ -19,6 +19,15 @@ pub enum Kind {
     /// A `*bool`: present means set, false included.
     OptBool,
     Int,
+    /// An int that is written whenever set (a `*int32`, or a non-pointer field JSON
+    /// always shows): zero is kept.
+    OptInt,
+    /// `intstr.IntOrString`: `{type, intVal, strVal}`, a number or a string in JSON.
+    IntOrStr,
+    /// `resource.Quantity`: `{string}`, a string in JSON.
+    Quantity,
+    /// `map<string, Quantity>` (a `ResourceList`).
+    MapQuantity,
     /// Bytes, base64 in JSON.
     Bytes,
     /// `metav1.Time`: `{seconds, nanos}`, RFC 3339 in JSON.
@@ -74,7 +83,7 @@ pub const SECRET: &[Field] = &[
     (5, "immutable", Kind::OptBool),
 ];
 
-const OBJECT_REFERENCE: &[Field] = &[
+pub const OBJECT_REFERENCE: &[Field] = &[
     (1, "kind", Kind::Str),
     (2, "namespace", Kind::Str),
     (3, "name", Kind::Str),
@@ -227,6 +236,22 @@ pub fn message(b: &[u8], schema: &[Field]) -> Result<Map<String, Value>, DecodeE
             (Kind::Bool | Kind::OptBool, Wire::Varint(v)) => {
                 out.insert(name, json!(v != 0));
             }
+            (Kind::OptInt, Wire::Varint(v)) => {
+                out.insert(name, json!(v as i64));
+            }
+            (Kind::IntOrStr, Wire::Len(x)) => {
+                let m = message(x, &[(1, "type", Kind::Int), (2, "intVal", Kind::OptInt), (3, "strVal", Kind::Str)])?;
+                let v = if m.get("type").and_then(Value::as_i64) == Some(1) {
+                    m.get("strVal").cloned().unwrap_or_else(|| json!(""))
+                } else {
+                    m.get("intVal").cloned().unwrap_or_else(|| json!(0))
+                };
+                out.insert(name, v);
+            }
+            (Kind::Quantity, Wire::Len(x)) => {
+                let m = message(x, &[(1, "string", Kind::Str)])?;
+                out.insert(name, m.get("string").cloned().unwrap_or_else(|| json!("0")));
+            }
             (Kind::Int, Wire::Varint(v)) => {
                 out.insert(name, json!(v as i64));
             }
@@ -251,10 +276,13 @@ pub fn message(b: &[u8], schema: &[Field]) -> Result<Map<String, Value>, DecodeE
                     a.push(v);
                 }
             }
-            (Kind::MapStr | Kind::MapBytes, Wire::Len(x)) => {
+            (Kind::MapStr | Kind::MapBytes | Kind::MapQuantity, Wire::Len(x)) => {
                 let (k, v) = map_entry(x)?;
                 let v = match kind {
                     Kind::MapStr => json!(utf8(v)?),
+                    Kind::MapQuantity => {
+                        message(v, &[(1, "string", Kind::Str)])?.remove("string").unwrap_or(json!("0"))
+                    }
                     _ => json!(base64::engine::general_purpose::STANDARD.encode(v)),
                 };
                 let e = out.entry(name).or_insert_with(|| json!({}));

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
-use crate::registry::{self, Resource};
+use crate::registry::{self, Resource, Subresource};
 use crate::selector::LabelSelector;
 use crate::status::{ApiError, FieldError};
 use crate::storage::{Storage, StorageError, WatchEvent};
@@ -90,7 +90,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A field selector term on `metadata.name` / `metadata.namespace`.
+/// A field selector term; `field` is the JSON path of the value it tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldTerm {
     field: String,
@@ -111,28 +111,60 @@ pub fn parse_field_selector(resource: &Resource, s: &str) -> Result<Vec<FieldTer
             return Err(ApiError::bad_request(format!("invalid selector: '{s}'; can't understand '{part}'")));
         };
         let field = field.trim();
-        let supported = field == "metadata.name" || (resource.namespaced && field == "metadata.namespace");
-        if !supported {
-            return Err(ApiError::bad_request(format!("field label not supported: {field}")));
-        }
-        terms.push(FieldTerm { field: field.into(), value: value.trim().into(), equal });
+        let path = match field {
+            "metadata.name" => "metadata.name",
+            "metadata.namespace" if resource.namespaced => "metadata.namespace",
+            f => match resource.field_selectors.iter().find(|(name, _)| *name == f) {
+                Some((_, path)) => path,
+                None => return Err(ApiError::bad_request(format!("field label not supported: {field}"))),
+            },
+        };
+        terms.push(FieldTerm { field: path.into(), value: value.trim().into(), equal });
     }
     Ok(terms)
 }
 
 fn fields_match(terms: &[FieldTerm], obj: &Value) -> bool {
-    terms.iter().all(|t| {
-        let key = t.field.trim_start_matches("metadata.");
-        let actual = obj["metadata"][key].as_str().unwrap_or("");
-        (actual == t.value) == t.equal
-    })
+    terms.iter().all(|t| (registry::field_value(obj, &t.field) == t.value) == t.equal)
+}
+
+/// Upstream's details of an error about a resource of a named group: `kind` is the
+/// plain resource (or Kind), `group` the group, the message uses the qualified name.
+fn in_group(mut e: ApiError, resource: &Resource, kind: &str) -> ApiError {
+    if !resource.group.is_empty()
+        && let Some(d) = e.details.as_mut().and_then(Value::as_object_mut)
+    {
+        let causes = d.shift_remove("causes");
+        d.insert("group".into(), json!(resource.group));
+        d.insert("kind".into(), json!(kind));
+        if let Some(c) = causes {
+            d.insert("causes".into(), c);
+        }
+    }
+    e
+}
+
+pub fn not_found(resource: &Resource, name: &str) -> ApiError {
+    in_group(ApiError::not_found(&resource.qualified_name(), name), resource, resource.name)
+}
+
+pub fn already_exists(resource: &Resource, name: &str) -> ApiError {
+    in_group(ApiError::already_exists(&resource.qualified_name(), name), resource, resource.name)
+}
+
+pub fn conflict(resource: &Resource, name: &str) -> ApiError {
+    in_group(ApiError::conflict(&resource.qualified_name(), name), resource, resource.name)
+}
+
+pub fn invalid(resource: &Resource, name: &str, errs: &[FieldError]) -> ApiError {
+    in_group(ApiError::invalid(&resource.group_kind(), name, errs), resource, resource.kind)
 }
 
 fn storage_error(resource: &Resource, name: &str, e: StorageError) -> ApiError {
     match e {
-        StorageError::NotFound => ApiError::not_found(resource.name, name),
-        StorageError::AlreadyExists => ApiError::already_exists(resource.name, name),
-        StorageError::Conflict => ApiError::conflict(resource.name, name),
+        StorageError::NotFound => not_found(resource, name),
+        StorageError::AlreadyExists => already_exists(resource, name),
+        StorageError::Conflict => conflict(resource, name),
         StorageError::Compacted { requested, current } => {
             ApiError::gone(format!("too old resource version: {requested} ({current})"))
         }
@@ -276,10 +308,11 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
     let Some(map) = obj.as_object_mut() else {
         return Err(ApiError::bad_request("couldn't get version/kind; json parse error: not an object"));
     };
-    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("v1").to_string();
-    if api_version != "v1" {
+    let expected = resource.api_version();
+    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or(&expected).to_string();
+    if api_version != expected {
         return Err(ApiError::bad_request(format!(
-            "the API version in the data ({api_version}) does not match the expected API version (v1)"
+            "the API version in the data ({api_version}) does not match the expected API version ({expected})"
         )));
     }
     let kind = map.get("kind").and_then(Value::as_str).unwrap_or(resource.kind).to_string();
@@ -289,13 +322,17 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
             resource.kind
         )));
     }
-    map.insert("apiVersion".into(), json!("v1"));
+    map.insert("apiVersion".into(), json!(expected));
     map.insert("kind".into(), json!(resource.kind));
     if !map.get("metadata").is_some_and(Value::is_object) {
         map.insert("metadata".into(), json!({}));
     }
     let decoded = (resource.decode)(&obj).map_err(|e| {
-        ApiError::bad_request(format!("{k} in version \"v1\" cannot be handled as a {k}: {e}", k = resource.kind))
+        ApiError::bad_request(format!(
+            "{k} in version \"{v}\" cannot be handled as a {k}: {e}",
+            k = resource.kind,
+            v = resource.version
+        ))
     })?;
     let mut unknown = Vec::new();
     unknown_fields(&obj, &decoded, "", &mut unknown);
@@ -305,9 +342,10 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
         match ctx.field_validation {
             FieldValidation::Strict => {
                 return Err(ApiError::bad_request(format!(
-                    "{k} in version \"v1\" cannot be handled as a {k}: strict decoding error: {}",
+                    "{k} in version \"{v}\" cannot be handled as a {k}: strict decoding error: {}",
                     texts.join(", "),
-                    k = resource.kind
+                    k = resource.kind,
+                    v = resource.version
                 )));
             }
             FieldValidation::Warn => ctx.warnings.extend(texts),
@@ -339,7 +377,27 @@ fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
     let name = name_of(obj);
     let mut errs: Vec<FieldError> = registry::validate_name(resource.name_rule, name);
     errs.extend((resource.validate)(obj));
-    if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid(resource.kind, name, &errs)) }
+    if errs.is_empty() { Ok(()) } else { Err(invalid(resource, name, &errs)) }
+}
+
+/// What an update writes: the whole object (whose status, where a status subresource
+/// exists, is kept as stored), or only the status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Main,
+    Status,
+    /// The server's own write (e.g. a binding): spec and status as given, without the
+    /// update checks clients are held to.
+    System,
+}
+
+/// Everything but metadata and status: what a generation counts changes of.
+fn spec_of(o: &Value) -> Value {
+    let mut m = o.as_object().cloned().unwrap_or_default();
+    for f in ["metadata", "status", "kind", "apiVersion"] {
+        m.shift_remove(f);
+    }
+    Value::Object(m)
 }
 
 /// The generic store for every resource.
@@ -363,7 +421,7 @@ impl Rest {
                         reason: "Forbidden",
                         message: format!(
                             "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                            resource.name
+                            resource.qualified_name()
                         ),
                         details: Some(json!({
                             "name": name,
@@ -437,7 +495,7 @@ impl Rest {
             (true, false) => generate_name(&generate),
             (true, true) => {
                 let err = FieldError::required("metadata.name", "name or generateName is required");
-                return Err(ApiError::invalid(resource.kind, "", &[err]));
+                return Err(invalid(resource, "", &[err]));
             }
         };
         meta.insert("name".into(), json!(name));
@@ -445,6 +503,15 @@ impl Rest {
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
         for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
             meta.shift_remove(f);
+        }
+        if resource.generation {
+            meta.insert("generation".into(), json!(1));
+        }
+        if resource.has(Subresource::Status)
+            && let Some(m) = obj.as_object_mut()
+        {
+            // The status is the controllers' to write, through the status subresource.
+            m.shift_remove("status");
         }
         (resource.prepare_for_create)(&mut obj);
         validate(resource, &obj)?;
@@ -476,7 +543,7 @@ impl Rest {
         let key = resource.key(ns, name);
         match self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))? {
             Some(kv) => Ok(with_rv(decode_stored(resource, &kv.value)?, kv.mod_revision)),
-            None => Err(ApiError::not_found(resource.name, name)),
+            None => Err(not_found(resource, name)),
         }
     }
 
@@ -533,7 +600,7 @@ impl Rest {
         }
         Ok(json!({
             "kind": format!("{}List", resource.kind),
-            "apiVersion": "v1",
+            "apiVersion": resource.api_version(),
             "metadata": meta,
             "items": items,
         }))
@@ -542,6 +609,19 @@ impl Rest {
     pub async fn update(
         &self,
         resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        self.update_as(resource, Target::Main, ns, name, body, ctx).await
+    }
+
+    /// An update of the main resource or of its status subresource.
+    pub async fn update_as(
+        &self,
+        resource: &Resource,
+        target: Target,
         ns: Option<&str>,
         name: &str,
         body: &[u8],
@@ -556,8 +636,8 @@ impl Rest {
         }
         let precondition = match obj["metadata"]["resourceVersion"].as_str() {
             Some(rv) if !rv.is_empty() => Some(parse_rv(rv).map_err(|_| {
-                ApiError::invalid(
-                    resource.kind,
+                invalid(
+                    resource,
                     name,
                     &[FieldError::invalid("metadata.resourceVersion", rv, "must be a valid resource version")],
                 )
@@ -567,9 +647,9 @@ impl Rest {
         let key = resource.key(ns, name);
         for _ in 0..UPDATE_RETRIES {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
-            let Some(current) = current else { return Err(ApiError::not_found(resource.name, name)) };
+            let Some(current) = current else { return Err(not_found(resource, name)) };
             if precondition.is_some_and(|rv| rv != current.mod_revision) {
-                return Err(ApiError::conflict(resource.name, name));
+                return Err(conflict(resource, name));
             }
             let old = decode_stored(resource, &current.value)?;
             let mut new = obj.clone();
@@ -582,11 +662,37 @@ impl Rest {
                 };
             }
             meta.shift_remove("resourceVersion");
+            match target {
+                Target::Main if resource.has(Subresource::Status) => match old.get("status") {
+                    Some(st) => new["status"] = st.clone(),
+                    None => {
+                        new.as_object_mut().map(|m| m.shift_remove("status"));
+                    }
+                },
+                Target::Main | Target::System => {}
+                Target::Status => {
+                    // Only the status (and metadata) change through the status subresource.
+                    let mut merged = old.clone();
+                    merged["metadata"] = new["metadata"].clone();
+                    match new.get("status") {
+                        Some(st) => merged["status"] = st.clone(),
+                        None => {
+                            merged.as_object_mut().map(|m| m.shift_remove("status"));
+                        }
+                    }
+                    new = merged;
+                }
+            }
+            if resource.generation {
+                let gen_of = |o: &Value| o["metadata"]["generation"].as_i64().unwrap_or(0);
+                let spec_changed = spec_of(&new) != spec_of(&old);
+                new["metadata"]["generation"] = json!(gen_of(&old) + i64::from(spec_changed));
+            }
             (resource.prepare_for_update)(&mut new, &old);
             validate(resource, &new)?;
-            let errs = (resource.validate_update)(&new, &old);
+            let errs = if target == Target::System { Vec::new() } else { (resource.validate_update)(&new, &old) };
             if !errs.is_empty() {
-                return Err(ApiError::invalid(resource.kind, name, &errs));
+                return Err(invalid(resource, name, &errs));
             }
             validate_finalizers_update(resource, &new, &old)?;
             if new == old || ctx.dry_run {
@@ -612,7 +718,7 @@ impl Rest {
                 Err(e) => return Err(storage_error(resource, name, e)),
             }
         }
-        Err(ApiError::conflict(resource.name, name))
+        Err(conflict(resource, name))
     }
 
     /// PATCH in one of the three formats (`media` is the request's media type). The
@@ -621,6 +727,21 @@ impl Rest {
     pub async fn patch(
         &self,
         resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        media: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        self.patch_as(resource, Target::Main, ns, name, media, body, ctx).await
+    }
+
+    /// PATCH of the main resource or of its status subresource.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch_as(
+        &self,
+        resource: &Resource,
+        target: Target,
         ns: Option<&str>,
         name: &str,
         media: &str,
@@ -650,12 +771,12 @@ impl Rest {
                 other => return Err(ApiError::unsupported_media_type(other)),
             };
             let body = serde_json::to_vec(&patched).unwrap_or_default();
-            match self.update(resource, ns, name, &body, ctx).await {
+            match self.update_as(resource, target, ns, name, &body, ctx).await {
                 Err(e) if e.reason == "Conflict" && !pinned => continue,
                 r => return r,
             }
         }
-        Err(ApiError::conflict(resource.name, name))
+        Err(conflict(resource, name))
     }
 
     pub async fn delete(
@@ -679,7 +800,7 @@ impl Rest {
         let key = resource.key(ns, name);
         for _ in 0..UPDATE_RETRIES {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
-            let Some(current) = current else { return Err(ApiError::not_found(resource.name, name)) };
+            let Some(current) = current else { return Err(not_found(resource, name)) };
             let old = decode_stored(resource, &current.value)?;
             let uid = old["metadata"]["uid"].as_str().unwrap_or("").to_string();
             if let Some(want) = &pre_uid
@@ -750,20 +871,20 @@ impl Rest {
                         "apiVersion": "v1",
                         "metadata": {},
                         "status": "Success",
-                        "details": {"name": name, "kind": resource.name, "uid": uid},
+                        "details": details(resource, name, &uid),
                     }));
                 }
                 Err(StorageError::Conflict) => continue,
                 Err(e) => return Err(storage_error(resource, name, e)),
             }
         }
-        Err(ApiError::conflict(resource.name, name))
+        Err(conflict(resource, name))
     }
 
     /// Until namespace finalization (Terminating, the namespace controller) exists, a
     /// deleted namespace takes its objects with it at once.
     async fn delete_namespace_contents(&self, ns: &str) {
-        for r in registry::RESOURCES.iter().filter(|r| r.namespaced) {
+        for r in registry::all().filter(|r| r.namespaced) {
             if let Err(e) = self.storage.delete_prefix(r.namespace_prefix(ns).as_bytes()).await {
                 tracing::warn!(error = %e, namespace = ns, resource = r.name, "deleting namespace contents failed");
             }
@@ -819,7 +940,7 @@ impl Rest {
                 .map(|o| {
                     let mut ordered = Map::new();
                     ordered.insert("kind".into(), json!(resource.kind));
-                    ordered.insert("apiVersion".into(), json!("v1"));
+                    ordered.insert("apiVersion".into(), json!(resource.api_version()));
                     if let Some(m) = o.as_object() {
                         ordered.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
                     }
@@ -829,7 +950,7 @@ impl Rest {
             if opts.send_initial_events == Some(true) {
                 initial.push(json!({"type": "BOOKMARK", "object": {
                     "kind": resource.kind,
-                    "apiVersion": "v1",
+                    "apiVersion": resource.api_version(),
                     "metadata": {
                         "resourceVersion": list_rv.to_string(),
                         "annotations": {"k8s.io/initial-events-end": "true"},
@@ -903,10 +1024,19 @@ impl Rest {
         }
         Ok(json!({
             "kind": format!("{}List", resource.kind),
-            "apiVersion": "v1",
+            "apiVersion": resource.api_version(),
             "metadata": {"resourceVersion": list["metadata"]["resourceVersion"].clone()},
             "items": deleted,
         }))
+    }
+}
+
+/// The details of a successful delete's `Status`.
+fn details(resource: &Resource, name: &str, uid: &str) -> Value {
+    if resource.group.is_empty() {
+        json!({"name": name, "kind": resource.name, "uid": uid})
+    } else {
+        json!({"name": name, "group": resource.group, "kind": resource.name, "uid": uid})
     }
 }
 
@@ -961,7 +1091,7 @@ fn validate_finalizers_update(resource: &Resource, new: &Value, old: &Value) -> 
             "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{list}}}"
         ),
     };
-    Err(ApiError::invalid(resource.kind, name_of(new), &[err]))
+    Err(invalid(resource, name_of(new), &[err]))
 }
 
 /// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run).

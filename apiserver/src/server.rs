@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::registry::{self, Resource};
+use crate::registry::{self, Resource, Subresource};
 use crate::rest::{self, ListOptions, Rest, WriteContext};
 use crate::status::ApiError;
 use crate::{discovery, storage::Storage};
@@ -240,32 +240,41 @@ fn error_response(e: &ApiError) -> Response<Body> {
 /// What a request is, for metrics and logs.
 struct RequestInfo {
     verb: &'static str,
+    group: &'static str,
+    version: &'static str,
     resource: String,
+    subresource: &'static str,
     scope: &'static str,
 }
 
-/// A parsed REST path under `/api/v1`.
+/// A parsed REST path under `/api/v1` or `/apis/<group>/<version>`.
 struct RestPath {
     resource: &'static Resource,
     namespace: Option<String>,
     name: Option<String>,
+    subresource: Option<Subresource>,
 }
 
-fn parse_rest_path(segs: &[&str]) -> Result<RestPath, ApiError> {
+fn parse_rest_path(group: &str, version: &str, segs: &[&str]) -> Result<RestPath, ApiError> {
     let (ns, rest): (Option<String>, &[&str]) = match segs {
         ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some((*ns).to_string()), rest),
         _ => (None, segs),
     };
-    let (res, name) = match rest {
-        [res] => (*res, None),
-        [res, name] => (*res, Some((*name).to_string())),
+    let (res, name, sub) = match rest {
+        [res] => (*res, None, None),
+        [res, name] => (*res, Some((*name).to_string()), None),
+        [res, name, sub] => (*res, Some((*name).to_string()), Some(*sub)),
         _ => return Err(ApiError::no_route()),
     };
-    let resource = registry::find(res).ok_or_else(ApiError::no_route)?;
+    let resource = registry::lookup(group, version, res).ok_or_else(ApiError::no_route)?;
     if ns.is_some() && !resource.namespaced {
         return Err(ApiError::no_route());
     }
-    Ok(RestPath { resource, namespace: ns, name })
+    let subresource = match sub {
+        None => None,
+        Some(s) => Some(Subresource::parse(s).filter(|s| resource.has(*s)).ok_or_else(ApiError::no_route)?),
+    };
+    Ok(RestPath { resource, namespace: ns, name, subresource })
 }
 
 /// Reads a request body, at most [`MAX_BODY`] bytes.
@@ -359,7 +368,8 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>, identity: &crate:
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
-    let mut info = RequestInfo { verb: "get", resource: String::new(), scope: "" };
+    let mut info =
+        RequestInfo { verb: "get", group: "", version: "", resource: String::new(), subresource: "", scope: "" };
     let span = tracing::debug_span!("request", %method, path, user = tracing::field::Empty);
     let filtered = crate::auth::filter(
         &state.auth,
@@ -390,20 +400,20 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>, identity: &crate:
                 v => v.to_ascii_uppercase(),
             },
             dry_run: String::new(),
-            group: String::new(),
-            version: "v1".into(),
+            group: info.group.into(),
+            version: info.version.into(),
             resource: info.resource.clone(),
-            subresource: String::new(),
+            subresource: info.subresource.into(),
             scope: info.scope.into(),
             component: "apiserver".into(),
         };
         let rl = RequestLabels {
             verb: dl.verb.clone(),
             dry_run: String::new(),
-            group: String::new(),
-            version: "v1".into(),
+            group: dl.group.clone(),
+            version: dl.version.clone(),
             resource: dl.resource.clone(),
-            subresource: String::new(),
+            subresource: dl.subresource.clone(),
             scope: dl.scope.clone(),
             component: "apiserver".into(),
             code,
@@ -450,6 +460,17 @@ async fn route(
             resp
         }
         ["api", "v1"] => json_response(StatusCode::OK, &discovery::core_v1_resources()),
+        ["apis", group] => match registry::group(group).filter(|g| !g.name.is_empty()) {
+            Some(g) => json_response(StatusCode::OK, &discovery::api_group(g)),
+            None => error_response(&ApiError::no_route()),
+        },
+        ["apis", group, version] => match registry::group(group).filter(|g| !g.name.is_empty()) {
+            Some(g) => match g.versions.iter().find(|v| v.version == *version) {
+                Some(gv) => json_response(StatusCode::OK, &discovery::group_version_resources(g, gv)),
+                None => error_response(&ApiError::no_route()),
+            },
+            None => error_response(&ApiError::no_route()),
+        },
         ["metrics"] => {
             let r = component_base::admin::encode_metrics(&state.metrics.registry);
             full(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK), r.content_type, r.body)
@@ -470,7 +491,10 @@ async fn route(
             group @ (crate::auth::review::AUTHENTICATION | crate::auth::review::AUTHORIZATION),
             "v1",
             rest @ ..,
-        ] if method == Method::POST && !rest.is_empty() => {
+        ] if !rest.is_empty() => {
+            if method != Method::POST {
+                return error_response(&ApiError::method_not_allowed());
+            }
             let user = req.extensions().get::<crate::auth::RequestUser>().map(|u| u.0.clone()).unwrap_or_default();
             let schema = crate::auth::review::schema(rest.last().copied().unwrap_or_default());
             let body = match read_body(req, schema).await {
@@ -483,11 +507,18 @@ async fn route(
                 None => error_response(&ApiError::no_route()),
             }
         }
-        ["api", "v1", rest @ ..] => {
-            let rp = match parse_rest_path(rest) {
+        ["api", "v1", rest @ ..] | ["apis", _, _, rest @ ..] => {
+            let (group, version) = match segs.as_slice() {
+                ["apis", g, v, ..] => (*g, *v),
+                _ => ("", "v1"),
+            };
+            let rp = match parse_rest_path(group, version, rest) {
                 Ok(rp) => rp,
                 Err(e) => return error_response(&e),
             };
+            info.group = rp.resource.group;
+            info.version = rp.resource.version;
+            info.subresource = rp.subresource.map_or("", Subresource::name);
             info.resource = rp.resource.name.to_string();
             info.scope = match (&rp.name, &rp.namespace) {
                 (Some(_), _) => "resource",
@@ -520,6 +551,35 @@ async fn rest_call(
         Shape::Table => json_response(code, &to_table(res, &v, list)),
         Shape::Metadata => json_response(code, &to_metadata(&v, list)),
     };
+    if let (Some(sub), Some(name)) = (rp.subresource, &rp.name) {
+        if res.namespaced && ns.is_none() {
+            return Err(ApiError::no_route());
+        }
+        let mut ctx = WriteContext::from_query(query)?;
+        let (verb, obj, code) = match (sub, method) {
+            (Subresource::Binding, &Method::POST) => {
+                let body = read_body(req, crate::registry::proto::BINDING).await?;
+                ("create", rest.bind(res, ns, name, &body, &mut ctx).await?, StatusCode::CREATED)
+            }
+            (Subresource::Binding, _) => return Err(ApiError::method_not_allowed()),
+            (_, &Method::GET) => ("get", rest.get_subresource(res, sub, ns, name).await?, StatusCode::OK),
+            (_, &Method::PUT) => {
+                let schema = if sub == Subresource::Scale { crate::registry::proto::SCALE } else { res.proto };
+                let body = read_body(req, schema).await?;
+                ("update", rest.update_subresource(res, sub, ns, name, &body, &mut ctx).await?, StatusCode::OK)
+            }
+            (_, &Method::PATCH) => {
+                let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let body = read_raw_body(req).await?;
+                ("patch", rest.patch_subresource(res, sub, ns, name, &media, &body, &mut ctx).await?, StatusCode::OK)
+            }
+            _ => return Err(ApiError::method_not_allowed()),
+        };
+        info.verb = verb;
+        let resp = if sub == Subresource::Status { render(obj, code, false) } else { json_response(code, &obj) };
+        return Ok(with_warnings(resp, &ctx));
+    }
     match (method, &rp.name) {
         (&Method::GET, None) => {
             let opts = ListOptions::parse(query)?;
@@ -611,22 +671,20 @@ fn partial_metadata(obj: &Value) -> Value {
 
 /// A `meta.k8s.io/v1` Table of one object or a list, with the resource's columns.
 fn to_table(res: &Resource, v: &Value, list: bool) -> Value {
-    let mut cols = vec![serde_json::json!({
-        "name": "Name", "type": "string", "format": "name", "priority": 0,
-        "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
-    })];
-    for (name, ty, desc) in res.columns {
-        cols.push(serde_json::json!({"name": name, "type": ty, "format": "", "description": desc, "priority": 0}));
-    }
+    let cols: Vec<Value> = res
+        .columns
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name, "type": c.ty, "format": c.format, "description": c.description, "priority": c.priority,
+            })
+        })
+        .collect();
     let objects: Vec<&Value> =
         if list { v["items"].as_array().map(|a| a.iter().collect()).unwrap_or_default() } else { vec![v] };
     let rows: Vec<Value> = objects
         .into_iter()
-        .map(|o| {
-            let mut cells = vec![o["metadata"]["name"].clone()];
-            cells.extend((res.cells)(o));
-            serde_json::json!({"cells": cells, "object": partial_metadata(o)})
-        })
+        .map(|o| serde_json::json!({"cells": (res.cells)(o), "object": partial_metadata(o)}))
         .collect();
     let mut meta = serde_json::json!({});
     if list {

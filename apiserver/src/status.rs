@@ -22,6 +22,41 @@ impl FieldError {
         }
     }
 
+    /// `Invalid value` of a non-string value (numbers print bare, as Go's `%v` does).
+    pub fn invalid_value(field: &str, value: &Value, detail: &str) -> FieldError {
+        FieldError {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: format!("{field}: Invalid value: {value}: {detail}"),
+        }
+    }
+
+    pub fn forbidden(field: &str, detail: &str) -> FieldError {
+        FieldError {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: format!("{field}: Forbidden: {detail}"),
+        }
+    }
+
+    /// `Unsupported value: "x": supported values: "a", "b"`.
+    pub fn not_supported(field: &str, value: &str, supported: &[&str]) -> FieldError {
+        let list = supported.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+        FieldError {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            message: format!("{field}: Unsupported value: {value:?}: supported values: {list}"),
+        }
+    }
+
+    pub fn duplicate(field: &str, value: &Value) -> FieldError {
+        FieldError {
+            reason: "FieldValueDuplicate",
+            field: field.into(),
+            message: format!("{field}: Duplicate value: {value}"),
+        }
+    }
+
     pub fn required(field: &str, detail: &str) -> FieldError {
         let message = if detail.is_empty() {
             format!("{field}: Required value")

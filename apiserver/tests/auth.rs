@@ -66,13 +66,15 @@ fn curl_as(api: &ApiServer, pki: &ClusterPki, path: &str, opts: &[&str]) -> (u16
     (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::String(body.into())))
 }
 
-fn etcdctl_put(etcd: &Etcd, key: &str, value: &Value) {
+fn etcdctl_get(etcd: &Etcd, key: &str) -> Value {
     let out = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
-        .args(["--endpoints", &etcd.endpoint, "put", key, &value.to_string()])
+        .args(["--endpoints", &etcd.endpoint, "get", key, "--print-value-only"])
         .output()
         .expect("etcdctl (Debian etcd-client) must be installed");
-    assert!(out.status.success(), "etcdctl put: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "etcdctl get: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{key}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn whoami(kc: &Path) -> Vec<(String, String)> {
@@ -145,22 +147,22 @@ fn scenario(backend: Backend) {
     let can = kubectl(&api, &["auth", "can-i", "list", "configmaps", "--as", "bob"]);
     assert_eq!((can.code, can.stdout.trim()), (1, "no"));
 
-    // A Role and RoleBinding (written in upstream's storage layout) allow it.
-    etcdctl_put(
-        &etcd,
-        "/registry/roles/default/cm-reader",
-        &json!({"kind": "Role", "apiVersion": "rbac.authorization.k8s.io/v1",
-            "metadata": {"name": "cm-reader", "namespace": "default", "uid": "r-1"},
-            "rules": [{"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["configmaps"]}]}),
+    // A Role and RoleBinding allow it (stored in upstream's key layout).
+    assert_eq!(
+        ok(kubectl(&api, &["create", "role", "cm-reader", "--verb=get,list,watch", "--resource=configmaps"]), "role")
+            .trim(),
+        "role.rbac.authorization.k8s.io/cm-reader created"
     );
-    etcdctl_put(
-        &etcd,
-        "/registry/rolebindings/default/bob-reads",
-        &json!({"kind": "RoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1",
-            "metadata": {"name": "bob-reads", "namespace": "default", "uid": "rb-1"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm-reader"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]}),
+    ok(kubectl(&api, &["create", "rolebinding", "bob-reads", "--role=cm-reader", "--user=bob"]), "rolebinding");
+    let stored = etcdctl_get(&etcd, "/registry/rolebindings/default/bob-reads");
+    assert_eq!(
+        stored["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm-reader"})
     );
+    assert_eq!(etcdctl_get(&etcd, "/registry/roles/default/cm-reader")["rules"][0]["resources"], json!(["configmaps"]));
+    let wide = ok(kubectl(&api, &["get", "rolebinding", "bob-reads", "-o", "wide"]), "get rolebinding");
+    let row: Vec<&str> = wide.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!((row[0], row[1], row[3]), ("bob-reads", "Role/cm-reader", "bob"), "{wide}");
     ok(kubectl(&api, &["create", "configmap", "shared", "--from-literal=a=b"]), "create cm");
     let got = ok(kubectl_with(&bob, &["get", "configmaps", "-o", "name"]), "bob lists configmaps");
     assert!(got.contains("configmap/shared"), "{got}");
@@ -173,14 +175,7 @@ fn scenario(backend: Backend) {
     let list = ok(kubectl_with(&bob, &["auth", "can-i", "--list"]), "can-i --list");
     assert!(list.lines().any(|l| l.starts_with("configmaps ") && l.contains("[get list watch]")), "{list}");
     // A binding to a missing role: upstream's reason after the message.
-    etcdctl_put(
-        &etcd,
-        "/registry/rolebindings/default/dangling",
-        &json!({"kind": "RoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1",
-            "metadata": {"name": "dangling", "namespace": "default", "uid": "rb-2"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "nope"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]}),
-    );
+    ok(kubectl(&api, &["create", "rolebinding", "dangling", "--role=nope", "--user=bob"]), "dangling binding");
     let denied = kubectl_with(&bob, &["delete", "configmap", "shared"]);
     assert!(
         denied.stderr.contains(
@@ -201,8 +196,38 @@ fn scenario(backend: Backend) {
     assert!(field(&me, "Extra: authentication.kubernetes.io/credential-id").starts_with("[JTI="), "{me:?}");
     let denied = kubectl_with(&sa, &["get", "configmaps"]);
     assert!(
-        denied.stderr.contains(r#"User "system:serviceaccount:default:builder" cannot list resource "configmaps""#)
+        denied.stderr.contains(r#"User "system:serviceaccount:default:builder" cannot list resource "configmaps""#),
+        "{}",
+        denied.stderr
     );
+    // A ClusterRole and ClusterRoleBinding for the service account.
+    ok(
+        kubectl(&api, &["create", "clusterrole", "ns-reader", "--verb=get,list", "--resource=namespaces"]),
+        "clusterrole",
+    );
+    let denied = kubectl_with(&sa, &["get", "namespaces"]);
+    assert!(
+        denied.stderr.contains(r#"cannot list resource "namespaces" in API group "" at the cluster scope"#),
+        "{}",
+        denied.stderr
+    );
+    ok(
+        kubectl(
+            &api,
+            &[
+                "create",
+                "clusterrolebinding",
+                "builder-ns",
+                "--clusterrole=ns-reader",
+                "--serviceaccount=default:builder",
+            ],
+        ),
+        "clusterrolebinding",
+    );
+    assert!(ok(kubectl_with(&sa, &["get", "namespaces"]), "sa lists namespaces").contains("kube-system"));
+    let wide = ok(kubectl(&api, &["get", "clusterrolebinding", "builder-ns", "-o", "wide"]), "crb wide");
+    assert!(wide.lines().nth(1).unwrap().ends_with("default/builder"), "{wide}");
+    assert!(wide.lines().nth(1).unwrap().contains("ClusterRole/ns-reader"), "{wide}");
     // TokenReview says the same.
     let review = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}});
     let (code, out) = api.curl(&[
@@ -261,6 +286,51 @@ fn scenario(backend: Backend) {
     );
     assert_eq!((code, &body), (401, &unauthorized));
 
+    // The bootstrap policy: cluster-admin for system:masters, aggregated admin/edit/view.
+    let crb = ok(kubectl(&api, &["get", "clusterrolebinding", "cluster-admin", "-o", "wide"]), "cluster-admin");
+    assert!(
+        crb.lines().nth(1).unwrap().contains("ClusterRole/cluster-admin") && crb.contains("system:masters"),
+        "{crb}"
+    );
+    let view: Value =
+        serde_json::from_str(&ok(kubectl(&api, &["get", "clusterrole", "view", "-o", "json"]), "view")).unwrap();
+    assert_eq!(view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"], "true");
+    assert!(
+        view["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resources"].as_array().unwrap().contains(&json!("configmaps")))
+    );
+    // Binding edit in a namespace lets alice (group devs) write there, but not RBAC.
+    ok(kubectl(&api, &["create", "namespace", "team"]), "ns");
+    ok(
+        kubectl(&api, &["create", "rolebinding", "devs-edit", "-n", "team", "--clusterrole=edit", "--group=devs"]),
+        "rb",
+    );
+    ok(kubectl_with(&alice, &["create", "configmap", "c1", "-n", "team", "--from-literal=a=b"]), "alice creates");
+    let can = kubectl_with(&alice, &["auth", "can-i", "create", "rolebindings", "-n", "team"]);
+    assert_eq!((can.code, can.stdout.trim()), (1, "no"), "edit does not grant RBAC writes");
+    let can = kubectl_with(&alice, &["auth", "can-i", "create", "configmaps", "-n", "default"]);
+    assert_eq!((can.code, can.stdout.trim()), (1, "no"), "only in its namespace");
+
+    // Invalid RBAC objects: upstream's 422, nothing stored.
+    let (code, out) = api.curl(&[
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"bad"},"rules":[{"verbs":["get"],"nonResourceURLs":["/x"]}]}"#,
+    ]);
+    assert_eq!(code, 422, "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["message"],
+        r#"Role.rbac.authorization.k8s.io "bad" is invalid: rules[0].nonResourceURLs: Invalid value: []string{"/x"}: namespaced rules cannot apply to non-resource URLs"#
+    );
+    assert_eq!(api.curl(&["/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles/bad"]).0, 404);
+
     // Anonymous: public info only.
     let (code, body) = curl_as(&api, &pki, "/api", &[]);
     assert_eq!(code, 403);
@@ -288,7 +358,14 @@ fn scenario(backend: Backend) {
         &api,
         &pki,
         "/api/v1/namespaces",
-        &["-H", "Authorization: Bearer tok-bob", "-H", "Impersonate-User: bob", "-H", "Impersonate-Group: system:masters"],
+        &[
+            "-H",
+            "Authorization: Bearer tok-bob",
+            "-H",
+            "Impersonate-User: bob",
+            "-H",
+            "Impersonate-Group: system:masters",
+        ],
     );
     assert_eq!(code, 403);
     assert_eq!(

@@ -1,0 +1,579 @@
+//! The resource registry (upstream's `registry` tree): every served group, version and
+//! resource, and the per-resource strategies (`rest.RESTCreateStrategy` and friends) the
+//! generic REST handlers are driven by. Layout follows the API: `registry/<group>.rs`
+//! (or `registry/<group>/<resource>.rs`) holds a group's resources and strategies, and
+//! [`GROUPS`] lists the groups in upstream's discovery order. Adding a group is one file
+//! plus its line in [`GROUPS`]; adding a resource is one entry in its group's table.
+
+pub mod cluster;
+pub mod core;
+pub mod proto;
+pub mod rbac;
+
+use std::fmt::Write;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::status::FieldError;
+
+/// How a resource's names are validated (upstream's `ValidateNameFunc`s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameRule {
+    /// `NameIsDNSLabel` (namespaces, services).
+    DnsLabel,
+    /// `NameIsDNSSubdomain` (most resources).
+    DnsSubdomain,
+    /// `ValidatePathSegmentName` (names only need to be usable in a URL path).
+    PathSegment,
+}
+
+/// A subresource served by the generic handlers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subresource {
+    /// `<resource>/status`: updates change only `.status`; the main resource ignores
+    /// status changes.
+    Status,
+    /// `<resource>/scale` as an `autoscaling/v1` `Scale`.
+    Scale,
+    /// `pods/binding`: assigns a node.
+    Binding,
+}
+
+impl Subresource {
+    pub fn name(self) -> &'static str {
+        match self {
+            Subresource::Status => "status",
+            Subresource::Scale => "scale",
+            Subresource::Binding => "binding",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Subresource> {
+        match s {
+            "status" => Some(Subresource::Status),
+            "scale" => Some(Subresource::Scale),
+            "binding" => Some(Subresource::Binding),
+            _ => None,
+        }
+    }
+
+    /// (group, version, kind) of what the subresource takes and returns.
+    pub fn response_kind(self, r: &Resource) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Subresource::Status => (r.group, r.version, r.kind),
+            Subresource::Scale => ("autoscaling", "v1", "Scale"),
+            Subresource::Binding => ("", "v1", "Binding"),
+        }
+    }
+
+    pub fn verbs(self) -> &'static [&'static str] {
+        match self {
+            Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
+            Subresource::Binding => &["create"],
+        }
+    }
+}
+
+/// One column of a resource's Table (`kubectl get`); priority 1 shows with `-o wide`.
+#[derive(Clone, Copy, Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: &'static str,
+    pub format: &'static str,
+    pub description: &'static str,
+    pub priority: i32,
+}
+
+impl Column {
+    pub const fn new(name: &'static str, ty: &'static str, description: &'static str) -> Column {
+        Column { name, ty, format: "", description, priority: 0 }
+    }
+
+    /// A column `kubectl get -o wide` adds.
+    pub const fn wide(self) -> Column {
+        Column { priority: 1, ..self }
+    }
+
+    pub const fn format(self, format: &'static str) -> Column {
+        Column { format, ..self }
+    }
+}
+
+pub const NAME_COLUMN: Column = Column::new(
+    "Name",
+    "string",
+    "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
+)
+.format("name");
+
+pub const AGE_COLUMN: Column = Column::new(
+    "Age",
+    "string",
+    "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+);
+
+/// One REST resource of a group/version.
+pub struct Resource {
+    /// The API group; empty for the legacy core group.
+    pub group: &'static str,
+    pub version: &'static str,
+    /// Plural, as in URLs: `configmaps`.
+    pub name: &'static str,
+    pub singular: &'static str,
+    pub kind: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    pub verbs: &'static [&'static str],
+    pub subresources: &'static [Subresource],
+    /// The etcd path segment (upstream's quirks live here, e.g. `minions` for nodes).
+    pub etcd_prefix: &'static str,
+    pub name_rule: NameRule,
+    /// `metadata.generation` is 1 on create and grows with every spec change.
+    pub generation: bool,
+    /// Field selectors beyond `metadata.name`/`metadata.namespace`: (selector field,
+    /// dotted JSON path of its value).
+    pub field_selectors: &'static [(&'static str, &'static str)],
+    /// Decodes the body into the typed object and re-encodes it (dropping unknown
+    /// fields); the error is serde's.
+    pub decode: fn(&Value) -> Result<Value, String>,
+    /// The protobuf schema of the kind (request bodies only).
+    pub proto: &'static [crate::protobuf::Field],
+    /// Resource-specific validation after metadata checks.
+    pub validate: fn(&Value) -> Vec<FieldError>,
+    /// Extra checks of an update against the stored object (immutable fields).
+    pub validate_update: fn(&Value, &Value) -> Vec<FieldError>,
+    /// Defaults and resets on create (status, finalizers, ...).
+    pub prepare_for_create: fn(&mut Value),
+    /// Defaults and carry-overs on update (given the stored object).
+    pub prepare_for_update: fn(&mut Value, &Value),
+    /// Lists with a strategic-merge strategy beyond ObjectMeta's.
+    pub patch_lists: crate::patch::PatchTable,
+    /// Table columns (Name included where upstream has it) and their cells.
+    pub columns: &'static [Column],
+    pub cells: fn(&Value) -> Vec<Value>,
+}
+
+pub const VERBS_NAMESPACES: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+pub const VERBS_CRUD: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+
+/// A resource with every optional behaviour off: tables start from it
+/// (`Resource { name: .., ..BASE }`).
+pub const BASE: Resource = Resource {
+    group: "",
+    version: "v1",
+    name: "",
+    singular: "",
+    kind: "",
+    namespaced: true,
+    short_names: &[],
+    categories: &[],
+    verbs: VERBS_CRUD,
+    subresources: &[],
+    etcd_prefix: "",
+    name_rule: NameRule::DnsSubdomain,
+    generation: false,
+    field_selectors: &[],
+    decode: |v| Ok(v.clone()),
+    proto: &[],
+    validate: |_| Vec::new(),
+    validate_update: |_, _| Vec::new(),
+    prepare_for_create: |_| {},
+    prepare_for_update: |_, _| {},
+    patch_lists: &[],
+    columns: &[NAME_COLUMN, AGE_COLUMN],
+    cells: |o| vec![o["metadata"]["name"].clone(), json!(age(o))],
+};
+
+/// Decoding through the k8s-openapi type `T`: unknown fields are dropped, wrong types refused.
+pub fn typed<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, String> {
+    serde_json::from_value::<T>(v.clone()).and_then(serde_json::to_value).map_err(|e| e.to_string())
+}
+
+impl Resource {
+    /// `v1` or `apps/v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+    }
+
+    /// The resource as errors name it: `pods`, `deployments.apps`.
+    pub fn qualified_name(&self) -> String {
+        if self.group.is_empty() { self.name.to_string() } else { format!("{}.{}", self.name, self.group) }
+    }
+
+    /// The kind as `Invalid` errors name it: `Pod`, `Deployment.apps`.
+    pub fn group_kind(&self) -> String {
+        if self.group.is_empty() { self.kind.to_string() } else { format!("{}.{}", self.kind, self.group) }
+    }
+
+    pub fn has(&self, sub: Subresource) -> bool {
+        self.subresources.contains(&sub)
+    }
+
+    /// The key prefix holding every object of this resource (trailing slash).
+    pub fn prefix(&self) -> String {
+        format!("/registry/{}/", self.etcd_prefix)
+    }
+
+    /// The key prefix for one namespace (namespaced resources only).
+    pub fn namespace_prefix(&self, ns: &str) -> String {
+        format!("/registry/{}/{}/", self.etcd_prefix, ns)
+    }
+
+    pub fn key(&self, ns: Option<&str>, name: &str) -> String {
+        match ns {
+            Some(ns) if self.namespaced => format!("/registry/{}/{}/{}", self.etcd_prefix, ns, name),
+            _ => format!("/registry/{}/{}", self.etcd_prefix, name),
+        }
+    }
+}
+
+/// One served group version.
+pub struct GroupVersion {
+    pub version: &'static str,
+    pub resources: &'static [Resource],
+}
+
+/// One API group; `versions` in preference order (the first is the preferred one).
+pub struct Group {
+    /// Empty for the legacy core group (served under `/api`).
+    pub name: &'static str,
+    pub versions: &'static [GroupVersion],
+}
+
+/// Every served group, in upstream's discovery order; the core group first.
+pub static GROUPS: &[&Group] = &[
+    &core::GROUP,
+    &rbac::AUTHENTICATION,
+    &rbac::AUTHORIZATION,
+    &rbac::RBAC,
+    &cluster::SCHEDULING,
+    &cluster::COORDINATION,
+];
+
+/// Every served resource.
+pub fn all() -> impl Iterator<Item = &'static Resource> {
+    GROUPS.iter().flat_map(|g| g.versions.iter()).flat_map(|v| v.resources.iter())
+}
+
+/// A named group (None for an unknown one; "" is the core group).
+pub fn group(name: &str) -> Option<&'static Group> {
+    GROUPS.iter().copied().find(|g| g.name == name)
+}
+
+/// A resource of a group version.
+pub fn lookup(group: &str, version: &str, name: &str) -> Option<&'static Resource> {
+    all().find(|r| r.group == group && r.version == version && r.name == name)
+}
+
+/// A core/v1 resource.
+pub fn find(name: &str) -> Option<&'static Resource> {
+    lookup("", "v1", name)
+}
+
+/// A resource by kind, any group version.
+pub fn by_kind(group: &str, kind: &str) -> Option<&'static Resource> {
+    all().find(|r| r.group == group && r.kind == kind)
+}
+
+/// Objects the apiserver creates at start when missing: (resource, namespace, body).
+pub fn bootstrap_objects() -> Vec<(&'static Resource, Option<&'static str>, Value)> {
+    let pc = lookup("scheduling.k8s.io", "v1", "priorityclasses").expect("priorityclasses are registered");
+    cluster::SYSTEM_PRIORITY_CLASSES
+        .iter()
+        .map(|(name, value, description)| {
+            let body = json!({
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": value,
+                "description": description,
+            });
+            (pc, None, body)
+        })
+        .collect()
+}
+
+/// The value of a dotted JSON path as a field selector sees it ("" when absent;
+/// booleans and numbers as text).
+pub fn field_value(obj: &Value, path: &str) -> String {
+    let mut v = obj;
+    for p in path.split('.') {
+        v = &v[p];
+    }
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
+const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+const CONFIG_KEY_ERR: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+
+/// apimachinery's `RegexError`: the message, examples and the regex.
+fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+    let mut out = msg.to_string();
+    if examples.is_empty() {
+        let _ = write!(out, " (regex used for validation is '{fmt}')");
+        return out;
+    }
+    out.push_str(" (e.g. ");
+    for (i, e) in examples.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" or ");
+        }
+        let _ = write!(out, "'{e}', ");
+    }
+    let _ = write!(out, "regex used for validation is '{fmt}')");
+    out
+}
+
+fn is_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty() && alnum(&b[0]) && alnum(&b[b.len() - 1]) && b.iter().all(|c| alnum(c) || *c == b'-')
+}
+
+/// `IsDNS1123Label`: the error details (empty when valid).
+pub fn dns1123_label(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push("must be no more than 63 characters".to_string());
+    }
+    if !is_label(s) {
+        errs.push(regex_error(DNS1123_LABEL_ERR, DNS1123_LABEL_FMT, &["my-name", "123-abc"]));
+    }
+    errs
+}
+
+/// `IsDNS1123Subdomain`: the error details (empty when valid).
+pub fn dns1123_subdomain(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 253 {
+        errs.push("must be no more than 253 characters".to_string());
+    }
+    if s.is_empty() || !s.split('.').all(is_label) {
+        let fmt = format!("{DNS1123_LABEL_FMT}(\\.{DNS1123_LABEL_FMT})*");
+        errs.push(regex_error(DNS1123_SUBDOMAIN_ERR, &fmt, &["example.com"]));
+    }
+    errs
+}
+
+/// `ValidateObjectMeta`'s name checks for a resource's rule.
+pub fn validate_name(rule: NameRule, name: &str) -> Vec<FieldError> {
+    let details = match rule {
+        NameRule::DnsLabel => dns1123_label(name),
+        NameRule::DnsSubdomain => dns1123_subdomain(name),
+        NameRule::PathSegment => path_segment(name),
+    };
+    details.iter().map(|d| FieldError::invalid("metadata.name", name, d)).collect()
+}
+
+/// `path.IsValidPathSegmentName`.
+pub fn path_segment(s: &str) -> Vec<String> {
+    if s == "." || s == ".." {
+        return vec![format!("may not be '{s}'")];
+    }
+    let mut errs = Vec::new();
+    for bad in ["/", "%"] {
+        if s.contains(bad) {
+            errs.push(format!("may not contain '{bad}'"));
+        }
+    }
+    errs
+}
+
+/// The object's age as `kubectl get` shows it (upstream's `HumanDuration`).
+pub fn age(o: &Value) -> String {
+    let Some(ts) = o["metadata"]["creationTimestamp"].as_str() else { return "<unknown>".into() };
+    let Ok(created) = ts.parse::<k8s_openapi::jiff::Timestamp>() else { return "<unknown>".into() };
+    human_duration((unix_now() - created.as_second()).max(0))
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `duration.HumanDuration` from k8s.io/apimachinery.
+pub fn human_duration(secs: i64) -> String {
+    if secs < 0 {
+        return "<invalid>".into();
+    }
+    if secs < 60 * 2 {
+        return format!("{secs}s");
+    }
+    let minutes = secs / 60;
+    if minutes < 10 {
+        let s = secs % 60;
+        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+    }
+    if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = minutes / 60;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let d = (hours / 24) % 365;
+        return if d == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{d}d", hours / 24 / 365) };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+/// `labels.SelectorFromSet(..).String()` of a map, or `LabelSelectorAsSelector(..)` of a
+/// `metav1.LabelSelector` (requirements sorted by key).
+pub fn selector_string(sel: &Value) -> String {
+    let Some(m) = sel.as_object() else { return String::new() };
+    let structured = m.contains_key("matchLabels") || m.contains_key("matchExpressions");
+    let mut reqs: Vec<(String, String)> = Vec::new();
+    let labels = if structured { sel["matchLabels"].as_object() } else { Some(m) };
+    for (k, v) in labels.into_iter().flatten() {
+        reqs.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or_default())));
+    }
+    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
+        let key = e["key"].as_str().unwrap_or_default();
+        let mut values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        values.sort_unstable();
+        let text = match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => continue,
+        };
+        reqs.push((key.to_string(), text));
+    }
+    reqs.sort_by(|a, b| a.0.cmp(&b.0));
+    reqs.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(",")
+}
+
+/// A Table cell that is `<none>` when empty.
+pub fn or_none(s: impl Into<String>) -> Value {
+    let s = s.into();
+    if s.is_empty() { json!("<none>") } else { json!(s) }
+}
+
+/// The names and images of a pod template's containers, comma-joined (the wide
+/// CONTAINERS and IMAGES columns).
+pub fn containers_and_images(pod_spec: &Value) -> (Value, Value) {
+    let cs = pod_spec["containers"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = cs.iter().filter_map(|c| c["name"].as_str()).collect();
+    let images: Vec<&str> = cs.iter().filter_map(|c| c["image"].as_str()).collect();
+    (json!(names.join(",")), json!(images.join(",")))
+}
+
+/// `metav1.Time` seconds since the epoch.
+pub fn timestamp(v: &Value) -> Option<i64> {
+    v.as_str()?.parse::<k8s_openapi::jiff::Timestamp>().ok().map(|t| t.as_second())
+}
+
+/// Age of a timestamp as kubectl shows it, `<unknown>` when unset.
+pub fn since(v: &Value) -> String {
+    match timestamp(v) {
+        Some(t) => human_duration((unix_now() - t).max(0)),
+        None => "<unknown>".into(),
+    }
+}
+
+/// A FieldError for a value that must not change (`field is immutable`).
+pub fn immutable(field: &str, value: &Value) -> FieldError {
+    FieldError::invalid_value(field, value, "field is immutable")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_rules_match_upstream_messages() {
+        assert!(dns1123_label("kube-system").is_empty());
+        assert!(dns1123_subdomain("a.b-c.d").is_empty());
+        assert_eq!(
+            dns1123_label("Foo"),
+            vec![
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+            ]
+        );
+        assert_eq!(
+            dns1123_subdomain("a..b"),
+            vec![
+                r"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+            ]
+        );
+        assert_eq!(dns1123_label(&"a".repeat(64)), vec!["must be no more than 63 characters"]);
+        assert!(dns1123_label("a.b").len() == 1);
+        assert!(!dns1123_subdomain("").is_empty());
+    }
+
+    #[test]
+    fn selectors_render_as_upstream() {
+        assert_eq!(selector_string(&json!({"b": "2", "a": "1"})), "a=1,b=2");
+        let sel = json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]}, {"key": "x", "operator": "DoesNotExist"}]});
+        assert_eq!(selector_string(&sel), "app=web,tier in (a,b),!x");
+    }
+
+    #[test]
+    fn groups_are_unique_and_core_first() {
+        assert_eq!(GROUPS[0].name, "");
+        let mut seen = std::collections::HashSet::new();
+        for r in all() {
+            assert!(seen.insert((r.group, r.version, r.name)), "{} twice", r.name);
+            assert!(!r.kind.is_empty() && !r.etcd_prefix.is_empty(), "{}", r.name);
+            assert_eq!(r.columns.len(), (r.cells)(&json!({"metadata": {}})).len(), "{} cells", r.name);
+        }
+        assert_eq!(lookup("coordination.k8s.io", "v1", "leases").unwrap().group_kind(), "Lease.coordination.k8s.io");
+        assert_eq!(find("configmaps").unwrap().qualified_name(), "configmaps");
+    }
+
+    #[test]
+    fn configmap_keys() {
+        let ok = json!({"data": {"a.b_C-1": "x"}});
+        assert!(core::validate_configmap(&ok).is_empty());
+        let bad = json!({"data": {"a b": "x"}, "binaryData": {"a b": ""}});
+        let errs = core::validate_configmap(&bad);
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].message.starts_with(r#"data[a b]: Invalid value: "a b": a valid config key"#));
+    }
+
+    #[test]
+    fn human_durations() {
+        for (s, want) in [
+            (5, "5s"),
+            (119, "119s"),
+            (150, "2m30s"),
+            (600, "10m"),
+            (3 * 3600 + 60, "3h1m"),
+            (9 * 3600, "9h"),
+            (3 * 86400, "3d"),
+        ] {
+            assert_eq!(human_duration(s), want);
+        }
+    }
+
+    #[test]
+    fn keys_follow_upstream_layout() {
+        let cm = find("configmaps").unwrap();
+        assert_eq!(cm.key(Some("default"), "x"), "/registry/configmaps/default/x");
+        let ns = find("namespaces").unwrap();
+        assert_eq!(ns.key(None, "default"), "/registry/namespaces/default");
+    }
+}

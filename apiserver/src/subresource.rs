@@ -1,0 +1,205 @@
+//! The generic subresources: `status` (only `.status` changes), `scale` (an
+//! `autoscaling/v1` `Scale` view of `.spec.replicas`) and `pods/binding` (assigns a node).
+
+use serde_json::{Value, json};
+
+use crate::registry::{self, Resource, Subresource};
+use crate::rest::{self, Rest, Target, WriteContext};
+use crate::status::{ApiError, FieldError};
+
+/// The `Scale` of an object.
+fn scale_of(resource: &Resource, obj: &Value) -> Value {
+    let meta = &obj["metadata"];
+    let mut m = serde_json::Map::new();
+    for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+        if let Some(v) = meta.get(f) {
+            m.insert(f.into(), v.clone());
+        }
+    }
+    let selector = match resource.kind {
+        // A ReplicationController's selector is a plain map.
+        "ReplicationController" => registry::selector_string(&obj["spec"]["selector"]),
+        _ => registry::selector_string(&obj["spec"]["selector"]),
+    };
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": m,
+        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+    })
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
+}
+
+impl Rest {
+    pub async fn get_subresource(
+        &self,
+        resource: &Resource,
+        sub: Subresource,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let obj = self.get(resource, ns, name).await?;
+        match sub {
+            Subresource::Scale => Ok(scale_of(resource, &obj)),
+            _ => Ok(obj),
+        }
+    }
+
+    pub async fn update_subresource(
+        &self,
+        resource: &Resource,
+        sub: Subresource,
+        ns: Option<&str>,
+        name: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        match sub {
+            Subresource::Status => self.update_as(resource, Target::Status, ns, name, body, ctx).await,
+            Subresource::Scale => {
+                let scale = parse_json(body)?;
+                self.write_scale(resource, ns, name, &scale, ctx).await
+            }
+            Subresource::Binding => Err(ApiError::method_not_allowed()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch_subresource(
+        &self,
+        resource: &Resource,
+        sub: Subresource,
+        ns: Option<&str>,
+        name: &str,
+        media: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        match sub {
+            Subresource::Status => self.patch_as(resource, Target::Status, ns, name, media, body, ctx).await,
+            Subresource::Scale => {
+                let patch: Value = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+                let current = scale_of(resource, &self.get(resource, ns, name).await?);
+                let mut patched = match media {
+                    "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+                        let mut t = current.clone();
+                        crate::patch::merge_patch(&mut t, &patch);
+                        t
+                    }
+                    "application/json-patch+json" => crate::patch::json_patch(&current, &patch).map_err(|e| {
+                        ApiError::unprocessable(format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ))
+                    })?,
+                    other => return Err(ApiError::unsupported_media_type(other)),
+                };
+                if patch["metadata"]["resourceVersion"].is_null() {
+                    patched["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
+                }
+                self.write_scale(resource, ns, name, &patched, ctx).await
+            }
+            Subresource::Binding => Err(ApiError::method_not_allowed()),
+        }
+    }
+
+    /// Sets `.spec.replicas` from a `Scale` (guarded by its resourceVersion when given).
+    async fn write_scale(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        scale: &Value,
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        let replicas = &scale["spec"]["replicas"];
+        let n = match replicas {
+            Value::Null => 0,
+            v => v.as_i64().ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal {v} into Go struct field ScaleSpec.spec.replicas of type int32"
+                ))
+            })?,
+        };
+        if n < 0 {
+            let err = FieldError::invalid_value("spec.replicas", replicas, "must be greater than or equal to 0");
+            return Err(ApiError::invalid("Scale.autoscaling", name, &[err]));
+        }
+        let mut obj = self.get(resource, ns, name).await?;
+        match scale["metadata"]["resourceVersion"].as_str() {
+            Some(rv) if !rv.is_empty() => obj["metadata"]["resourceVersion"] = json!(rv),
+            _ => {
+                obj["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
+            }
+        }
+        obj["spec"]["replicas"] = json!(n);
+        let body = serde_json::to_vec(&obj).unwrap_or_default();
+        let updated = self.update_as(resource, Target::Main, ns, name, &body, ctx).await?;
+        Ok(scale_of(resource, &updated))
+    }
+
+    /// `pods/binding`: sets `spec.nodeName` of a pod that has none.
+    pub async fn bind(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        let binding = parse_json(body)?;
+        let node = binding["target"]["name"].as_str().unwrap_or_default().to_string();
+        if binding["metadata"]["name"].as_str().is_some_and(|n| n != name) {
+            return Err(ApiError::bad_request(format!("name in URL does not match name in Binding object: {name}")));
+        }
+        if node.is_empty() {
+            let err = FieldError::required("target.name", "");
+            return Err(ApiError::invalid("Binding", name, &[err]));
+        }
+        let mut pod = self.get(resource, ns, name).await?;
+        if is_deleting(&pod) {
+            return Err(ApiError {
+                code: 409,
+                reason: "Conflict",
+                message: format!(
+                    "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is being deleted, cannot be assigned to a host"
+                ),
+                details: Some(json!({"name": name, "kind": "pods/binding"})),
+            });
+        }
+        if let Some(cur) = pod["spec"]["nodeName"].as_str().filter(|s| !s.is_empty()) {
+            return Err(ApiError {
+                code: 409,
+                reason: "Conflict",
+                message: format!(
+                    "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node \"{cur}\""
+                ),
+                details: Some(json!({"name": name, "kind": "pods/binding"})),
+            });
+        }
+        pod["spec"]["nodeName"] = json!(node);
+        if let Some(ann) = binding["metadata"]["annotations"].as_object() {
+            for (k, v) in ann {
+                pod["metadata"]["annotations"][k] = v.clone();
+            }
+        }
+        // The PodScheduled condition, as the binding REST storage adds it.
+        let now = json!(rest::now_rfc3339());
+        let mut conds: Vec<Value> = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        conds.retain(|c| c["type"] != "PodScheduled");
+        conds.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}));
+        pod["status"]["conditions"] = json!(conds);
+        let body = serde_json::to_vec(&pod).unwrap_or_default();
+        self.update_as(resource, Target::System, ns, name, &body, ctx).await?;
+        Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
+    }
+}
+
+fn is_deleting(obj: &Value) -> bool {
+    obj["metadata"]["deletionTimestamp"].is_string()
+}
