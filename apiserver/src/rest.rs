@@ -240,6 +240,22 @@ pub struct WriteContext {
     /// `dryRun=All`: everything but the storage write.
     pub dry_run: bool,
     pub warnings: Vec<String>,
+    /// A last check of the final object before a create or update is stored (RBAC's
+    /// escalation prevention).
+    pub admit: Option<Admit>,
+}
+
+/// See [`WriteContext::admit`].
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct Admit(
+    pub std::sync::Arc<dyn Fn(Value) -> futures::future::BoxFuture<'static, Result<(), ApiError>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Admit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admit")
+    }
 }
 
 impl WriteContext {
@@ -518,6 +534,9 @@ impl Rest {
         if resource.namespaced {
             self.require_namespace(ns.unwrap_or_default(), resource, name_of(&obj)).await?;
         }
+        if let Some(admit) = &ctx.admit {
+            (admit.0)(obj.clone()).await?;
+        }
         if ctx.dry_run {
             return Ok(obj);
         }
@@ -695,6 +714,11 @@ impl Rest {
                 return Err(invalid(resource, name, &errs));
             }
             validate_finalizers_update(resource, &new, &old)?;
+            if let Some(admit) = &ctx.admit
+                && new != old
+            {
+                (admit.0)(new.clone()).await?;
+            }
             if new == old || ctx.dry_run {
                 // Upstream skips the write of a no-op update and keeps the version.
                 return Ok(with_rv(new, current.mod_revision));

@@ -546,6 +546,7 @@ async fn rest_call(
     let res = rp.resource;
     let ns = rp.namespace.as_deref();
     let shape = requested_shape(&req);
+    let admit = crate::auth::escalation::admit(state, &req, res, ns);
     let render = |v: Value, code: StatusCode, list: bool| match shape {
         Shape::Full => json_response(code, &v),
         Shape::Table => json_response(code, &to_table(res, &v, list)),
@@ -608,6 +609,7 @@ async fn rest_call(
             }
             let body = read_body(req, res.proto).await?;
             let mut ctx = WriteContext::from_query(query)?;
+            ctx.admit = admit.clone();
             let obj = rest.create(res, ns, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::CREATED, false), &ctx))
         }
@@ -622,6 +624,7 @@ async fn rest_call(
             info.verb = "update";
             let body = read_body(req, res.proto).await?;
             let mut ctx = WriteContext::from_query(query)?;
+            ctx.admit = admit.clone();
             let obj = rest.update(res, ns, name, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }
@@ -637,6 +640,7 @@ async fn rest_call(
             let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
             let body = read_raw_body(req).await?;
             let mut ctx = WriteContext::from_query(query)?;
+            ctx.admit = admit.clone();
             let obj = rest.patch(res, ns, name, &media, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }

@@ -314,6 +314,40 @@ fn scenario(backend: Backend) {
     let can = kubectl_with(&alice, &["auth", "can-i", "create", "configmaps", "-n", "default"]);
     assert_eq!((can.code, can.stdout.trim()), (1, "no"), "only in its namespace");
 
+    // Escalation prevention: with admin in "team", alice may grant what she holds there,
+    // nothing more.
+    ok(
+        kubectl(&api, &["create", "rolebinding", "alice-admin", "-n", "team", "--clusterrole=admin", "--user=alice"]),
+        "rb",
+    );
+    ok(
+        kubectl_with(&alice, &["create", "role", "cm-only", "-n", "team", "--verb=get", "--resource=configmaps"]),
+        "alice creates a role she holds",
+    );
+    ok(
+        kubectl_with(&alice, &["create", "rolebinding", "view-bob", "-n", "team", "--clusterrole=view", "--user=bob"]),
+        "alice binds view",
+    );
+    let out =
+        kubectl_with(&alice, &["create", "role", "too-much", "-n", "team", "--verb=get", "--resource=priorityclasses"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr.trim().lines().filter(|l| !l.starts_with("Warning:")).collect::<Vec<_>>().join("\n"),
+        "Error from server (Forbidden): roles.rbac.authorization.k8s.io \"too-much\" is forbidden: user \"alice\" (groups=[\"devs\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"scheduling.k8s.io\"], Resources:[\"priorityclasses\"], Verbs:[\"get\"]}"
+    );
+    let out = kubectl_with(
+        &alice,
+        &["create", "rolebinding", "root", "-n", "team", "--clusterrole=cluster-admin", "--user=alice"],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(r#"rolebindings.rbac.authorization.k8s.io "root" is forbidden: user "alice""#)
+            && out.stderr.contains(r#"{APIGroups:["*"], Resources:["*"], Verbs:["*"]}"#),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(api.curl(&["/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings/root"]).0, 404);
+
     // Invalid RBAC objects: upstream's 422, nothing stored.
     let (code, out) = api.curl(&[
         "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",

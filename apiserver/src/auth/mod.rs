@@ -8,6 +8,7 @@
 //! The authenticated user travels with the request as an extension ([`UserInfo`]).
 
 pub mod bootstrap;
+pub mod escalation;
 pub mod node;
 pub mod rbac;
 pub mod review;

@@ -52,7 +52,7 @@ pub fn selector_matches(sel: &Value, labels: &Value) -> bool {
 
 /// The rules of a role; ClusterRoles with an `aggregationRule` get the rules of every
 /// ClusterRole their selectors pick, transitively.
-async fn role_rules(storage: &Storage, kind: &str, ns: &str, name: &str) -> Result<Vec<Value>, String> {
+pub async fn role_rules(storage: &Storage, kind: &str, ns: &str, name: &str) -> Result<Vec<Value>, String> {
     let (key, what) = if kind == "ClusterRole" {
         (format!("/registry/clusterroles/{name}"), "clusterrole")
     } else {
