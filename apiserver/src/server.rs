@@ -476,6 +476,12 @@ async fn route(
             full(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK), r.content_type, r.body)
         }
         [kind @ ("healthz" | "livez" | "readyz"), rest @ ..] => health(state, kind, rest, query).await,
+        [".well-known", "openid-configuration"] | ["openid", "v1", "jwks"] if !state.auth.sa_keys.is_empty() => {
+            let (doc, content_type) = crate::auth::review::issuer_discovery(&state.auth, &state.server_address, &segs);
+            let mut resp = full(StatusCode::OK, content_type, serde_json::to_vec(&doc).unwrap_or_default());
+            resp.headers_mut().insert("cache-control", http::HeaderValue::from_static("public, max-age=3600"));
+            resp
+        }
         ["api", "v1", "namespaces", ns, "serviceaccounts", name, "token"] if method == Method::POST => {
             let body = match read_body(req, crate::auth::review::TOKEN_REQUEST).await {
                 Ok(b) => b,

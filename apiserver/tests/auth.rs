@@ -268,6 +268,41 @@ fn scenario(backend: Backend) {
         serde_json::from_str::<Value>(&out).unwrap()["message"],
         r#"TokenRequest.authentication.k8s.io "builder" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"#
     );
+    // Issuer discovery: readable by service accounts, with the token's key.
+    let (code, jwks) = curl_as(&api, &pki, "/openid/v1/jwks", &["-H", &format!("Authorization: Bearer {token}")]);
+    assert_eq!(code, 200, "{jwks}");
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(jwks["keys"][0]["kid"], header["kid"]);
+    assert_eq!(jwks["keys"][0]["kty"], "EC");
+    let (code, oidc) =
+        curl_as(&api, &pki, "/.well-known/openid-configuration", &["-H", &format!("Authorization: Bearer {token}")]);
+    assert_eq!((code, &oidc["issuer"]), (200, &json!("https://kubernetes.default.svc.cluster.local")));
+    assert_eq!(curl_as(&api, &pki, "/openid/v1/jwks", &[]).0, 403, "not for anonymous");
+    // A token bound to a secret dies with the secret.
+    ok(kubectl(&api, &["create", "secret", "generic", "anchor", "--from-literal=a=b"]), "secret");
+    let bound = ok(
+        kubectl(
+            &api,
+            &["create", "token", "builder", "--bound-object-kind", "Secret", "--bound-object-name", "anchor"],
+        ),
+        "create bound token",
+    )
+    .trim()
+    .to_string();
+    let bound_kc = kubeconfig(dir.path(), &api, &pki, "bound", &format!("    token: {bound}\n"));
+    assert_eq!(field(&whoami(&bound_kc), "Username"), "system:serviceaccount:default:builder");
+    ok(kubectl(&api, &["delete", "secret", "anchor"]), "delete secret");
+    let out = kubectl_with(&bound_kc, &["auth", "whoami"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let out =
+        kubectl(&api, &["create", "token", "builder", "--bound-object-kind", "Secret", "--bound-object-name", "gone"]);
+    assert_eq!(out.stderr.trim(), r#"error: failed to create token: secrets "gone" not found"#);
+
     // A deleted service account's tokens stop working.
     ok(kubectl(&api, &["delete", "serviceaccount", "builder"]), "delete sa");
     let gone = kubectl_with(&sa, &["get", "configmaps"]);

@@ -214,7 +214,7 @@ pub struct RequestUser(pub UserInfo);
 pub struct Auth {
     x509: Option<x509::X509Authenticator>,
     tokens: HashMap<String, UserInfo>,
-    sa_keys: Vec<serviceaccount::PublicKey>,
+    pub sa_keys: Vec<serviceaccount::PublicKey>,
     pub sa_issuers: Vec<String>,
     pub api_audiences: Vec<String>,
     pub signer: Option<serviceaccount::Signer>,
@@ -351,9 +351,27 @@ impl Auth {
         if let Some(jti) = claims["jti"].as_str() {
             extra.insert("authentication.kubernetes.io/credential-id".to_string(), vec![format!("JTI={jti}")]);
         }
-        if let (Some(pod), Some(pod_uid)) = (k["pod"]["name"].as_str(), k["pod"]["uid"].as_str()) {
-            extra.insert("authentication.kubernetes.io/pod-name".into(), vec![pod.into()]);
-            extra.insert("authentication.kubernetes.io/pod-uid".into(), vec![pod_uid.into()]);
+        // A token bound to an object dies with it (or with its replacement's new uid).
+        for (kind, key) in [
+            ("pod", format!("/registry/pods/{ns}/")),
+            ("secret", format!("/registry/secrets/{ns}/")),
+            ("node", "/registry/minions/".to_string()),
+        ] {
+            let (Some(obj_name), Some(obj_uid)) = (k[kind]["name"].as_str(), k[kind]["uid"].as_str()) else {
+                continue;
+            };
+            let current = match storage.get(format!("{key}{obj_name}").as_bytes()).await {
+                Ok(Some(kv)) => serde_json::from_slice::<Value>(&kv.value).unwrap_or_default(),
+                Ok(None) => return Err(format!("{kind} {obj_name:?} not found")),
+                Err(e) => return Err(format!("looking up {kind} {obj_name:?}: {e}")),
+            };
+            if current["metadata"]["uid"].as_str() != Some(obj_uid) {
+                return Err(format!("{kind} ({ns}/{obj_name}) with UID {obj_uid} has been deleted or recreated"));
+            }
+            if kind != "secret" {
+                extra.insert(format!("authentication.kubernetes.io/{kind}-name"), vec![obj_name.into()]);
+                extra.insert(format!("authentication.kubernetes.io/{kind}-uid"), vec![obj_uid.into()]);
+            }
         }
         Ok(Some(UserInfo {
             name: format!("system:serviceaccount:{ns}:{name}"),

@@ -351,9 +351,8 @@ pub async fn token_request(
             ),
         }]));
     }
-    if !req["spec"]["boundObjectRef"].is_null() {
-        return Err(ApiError::bad_request("boundObjectRef is not supported by this apiserver yet"));
-    }
+    let bound_ref = req["spec"]["boundObjectRef"].clone();
+    let bound = if bound_ref.is_object() { Some(bound_object(storage, ns, name, &bound_ref).await?) } else { None };
     let key = format!("/registry/serviceaccounts/{ns}/{name}");
     let sa: Value = match storage.get(key.as_bytes()).await {
         Ok(Some(kv)) => serde_json::from_slice(&kv.value).unwrap_or_default(),
@@ -367,7 +366,8 @@ pub async fn token_request(
     }
     let issuer = auth.sa_issuers.first().cloned().unwrap_or_default();
     let now = crate::registry::unix_now();
-    let claims = super::serviceaccount::claims(&issuer, &audiences, ns, name, uid, now, ttl);
+    let bound_claim = bound.as_ref().map(|(k, n, u)| (k.as_str(), n.as_str(), u.as_str()));
+    let claims = super::serviceaccount::claims(&issuer, &audiences, ns, name, uid, bound_claim, now, ttl);
     let token = signer.sign(&claims).map_err(ApiError::internal)?;
     let expires = k8s_openapi::jiff::Timestamp::from_second(now + ttl).map(|t| t.to_string()).unwrap_or_default();
     let mut meta = req["metadata"].as_object().cloned().unwrap_or_default();
@@ -378,7 +378,73 @@ pub async fn token_request(
         "kind": "TokenRequest",
         "apiVersion": format!("{AUTHENTICATION}/v1"),
         "metadata": meta,
-        "spec": {"audiences": audiences, "expirationSeconds": ttl, "boundObjectRef": null},
+        "spec": {"audiences": audiences, "expirationSeconds": ttl, "boundObjectRef": bound_ref},
         "status": {"token": token, "expirationTimestamp": expires},
     }))
+}
+
+/// Checks a TokenRequest's `boundObjectRef` (a Pod, Secret or Node that exists, with
+/// the given uid if one is given); returns (claim key, name, uid).
+async fn bound_object(storage: &Storage, ns: &str, sa: &str, r: &Value) -> Result<(String, String, String), ApiError> {
+    let invalid = |e: FieldError| ApiError::invalid(&format!("TokenRequest.{AUTHENTICATION}"), sa, &[e]);
+    let kind = r["kind"].as_str().unwrap_or("");
+    let (claim, key, resource) = match kind {
+        "Pod" => ("pod", format!("/registry/pods/{ns}/"), "pods"),
+        "Secret" => ("secret", format!("/registry/secrets/{ns}/"), "secrets"),
+        "Node" => ("node", "/registry/minions/".to_string(), "nodes"),
+        other => {
+            return Err(invalid(FieldError::not_supported(
+                "spec.boundObjectRef.kind",
+                other,
+                &["Pod", "Secret", "Node"],
+            )));
+        }
+    };
+    let api_version = r["apiVersion"].as_str().unwrap_or("");
+    if api_version != "v1" {
+        return Err(invalid(FieldError::not_supported("spec.boundObjectRef.apiVersion", api_version, &["v1"])));
+    }
+    let name = r["name"].as_str().unwrap_or("");
+    if name.is_empty() {
+        return Err(invalid(FieldError::required("spec.boundObjectRef.name", "")));
+    }
+    let obj: Value = match storage.get(format!("{key}{name}").as_bytes()).await {
+        Ok(Some(kv)) => serde_json::from_slice(&kv.value).unwrap_or_default(),
+        Ok(None) => return Err(ApiError::not_found(resource, name)),
+        Err(e) => return Err(ApiError::internal(e.to_string())),
+    };
+    let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    if let Some(want) = r["uid"].as_str().filter(|u| !u.is_empty())
+        && want != uid
+    {
+        return Err(ApiError {
+            code: 409,
+            reason: "Conflict",
+            message: format!(
+                "Operation cannot be fulfilled on {resource} \"{name}\": the UID in the bound object reference ({want}) does not match the UID in record. The object might have been deleted and then recreated"
+            ),
+            details: Some(json!({"name": name, "kind": resource})),
+        });
+    }
+    Ok((claim.to_string(), name.to_string(), uid))
+}
+
+/// Service-account issuer discovery (`/.well-known/openid-configuration` and
+/// `/openid/v1/jwks`): the document and its content type.
+pub fn issuer_discovery(auth: &Auth, server_address: &str, segs: &[&str]) -> (Value, &'static str) {
+    if segs.first() == Some(&"openid") {
+        let keys: Vec<Value> = auth.sa_keys.iter().map(|k| k.jwk()).collect();
+        return (json!({"keys": keys}), "application/jwk-set+json");
+    }
+    let mut algs: Vec<&str> = auth.sa_keys.iter().map(|k| k.alg()).collect();
+    algs.sort_unstable();
+    algs.dedup();
+    let doc = json!({
+        "issuer": auth.sa_issuers.first().cloned().unwrap_or_default(),
+        "jwks_uri": format!("https://{server_address}/openid/v1/jwks"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+    });
+    (doc, "application/json")
 }

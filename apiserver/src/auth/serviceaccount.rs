@@ -52,6 +52,34 @@ impl PublicKey {
         }
     }
 
+    /// The key as a JWK (RFC 7517), as upstream's `/openid/v1/jwks` publishes it.
+    pub fn jwk(&self) -> Value {
+        if self.alg == "ES256" {
+            // Uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
+            let (x, y) = self.raw.get(1..).unwrap_or_default().split_at(self.raw.len().saturating_sub(1) / 2);
+            return json!({"use": "sig", "kty": "EC", "kid": self.kid, "crv": "P-256", "alg": "ES256",
+                "x": B64.encode(x), "y": B64.encode(y)});
+        }
+        let int = |v: &[u8]| {
+            let mut v = v;
+            while v.len() > 1 && v[0] == 0 {
+                v = &v[1..];
+            }
+            B64.encode(v)
+        };
+        let parsed = tlv(&self.raw).and_then(|(_, seq, _)| {
+            let (_, n, rest) = tlv(seq)?;
+            let (_, e, _) = tlv(rest)?;
+            Some((int(n), int(e)))
+        });
+        let (n, e) = parsed.unwrap_or_default();
+        json!({"use": "sig", "kty": "RSA", "kid": self.kid, "alg": "RS256", "n": n, "e": e})
+    }
+
+    pub fn alg(&self) -> &'static str {
+        self.alg
+    }
+
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         let alg: &dyn signature::VerificationAlgorithm = match self.alg {
             "ES256" => &signature::ECDSA_P256_SHA256_FIXED,
@@ -232,15 +260,31 @@ pub fn verify(
     Ok(claims)
 }
 
-/// The claims of a bound token for a service account.
-pub fn claims(issuer: &str, audiences: &[String], ns: &str, sa: &str, sa_uid: &str, now: i64, ttl: i64) -> Value {
+/// The claims of a bound token for a service account; `bound` is the object the token
+/// is bound to, as (`pod` | `secret` | `node`, name, uid).
+#[allow(clippy::too_many_arguments)]
+pub fn claims(
+    issuer: &str,
+    audiences: &[String],
+    ns: &str,
+    sa: &str,
+    sa_uid: &str,
+    bound: Option<(&str, &str, &str)>,
+    now: i64,
+    ttl: i64,
+) -> Value {
+    let mut k8s = json!({"namespace": ns});
+    if let Some((kind, name, uid)) = bound {
+        k8s[kind] = json!({"name": name, "uid": uid});
+    }
+    k8s["serviceaccount"] = json!({"name": sa, "uid": sa_uid});
     json!({
         "aud": audiences,
         "exp": now + ttl,
         "iat": now,
         "iss": issuer,
         "jti": crate::auth::new_uid(),
-        "kubernetes.io": {"namespace": ns, "serviceaccount": {"name": sa, "uid": sa_uid}},
+        "kubernetes.io": k8s,
         "nbf": now,
         "sub": format!("system:serviceaccount:{ns}:{sa}"),
     })
@@ -260,6 +304,10 @@ mod tests {
         std::fs::write(&pubp, key.public_key_pem()).unwrap();
         let keys = load_public_keys(&pubp).unwrap();
         assert_eq!(keys[0].kid, s.kid, "the key id comes from the SPKI either way");
+        let jwk = keys[0].jwk();
+        assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str()), (Some("EC"), Some("P-256")));
+        assert_eq!(B64.decode(jwk["x"].as_str().unwrap()).unwrap().len(), 32);
+        assert_eq!(B64.decode(jwk["y"].as_str().unwrap()).unwrap().len(), 32);
         s
     }
 
@@ -268,7 +316,8 @@ mod tests {
         let s = signer();
         let keys = vec![s.public_key()];
         let iss = vec!["https://kubernetes.default.svc.cluster.local".to_string()];
-        let c = claims(&iss[0], &iss, "default", "builder", "u-1", 1_000, 3600);
+        let c = claims(&iss[0], &iss, "default", "builder", "u-1", Some(("pod", "p", "p-1")), 1_000, 3600);
+        assert_eq!(c["kubernetes.io"]["pod"], json!({"name": "p", "uid": "p-1"}));
         let t = s.sign(&c).unwrap();
         let got = verify(&t, &keys, &iss, &iss, 1_500).unwrap();
         assert_eq!(got["sub"], "system:serviceaccount:default:builder");
