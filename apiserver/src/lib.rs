@@ -92,6 +92,15 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         }
     });
     if state.auth.rbac_enabled() {
+        let cache = state.auth.rbac_cache.clone();
+        let storage = storage.clone();
+        let token = shutdown.token();
+        shutdown.spawn(async move {
+            tokio::select! {
+                _ = cache.run(&storage) => {}
+                _ = token.cancelled() => {}
+            }
+        });
         let boot = state.clone();
         let token = shutdown.token();
         shutdown.spawn(async move {

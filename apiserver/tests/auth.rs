@@ -393,6 +393,20 @@ fn scenario(backend: Backend) {
     );
     assert_eq!(api.curl(&["/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings/root"]).0, 404);
 
+    // Revoking: the watch-fed RBAC cache drops the binding within moments.
+    ok(kubectl(&api, &["delete", "rolebinding", "bob-reads"]), "delete rolebinding");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let (code, _) =
+            curl_as(&api, &pki, "/api/v1/namespaces/default/configmaps", &["-H", "Authorization: Bearer tok-bob"]);
+        if code == 403 {
+            break;
+        }
+        assert_eq!(code, 200);
+        assert!(std::time::Instant::now() < deadline, "bob still allowed 3 s after the binding was deleted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
     // Invalid RBAC objects: upstream's 422, nothing stored.
     let (code, out) = api.curl(&[
         "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",

@@ -70,7 +70,7 @@ async fn check(state: &State, user: &UserInfo, res: &Resource, ns: &str, obj: &V
             if allowed(state, user, "bind", role_resource, ns, role).await {
                 return Ok(());
             }
-            match rbac::role_rules(storage, kind, ns, role).await {
+            match rbac::role_rules(rbac::Source::Storage(storage), kind, ns, role).await {
                 Ok(rules) => (rules, ns.to_string()),
                 // Upstream resolves the role through its registry: a plain 404.
                 Err(_) => return Err(ApiError::not_found(&format!("{role_resource}.{GROUP}"), role)),
@@ -78,7 +78,7 @@ async fn check(state: &State, user: &UserInfo, res: &Resource, ns: &str, obj: &V
         }
         _ => return Ok(()),
     };
-    let (held, _) = rbac::applicable(storage, user, &scope_ns).await;
+    let (held, _) = rbac::applicable(rbac::Source::Storage(storage), user, &scope_ns).await;
     let held: Vec<Value> = held.into_iter().flat_map(|a| a.rules).collect();
     let missing: Vec<String> = rules.iter().flat_map(|r| uncovered(&held, r)).collect();
     if missing.is_empty() {

@@ -220,6 +220,8 @@ pub struct Auth {
     pub signer: Option<serviceaccount::Signer>,
     anonymous: bool,
     pub modes: Vec<Mode>,
+    /// RBAC objects mirrored by watches (fed by `lib::start` when RBAC is enabled).
+    pub rbac_cache: Arc<rbac::Cache>,
 }
 
 impl Auth {
@@ -234,6 +236,7 @@ impl Auth {
             signer: None,
             anonymous: true,
             modes: vec![Mode::AlwaysAllow],
+            rbac_cache: Arc::default(),
         }
     }
 
@@ -285,6 +288,7 @@ impl Auth {
             signer,
             anonymous: cfg.anonymous_auth,
             modes,
+            rbac_cache: Arc::default(),
         })
     }
 
@@ -427,7 +431,7 @@ impl Auth {
             let d = match mode {
                 Mode::AlwaysAllow => Decision::Allow(String::new()),
                 Mode::AlwaysDeny => Decision::Deny("Everything is forbidden.".into()),
-                Mode::Rbac => rbac::authorize(storage, a).await,
+                Mode::Rbac => rbac::authorize(storage, &self.rbac_cache, a).await,
                 Mode::Node => node::authorize(storage, a).await,
             };
             match d {

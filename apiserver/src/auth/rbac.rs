@@ -19,16 +19,104 @@ use crate::storage::Storage;
 
 const GROUP: &str = "rbac.authorization.k8s.io";
 
-async fn list(storage: &Storage, prefix: &str) -> Result<Vec<Value>, String> {
-    let page = storage.list(prefix.as_bytes(), None, 0, 0).await.map_err(|e| e.to_string())?;
-    Ok(page.items.iter().filter_map(|kv| serde_json::from_slice(&kv.value).ok()).collect())
+/// Where RBAC objects are read from: the store itself, or the watch-fed [`Cache`].
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    Storage(&'a Storage),
+    Cache(&'a Cache),
 }
 
-async fn get(storage: &Storage, key: &str) -> Result<Option<Value>, String> {
-    match storage.get(key.as_bytes()).await {
-        Ok(Some(kv)) => Ok(serde_json::from_slice(&kv.value).ok()),
-        Ok(None) => Ok(None),
-        Err(e) => Err(e.to_string()),
+impl Source<'_> {
+    async fn list(&self, prefix: &str) -> Result<Vec<Value>, String> {
+        match self {
+            Source::Storage(storage) => {
+                let page = storage.list(prefix.as_bytes(), None, 0, 0).await.map_err(|e| e.to_string())?;
+                Ok(page.items.iter().filter_map(|kv| serde_json::from_slice(&kv.value).ok()).collect())
+            }
+            Source::Cache(c) => Ok(c.list(prefix)),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Value>, String> {
+        match self {
+            Source::Storage(storage) => match storage.get(key.as_bytes()).await {
+                Ok(Some(kv)) => Ok(serde_json::from_slice(&kv.value).ok()),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            },
+            Source::Cache(c) => Ok(c.get(key)),
+        }
+    }
+}
+
+/// The prefixes the cache mirrors.
+pub const PREFIXES: &[&str] =
+    &["/registry/clusterroles/", "/registry/roles/", "/registry/clusterrolebindings/", "/registry/rolebindings/"];
+
+/// RBAC objects mirrored from the store by watches, like upstream's informers: allows
+/// are decided from it; a denial is checked again against the store, so a fresh grant
+/// takes effect at once.
+#[derive(Default)]
+pub struct Cache {
+    objects: std::sync::RwLock<std::collections::BTreeMap<String, Value>>,
+    synced: std::sync::atomic::AtomicBool,
+}
+
+impl Cache {
+    fn list(&self, prefix: &str) -> Vec<Value> {
+        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        objects.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.clone()).collect()
+    }
+
+    fn get(&self, key: &str) -> Option<Value> {
+        self.objects.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    pub fn synced(&self) -> bool {
+        self.synced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Lists and watches the RBAC prefixes until cancelled; relists after any error.
+    pub async fn run(&self, storage: &Storage) {
+        loop {
+            if let Err(e) = self.sync(storage).await {
+                tracing::warn!(error = %e, "RBAC cache: resyncing");
+            }
+            self.synced.store(false, std::sync::atomic::Ordering::Release);
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn sync(&self, storage: &Storage) -> Result<(), String> {
+        use futures::StreamExt;
+        let mut fresh = std::collections::BTreeMap::new();
+        let mut watches = Vec::new();
+        for prefix in PREFIXES {
+            let page = storage.list(prefix.as_bytes(), None, 0, 0).await.map_err(|e| e.to_string())?;
+            for kv in &page.items {
+                if let Ok(v) = serde_json::from_slice::<Value>(&kv.value) {
+                    fresh.insert(String::from_utf8_lossy(&kv.key).into_owned(), v);
+                }
+            }
+            watches.push(storage.watch(prefix.as_bytes(), page.revision + 1).await.map_err(|e| e.to_string())?.boxed());
+        }
+        *self.objects.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.synced.store(true, std::sync::atomic::Ordering::Release);
+        let mut events = futures::stream::select_all(watches);
+        while let Some(ev) = events.next().await {
+            let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
+            match ev.map_err(|e| e.to_string())? {
+                crate::storage::WatchEvent::Put { kv, .. } => {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&kv.value) {
+                        objects.insert(String::from_utf8_lossy(&kv.key).into_owned(), v);
+                    }
+                }
+                crate::storage::WatchEvent::Delete { key, .. } => {
+                    objects.remove(String::from_utf8_lossy(&key).as_ref());
+                }
+            }
+        }
+        Err("watch ended".into())
     }
 }
 
@@ -52,18 +140,18 @@ pub fn selector_matches(sel: &Value, labels: &Value) -> bool {
 
 /// The rules of a role; ClusterRoles with an `aggregationRule` get the rules of every
 /// ClusterRole their selectors pick, transitively.
-pub async fn role_rules(storage: &Storage, kind: &str, ns: &str, name: &str) -> Result<Vec<Value>, String> {
+pub async fn role_rules(src: Source<'_>, kind: &str, ns: &str, name: &str) -> Result<Vec<Value>, String> {
     let (key, what) = if kind == "ClusterRole" {
         (format!("/registry/clusterroles/{name}"), "clusterrole")
     } else {
         (format!("/registry/roles/{ns}/{name}"), "role")
     };
-    let Some(role) = get(storage, &key).await? else {
+    let Some(role) = src.get(&key).await? else {
         return Err(format!("{what}.{GROUP} {name:?} not found"));
     };
     let mut rules: Vec<Value> = role["rules"].as_array().cloned().unwrap_or_default();
     if kind == "ClusterRole" && role["aggregationRule"]["clusterRoleSelectors"].is_array() {
-        let all = list(storage, "/registry/clusterroles/").await?;
+        let all = src.list("/registry/clusterroles/").await?;
         let mut seen: HashSet<String> = HashSet::from([name.to_string()]);
         let mut queue = vec![role];
         while let Some(r) = queue.pop() {
@@ -155,9 +243,9 @@ pub struct Applied {
 
 /// Every rule bound to the user for `ns` (cluster-wide bindings first), and the errors
 /// met on the way (missing roles), as upstream's rule visitor sees them.
-pub async fn applicable(storage: &Storage, user: &UserInfo, ns: &str) -> (Vec<Applied>, Vec<String>) {
+pub async fn applicable(src: Source<'_>, user: &UserInfo, ns: &str) -> (Vec<Applied>, Vec<String>) {
     let (mut out, mut errors) = (Vec::new(), Vec::new());
-    match list(storage, "/registry/clusterrolebindings/").await {
+    match src.list("/registry/clusterrolebindings/").await {
         Ok(bindings) => {
             for b in bindings {
                 let Some(subject) = b["subjects"].as_array().into_iter().flatten().find(|s| applies_to(user, s, ""))
@@ -165,7 +253,7 @@ pub async fn applicable(storage: &Storage, user: &UserInfo, ns: &str) -> (Vec<Ap
                     continue;
                 };
                 let role = b["roleRef"]["name"].as_str().unwrap_or("");
-                match role_rules(storage, "ClusterRole", "", role).await {
+                match role_rules(src, "ClusterRole", "", role).await {
                     Ok(rules) => out.push(Applied {
                         source: format!(
                             "ClusterRoleBinding {:?} of ClusterRole {role:?} to {}",
@@ -183,7 +271,7 @@ pub async fn applicable(storage: &Storage, user: &UserInfo, ns: &str) -> (Vec<Ap
     if ns.is_empty() {
         return (out, errors);
     }
-    match list(storage, &format!("/registry/rolebindings/{ns}/")).await {
+    match src.list(&format!("/registry/rolebindings/{ns}/")).await {
         Ok(bindings) => {
             for b in bindings {
                 let Some(subject) = b["subjects"].as_array().into_iter().flatten().find(|s| applies_to(user, s, ns))
@@ -192,7 +280,7 @@ pub async fn applicable(storage: &Storage, user: &UserInfo, ns: &str) -> (Vec<Ap
                 };
                 let kind = b["roleRef"]["kind"].as_str().unwrap_or("Role");
                 let role = b["roleRef"]["name"].as_str().unwrap_or("");
-                match role_rules(storage, kind, ns, role).await {
+                match role_rules(src, kind, ns, role).await {
                     Ok(rules) => out.push(Applied {
                         source: format!(
                             "RoleBinding {:?} of {kind} {role:?} to {}",
@@ -210,8 +298,19 @@ pub async fn applicable(storage: &Storage, user: &UserInfo, ns: &str) -> (Vec<Ap
     (out, errors)
 }
 
-pub async fn authorize(storage: &Storage, a: &Attributes) -> Decision {
-    let (applied, errors) = applicable(storage, &a.user, &a.namespace).await;
+/// Decides from the cache when it is synced; a denial is checked again on the store.
+pub async fn authorize(storage: &Storage, cache: &Cache, a: &Attributes) -> Decision {
+    if cache.synced() {
+        let d = decide(Source::Cache(cache), a).await;
+        if matches!(d, Decision::Allow(_)) {
+            return d;
+        }
+    }
+    decide(Source::Storage(storage), a).await
+}
+
+async fn decide(src: Source<'_>, a: &Attributes) -> Decision {
+    let (applied, errors) = applicable(src, &a.user, &a.namespace).await;
     for ap in &applied {
         if ap.rules.iter().any(|r| rule_allows(a, r)) {
             return Decision::Allow(format!("RBAC: allowed by {}", ap.source));

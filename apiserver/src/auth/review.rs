@@ -274,7 +274,12 @@ async fn rules_review(auth: &Auth, storage: &Storage, user: &UserInfo, ns: &str)
                 }
             }
             Mode::Rbac => {
-                let (applied, errs) = super::rbac::applicable(storage, user, ns).await;
+                let src = if auth.rbac_cache.synced() {
+                    super::rbac::Source::Cache(&auth.rbac_cache)
+                } else {
+                    super::rbac::Source::Storage(storage)
+                };
+                let (applied, errs) = super::rbac::applicable(src, user, ns).await;
                 errors.extend(errs);
                 for rule in applied.into_iter().flat_map(|a| a.rules) {
                     if rule["resources"].as_array().is_some_and(|r| !r.is_empty()) {
