@@ -71,6 +71,9 @@ pub struct Config {
     /// A CIDR notation IP range from which to assign service cluster IPs.
     #[arg(long = "service-cluster-ip-range", value_delimiter = ',', default_value = "10.0.0.0/24")]
     pub service_cluster_ip_range: Vec<String>,
+    /// A port range to reserve for services with NodePort visibility (inclusive at both ends).
+    #[arg(long = "service-node-port-range", default_value = "30000-32767")]
+    pub service_node_port_range: String,
     /// The IP address on which to advertise the apiserver to members of the cluster.
     #[arg(long = "advertise-address")]
     pub advertise_address: Option<IpAddr>,
@@ -98,6 +101,8 @@ pub enum ConfigError {
     IssuerRequired,
     #[error("--service-cluster-ip-range: {0}")]
     ServiceRange(String),
+    #[error("--service-node-port-range: {0}")]
+    NodePortRange(String),
 }
 
 const KNOWN_AUTHZ_MODES: &[&str] = &["AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node"];
@@ -156,7 +161,31 @@ impl Config {
         for r in &self.service_cluster_ip_range {
             parse_cidr(r).map_err(ConfigError::ServiceRange)?;
         }
+        self.service_config()?;
         Ok(())
+    }
+
+    /// The service ranges: the first IPv4 CIDR and the node-port range.
+    pub fn service_config(&self) -> Result<crate::registry::core::services::ServiceConfig, ConfigError> {
+        let mut cfg = crate::registry::core::services::ServiceConfig::default();
+        if let Some((std::net::IpAddr::V4(ip), bits)) =
+            self.service_cluster_ip_range.iter().filter_map(|r| parse_cidr(r).ok()).find(|(ip, _)| ip.is_ipv4())
+        {
+            if bits > 30 {
+                return Err(ConfigError::ServiceRange(format!("{ip}/{bits} is too small: at least a /30 is needed")));
+            }
+            cfg.network = ip;
+            cfg.prefix = bits;
+        }
+        let r = &self.service_node_port_range;
+        let bad = || ConfigError::NodePortRange(format!("{r:?} is not a valid port range (e.g. 30000-32767)"));
+        let (lo, hi) = r.split_once('-').ok_or_else(bad)?;
+        let (lo, hi): (u16, u16) = (lo.trim().parse().map_err(|_| bad())?, hi.trim().parse().map_err(|_| bad())?);
+        if lo == 0 || hi < lo {
+            return Err(bad());
+        }
+        cfg.node_ports = (lo, hi);
+        Ok(cfg)
     }
 }
 
@@ -225,6 +254,10 @@ mod tests {
         assert!(matches!(cfg(&["--service-cluster-ip-range", "nope"]).validate(), Err(ConfigError::ServiceRange(_))));
         assert!(cfg(&["--service-cluster-ip-range", "10.96.0.0/12,fd00::/108"]).validate().is_ok());
         assert_eq!(cfg(&["--tls-cert-file", "/x"]).validate(), Err(ConfigError::TlsPair));
+        assert!(matches!(cfg(&["--service-node-port-range", "5-1"]).validate(), Err(ConfigError::NodePortRange(_))));
+        let sc = cfg(&["--service-cluster-ip-range", "10.96.0.0/12", "--service-node-port-range", "31000-31010"]);
+        let svc = sc.service_config().unwrap();
+        assert_eq!((svc.prefix, svc.node_ports), (12, (31000, 31010)));
         let two = Config::try_parse_from(["apiserver", "--etcd-servers", "http://a:1,http://b:2"]).unwrap();
         assert_eq!(two.etcd_servers.len(), 2);
         let bad = Config::try_parse_from(["apiserver", "--etcd-servers", "a:1"]).unwrap();

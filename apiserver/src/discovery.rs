@@ -240,7 +240,22 @@ mod tests {
             None
         );
         let core = aggregated_core("v2");
-        assert_eq!(core["items"][0]["versions"][0]["resources"][0]["responseKind"]["kind"], "ConfigMap");
+        let resources = core["items"][0]["versions"][0]["resources"].as_array().unwrap();
+        let cm = resources.iter().find(|r| r["resource"] == "configmaps").unwrap();
+        assert_eq!(cm["responseKind"]["kind"], "ConfigMap");
+        let groups = aggregated_groups("v2");
+        let apps = groups["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == "apps").unwrap();
+        let deploy = apps["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "deployments")
+            .unwrap();
+        assert_eq!(
+            deploy["subresources"][1]["responseKind"],
+            json!({"group": "autoscaling", "version": "v1", "kind": "Scale"})
+        );
+        assert_eq!(deploy["categories"], json!(["all"]));
     }
 
     #[test]
@@ -253,6 +268,13 @@ mod tests {
         assert!(cm.namespaced);
         let _: APIVersions = serde_json::from_value(api_versions("10.0.0.1:6443")).unwrap();
         let _: APIGroupList = serde_json::from_value(api_groups()).unwrap();
+        let list: APIGroupList = serde_json::from_value(api_groups()).unwrap();
+        let batch = list.groups.iter().find(|g| g.name == "batch").unwrap();
+        assert_eq!(batch.preferred_version.as_ref().unwrap().group_version, "batch/v1");
+        let apps = crate::registry::group("apps").unwrap();
+        let rl: APIResourceList = serde_json::from_value(group_version_resources(apps, &apps.versions[0])).unwrap();
+        let scale = rl.resources.iter().find(|r| r.name == "deployments/scale").unwrap();
+        assert_eq!((scale.group.as_deref(), scale.kind.as_str()), (Some("autoscaling"), "Scale"));
         let info: Info = serde_json::from_value(version()).unwrap();
         assert_eq!((info.major.as_str(), info.minor.as_str()), ("1", "33"));
         assert!(info.git_version.starts_with("v1.33."));

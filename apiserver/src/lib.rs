@@ -80,6 +80,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     } else {
         cfg.bind_address
     });
+    registry::core::services::configure(cfg.service_config()?);
     let state =
         State::new(storage.clone(), SocketAddr::new(advertise, addr.port()).to_string(), shutdown.token(), auth);
     shutdown.spawn(server::serve(listener, tls, state.clone()));
@@ -159,6 +160,35 @@ async fn ensure_rbac_bootstrap(state: &State) {
     }
 }
 
+/// Creates a system object when missing; rewrites a reconciled one that differs.
+async fn keep_object(state: &State, b: &registry::Bootstrap) -> Result<(), status::ApiError> {
+    let name = b.body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let mut ctx = rest::WriteContext::default();
+    match state.rest.get(b.resource, b.namespace, &name).await {
+        Ok(current) => {
+            let differs = ["subsets", "endpoints", "ports", "addressType"].iter().any(|f| current[f] != b.body[f]);
+            if b.reconcile && differs {
+                let mut body = b.body.clone();
+                body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+                state.rest.update(b.resource, b.namespace, &name, body.to_string().as_bytes(), &mut ctx).await?;
+                tracing::info!(resource = b.resource.name, name, "updated system object");
+            }
+            Ok(())
+        }
+        Err(e) if e.code == 404 => {
+            match state.rest.create(b.resource, b.namespace, b.body.to_string().as_bytes(), &mut ctx).await {
+                Ok(_) => {
+                    tracing::info!(resource = b.resource.name, name, "created system object");
+                    Ok(())
+                }
+                Err(e) if e.reason == "AlreadyExists" => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 async fn ensure_system_namespaces(state: &State) {
     let ns = registry::find("namespaces").expect("namespaces are registered");
     let mut delay = Duration::from_millis(100);
@@ -186,27 +216,16 @@ async fn ensure_system_namespaces(state: &State) {
                 }
             }
         }
-        // The objects the apiserver keeps (system priority classes, ...).
-        for (res, ns, body) in registry::bootstrap_objects() {
-            let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
-            match state.rest.get(res, ns, &name).await {
-                Ok(_) => continue,
-                Err(e) if e.code == 404 => {}
-                Err(e) => {
-                    tracing::warn!(error = %e.message, resource = res.name, name, "reading a system object failed");
-                    tokio::time::sleep(delay).await;
-                    continue 'retry;
-                }
-            }
-            let mut ctx = rest::WriteContext::default();
-            match state.rest.create(res, ns, body.to_string().as_bytes(), &mut ctx).await {
-                Ok(_) => tracing::info!(resource = res.name, name, "created system object"),
-                Err(e) if e.reason == "AlreadyExists" => {}
-                Err(e) => {
-                    tracing::warn!(error = %e.message, resource = res.name, name, "creating a system object failed");
-                    tokio::time::sleep(delay).await;
-                    continue 'retry;
-                }
+        // The objects the apiserver keeps (system priority classes, the kubernetes
+        // service and its endpoints).
+        let me: SocketAddr = state.server_address.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 6443)));
+        for b in registry::bootstrap_objects(me.ip(), me.port()) {
+            if let Err(e) = keep_object(state, &b).await {
+                let name = b.body["metadata"]["name"].as_str().unwrap_or_default();
+                tracing::warn!(error = %e.message, resource = b.resource.name, name, "keeping a system object failed");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                continue 'retry;
             }
         }
         // Namespaces left Terminating by an earlier process are finished now.

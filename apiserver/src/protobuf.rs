@@ -33,6 +33,8 @@ pub enum Kind {
     /// `metav1.Time`: `{seconds, nanos}`, RFC 3339 in JSON.
     Time,
     Msg(&'static [Field]),
+    /// An embedded message whose fields JSON shows in the parent (`json:",inline"`).
+    Inline(&'static [Field]),
     RepStr,
     RepMsg(&'static [Field]),
     MapStr,
@@ -107,7 +109,7 @@ pub const NAMESPACE: &[Field] = &[
 ];
 
 pub const DELETE_OPTIONS: &[Field] = &[
-    (1, "gracePeriodSeconds", Kind::Int),
+    (1, "gracePeriodSeconds", Kind::OptInt),
     (2, "preconditions", Kind::Msg(&[(1, "uid", Kind::Str), (2, "resourceVersion", Kind::Str)])),
     (3, "orphanDependents", Kind::Bool),
     (4, "propagationPolicy", Kind::Str),
@@ -259,6 +261,9 @@ pub fn message(b: &[u8], schema: &[Field]) -> Result<Map<String, Value>, DecodeE
                 if let Some(t) = time(x)? {
                     out.insert(name, t);
                 }
+            }
+            (Kind::Inline(s), Wire::Len(x)) => {
+                out.extend(message(x, s)?);
             }
             (Kind::Msg(s), Wire::Len(x)) => {
                 out.insert(name, Value::Object(message(x, s)?));

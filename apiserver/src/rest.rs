@@ -206,8 +206,11 @@ fn with_rv(mut obj: Value, rv: i64) -> Value {
 
 /// The JSON stored in etcd: the object without its resourceVersion (the key's
 /// mod_revision is the truth).
-fn encode_for_storage(obj: &Value) -> Vec<u8> {
-    let mut o = obj.clone();
+fn encode_for_storage(resource: &Resource, obj: &Value) -> Vec<u8> {
+    let mut o = match resource.storage_form {
+        Some((to_storage, _)) => to_storage(obj.clone()),
+        None => obj.clone(),
+    };
     if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.shift_remove("resourceVersion");
     }
@@ -215,7 +218,12 @@ fn encode_for_storage(obj: &Value) -> Vec<u8> {
 }
 
 fn decode_stored(resource: &Resource, value: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(value).map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", resource.name)))
+    let obj = serde_json::from_slice(value)
+        .map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", resource.name)))?;
+    Ok(match resource.storage_form {
+        Some((_, from_storage)) => from_storage(obj),
+        None => obj,
+    })
 }
 
 fn name_of(obj: &Value) -> &str {
@@ -239,6 +247,8 @@ pub struct WriteContext {
     pub field_validation: FieldValidation,
     /// `dryRun=All`: everything but the storage write.
     pub dry_run: bool,
+    /// `gracePeriodSeconds` of a DELETE (a DeleteOptions body takes precedence).
+    pub grace_period_seconds: Option<i64>,
     pub warnings: Vec<String>,
     /// A last check of the final object before a create or update is stored (RBAC's
     /// escalation prevention).
@@ -272,6 +282,11 @@ impl WriteContext {
                         )));
                     }
                 },
+                "gracePeriodSeconds" => {
+                    ctx.grace_period_seconds = Some(
+                        v.parse().map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds: {v:?}")))?,
+                    )
+                }
                 "fieldValidation" => {
                     ctx.field_validation = match v.as_str() {
                         "Ignore" => FieldValidation::Ignore,
@@ -482,7 +497,7 @@ impl Rest {
             let result = if spec_done && finalizers(&obj).is_empty() {
                 self.storage.delete(key.as_bytes(), current.mod_revision).await
             } else {
-                self.storage.update(key.as_bytes(), encode_for_storage(&obj), current.mod_revision).await
+                self.storage.update(key.as_bytes(), encode_for_storage(nsres, &obj), current.mod_revision).await
             };
             match result {
                 Ok(_) | Err(StorageError::NotFound) => return,
@@ -524,6 +539,7 @@ impl Rest {
             meta.insert("generation".into(), json!(1));
         }
         if resource.has(Subresource::Status)
+            && !resource.keep_status_on_create
             && let Some(m) = obj.as_object_mut()
         {
             // The status is the controllers' to write, through the status subresource.
@@ -540,10 +556,13 @@ impl Rest {
         if ctx.dry_run {
             return Ok(obj);
         }
+        if let Some(allocate) = resource.allocate {
+            allocate(&self.storage, &mut obj).await?;
+        }
         let mut key = resource.key(ns, &name);
         let mut attempts = 0;
         let rev = loop {
-            match self.storage.create(key.as_bytes(), encode_for_storage(&obj)).await {
+            match self.storage.create(key.as_bytes(), encode_for_storage(resource, &obj)).await {
                 Ok(rev) => break rev,
                 // Like upstream, a generated name that is taken is generated again.
                 Err(StorageError::AlreadyExists) if !generate.is_empty() && attempts < 8 => {
@@ -552,7 +571,12 @@ impl Rest {
                     obj["metadata"]["name"] = json!(fresh);
                     key = resource.key(ns, &fresh);
                 }
-                Err(e) => return Err(storage_error(resource, name_of(&obj), e)),
+                Err(e) => {
+                    if let Some(release) = resource.release {
+                        release(&self.storage, &obj, None).await;
+                    }
+                    return Err(storage_error(resource, name_of(&obj), e));
+                }
             }
         };
         Ok(with_rv(obj, rev))
@@ -723,10 +747,23 @@ impl Rest {
                 // Upstream skips the write of a no-op update and keeps the version.
                 return Ok(with_rv(new, current.mod_revision));
             }
-            match self.storage.update(key.as_bytes(), encode_for_storage(&new), current.mod_revision).await {
+            if let Some(reallocate) = resource.reallocate {
+                reallocate(&self.storage, &mut new, &old).await?;
+            }
+            let written =
+                self.storage.update(key.as_bytes(), encode_for_storage(resource, &new), current.mod_revision).await;
+            if let Some(release) = resource.release {
+                // What the update gave up, or (when it failed) what it newly took.
+                match &written {
+                    Ok(_) => release(&self.storage, &old, Some(&new)).await,
+                    Err(_) => release(&self.storage, &new, Some(&old)).await,
+                }
+            }
+            match written {
                 Ok(rev)
                     if is_deleting(&new)
                         && finalizers(&new).is_empty()
+                        && new["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
                         && new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty) =>
                 {
                     // The last finalizer is gone from an object being deleted: it goes
@@ -819,8 +856,9 @@ impl Rest {
                 details: Some(json!({"name": name, "kind": "namespaces"})),
             });
         }
-        let (pre_rv, pre_uid, body_dry_run) = delete_options(body)?;
+        let (pre_rv, pre_uid, body_dry_run, body_grace) = delete_options(body)?;
         let dry_run = ctx.dry_run || body_dry_run;
+        let requested_grace = body_grace.or(ctx.grace_period_seconds);
         let key = resource.key(ns, name);
         for _ in 0..UPDATE_RETRIES {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
@@ -855,7 +893,11 @@ impl Rest {
                 if dry_run {
                     return Ok(with_rv(marked, current.mod_revision));
                 }
-                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                match self
+                    .storage
+                    .update(key.as_bytes(), encode_for_storage(resource, &marked), current.mod_revision)
+                    .await
+                {
                     Ok(rev) => {
                         let this = self.clone();
                         let ns = name.to_string();
@@ -866,7 +908,35 @@ impl Rest {
                     Err(e) => return Err(storage_error(resource, name, e)),
                 }
             }
-            if !finalizers(&old).is_empty() {
+            if let Some(grace_of) = resource.graceful_delete {
+                // Graceful deletion (pods): the object stays, marked with when it goes,
+                // until its grace period is over or a shorter one is asked for.
+                let grace = grace_of(&old, requested_grace).max(0);
+                let current_grace = old["metadata"]["deletionGracePeriodSeconds"].as_i64();
+                let shorter = current_grace.is_none_or(|g| grace < g);
+                if (grace > 0 || (is_deleting(&old) && !finalizers(&old).is_empty())) && shorter {
+                    let mut marked = old.clone();
+                    let at = crate::registry::unix_now() + grace;
+                    let ts = k8s_openapi::jiff::Timestamp::from_second(at).map(|t| t.to_string()).unwrap_or_default();
+                    marked["metadata"]["deletionTimestamp"] = json!(ts);
+                    marked["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+                    if dry_run {
+                        return Ok(with_rv(marked, current.mod_revision));
+                    }
+                    let bytes = encode_for_storage(resource, &marked);
+                    match self.storage.update(key.as_bytes(), bytes, current.mod_revision).await {
+                        Ok(rev) => return Ok(with_rv(marked, rev)),
+                        Err(StorageError::Conflict) => continue,
+                        Err(e) => return Err(storage_error(resource, name, e)),
+                    }
+                }
+                if is_deleting(&old) && (grace > 0 || !finalizers(&old).is_empty()) {
+                    return Ok(with_rv(old, current.mod_revision));
+                }
+                // Grace 0 without finalizers: removed now, below.
+            }
+            let gracefully_deleting = resource.graceful_delete.is_some() && is_deleting(&old);
+            if !finalizers(&old).is_empty() && !gracefully_deleting {
                 // Finalizers hold the object: mark it as being deleted and return it.
                 if is_deleting(&old) {
                     return Ok(with_rv(old, current.mod_revision));
@@ -877,7 +947,11 @@ impl Rest {
                 if dry_run {
                     return Ok(with_rv(marked, current.mod_revision));
                 }
-                match self.storage.update(key.as_bytes(), encode_for_storage(&marked), current.mod_revision).await {
+                match self
+                    .storage
+                    .update(key.as_bytes(), encode_for_storage(resource, &marked), current.mod_revision)
+                    .await
+                {
                     Ok(rev) => return Ok(with_rv(marked, rev)),
                     Err(StorageError::Conflict) => continue,
                     Err(e) => return Err(storage_error(resource, name, e)),
@@ -890,6 +964,11 @@ impl Rest {
             };
             match deleted {
                 Ok(_) => {
+                    if let Some(release) = resource.release
+                        && !dry_run
+                    {
+                        release(&self.storage, &old, None).await;
+                    }
                     return Ok(json!({
                         "kind": "Status",
                         "apiVersion": "v1",
@@ -999,11 +1078,11 @@ impl Rest {
             async move {
                 let (kind, obj) = match ev {
                     Ok(WatchEvent::Put { kv, created }) => {
-                        let obj = serde_json::from_slice::<Value>(&kv.value).ok()?;
+                        let obj = decode_stored(resource, &kv.value).ok()?;
                         (if created { "ADDED" } else { "MODIFIED" }, with_rv(obj, kv.mod_revision))
                     }
                     Ok(WatchEvent::Delete { prev, mod_revision, .. }) => {
-                        let obj = serde_json::from_slice::<Value>(&prev?).ok()?;
+                        let obj = decode_stored(resource, &prev?).ok()?;
                         ("DELETED", with_rv(obj, mod_revision))
                     }
                     Err(StorageError::Compacted { requested, current }) => {
@@ -1118,16 +1197,20 @@ fn validate_finalizers_update(resource: &Resource, new: &Value, old: &Value) -> 
     Err(invalid(resource, name_of(new), &[err]))
 }
 
-/// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run).
-fn delete_options(body: &[u8]) -> Result<(Option<String>, Option<String>, bool), ApiError> {
+/// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run,
+/// gracePeriodSeconds).
+type DeleteOptions = (Option<String>, Option<String>, bool, Option<i64>);
+
+fn delete_options(body: &[u8]) -> Result<DeleteOptions, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((None, None, false));
+        return Ok((None, None, false, None));
     }
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
     let p = &v["preconditions"];
     let dry = v["dryRun"].as_array().is_some_and(|a| a.iter().any(|d| d == "All"));
-    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from), dry))
+    let grace = v["gracePeriodSeconds"].as_i64();
+    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from), dry, grace))
 }
 
 fn parse_rv(rv: &str) -> Result<i64, ApiError> {

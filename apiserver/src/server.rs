@@ -531,10 +531,16 @@ async fn route(
                 (None, Some(_)) => "namespace",
                 (None, None) => "cluster",
             };
-            match rest_call(state, req, method, query, &rp, info).await {
+            let mut resp = match rest_call(state, req, method, query, &rp, info).await {
                 Ok(r) => r,
                 Err(e) => error_response(&e),
+            };
+            if let Some(w) = rp.resource.warning
+                && let Ok(v) = http::HeaderValue::from_str(&format!("299 - {}", serde_json::Value::from(w)))
+            {
+                resp.headers_mut().append("warning", v);
             }
+            resp
         }
         _ => error_response(&ApiError::no_route()),
     }
@@ -568,7 +574,11 @@ async fn rest_call(
                 let body = read_body(req, crate::registry::proto::BINDING).await?;
                 ("create", rest.bind(res, ns, name, &body, &mut ctx).await?, StatusCode::CREATED)
             }
-            (Subresource::Binding, _) => return Err(ApiError::method_not_allowed()),
+            (Subresource::Eviction, &Method::POST) => {
+                let body = read_body(req, crate::registry::proto::EVICTION).await?;
+                ("create", rest.evict(res, ns, name, &body, &mut ctx).await?, StatusCode::CREATED)
+            }
+            (Subresource::Binding | Subresource::Eviction, _) => return Err(ApiError::method_not_allowed()),
             (_, &Method::GET) => ("get", rest.get_subresource(res, sub, ns, name).await?, StatusCode::OK),
             (_, &Method::PUT) => {
                 let schema = if sub == Subresource::Scale { crate::registry::proto::SCALE } else { res.proto };

@@ -65,7 +65,7 @@ impl Rest {
                 let scale = parse_json(body)?;
                 self.write_scale(resource, ns, name, &scale, ctx).await
             }
-            Subresource::Binding => Err(ApiError::method_not_allowed()),
+            Subresource::Binding | Subresource::Eviction => Err(ApiError::method_not_allowed()),
         }
     }
 
@@ -104,7 +104,7 @@ impl Rest {
                 }
                 self.write_scale(resource, ns, name, &patched, ctx).await
             }
-            Subresource::Binding => Err(ApiError::method_not_allowed()),
+            Subresource::Binding | Subresource::Eviction => Err(ApiError::method_not_allowed()),
         }
     }
 
@@ -197,6 +197,81 @@ impl Rest {
         let body = serde_json::to_vec(&pod).unwrap_or_default();
         self.update_as(resource, Target::System, ns, name, &body, ctx).await?;
         Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
+    }
+}
+
+impl Rest {
+    /// `pods/eviction`: deletes the pod (with the eviction's DeleteOptions) unless the one
+    /// PodDisruptionBudget selecting it allows no disruption now; an allowed eviction
+    /// takes one from the budget's `disruptionsAllowed`, as upstream does.
+    pub async fn evict(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        body: &[u8],
+        ctx: &mut WriteContext,
+    ) -> Result<Value, ApiError> {
+        let eviction = parse_json(body)?;
+        if eviction["metadata"]["name"].as_str().is_some_and(|n| n != name) {
+            return Err(ApiError::bad_request(format!("name in URL does not match name in Eviction object: {name}")));
+        }
+        let pod = self.get(resource, ns, name).await?;
+        let delete_body = serde_json::to_vec(&eviction["deleteOptions"]).unwrap_or_default();
+        let delete_body = if eviction["deleteOptions"].is_object() { delete_body } else { Vec::new() };
+        let success =
+            || json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+        // Finished or already deleting pods are not guarded by budgets.
+        let finished = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        if finished || is_deleting(&pod) {
+            self.delete(resource, ns, name, &delete_body, ctx).await?;
+            return Ok(success());
+        }
+        let pdbs = registry::lookup("policy", "v1", "poddisruptionbudgets").expect("registered");
+        let list = self.list(pdbs, ns, &rest::ListOptions::default()).await?;
+        let labels = &pod["metadata"]["labels"];
+        let matching: Vec<Value> = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| {
+                let sel = &p["spec"]["selector"];
+                sel.is_object() && registry::podspec::selector_matches(sel, labels)
+            })
+            .cloned()
+            .collect();
+        if matching.len() > 1 {
+            return Err(ApiError::internal(
+                "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+            ));
+        }
+        if let Some(pdb) = matching.first() {
+            let allowed = pdb["status"]["disruptionsAllowed"].as_i64().unwrap_or(0);
+            let pdb_name = pdb["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            if allowed <= 0 {
+                let desired = pdb["status"]["desiredHealthy"].as_i64().unwrap_or(0);
+                let current = pdb["status"]["currentHealthy"].as_i64().unwrap_or(0);
+                return Err(ApiError {
+                    code: 429,
+                    reason: "TooManyRequests",
+                    message: "Cannot evict pod as it would violate the pod's disruption budget.".into(),
+                    details: Some(json!({"causes": [{
+                        "reason": "DisruptionBudget",
+                        "message": format!("The disruption budget {pdb_name} needs {desired} healthy pods and has {current} currently"),
+                    }]})),
+                });
+            }
+            let mut updated = pdb.clone();
+            updated["metadata"]["namespace"] = json!(ns.unwrap_or_default());
+            updated["status"]["disruptionsAllowed"] = json!(allowed - 1);
+            updated["status"]["disruptedPods"][name] = json!(rest::now_rfc3339());
+            let body = serde_json::to_vec(&updated).unwrap_or_default();
+            if !ctx.dry_run {
+                self.update_as(pdbs, Target::Status, ns, &pdb_name, &body, &mut WriteContext::default()).await?;
+            }
+        }
+        self.delete(resource, ns, name, &delete_body, ctx).await?;
+        Ok(success())
     }
 }
 

@@ -466,3 +466,507 @@ fn kubectl_on_store() {
 fn kubectl_on_etcd() {
     scenario(Backend::Etcd);
 }
+
+/// Every line of `out` whose first column is `name`, split into columns (two or more
+/// spaces apart, as kubectl pads them).
+fn row(out: &str, name: &str) -> Vec<String> {
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no row {name} in:\n{out}"));
+    line.split("  ").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+fn header(out: &str) -> Vec<String> {
+    out.lines().next().unwrap_or("").split("  ").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+fn json_of(api: &ApiServer, args: &[&str]) -> Value {
+    let text = ok(api, args);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+}
+
+fn post(api: &ApiServer, path: &str, body: &str) -> (u16, Value) {
+    let (code, out) = api.curl(&[path, "-X", "POST", "-H", "Content-Type: application/json", "--data", body]);
+    (code, serde_json::from_str(&out).unwrap_or_else(|e| panic!("{path}: {e}: {out}")))
+}
+
+/// API groups and the resources beyond core/v1's first four, through kubectl v1.32:
+/// discovery, the `create` generators (sent as protobuf), `run`, defaulting, table
+/// columns, scale and status subresources, bindings and field selectors, service IP
+/// and node-port allocation, and upstream's messages for bad input.
+fn groups_scenario(backend: Backend) {
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+
+    // Discovery: every group with its preferred version, resources with short names.
+    let versions = ok(&api, &["api-versions"]);
+    assert_eq!(
+        versions.lines().collect::<Vec<_>>(),
+        [
+            "apps/v1",
+            "authentication.k8s.io/v1",
+            "authorization.k8s.io/v1",
+            "autoscaling/v2",
+            "batch/v1",
+            "coordination.k8s.io/v1",
+            "discovery.k8s.io/v1",
+            "events.k8s.io/v1",
+            "networking.k8s.io/v1",
+            "node.k8s.io/v1",
+            "policy/v1",
+            "rbac.authorization.k8s.io/v1",
+            "scheduling.k8s.io/v1",
+            "storage.k8s.io/v1",
+            "v1"
+        ]
+    );
+    let res = ok(&api, &["api-resources"]);
+    for want in [
+        "pods po v1 true Pod",
+        "services svc v1 true Service",
+        "nodes no v1 false Node",
+        "events ev v1 true Event",
+        "replicationcontrollers rc v1 true ReplicationController",
+        "deployments deploy apps/v1 true Deployment",
+        "statefulsets sts apps/v1 true StatefulSet",
+        "cronjobs cj batch/v1 true CronJob",
+        "jobs batch/v1 true Job",
+        "horizontalpodautoscalers hpa autoscaling/v2 true HorizontalPodAutoscaler",
+        "leases coordination.k8s.io/v1 true Lease",
+        "endpointslices discovery.k8s.io/v1 true EndpointSlice",
+        "poddisruptionbudgets pdb policy/v1 true PodDisruptionBudget",
+        "priorityclasses pc scheduling.k8s.io/v1 false PriorityClass",
+        "storageclasses sc storage.k8s.io/v1 false StorageClass",
+    ] {
+        assert!(res.lines().any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == want), "{want}:\n{res}");
+    }
+    assert_eq!(
+        ok(&api, &["api-resources", "--api-group=apps", "-o", "name"]),
+        "controllerrevisions.apps\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\nstatefulsets.apps\n"
+    );
+    let (code, group) = api.curl(&["/apis/batch"]);
+    assert_eq!(code, 200);
+    let group: Value = serde_json::from_str(&group).unwrap();
+    assert_eq!(group["preferredVersion"], serde_json::json!({"groupVersion": "batch/v1", "version": "v1"}));
+    let (code, list) = api.curl(&["/apis/apps/v1"]);
+    assert_eq!(code, 200);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let scale = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "deployments/scale").unwrap();
+    assert_eq!(
+        (&scale["group"], &scale["version"], &scale["kind"]),
+        (&"autoscaling".into(), &"v1".into(), &"Scale".into())
+    );
+    assert_eq!(api.curl(&["/apis/nope"]).0, 404);
+    assert_eq!(api.curl(&["/apis/apps/v2"]).0, 404);
+
+    // The system priority classes and the kubernetes service exist from the start.
+    let pcs = ok(&api, &["get", "priorityclasses"]);
+    assert_eq!(header(&pcs), ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]);
+    assert_eq!(row(&pcs, "system-node-critical")[1..3], ["2000001000", "false"]);
+    assert_eq!(row(&pcs, "system-cluster-critical")[1..3], ["2000000000", "false"]);
+    let svc = ok(&api, &["get", "svc", "kubernetes", "-o", "wide"]);
+    assert_eq!(header(&svc), ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]);
+    let k = row(&svc, "kubernetes");
+    assert_eq!([&k[1], &k[2], &k[3], &k[4], &k[6]], ["ClusterIP", "10.0.0.1", "<none>", "443/TCP", "<none>"]);
+    let ep = json_of(&api, &["get", "endpoints", "kubernetes", "-o", "json"]);
+    assert_eq!(ep["subsets"][0]["addresses"][0]["ip"], "127.0.0.1");
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], api.port);
+    let slice = json_of(&api, &["get", "endpointslices", "kubernetes", "-o", "json"]);
+    assert_eq!(slice["endpoints"][0]["addresses"][0], "127.0.0.1");
+
+    // Deployments: the generator, defaults, wide columns, scale and status.
+    assert_eq!(
+        ok(&api, &["create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=80"]).trim(),
+        "deployment.apps/web created"
+    );
+    let d = json_of(&api, &["get", "deploy", "web", "-o", "json"]);
+    assert_eq!(d["metadata"]["generation"], 1);
+    assert_eq!(
+        d["spec"]["strategy"],
+        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+    );
+    assert_eq!(
+        (d["spec"]["revisionHistoryLimit"].as_i64(), d["spec"]["progressDeadlineSeconds"].as_i64()),
+        (Some(10), Some(600))
+    );
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        (c["imagePullPolicy"].as_str(), c["ports"][0]["protocol"].as_str()),
+        (Some("IfNotPresent"), Some("TCP"))
+    );
+    assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+    let wide = ok(&api, &["get", "deploy", "-o", "wide"]);
+    assert_eq!(header(&wide), ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
+    let w = row(&wide, "web");
+    assert_eq!([&w[1], &w[2], &w[3], &w[5], &w[6], &w[7]], ["0/2", "0", "0", "nginx", "nginx:1.27", "app=web"]);
+    assert_eq!(ok(&api, &["scale", "deployment", "web", "--replicas=3"]).trim(), "deployment.apps/web scaled");
+    let d = json_of(&api, &["get", "deploy", "web", "-o", "json"]);
+    assert_eq!((d["spec"]["replicas"].as_i64(), d["metadata"]["generation"].as_i64()), (Some(3), Some(2)));
+    let scale = json_of(&api, &["get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale"]);
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["apiVersion"], "autoscaling/v1");
+    assert_eq!((scale["spec"]["replicas"].as_i64(), scale["status"]["selector"].as_str()), (Some(3), Some("app=web")));
+    // The main resource ignores status; the status subresource ignores the spec.
+    ok(&api, &["patch", "deploy", "web", "--type=merge", "-p", r#"{"status":{"readyReplicas":3}}"#]);
+    assert_eq!(ok(&api, &["get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}"]), "");
+    ok(
+        &api,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":7},"status":{"readyReplicas":3,"replicas":3}}"#,
+        ],
+    );
+    assert_eq!(ok(&api, &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.status.readyReplicas}"]), "3 3");
+    assert_eq!(row(&ok(&api, &["get", "deploy", "web"]), "web")[1], "3/3");
+    let dup = kubectl(&api, &["create", "deployment", "web", "--image=nginx"]);
+    assert_eq!(dup.stderr.trim(), r#"error: failed to create deployment: deployments.apps "web" already exists"#);
+    let nf = kubectl(&api, &["get", "deploy", "nope"]);
+    assert_eq!(nf.stderr.trim(), r#"Error from server (NotFound): deployments.apps "nope" not found"#);
+    let moved = kubectl(
+        &api,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "-p",
+            r#"{"spec":{"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}}}}}"#,
+        ],
+    );
+    assert_eq!(
+        moved.stderr.trim(),
+        r#"The Deployment "web" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"other"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#
+    );
+
+    // Jobs and cronjobs.
+    assert_eq!(
+        ok(&api, &["create", "job", "j1", "--image=busybox", "--", "echo", "hi"]).trim(),
+        "job.batch/j1 created"
+    );
+    let j = json_of(&api, &["get", "job", "j1", "-o", "json"]);
+    let uid = j["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], uid);
+    assert_eq!(j["spec"]["template"]["metadata"]["labels"]["job-name"], "j1");
+    assert_eq!(j["spec"]["template"]["spec"]["restartPolicy"], "Never");
+    assert_eq!((j["spec"]["backoffLimit"].as_i64(), j["spec"]["completions"].as_i64()), (Some(6), Some(1)));
+    assert_eq!(j["spec"]["template"]["spec"]["containers"][0]["command"], serde_json::json!(["echo", "hi"]));
+    let jobs = ok(&api, &["get", "jobs", "-o", "wide"]);
+    assert_eq!(header(&jobs), ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
+    let r = row(&jobs, "j1");
+    assert_eq!([&r[1], &r[2], &r[4], &r[5]], ["Running", "0/1", "j1", "busybox"]);
+    assert_eq!(
+        ok(&api, &["create", "cronjob", "c1", "--image=busybox", "--schedule=*/5 * * * *", "--", "date"]).trim(),
+        "cronjob.batch/c1 created"
+    );
+    let cj = json_of(&api, &["get", "cj", "c1", "-o", "json"]);
+    assert_eq!(cj["spec"]["concurrencyPolicy"], "Allow");
+    assert_eq!(
+        (cj["spec"]["successfulJobsHistoryLimit"].as_i64(), cj["spec"]["failedJobsHistoryLimit"].as_i64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"], "OnFailure");
+    let cjs = ok(&api, &["get", "cronjobs"]);
+    assert_eq!(header(&cjs), ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"]);
+    assert_eq!(row(&cjs, "c1")[1..6], ["*/5 * * * *", "<none>", "False", "0", "<none>"]);
+    let (code, bad) = post(
+        &api,
+        "/apis/batch/v1/namespaces/default/jobs",
+        r#"{"metadata":{"name":"always"},"spec":{"template":{"spec":{"containers":[{"name":"c","image":"x"}]}}}}"#,
+    );
+    assert_eq!(code, 422, "{bad}");
+    assert_eq!(
+        bad["message"],
+        r#"Job.batch "always" is invalid: spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never""#
+    );
+    assert_eq!((bad["details"]["group"].as_str(), bad["details"]["kind"].as_str()), (Some("batch"), Some("Job")));
+
+    // Services: cluster IPs and node ports allocated once, released on delete.
+    assert_eq!(ok(&api, &["create", "service", "clusterip", "web", "--tcp=80:8080"]).trim(), "service/web created");
+    let s = json_of(&api, &["get", "svc", "web", "-o", "json"]);
+    let ip = s["spec"]["clusterIP"].as_str().unwrap().to_string();
+    assert!(ip.starts_with("10.0.0.") && ip != "10.0.0.1", "{s}");
+    assert_eq!(s["spec"]["clusterIPs"], serde_json::json!([ip]));
+    assert_eq!(s["spec"]["ipFamilies"], serde_json::json!(["IPv4"]));
+    for (f, v) in [
+        ("type", "ClusterIP"),
+        ("sessionAffinity", "None"),
+        ("ipFamilyPolicy", "SingleStack"),
+        ("internalTrafficPolicy", "Cluster"),
+    ] {
+        assert_eq!(s["spec"][f], v, "{f}: {s}");
+    }
+    assert_eq!(
+        s["spec"]["ports"][0],
+        serde_json::json!({"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080})
+    );
+    let r = row(&ok(&api, &["get", "svc", "-o", "wide"]), "web");
+    assert_eq!([&r[1], &r[2], &r[3], &r[4], &r[6]], ["ClusterIP", ip.as_str(), "<none>", "80/TCP", "app=web"]);
+    assert!(ok(&api, &["get", "ipaddresses", "-o", "name"]).contains(&format!("ipaddress.networking.k8s.io/{ip}\n")));
+    ok(&api, &["create", "service", "nodeport", "np", "--tcp=80:80"]);
+    let port = json_of(&api, &["get", "svc", "np", "-o", "json"])["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&port), "{port}");
+    assert_eq!(row(&ok(&api, &["get", "svc", "np"]), "np")[4], format!("80:{port}/TCP"));
+    let taken = kubectl(&api, &["create", "service", "nodeport", "np2", "--tcp=80:80", &format!("--node-port={port}")]);
+    assert_eq!(
+        taken.stderr.trim(),
+        format!(
+            r#"error: failed to create NodePort service: Service "np2" is invalid: spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"#
+        )
+    );
+    ok(&api, &["delete", "svc", "np", "web"]);
+    assert!(!ok(&api, &["get", "ipaddresses", "-o", "name"]).contains(&ip));
+    ok(&api, &["create", "service", "nodeport", "np2", "--tcp=80:80", &format!("--node-port={port}")]);
+    let out_of_range = kubectl(&api, &["create", "service", "clusterip", "out", "--clusterip=10.1.0.5", "--tcp=80"]);
+    assert_eq!(
+        out_of_range.stderr.trim(),
+        r#"error: failed to create ClusterIP service: Service "out" is invalid: spec.clusterIPs: Invalid value: []string{"10.1.0.5"}: failed to allocate IP 10.1.0.5: the provided IP (10.1.0.5) is not in the valid range. The range of valid IPs is 10.0.0.0/24"#
+    );
+    let bad_name = kubectl(&api, &["create", "service", "clusterip", "Web", "--tcp=80"]);
+    assert_eq!(
+        bad_name.stderr.trim(),
+        r#"error: failed to create ClusterIP service: Service "Web" is invalid: metadata.name: Invalid value: "Web": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"#
+    );
+    assert_eq!(kubectl(&api, &["get", "svc", "Web"]).code, 1);
+
+    // Pods: kubectl run, defaults, wide columns, binding and field selectors.
+    assert_eq!(ok(&api, &["run", "p1", "--image=busybox", "--", "sleep", "3600"]).trim(), "pod/p1 created");
+    ok(&api, &["run", "p2", "--image=busybox:1.36"]);
+    let p = json_of(&api, &["get", "pod", "p1", "-o", "json"]);
+    for (f, v) in [
+        ("restartPolicy", serde_json::json!("Always")),
+        ("dnsPolicy", serde_json::json!("ClusterFirst")),
+        ("terminationGracePeriodSeconds", serde_json::json!(30)),
+        ("schedulerName", serde_json::json!("default-scheduler")),
+        ("serviceAccountName", serde_json::json!("default")),
+        ("enableServiceLinks", serde_json::json!(true)),
+        ("securityContext", serde_json::json!({})),
+    ] {
+        assert_eq!(p["spec"][f], v, "{f}: {p}");
+    }
+    let c = &p["spec"]["containers"][0];
+    assert_eq!(c["imagePullPolicy"], "Always");
+    assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(c["terminationMessagePolicy"], "File");
+    assert_eq!(p["status"], serde_json::json!({"phase": "Pending", "qosClass": "BestEffort"}));
+    let p2 = json_of(&api, &["get", "pod", "p2", "-o", "json"]);
+    assert_eq!(p2["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    let pods = ok(&api, &["get", "pods", "-o", "wide"]);
+    assert_eq!(
+        header(&pods),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+    );
+    let r = row(&pods, "p1");
+    assert_eq!(
+        [&r[1], &r[2], &r[3], &r[5], &r[6], &r[7], &r[8]],
+        ["0/1", "Pending", "0", "<none>", "<none>", "<none>", "<none>"]
+    );
+    let binding =
+        r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p1"},"target":{"kind":"Node","name":"n1"}}"#;
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/p1/binding", binding);
+    assert_eq!(code, 201, "{out}");
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/p1/binding", binding);
+    assert_eq!(code, 409, "{out}");
+    assert_eq!(
+        out["message"],
+        r#"Operation cannot be fulfilled on pods/binding "p1": pod p1 is already assigned to node "n1""#
+    );
+    assert_eq!(ok(&api, &["get", "pods", "--field-selector", "spec.nodeName=n1", "-o", "name"]), "pod/p1\n");
+    assert_eq!(ok(&api, &["get", "pods", "--field-selector", "spec.nodeName=", "-o", "name"]), "pod/p2\n");
+    assert_eq!(
+        ok(&api, &["get", "pods", "--field-selector", "status.phase=Pending,spec.nodeName!=n1", "-o", "name"]),
+        "pod/p2\n"
+    );
+    assert_eq!(row(&ok(&api, &["get", "pods", "-o", "wide"]), "p1")[6], "n1");
+    let respec = kubectl(&api, &["patch", "pod", "p1", "-p", r#"{"spec":{"restartPolicy":"Never"}}"#]);
+    assert!(
+        respec.stderr.starts_with(r#"The Pod "p1" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"#),
+        "{}",
+        respec.stderr
+    );
+    ok(&api, &["set", "image", "pod/p1", "p1=busybox:1.37"]);
+    assert_eq!(ok(&api, &["get", "pod", "p1", "-o", "jsonpath={.spec.containers[0].image}"]), "busybox:1.37");
+    let (code, out) = post(
+        &api,
+        "/api/v1/namespaces/default/pods",
+        r#"{"metadata":{"name":"noimg"},"spec":{"containers":[{"name":"c"}]}}"#,
+    );
+    assert_eq!(code, 422);
+    assert_eq!(out["message"], r#"Pod "noimg" is invalid: spec.containers[0].image: Required value"#);
+    assert_eq!(
+        kubectl(&api, &["get", "pod", "noimg"]).stderr.trim(),
+        r#"Error from server (NotFound): pods "noimg" not found"#
+    );
+
+    // Graceful deletion: a bound pod stays Terminating for its grace period (until its
+    // kubelet confirms, or a forced delete); an unscheduled one goes at once.
+    ok(&api, &["run", "p3", "--image=busybox"]);
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/p3/binding", &binding.replace("p1", "p3"));
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(ok(&api, &["delete", "pod", "p3", "--wait=false"]).trim(), r#"pod "p3" deleted"#);
+    let p3 = json_of(&api, &["get", "pod", "p3", "-o", "json"]);
+    assert_eq!(p3["metadata"]["deletionGracePeriodSeconds"], 30, "{p3}");
+    assert!(p3["metadata"]["deletionTimestamp"].is_string(), "{p3}");
+    assert_eq!(row(&ok(&api, &["get", "pods"]), "p3")[2], "Terminating");
+    ok(&api, &["label", "pod", "p3", "still=here"]);
+    assert_eq!(ok(&api, &["get", "pod", "p3", "-o", "jsonpath={.metadata.labels.still}"]), "here");
+    let forced = kubectl(&api, &["delete", "pod", "p3", "--grace-period=0", "--force"]);
+    assert_eq!(forced.stdout.trim(), r#"pod "p3" force deleted"#, "{}", forced.stderr);
+    assert_eq!(kubectl(&api, &["get", "pod", "p3"]).code, 1);
+    ok(&api, &["run", "p4", "--image=busybox"]);
+    assert_eq!(ok(&api, &["delete", "pod", "p4"]).trim(), r#"pod "p4" deleted"#);
+    assert_eq!(kubectl(&api, &["get", "pod", "p4"]).code, 1);
+
+    // Evictions respect the PodDisruptionBudget selecting the pod (kubectl create pdb
+    // is another protobuf generator).
+    ok(&api, &["run", "db", "--image=busybox", "--labels=app=db"]);
+    assert_eq!(
+        ok(&api, &["create", "pdb", "dbpdb", "--selector=app=db", "--min-available=1"]).trim(),
+        "poddisruptionbudget.policy/dbpdb created"
+    );
+    let pdbs = ok(&api, &["get", "pdb"]);
+    assert_eq!(header(&pdbs), ["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"]);
+    assert_eq!(row(&pdbs, "dbpdb")[1..4], ["1", "N/A", "0"]);
+    let eviction = r#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"db"}}"#;
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/db/eviction", eviction);
+    assert_eq!(code, 429, "{out}");
+    assert_eq!(out["reason"], "TooManyRequests");
+    assert_eq!(out["message"], "Cannot evict pod as it would violate the pod's disruption budget.");
+    assert_eq!(out["details"]["causes"][0]["reason"], "DisruptionBudget");
+    assert_eq!(ok(&api, &["get", "pod", "db", "-o", "name"]), "pod/db\n");
+    ok(
+        &api,
+        &[
+            "patch",
+            "pdb",
+            "dbpdb",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"disruptionsAllowed":1,"currentHealthy":1,"desiredHealthy":1,"expectedPods":1}}"#,
+        ],
+    );
+    let (code, out) = post(&api, "/api/v1/namespaces/default/pods/db/eviction", eviction);
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(kubectl(&api, &["get", "pod", "db"]).code, 1);
+    let pdb = json_of(&api, &["get", "pdb", "dbpdb", "-o", "json"]);
+    assert_eq!(pdb["status"]["disruptionsAllowed"], 0);
+    assert!(pdb["status"]["disruptedPods"]["db"].is_string(), "{pdb}");
+
+    // Nodes (status kept on create, as the kubelet registers them) and events.
+    let node = r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1","labels":{"node-role.kubernetes.io/control-plane":""}},
+        "status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"192.168.1.5"}],
+        "nodeInfo":{"kubeletVersion":"v1.33.0","osImage":"Debian GNU/Linux 13","kernelVersion":"6.12.0","containerRuntimeVersion":"containerd://1.7.24",
+        "architecture":"amd64","bootID":"","machineID":"","operatingSystem":"linux","systemUUID":"","kubeProxyVersion":""}}}"#;
+    let (code, out) = post(&api, "/api/v1/nodes", node);
+    assert_eq!(code, 201, "{out}");
+    let nodes = ok(&api, &["get", "nodes", "-o", "wide"]);
+    assert_eq!(
+        header(&nodes),
+        [
+            "NAME",
+            "STATUS",
+            "ROLES",
+            "AGE",
+            "VERSION",
+            "INTERNAL-IP",
+            "EXTERNAL-IP",
+            "OS-IMAGE",
+            "KERNEL-VERSION",
+            "CONTAINER-RUNTIME"
+        ]
+    );
+    let r = row(&nodes, "n1");
+    assert_eq!(
+        [&r[1], &r[2], &r[4], &r[5], &r[6], &r[7], &r[8], &r[9]],
+        [
+            "Ready",
+            "control-plane",
+            "v1.33.0",
+            "192.168.1.5",
+            "<none>",
+            "Debian GNU/Linux 13",
+            "6.12.0",
+            "containerd://1.7.24"
+        ]
+    );
+    assert_eq!(ok(&api, &["cordon", "n1"]).trim(), "node/n1 cordoned");
+    assert_eq!(row(&ok(&api, &["get", "nodes"]), "n1")[1], "Ready,SchedulingDisabled");
+    let event = r#"{"metadata":{"name":"p1.1"},"involvedObject":{"kind":"Pod","namespace":"default","name":"p1"},
+        "reason":"Scheduled","message":"Successfully assigned default/p1 to n1","type":"Normal","source":{"component":"default-scheduler"},"count":1}"#;
+    let (code, out) = post(&api, "/api/v1/namespaces/default/events", event);
+    assert_eq!(code, 201, "{out}");
+    let events = ok(&api, &["get", "events", "--field-selector", "involvedObject.name=p1"]);
+    assert_eq!(header(&events), ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]);
+    assert!(events.contains("Normal   Scheduled   pod/p1   Successfully assigned default/p1 to n1"), "{events}");
+    assert!(ok(&api, &["get", "events", "--field-selector", "involvedObject.name=p2"]).is_empty());
+    // events.k8s.io/v1 serves the same objects under its own field names.
+    let e = json_of(&api, &["get", "--raw", "/apis/events.k8s.io/v1/namespaces/default/events/p1.1"]);
+    assert_eq!(
+        (e["apiVersion"].as_str(), e["note"].as_str()),
+        (Some("events.k8s.io/v1"), Some("Successfully assigned default/p1 to n1"))
+    );
+    assert_eq!(
+        (e["regarding"]["name"].as_str(), e["deprecatedSource"]["component"].as_str()),
+        (Some("p1"), Some("default-scheduler"))
+    );
+    let (code, out) = post(
+        &api,
+        "/apis/events.k8s.io/v1/namespaces/default/events",
+        r#"{"metadata":{"name":"e2"},"eventTime":"2026-01-01T00:00:00.000000Z","reportingController":"example.com/c","reportingInstance":"i","action":"Check","reason":"Checked","type":"Normal","note":"via events.k8s.io","regarding":{"kind":"Pod","namespace":"default","name":"p2"}}"#,
+    );
+    assert_eq!(code, 201, "{out}");
+    let core = json_of(&api, &["get", "--raw", "/api/v1/namespaces/default/events/e2"]);
+    assert_eq!(
+        (core["message"].as_str(), core["involvedObject"]["name"].as_str()),
+        (Some("via events.k8s.io"), Some("p2"))
+    );
+    let (code, out) =
+        post(&api, "/apis/events.k8s.io/v1/namespaces/default/events", r#"{"metadata":{"name":"e3"},"type":"Normal"}"#);
+    assert_eq!(code, 422);
+    assert_eq!(
+        out["message"],
+        r#"Event.events.k8s.io "e3" is invalid: [eventTime: Required value, reportingController: Required value, reportingInstance: Required value, action: Required value, reason: Required value]"#
+    );
+
+    // Priority classes and quotas from their generators.
+    assert_eq!(
+        ok(&api, &["create", "priorityclass", "high", "--value=1000", "--description=important"]).trim(),
+        "priorityclass.scheduling.k8s.io/high created"
+    );
+    let pc = json_of(&api, &["get", "pc", "high", "-o", "json"]);
+    assert_eq!((pc["value"].as_i64(), pc["preemptionPolicy"].as_str()), (Some(1000), Some("PreemptLowerPriority")));
+    let reserved = kubectl(&api, &["create", "priorityclass", "system-foo", "--value=10"]);
+    assert_eq!(
+        reserved.stderr.trim(),
+        r#"error: failed to create priorityclass: PriorityClass.scheduling.k8s.io "system-foo" is invalid: metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: system-foo is not a known system priority class"#
+    );
+    assert_eq!(
+        ok(&api, &["create", "quota", "q1", "--hard=cpu=1,memory=1G,pods=2"]).trim(),
+        "resourcequota/q1 created"
+    );
+    let quotas = ok(&api, &["get", "quota"]);
+    assert_eq!(header(&quotas), ["NAME", "AGE", "REQUEST", "LIMIT"]);
+    assert_eq!(row(&quotas, "q1")[2], "cpu: 0/1, memory: 0/1G, pods: 0/2");
+
+    // `kubectl get all` lists the "all" category.
+    let all = ok(&api, &["get", "all", "-o", "name"]);
+    for want in ["pod/p1", "service/kubernetes", "deployment.apps/web", "job.batch/j1", "cronjob.batch/c1"] {
+        assert!(all.lines().any(|l| l == want), "{want} missing:\n{all}");
+    }
+    assert!(!all.contains("priorityclass"), "{all}");
+}
+
+#[test]
+fn groups_on_store() {
+    groups_scenario(Backend::Store);
+}
+
+#[test]
+fn groups_on_etcd() {
+    groups_scenario(Backend::Etcd);
+}

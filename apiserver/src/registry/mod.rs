@@ -5,8 +5,11 @@
 //! [`GROUPS`] lists the groups in upstream's discovery order. Adding a group is one file
 //! plus its line in [`GROUPS`]; adding a resource is one entry in its group's table.
 
+pub mod apps;
+pub mod batch;
 pub mod cluster;
 pub mod core;
+pub mod podspec;
 pub mod proto;
 pub mod rbac;
 
@@ -16,7 +19,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::status::FieldError;
+use futures::future::BoxFuture;
+
+use crate::status::{ApiError, FieldError};
+use crate::storage::Storage;
 
 /// How a resource's names are validated (upstream's `ValidateNameFunc`s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +33,8 @@ pub enum NameRule {
     DnsSubdomain,
     /// `ValidatePathSegmentName` (names only need to be usable in a URL path).
     PathSegment,
+    /// `NameIsDNS1035Label` (services).
+    Dns1035,
 }
 
 /// A subresource served by the generic handlers.
@@ -39,6 +47,8 @@ pub enum Subresource {
     Scale,
     /// `pods/binding`: assigns a node.
     Binding,
+    /// `pods/eviction`: a delete that respects PodDisruptionBudgets.
+    Eviction,
 }
 
 impl Subresource {
@@ -47,6 +57,7 @@ impl Subresource {
             Subresource::Status => "status",
             Subresource::Scale => "scale",
             Subresource::Binding => "binding",
+            Subresource::Eviction => "eviction",
         }
     }
 
@@ -55,6 +66,7 @@ impl Subresource {
             "status" => Some(Subresource::Status),
             "scale" => Some(Subresource::Scale),
             "binding" => Some(Subresource::Binding),
+            "eviction" => Some(Subresource::Eviction),
             _ => None,
         }
     }
@@ -65,13 +77,14 @@ impl Subresource {
             Subresource::Status => (r.group, r.version, r.kind),
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
+            Subresource::Eviction => ("policy", "v1", "Eviction"),
         }
     }
 
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
             Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
-            Subresource::Binding => &["create"],
+            Subresource::Binding | Subresource::Eviction => &["create"],
         }
     }
 }
@@ -133,9 +146,16 @@ pub struct Resource {
     pub name_rule: NameRule,
     /// `metadata.generation` is 1 on create and grows with every spec change.
     pub generation: bool,
+    /// With a status subresource: a create still takes the status given (nodes).
+    pub keep_status_on_create: bool,
+    /// A `Warning` header on every response about this resource (deprecations).
+    pub warning: Option<&'static str>,
     /// Field selectors beyond `metadata.name`/`metadata.namespace`: (selector field,
     /// dotted JSON path of its value).
     pub field_selectors: &'static [(&'static str, &'static str)],
+    /// Objects stored in another version's shape (events.k8s.io events are core
+    /// Events in storage): (API form → stored form, stored form → API form).
+    pub storage_form: Option<(Convert, Convert)>,
     /// Decodes the body into the typed object and re-encodes it (dropping unknown
     /// fields); the error is serde's.
     pub decode: fn(&Value) -> Result<Value, String>,
@@ -154,7 +174,24 @@ pub struct Resource {
     /// Table columns (Name included where upstream has it) and their cells.
     pub columns: &'static [Column],
     pub cells: fn(&Value) -> Vec<Value>,
+    /// Claims what a new object needs from shared ranges (service IPs, node ports),
+    /// after validation and before the write.
+    pub allocate: Option<AllocateHook>,
+    /// The same for an update (given the stored object).
+    pub reallocate: Option<ReallocateHook>,
+    /// Gives back what the old object held and the new one (None: deleted) does not.
+    pub release: Option<ReleaseHook>,
+    /// Graceful deletion: the grace period of a delete given the stored object and the
+    /// requested period (0: delete at once).
+    pub graceful_delete: Option<fn(&Value, Option<i64>) -> i64>,
 }
+
+/// A conversion between two shapes of one object.
+pub type Convert = fn(Value) -> Value;
+
+pub type AllocateHook = for<'a> fn(&'a Storage, &'a mut Value) -> BoxFuture<'a, Result<(), ApiError>>;
+pub type ReallocateHook = for<'a> fn(&'a Storage, &'a mut Value, &'a Value) -> BoxFuture<'a, Result<(), ApiError>>;
+pub type ReleaseHook = for<'a> fn(&'a Storage, &'a Value, Option<&'a Value>) -> BoxFuture<'a, ()>;
 
 pub const VERBS_NAMESPACES: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
 pub const VERBS_CRUD: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
@@ -175,7 +212,10 @@ pub const BASE: Resource = Resource {
     etcd_prefix: "",
     name_rule: NameRule::DnsSubdomain,
     generation: false,
+    keep_status_on_create: false,
+    warning: None,
     field_selectors: &[],
+    storage_form: None,
     decode: |v| Ok(v.clone()),
     proto: &[],
     validate: |_| Vec::new(),
@@ -185,6 +225,10 @@ pub const BASE: Resource = Resource {
     patch_lists: &[],
     columns: &[NAME_COLUMN, AGE_COLUMN],
     cells: |o| vec![o["metadata"]["name"].clone(), json!(age(o))],
+    allocate: None,
+    reallocate: None,
+    release: None,
+    graceful_delete: None,
 };
 
 /// Decoding through the k8s-openapi type `T`: unknown fields are dropped, wrong types refused.
@@ -246,11 +290,20 @@ pub struct Group {
 /// Every served group, in upstream's discovery order; the core group first.
 pub static GROUPS: &[&Group] = &[
     &core::GROUP,
+    &apps::GROUP,
+    &cluster::EVENTS,
     &rbac::AUTHENTICATION,
     &rbac::AUTHORIZATION,
+    &batch::AUTOSCALING,
+    &batch::GROUP,
+    &cluster::NETWORKING,
+    &cluster::POLICY,
     &rbac::RBAC,
+    &cluster::STORAGE,
     &cluster::SCHEDULING,
     &cluster::COORDINATION,
+    &cluster::NODE,
+    &cluster::DISCOVERY,
 ];
 
 /// Every served resource.
@@ -278,10 +331,21 @@ pub fn by_kind(group: &str, kind: &str) -> Option<&'static Resource> {
     all().find(|r| r.group == group && r.kind == kind)
 }
 
-/// Objects the apiserver creates at start when missing: (resource, namespace, body).
-pub fn bootstrap_objects() -> Vec<(&'static Resource, Option<&'static str>, Value)> {
+/// One object the apiserver keeps.
+pub struct Bootstrap {
+    pub resource: &'static Resource,
+    pub namespace: Option<&'static str>,
+    pub body: Value,
+    /// Rewritten when it differs (the `kubernetes` endpoints follow this apiserver);
+    /// otherwise only created when missing.
+    pub reconcile: bool,
+}
+
+/// Objects the apiserver creates at start: the system priority classes, and the
+/// `kubernetes` service with its endpoints pointing at `address:port`.
+pub fn bootstrap_objects(address: std::net::IpAddr, port: u16) -> Vec<Bootstrap> {
     let pc = lookup("scheduling.k8s.io", "v1", "priorityclasses").expect("priorityclasses are registered");
-    cluster::SYSTEM_PRIORITY_CLASSES
+    let mut out: Vec<Bootstrap> = cluster::SYSTEM_PRIORITY_CLASSES
         .iter()
         .map(|(name, value, description)| {
             let body = json!({
@@ -291,9 +355,14 @@ pub fn bootstrap_objects() -> Vec<(&'static Resource, Option<&'static str>, Valu
                 "value": value,
                 "description": description,
             });
-            (pc, None, body)
+            Bootstrap { resource: pc, namespace: None, body, reconcile: false }
         })
-        .collect()
+        .collect();
+    for (group, name, body) in core::services::kubernetes_objects(address, port) {
+        let resource = all().find(|r| r.group == group && r.name == name).expect("registered");
+        out.push(Bootstrap { resource, namespace: Some("default"), body, reconcile: name != "services" });
+    }
+    out
 }
 
 /// The value of a dotted JSON path as a field selector sees it ("" when absent;
@@ -307,6 +376,8 @@ pub fn field_value(obj: &Value, path: &str) -> String {
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
+        // Booleans read as their zero value when unset (pods' spec.hostNetwork).
+        Value::Null if path.ends_with("hostNetwork") || path.ends_with("unschedulable") => "false".into(),
         _ => String::new(),
     }
 }
@@ -371,8 +442,25 @@ pub fn validate_name(rule: NameRule, name: &str) -> Vec<FieldError> {
         NameRule::DnsLabel => dns1123_label(name),
         NameRule::DnsSubdomain => dns1123_subdomain(name),
         NameRule::PathSegment => path_segment(name),
+        NameRule::Dns1035 => dns1035_label(name),
     };
     details.iter().map(|d| FieldError::invalid("metadata.name", name, d)).collect()
+}
+
+/// `IsDNS1035Label`: the error details (empty when valid).
+pub fn dns1035_label(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push("must be no more than 63 characters".to_string());
+    }
+    if !is_label(s) || !s.as_bytes()[0].is_ascii_lowercase() {
+        errs.push(regex_error(
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+            "[a-z]([-a-z0-9]*[a-z0-9])?",
+            &["my-name", "abc-123"],
+        ));
+    }
+    errs
 }
 
 /// `path.IsValidPathSegmentName`.
@@ -541,7 +629,8 @@ mod tests {
             assert_eq!(r.columns.len(), (r.cells)(&json!({"metadata": {}})).len(), "{} cells", r.name);
         }
         assert_eq!(lookup("coordination.k8s.io", "v1", "leases").unwrap().group_kind(), "Lease.coordination.k8s.io");
-        assert_eq!(find("configmaps").unwrap().qualified_name(), "configmaps");
+        assert_eq!(find("pods").unwrap().qualified_name(), "pods");
+        assert_eq!(lookup("apps", "v1", "deployments").unwrap().group_kind(), "Deployment.apps");
     }
 
     #[test]
