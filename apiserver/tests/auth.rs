@@ -67,15 +67,6 @@ fn curl_as(api: &ApiServer, pki: &ClusterPki, path: &str, opts: &[&str]) -> (u16
     (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::String(body.into())))
 }
 
-fn etcdctl_put(etcd: &Etcd, key: &str, value: &Value) {
-    let out = Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args(["--endpoints", &etcd.endpoint, "put", key, &value.to_string()])
-        .output()
-        .expect("etcdctl (Debian etcd-client) must be installed");
-    assert!(out.status.success(), "etcdctl put: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 fn etcdctl_get(etcd: &Etcd, key: &str) -> Value {
     let out = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
@@ -521,14 +512,17 @@ fn node_authorizer() {
     );
     ok(kubectl(&api, &["create", "secret", "generic", "s1", "--from-literal=a=b"]), "s1");
     ok(kubectl(&api, &["create", "secret", "generic", "s2", "--from-literal=a=b"]), "s2");
-    // Pods are not served yet: one bound to n1 is written in upstream's layout.
-    etcdctl_put(
-        &etcd,
-        "/registry/pods/default/web",
-        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default", "uid": "p-1"},
+    // A pod bound to n1 that uses s1.
+    let pod = dir.path().join("pod.json");
+    std::fs::write(
+        &pod,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
             "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox",
-                "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "s1", "key": "a"}}}]}]}}),
-    );
+                "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "s1", "key": "a"}}}]}]}})
+        .to_string(),
+    )
+    .unwrap();
+    ok(kubectl(&api, &["create", "--validate=false", "-f", pod.to_str().unwrap()]), "create pod");
     assert!(ok(kubectl_with(&node, &["get", "secret", "s1"]), "node reads s1").contains("s1"));
     let out = kubectl_with(&node, &["get", "secret", "s2"]);
     assert_eq!(
