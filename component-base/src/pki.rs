@@ -104,7 +104,22 @@ impl ClusterPki {
         {
             sans.push(a.to_string());
         }
-        issue(&pki, fresh_ca, "apiserver", "kube-apiserver", &[], &sans, ExtendedKeyUsagePurpose::ServerAuth, &issuer)?;
+        // The SANs the serving certificate was issued for are kept beside it, so a
+        // changed advertise address or service range issues it again.
+        let sans_file = pki.path("apiserver.sans");
+        let wanted = sans.join("\n");
+        let stale = std::fs::read_to_string(&sans_file).map_or(true, |had| had != wanted);
+        issue(
+            &pki,
+            fresh_ca || stale,
+            "apiserver",
+            "kube-apiserver",
+            &[],
+            &sans,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            &issuer,
+        )?;
+        write(&sans_file, &wanted)?;
         issue(
             &pki,
             fresh_ca,
@@ -259,6 +274,11 @@ mod tests {
         ClusterPki::ensure(dir.path(), &opts).unwrap();
         let after: Vec<String> = files.iter().map(|f| std::fs::read_to_string(pki.path(f)).unwrap()).collect();
         assert_eq!(before, after, "a second start must reuse every file");
+        // Another advertise address: a new serving certificate, the rest kept.
+        let moved = PkiOptions { advertise_address: Some("192.0.2.8".parse().unwrap()), ..opts.clone() };
+        ClusterPki::ensure(dir.path(), &moved).unwrap();
+        assert_ne!(std::fs::read_to_string(pki.path("apiserver.crt")).unwrap(), before[2]);
+        assert_eq!(std::fs::read_to_string(pki.path("admin.crt")).unwrap(), before[4]);
         // A missing leaf is issued again by the same CA; the chain verifies.
         std::fs::remove_file(pki.path("admin.crt")).unwrap();
         ClusterPki::ensure(dir.path(), &opts).unwrap();
