@@ -116,6 +116,8 @@ fn scenario(backend: Backend) {
     let me = whoami(&admin);
     assert_eq!(field(&me, "Username"), "kubernetes-admin");
     assert_eq!(field(&me, "Groups"), "[system:masters system:authenticated]");
+    let id = field(&me, "Extra: authentication.kubernetes.io/credential-id");
+    assert!(id.starts_with("[X509SHA256=") && id.len() == "[X509SHA256=]".len() + 64, "{me:?}");
     assert_eq!(ok(kubectl(&api, &["auth", "can-i", "*", "*"]), "can-i").trim(), "yes");
 
     // Another x509 user and a token-file user.
@@ -383,6 +385,55 @@ fn scenario(backend: Backend) {
         out.stderr
     );
     assert_eq!(api.curl(&["/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings/root"]).0, 404);
+
+    // SubjectAccessReview and LocalSubjectAccessReview, as an admin asks them.
+    let sar = |kind: &str, ns: &str, spec: Value| {
+        let path = if kind == "LocalSubjectAccessReview" {
+            format!("/apis/authorization.k8s.io/v1/namespaces/{ns}/localsubjectaccessreviews")
+        } else {
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews".to_string()
+        };
+        let body = json!({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "spec": spec});
+        let (code, out) =
+            api.curl(&[&path, "-X", "POST", "-H", "Content-Type: application/json", "--data", &body.to_string()]);
+        (code, serde_json::from_str::<Value>(&out).unwrap())
+    };
+    let (code, out) = sar(
+        "SubjectAccessReview",
+        "",
+        json!({"user": "bob", "resourceAttributes": {"namespace": "default", "verb": "get", "resource": "configmaps"}}),
+    );
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(out["status"]["allowed"], true);
+    assert_eq!(
+        out["status"]["reason"],
+        r#"RBAC: allowed by RoleBinding "bob-reads/default" of Role "cm-reader" to User "bob""#
+    );
+    let (_, out) = sar(
+        "SubjectAccessReview",
+        "",
+        json!({"user": "bob", "resourceAttributes": {"namespace": "default", "verb": "delete", "resource": "configmaps"}}),
+    );
+    assert_eq!(out["status"]["allowed"], false);
+    let (code, out) =
+        sar("SubjectAccessReview", "", json!({"resourceAttributes": {"verb": "get", "resource": "pods"}}));
+    assert_eq!(code, 422, "{out}");
+    assert_eq!(
+        out["message"],
+        r#"SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified"#
+    );
+    let (code, out) = sar(
+        "LocalSubjectAccessReview",
+        "team",
+        json!({"user": "bob", "resourceAttributes": {"namespace": "default", "verb": "get", "resource": "configmaps"}}),
+    );
+    assert_eq!(code, 422, "{out}");
+    // Impersonating a service account gives it its groups.
+    let me = whoami_text(&ok(
+        kubectl(&api, &["auth", "whoami", "--as", "system:serviceaccount:team:robot"]),
+        "whoami --as sa",
+    ));
+    assert_eq!(field(&me, "Groups"), "[system:serviceaccounts system:serviceaccounts:team system:authenticated]");
 
     // Revoking: the watch-fed RBAC cache drops the binding within moments.
     ok(kubectl(&api, &["delete", "rolebinding", "bob-reads"]), "delete rolebinding");

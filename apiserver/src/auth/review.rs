@@ -127,13 +127,22 @@ fn strings(v: &Value) -> Vec<String> {
 /// Attributes of a SubjectAccessReviewSpec for `user`.
 fn review_attributes(kind: &str, spec: &Value, user: UserInfo) -> Result<Attributes, ApiError> {
     let (ra, nra) = (&spec["resourceAttributes"], &spec["nonResourceAttributes"]);
-    if ra.is_object() == nra.is_object() {
-        let err = FieldError {
-            reason: "FieldValueRequired",
-            field: "spec.resourceAttributes".into(),
-            message: "spec.resourceAttributes: Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified".into(),
-        };
-        return Err(ApiError::invalid(&format!("{kind}.{AUTHORIZATION}"), "", &[err]));
+    let kind_name = format!("{kind}.{AUTHORIZATION}");
+    if ra.is_object() && nra.is_object() {
+        let err = FieldError::invalid_value(
+            "spec.nonResourceAttributes",
+            nra,
+            "cannot be specified in combination with resourceAttributes",
+        );
+        return Err(ApiError::invalid(&kind_name, "", &[err]));
+    }
+    if !ra.is_object() && !nra.is_object() {
+        let err = FieldError::invalid_value(
+            "spec.resourceAttributes",
+            &Value::Null,
+            "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+        );
+        return Err(ApiError::invalid(&kind_name, "", &[err]));
     }
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
     if nra.is_object() {

@@ -13,6 +13,8 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, UnixTime};
 
+use sha2::Digest;
+
 use super::UserInfo;
 
 /// Wraps a webpki verifier: asks for a certificate, never requires one, and accepts
@@ -101,7 +103,13 @@ impl X509Authenticator {
         if cn.is_empty() {
             return Some(Err("certificate has no common name".into()));
         }
-        Some(Ok(UserInfo { name: cn, groups: orgs, ..Default::default() }))
+        // Upstream names the credential by the certificate's SHA-256 fingerprint.
+        let fingerprint: String = sha2::Sha256::digest(leaf.as_ref()).iter().map(|b| format!("{b:02x}")).collect();
+        let extra = std::collections::BTreeMap::from([(
+            "authentication.kubernetes.io/credential-id".to_string(),
+            vec![format!("X509SHA256={fingerprint}")],
+        )]);
+        Some(Ok(UserInfo { name: cn, groups: orgs, extra, ..Default::default() }))
     }
 }
 
