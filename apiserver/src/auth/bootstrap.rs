@@ -611,25 +611,77 @@ pub fn cluster_role_bindings() -> Vec<Value> {
         .collect()
 }
 
-/// Writes every missing bootstrap object; an error means the store did not answer.
+/// What reconciling a stored bootstrap object against the policy changes (upstream's
+/// `reconciliation` for objects not annotated `autoupdate: "false"`): missing rules,
+/// subjects, labels and annotations are added, the aggregation rule is set; nothing
+/// the stored object has is removed. `None` when nothing is missing.
+pub fn reconcile(stored: &Value, wanted: &Value) -> Option<Value> {
+    if stored["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] == "false" {
+        return None;
+    }
+    let mut out = stored.clone();
+    for field in ["labels", "annotations"] {
+        for (k, v) in wanted["metadata"][field].as_object().into_iter().flatten() {
+            if out["metadata"][field].get(k).is_none() {
+                if !out["metadata"][field].is_object() {
+                    out["metadata"][field] = json!({});
+                }
+                out["metadata"][field][k] = v.clone();
+            }
+        }
+    }
+    for list in ["rules", "subjects"] {
+        for item in wanted[list].as_array().into_iter().flatten() {
+            let present = out[list].as_array().is_some_and(|a| a.contains(item));
+            if !present {
+                if !out[list].is_array() {
+                    out[list] = json!([]);
+                }
+                if let Some(a) = out[list].as_array_mut() {
+                    a.push(item.clone());
+                }
+            }
+        }
+    }
+    if wanted.get("aggregationRule").is_some() && out["aggregationRule"] != wanted["aggregationRule"] {
+        out["aggregationRule"] = wanted["aggregationRule"].clone();
+    }
+    (out != *stored).then_some(out)
+}
+
+/// Writes every missing bootstrap object and reconciles the existing ones; returns how
+/// many were written. An error means the store did not answer.
 pub async fn ensure(storage: &Storage) -> Result<usize, StorageError> {
-    let mut created = 0;
+    let mut written = 0;
     let objects = cluster_roles()
         .into_iter()
         .map(|o| ("clusterroles", o))
         .chain(cluster_role_bindings().into_iter().map(|o| ("clusterrolebindings", o)));
     for (prefix, obj) in objects {
         let key = format!("/registry/{prefix}/{}", obj["metadata"]["name"].as_str().unwrap_or_default());
-        if storage.get(key.as_bytes()).await?.is_some() {
-            continue;
-        }
-        match storage.create(key.as_bytes(), serde_json::to_vec(&obj).unwrap_or_default()).await {
-            Ok(_) => created += 1,
-            Err(StorageError::AlreadyExists) => {}
-            Err(e) => return Err(e),
+        for _ in 0..5 {
+            let result = match storage.get(key.as_bytes()).await? {
+                Some(kv) => {
+                    let Ok(stored) = serde_json::from_slice::<Value>(&kv.value) else { break };
+                    let Some(updated) = reconcile(&stored, &obj) else { break };
+                    tracing::info!(key, "reconciling bootstrap RBAC object");
+                    storage
+                        .update(key.as_bytes(), serde_json::to_vec(&updated).unwrap_or_default(), kv.mod_revision)
+                        .await
+                }
+                None => storage.create(key.as_bytes(), serde_json::to_vec(&obj).unwrap_or_default()).await,
+            };
+            match result {
+                Ok(_) => {
+                    written += 1;
+                    break;
+                }
+                Err(StorageError::AlreadyExists | StorageError::Conflict | StorageError::NotFound) => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
-    Ok(created)
+    Ok(written)
 }
 
 #[cfg(test)]
@@ -663,5 +715,19 @@ mod tests {
             json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:masters"})
         );
         assert!(b.iter().find(|b| b["metadata"]["name"] == "system:node").unwrap().get("subjects").is_none());
+    }
+
+    #[test]
+    fn reconciliation_adds_what_is_missing() {
+        let wanted = cluster_roles().into_iter().find(|r| r["metadata"]["name"] == "system:basic-user").unwrap();
+        assert_eq!(reconcile(&wanted, &wanted), None);
+        let mut trimmed = wanted.clone();
+        trimmed["rules"].as_array_mut().unwrap().pop();
+        trimmed["rules"].as_array_mut().unwrap().push(json!({"verbs": ["get"], "nonResourceURLs": ["/mine"]}));
+        let fixed = reconcile(&trimmed, &wanted).expect("a missing rule is added");
+        assert_eq!(fixed["rules"].as_array().unwrap().len(), 3, "added, and the extra rule kept");
+        let mut frozen = trimmed.clone();
+        frozen["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] = json!("false");
+        assert_eq!(reconcile(&frozen, &wanted), None);
     }
 }
