@@ -613,3 +613,43 @@ fn anonymous_disabled() {
     assert_eq!((code, body["reason"].as_str()), (401, Some("Unauthorized")));
     assert_eq!(ok(kubectl(&api, &["auth", "can-i", "get", "namespaces"]), "can-i").trim(), "yes");
 }
+
+/// `make run`'s PKI: the `cluster-pki` tool creates the files once and reuses them; an
+/// apiserver on them and kubectl with the kubeconfig it writes work at once, verifying
+/// the server (no insecure-skip-tls-verify).
+#[test]
+fn cluster_pki_tool_for_make_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki_dir = dir.path().join("pki");
+    let tool = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cluster-pki"))
+            .args(["--dir", pki_dir.to_str().unwrap(), "--advertise-address", "127.0.0.1"])
+            .args(extra)
+            .output()
+            .expect("cluster-pki");
+        assert!(out.status.success(), "cluster-pki: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    tool(&[]);
+    let files = ["ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "admin.crt", "admin.key", "sa.key", "sa.pub"];
+    let read = || files.iter().map(|f| std::fs::read(pki_dir.join(f)).unwrap()).collect::<Vec<_>>();
+    let first = read();
+    tool(&[]);
+    assert_eq!(first, read(), "a restart reuses the PKI");
+    let bad = Command::new(env!("CARGO_BIN_EXE_cluster-pki"))
+        .args(["--dir", pki_dir.to_str().unwrap(), "--service-cluster-ip-range", "10.0.0.0/33"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
+    let pki = ClusterPki { dir: pki_dir.clone() };
+    let etcd = Etcd::start(Backend::Store);
+    let api = ApiServer::start_secure(&etcd, &pki, &["--authorization-mode", "Node,RBAC"]);
+    let kc = dir.path().join("admin").join("admin.kubeconfig");
+    std::fs::create_dir_all(kc.parent().unwrap()).unwrap();
+    tool(&["--kubeconfig", kc.to_str().unwrap(), "--server", &api.url]);
+    let text = std::fs::read_to_string(&kc).unwrap();
+    assert!(text.contains("certificate-authority-data:") && !text.contains("insecure"), "{text}");
+    let me = whoami(&kc);
+    assert_eq!(field(&me, "Username"), "kubernetes-admin");
+    assert!(ok(kubectl_with(&kc, &["get", "ns"]), "get ns").contains("kube-system"));
+}
