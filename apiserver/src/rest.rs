@@ -987,7 +987,7 @@ impl Rest {
     /// Until namespace finalization (Terminating, the namespace controller) exists, a
     /// deleted namespace takes its objects with it at once.
     async fn delete_namespace_contents(&self, ns: &str) {
-        for r in registry::all().filter(|r| r.namespaced) {
+        for r in registry::all().filter(|r| r.namespaced && r.verbs.contains(&"list")) {
             if let Err(e) = self.storage.delete_prefix(r.namespace_prefix(ns).as_bytes()).await {
                 tracing::warn!(error = %e, namespace = ns, resource = r.name, "deleting namespace contents failed");
             }

@@ -1,9 +1,9 @@
 //! Upstream's bootstrap RBAC policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy):
-//! the default ClusterRoles and ClusterRoleBindings, written at start when missing
-//! (upstream's `rbac/bootstrap-roles` post-start hook). Existing objects are left as
-//! they are (upstream also reconciles those annotated `autoupdate: "true"`; not done
-//! here). The controller roles (`system:controller:*`) and the namespaced
-//! kube-system/kube-public roles are not included yet.
+//! the default ClusterRoles and ClusterRoleBindings and the kube-system/kube-public
+//! Roles and RoleBindings, written at start when missing and reconciled when present
+//! (upstream's `rbac/bootstrap-roles` post-start hook). Not included yet: the
+//! per-controller roles (`system:controller:*` ClusterRoles) that kube-controller-manager
+//! needs with `--use-service-account-credentials`.
 
 use serde_json::{Map, Value, json};
 
@@ -529,6 +529,132 @@ pub static CLUSTER_ROLE_BINDINGS: &[(&str, &str, &[Subject])] = &[
     ("system:volume-scheduler", "system:volume-scheduler", &[("User", "system:kube-scheduler", "")]),
 ];
 
+/// Upstream's namespaced bootstrap Roles: (namespace, name, rules).
+pub fn namespace_roles() -> Vec<(&'static str, &'static str, Vec<Value>)> {
+    let leader_locking = || {
+        vec![
+            r(&["coordination.k8s.io"], &["leases"], &["create", "get", "list", "update", "watch"]),
+            r(&["coordination.k8s.io"], &["leasecandidates"], &["create", "get", "list", "update", "watch"]),
+        ]
+    };
+    vec![
+        (
+            "kube-public",
+            "system:controller:bootstrap-signer",
+            vec![
+                r(&[""], &["configmaps"], READ),
+                named(&[""], &["configmaps"], &["cluster-info"], &["update"]),
+                r(&["", "events.k8s.io"], &["events"], EVENTS),
+            ],
+        ),
+        (
+            "kube-system",
+            "extension-apiserver-authentication-reader",
+            vec![named(&[""], &["configmaps"], &["extension-apiserver-authentication"], READ)],
+        ),
+        ("kube-system", "system::leader-locking-kube-controller-manager", leader_locking()),
+        ("kube-system", "system::leader-locking-kube-scheduler", leader_locking()),
+        ("kube-system", "system:controller:bootstrap-signer", vec![r(&[""], &["secrets"], READ)]),
+        (
+            "kube-system",
+            "system:controller:cloud-provider",
+            vec![r(&[""], &["configmaps"], &["create", "get", "list", "watch"])],
+        ),
+        (
+            "kube-system",
+            "system:controller:token-cleaner",
+            vec![
+                r(&[""], &["secrets"], &["delete", "get", "list", "watch"]),
+                r(&["", "events.k8s.io"], &["events"], EVENTS),
+            ],
+        ),
+    ]
+}
+
+/// Upstream's namespaced bootstrap RoleBindings: (namespace, name, role, subjects).
+pub static NAMESPACE_ROLE_BINDINGS: &[(&str, &str, &str, &[Subject])] = &[
+    (
+        "kube-public",
+        "system:controller:bootstrap-signer",
+        "system:controller:bootstrap-signer",
+        &[("ServiceAccount", "bootstrap-signer", "kube-system")],
+    ),
+    (
+        "kube-system",
+        "system::extension-apiserver-authentication-reader",
+        "extension-apiserver-authentication-reader",
+        &[("User", "system:kube-controller-manager", ""), ("User", "system:kube-scheduler", "")],
+    ),
+    (
+        "kube-system",
+        "system::leader-locking-kube-controller-manager",
+        "system::leader-locking-kube-controller-manager",
+        &[
+            ("User", "system:kube-controller-manager", ""),
+            ("ServiceAccount", "kube-controller-manager", "kube-system"),
+            ("ServiceAccount", "leader-election-controller", "kube-system"),
+        ],
+    ),
+    (
+        "kube-system",
+        "system::leader-locking-kube-scheduler",
+        "system::leader-locking-kube-scheduler",
+        &[("User", "system:kube-scheduler", ""), ("ServiceAccount", "kube-scheduler", "kube-system")],
+    ),
+    (
+        "kube-system",
+        "system:controller:bootstrap-signer",
+        "system:controller:bootstrap-signer",
+        &[("ServiceAccount", "bootstrap-signer", "kube-system")],
+    ),
+    (
+        "kube-system",
+        "system:controller:cloud-provider",
+        "system:controller:cloud-provider",
+        &[("ServiceAccount", "cloud-provider", "kube-system")],
+    ),
+    (
+        "kube-system",
+        "system:controller:token-cleaner",
+        "system:controller:token-cleaner",
+        &[("ServiceAccount", "token-cleaner", "kube-system")],
+    ),
+];
+
+fn subjects_json(subjects: &[Subject]) -> Vec<Value> {
+    subjects
+        .iter()
+        .map(|(kind, n, ns)| match *kind {
+            "ServiceAccount" => json!({"kind": kind, "name": n, "namespace": ns}),
+            _ => json!({"kind": kind, "apiGroup": "rbac.authorization.k8s.io", "name": n}),
+        })
+        .collect()
+}
+
+/// The namespaced bootstrap objects: (key, object).
+fn namespaced_objects() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (ns, name, rules) in namespace_roles() {
+        let mut meta = metadata(name, &[]);
+        meta["namespace"] = json!(ns);
+        let o = json!({"kind": "Role", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": meta, "rules": rules});
+        out.push((format!("/registry/roles/{ns}/{name}"), o));
+    }
+    for (ns, name, role, subjects) in NAMESPACE_ROLE_BINDINGS {
+        let mut meta = metadata(name, &[]);
+        meta["namespace"] = json!(ns);
+        let o = json!({
+            "kind": "RoleBinding",
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": subjects_json(subjects),
+        });
+        out.push((format!("/registry/rolebindings/{ns}/{name}"), o));
+    }
+    out
+}
+
 fn metadata(name: &str, extra_labels: &[(&str, &str)]) -> Value {
     let mut labels = Map::new();
     labels.insert("kubernetes.io/bootstrapping".into(), json!("rbac-defaults"));
@@ -590,13 +716,7 @@ pub fn cluster_role_bindings() -> Vec<Value> {
     CLUSTER_ROLE_BINDINGS
         .iter()
         .map(|(name, role, subjects)| {
-            let subjects: Vec<Value> = subjects
-                .iter()
-                .map(|(kind, n, ns)| match *kind {
-                    "ServiceAccount" => json!({"kind": kind, "name": n, "namespace": ns}),
-                    _ => json!({"kind": kind, "apiGroup": "rbac.authorization.k8s.io", "name": n}),
-                })
-                .collect();
+            let subjects = subjects_json(subjects);
             let mut o = json!({
                 "kind": "ClusterRoleBinding",
                 "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -653,12 +773,14 @@ pub fn reconcile(stored: &Value, wanted: &Value) -> Option<Value> {
 /// many were written. An error means the store did not answer.
 pub async fn ensure(storage: &Storage) -> Result<usize, StorageError> {
     let mut written = 0;
+    let key_of =
+        |prefix: &str, o: &Value| format!("/registry/{prefix}/{}", o["metadata"]["name"].as_str().unwrap_or_default());
     let objects = cluster_roles()
         .into_iter()
-        .map(|o| ("clusterroles", o))
-        .chain(cluster_role_bindings().into_iter().map(|o| ("clusterrolebindings", o)));
-    for (prefix, obj) in objects {
-        let key = format!("/registry/{prefix}/{}", obj["metadata"]["name"].as_str().unwrap_or_default());
+        .map(|o| (key_of("clusterroles", &o), o))
+        .chain(cluster_role_bindings().into_iter().map(|o| (key_of("clusterrolebindings", &o), o)))
+        .chain(namespaced_objects());
+    for (key, obj) in objects {
         for _ in 0..5 {
             let result = match storage.get(key.as_bytes()).await? {
                 Some(kv) => {
@@ -715,6 +837,11 @@ mod tests {
             json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:masters"})
         );
         assert!(b.iter().find(|b| b["metadata"]["name"] == "system:node").unwrap().get("subjects").is_none());
+        let ns = namespaced_objects();
+        assert_eq!(ns.len(), 14);
+        assert!(
+            ns.iter().any(|(k, _)| k == "/registry/rolebindings/kube-system/system::leader-locking-kube-scheduler")
+        );
     }
 
     #[test]

@@ -358,7 +358,7 @@ pub async fn token_request(
     }
     if ttl > 1 << 32 {
         return Err(invalid(vec![FieldError {
-            reason: "FieldValueTooLong",
+            reason: "FieldValueInvalid",
             field: "spec.expirationSeconds".into(),
             message: format!(
                 "spec.expirationSeconds: Invalid value: {ttl}: may not specify a duration larger than 2^32 seconds"
