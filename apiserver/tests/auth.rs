@@ -385,6 +385,32 @@ fn scenario(backend: Backend) {
         out.stderr
     );
     assert_eq!(api.curl(&["/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings/root"]).0, 404);
+    // An aggregation rule takes cluster-admin, even with the rights to create ClusterRoles.
+    ok(
+        kubectl(
+            &api,
+            &[
+                "create",
+                "clusterrole",
+                "role-writer",
+                "--verb=create",
+                "--resource=clusterroles.rbac.authorization.k8s.io",
+            ],
+        ),
+        "role-writer",
+    );
+    ok(
+        kubectl(&api, &["create", "clusterrolebinding", "alice-roles", "--clusterrole=role-writer", "--user=alice"]),
+        "crb",
+    );
+    let out = kubectl_with(
+        &alice,
+        &["create", "clusterrole", "sneaky", "--aggregation-rule=rbac.authorization.k8s.io/aggregate-to-admin=true"],
+    );
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (Forbidden): clusterroles.rbac.authorization.k8s.io "sneaky" is forbidden: must have cluster-admin privileges to use the aggregationRule"#
+    );
 
     // SubjectAccessReview and LocalSubjectAccessReview, as an admin asks them.
     let sar = |kind: &str, ns: &str, spec: Value| {

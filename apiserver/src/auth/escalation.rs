@@ -61,6 +61,23 @@ async fn check(state: &State, user: &UserInfo, res: &Resource, ns: &str, obj: &V
             if allowed(state, user, "escalate", res.name, ns, name).await {
                 return Ok(());
             }
+            // An aggregation rule can gather anything: it takes full authority.
+            if obj["aggregationRule"]["clusterRoleSelectors"].as_array().is_some_and(|a| !a.is_empty()) {
+                let (held, _) = rbac::applicable(rbac::Source::Storage(storage), user, "").await;
+                let held: Vec<Value> = held.into_iter().flat_map(|a| a.rules).collect();
+                let everything = [
+                    serde_json::json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}),
+                    serde_json::json!({"verbs": ["*"], "nonResourceURLs": ["*"]}),
+                ];
+                if everything.iter().any(|r| !uncovered(&held, r).is_empty()) {
+                    return Err(ApiError::forbidden_resource(
+                        GROUP,
+                        res.name,
+                        name,
+                        "must have cluster-admin privileges to use the aggregationRule",
+                    ));
+                }
+            }
             (obj["rules"].as_array().cloned().unwrap_or_default(), ns.to_string())
         }
         "rolebindings" | "clusterrolebindings" => {
