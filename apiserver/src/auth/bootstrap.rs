@@ -1,9 +1,8 @@
 //! Upstream's bootstrap RBAC policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy):
 //! the default ClusterRoles and ClusterRoleBindings and the kube-system/kube-public
 //! Roles and RoleBindings, written at start when missing and reconciled when present
-//! (upstream's `rbac/bootstrap-roles` post-start hook). Not included yet: the
-//! per-controller roles (`system:controller:*` ClusterRoles) that kube-controller-manager
-//! needs with `--use-service-account-credentials`.
+//! (upstream's `rbac/bootstrap-roles` post-start hook), with the per-controller
+//! `system:controller:*` roles.
 
 use serde_json::{Map, Value, json};
 
@@ -529,6 +528,331 @@ pub static CLUSTER_ROLE_BINDINGS: &[(&str, &str, &[Subject])] = &[
     ("system:volume-scheduler", "system:volume-scheduler", &[("User", "system:kube-scheduler", "")]),
 ];
 
+/// Upstream's per-controller ClusterRoles (`system:controller:<name>`, each bound to the
+/// service account `kube-system/<name>`), for kube-controller-manager with
+/// `--use-service-account-credentials`. Controllers behind feature gates that are off by
+/// default in v1.33 (DRA, SELinux warnings, VolumeAttributesClass) are left out.
+pub fn controller_roles() -> Vec<(&'static str, Vec<Value>)> {
+    let events = || r(&["", "events.k8s.io"], &["events"], EVENTS);
+    let full = &["create", "delete", "get", "list", "patch", "update", "watch"][..];
+    vec![
+        (
+            "attachdetach-controller",
+            vec![
+                r(&[""], &["persistentvolumeclaims", "persistentvolumes"], &["list", "watch"]),
+                r(&[""], &["nodes"], READ),
+                r(&[""], &["nodes/status"], &["patch", "update"]),
+                r(&[""], &["pods"], &["list", "watch"]),
+                events(),
+                r(&["storage.k8s.io"], &["volumeattachments"], &["create", "delete", "get", "list", "watch"]),
+                r(&["storage.k8s.io"], &["csidrivers"], READ),
+                r(&["storage.k8s.io"], &["csinodes"], READ),
+            ],
+        ),
+        (
+            "certificate-controller",
+            vec![
+                r(&["certificates.k8s.io"], &["certificatesigningrequests"], &["delete", "get", "list", "watch"]),
+                r(
+                    &["certificates.k8s.io"],
+                    &["certificatesigningrequests/approval", "certificatesigningrequests/status"],
+                    &["update"],
+                ),
+                named(
+                    &["certificates.k8s.io"],
+                    &["signers"],
+                    &["kubernetes.io/kube-apiserver-client-kubelet"],
+                    &["approve"],
+                ),
+                named(
+                    &["certificates.k8s.io"],
+                    &["signers"],
+                    &[
+                        "kubernetes.io/kube-apiserver-client",
+                        "kubernetes.io/kube-apiserver-client-kubelet",
+                        "kubernetes.io/kubelet-serving",
+                        "kubernetes.io/legacy-unknown",
+                    ],
+                    &["sign"],
+                ),
+                r(&["authorization.k8s.io"], &["subjectaccessreviews"], &["create"]),
+                events(),
+            ],
+        ),
+        (
+            "clusterrole-aggregation-controller",
+            vec![r(
+                &["rbac.authorization.k8s.io"],
+                &["clusterroles"],
+                &["escalate", "get", "list", "patch", "update", "watch"],
+            )],
+        ),
+        (
+            "cronjob-controller",
+            vec![
+                r(&["batch"], &["cronjobs"], &["get", "list", "update", "watch"]),
+                r(&["batch"], &["jobs"], full),
+                r(&["batch"], &["cronjobs/status"], &["update"]),
+                r(&["batch"], &["cronjobs/finalizers"], &["update"]),
+                r(&[""], &["pods"], &["delete", "list", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "daemon-set-controller",
+            vec![
+                r(&["apps", "extensions"], &["daemonsets"], READ),
+                r(&["apps", "extensions"], &["daemonsets/status"], &["update"]),
+                r(&["apps", "extensions"], &["daemonsets/finalizers"], &["update"]),
+                r(&[""], &["nodes"], &["list", "watch"]),
+                r(&[""], &["pods"], &["create", "delete", "list", "patch", "watch"]),
+                r(&[""], &["pods/binding"], &["create"]),
+                r(&["apps"], &["controllerrevisions"], full),
+                events(),
+            ],
+        ),
+        (
+            "deployment-controller",
+            vec![
+                r(&["apps", "extensions"], &["deployments"], &["get", "list", "update", "watch"]),
+                r(&["apps", "extensions"], &["deployments/status"], &["update"]),
+                r(&["apps", "extensions"], &["deployments/finalizers"], &["update"]),
+                r(&["apps", "extensions"], &["replicasets"], full),
+                r(&[""], &["pods"], &["get", "list", "update", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "disruption-controller",
+            vec![
+                r(&["apps", "extensions"], &["deployments"], READ),
+                r(&["apps", "extensions"], &["replicasets"], READ),
+                r(&[""], &["replicationcontrollers"], READ),
+                r(&["policy"], &["poddisruptionbudgets"], READ),
+                r(&["apps"], &["statefulsets"], READ),
+                r(&["policy"], &["poddisruptionbudgets/status"], &["update"]),
+                r(&[""], &["pods/status"], &["patch", "update"]),
+                r(&["*"], &["*/scale"], &["get"]),
+                events(),
+            ],
+        ),
+        (
+            "endpoint-controller",
+            vec![
+                r(&[""], &["pods", "services"], READ),
+                r(&[""], &["endpoints"], &["create", "delete", "get", "list", "update", "watch"]),
+                r(&[""], &["endpoints/restricted"], &["create"]),
+                events(),
+            ],
+        ),
+        (
+            "endpointslice-controller",
+            vec![
+                r(&[""], &["nodes", "pods", "services"], READ),
+                r(&[""], &["services/finalizers"], &["update"]),
+                r(&["discovery.k8s.io"], &["endpointslices"], &["create", "delete", "get", "list", "update", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "endpointslicemirroring-controller",
+            vec![
+                r(&[""], &["endpoints", "services"], READ),
+                r(&[""], &["services/finalizers"], &["update"]),
+                r(&[""], &["endpoints/finalizers"], &["update"]),
+                r(&["discovery.k8s.io"], &["endpointslices"], &["create", "delete", "get", "list", "update", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "ephemeral-volume-controller",
+            vec![
+                r(&[""], &["pods"], READ),
+                r(&[""], &["pods/finalizers"], &["update"]),
+                r(&[""], &["persistentvolumeclaims"], &["create", "get", "list", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "expand-controller",
+            vec![
+                r(&[""], &["persistentvolumes"], &["get", "list", "patch", "update", "watch"]),
+                r(&[""], &["persistentvolumeclaims/status"], &["patch", "update"]),
+                r(&[""], &["persistentvolumeclaims"], READ),
+                events(),
+            ],
+        ),
+        (
+            "generic-garbage-collector",
+            vec![r(&["*"], &["*"], &["delete", "get", "list", "patch", "update", "watch"]), events()],
+        ),
+        (
+            "horizontal-pod-autoscaler",
+            vec![
+                r(&["autoscaling"], &["horizontalpodautoscalers"], READ),
+                r(&["autoscaling"], &["horizontalpodautoscalers/status"], &["update"]),
+                r(&["*"], &["*/scale"], &["get", "update"]),
+                r(&[""], &["pods"], &["list", "watch"]),
+                r(&["metrics.k8s.io"], &["pods"], &["list", "watch"]),
+                r(&["custom.metrics.k8s.io"], &["*"], READ),
+                r(&["external.metrics.k8s.io"], &["*"], READ),
+                events(),
+            ],
+        ),
+        (
+            "job-controller",
+            vec![
+                r(&["batch"], &["jobs"], &["get", "list", "patch", "update", "watch"]),
+                r(&["batch"], &["jobs/status"], &["update"]),
+                r(&["batch"], &["jobs/finalizers"], &["update"]),
+                r(&[""], &["pods"], &["create", "delete", "list", "patch", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "legacy-service-account-token-cleaner",
+            vec![
+                named(&[""], &["configmaps"], &["kube-apiserver-legacy-service-account-token-tracking"], &["get"]),
+                r(&[""], &["secrets"], &["delete", "patch"]),
+            ],
+        ),
+        (
+            "namespace-controller",
+            vec![
+                r(&[""], &["namespaces"], &["delete", "get", "list", "watch"]),
+                r(&[""], &["namespaces/finalize", "namespaces/status"], &["update"]),
+                r(&["*"], &["*"], &["delete", "deletecollection", "get", "list", "watch"]),
+            ],
+        ),
+        (
+            "node-controller",
+            vec![
+                r(&[""], &["nodes"], &["delete", "get", "list", "patch", "update", "watch"]),
+                r(&[""], &["nodes/status"], &["patch", "update"]),
+                r(&[""], &["pods/status"], &["patch", "update"]),
+                r(&[""], &["pods"], &["delete", "get", "list", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "persistent-volume-binder",
+            vec![
+                r(&[""], &["persistentvolumes"], &["create", "delete", "get", "list", "update", "watch"]),
+                r(&[""], &["persistentvolumes/status"], &["update"]),
+                r(&[""], &["persistentvolumeclaims"], &["get", "list", "update", "watch"]),
+                r(&[""], &["persistentvolumeclaims/status"], &["update"]),
+                r(&[""], &["pods"], &["create", "delete", "get", "list", "watch"]),
+                r(&["storage.k8s.io"], &["storageclasses"], READ),
+                r(&[""], &["nodes"], &["list", "watch"]),
+                events(),
+                r(&[""], &["events"], &["watch"]),
+            ],
+        ),
+        (
+            "pod-garbage-collector",
+            vec![
+                r(&[""], &["pods"], &["delete", "list", "watch"]),
+                r(&[""], &["nodes"], READ),
+                r(&[""], &["pods/status"], &["patch"]),
+            ],
+        ),
+        (
+            "pv-protection-controller",
+            vec![r(&[""], &["persistentvolumes"], &["get", "list", "update", "watch"]), events()],
+        ),
+        (
+            "pvc-protection-controller",
+            vec![
+                r(&[""], &["persistentvolumeclaims"], &["get", "list", "update", "watch"]),
+                r(&[""], &["persistentvolumeclaims/status"], &["update"]),
+                r(&[""], &["pods"], READ),
+                events(),
+            ],
+        ),
+        (
+            "replicaset-controller",
+            vec![
+                r(&["apps", "extensions"], &["replicasets"], &["get", "list", "update", "watch"]),
+                r(&["apps", "extensions"], &["replicasets/status"], &["update"]),
+                r(&["apps", "extensions"], &["replicasets/finalizers"], &["update"]),
+                r(&[""], &["pods"], &["create", "delete", "list", "patch", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "replication-controller",
+            vec![
+                r(&[""], &["replicationcontrollers"], &["get", "list", "update", "watch"]),
+                r(&[""], &["replicationcontrollers/status"], &["update"]),
+                r(&[""], &["replicationcontrollers/finalizers"], &["update"]),
+                r(&[""], &["pods"], &["create", "delete", "list", "patch", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "resourcequota-controller",
+            vec![r(&["*"], &["*"], &["list", "watch"]), r(&[""], &["resourcequotas/status"], &["update"]), events()],
+        ),
+        ("root-ca-cert-publisher", vec![r(&[""], &["configmaps"], &["create", "update"]), events()]),
+        (
+            "route-controller",
+            vec![r(&[""], &["nodes"], &["list", "watch"]), r(&[""], &["nodes/status"], &["patch"]), events()],
+        ),
+        ("service-account-controller", vec![r(&[""], &["serviceaccounts"], &["create"]), events()]),
+        (
+            "service-cidrs-controller",
+            vec![
+                r(&["networking.k8s.io"], &["servicecidrs"], &["get", "list", "patch", "update", "watch"]),
+                r(&["networking.k8s.io"], &["servicecidrs/finalizers"], &["patch", "update"]),
+                r(&["networking.k8s.io"], &["servicecidrs/status"], &["patch", "update"]),
+                r(&["networking.k8s.io"], &["ipaddresses"], READ),
+                events(),
+            ],
+        ),
+        (
+            "service-controller",
+            vec![
+                r(&[""], &["services"], READ),
+                r(&[""], &["services/status"], &["patch", "update"]),
+                r(&[""], &["nodes"], &["list", "watch"]),
+                events(),
+            ],
+        ),
+        (
+            "statefulset-controller",
+            vec![
+                r(&[""], &["pods"], &["list", "watch"]),
+                r(&["apps"], &["statefulsets"], READ),
+                r(&["apps"], &["statefulsets/status"], &["update"]),
+                r(&["apps"], &["statefulsets/finalizers"], &["update"]),
+                r(&[""], &["pods"], &["create", "delete", "get", "patch", "update"]),
+                r(&["apps"], &["controllerrevisions"], full),
+                r(&[""], &["persistentvolumeclaims"], &["create", "get", "list", "watch"]),
+                r(&[""], &["persistentvolumeclaims"], &["delete", "update"]),
+                r(&[""], &["pods/finalizers"], &["update"]),
+                events(),
+            ],
+        ),
+        (
+            "ttl-after-finished-controller",
+            vec![r(&["batch"], &["jobs"], &["delete", "get", "list", "watch"]), events()],
+        ),
+        ("ttl-controller", vec![r(&[""], &["nodes"], &["list", "patch", "update", "watch"]), events()]),
+        (
+            "validatingadmissionpolicy-status-controller",
+            vec![
+                r(&["admissionregistration.k8s.io"], &["validatingadmissionpolicies"], READ),
+                r(
+                    &["admissionregistration.k8s.io"],
+                    &["validatingadmissionpolicies/status"],
+                    &["get", "patch", "update"],
+                ),
+                events(),
+            ],
+        ),
+    ]
+}
+
 /// Upstream's namespaced bootstrap Roles: (namespace, name, rules).
 pub fn namespace_roles() -> Vec<(&'static str, &'static str, Vec<Value>)> {
     let leader_locking = || {
@@ -690,8 +1014,16 @@ fn resolved_rules(def: &RoleDef) -> Vec<Value> {
     rules
 }
 
-/// The ClusterRole objects of the bootstrap policy.
+/// The ClusterRole objects of the bootstrap policy (the controller roles included).
 pub fn cluster_roles() -> Vec<Value> {
+    let controllers = controller_roles().into_iter().map(|(name, rules)| {
+        json!({
+            "kind": "ClusterRole",
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "metadata": metadata(&format!("system:controller:{name}"), &[]),
+            "rules": rules,
+        })
+    });
     CLUSTER_ROLES
         .iter()
         .map(|d| {
@@ -708,11 +1040,22 @@ pub fn cluster_roles() -> Vec<Value> {
             }
             o
         })
+        .chain(controllers)
         .collect()
 }
 
-/// The ClusterRoleBinding objects of the bootstrap policy.
+/// The ClusterRoleBinding objects of the bootstrap policy (the controllers' included).
 pub fn cluster_role_bindings() -> Vec<Value> {
+    let controllers = controller_roles().into_iter().map(|(name, _)| {
+        let full = format!("system:controller:{name}");
+        json!({
+            "kind": "ClusterRoleBinding",
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "metadata": metadata(&full, &[]),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": full},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "kube-system"}],
+        })
+    });
     CLUSTER_ROLE_BINDINGS
         .iter()
         .map(|(name, role, subjects)| {
@@ -728,6 +1071,7 @@ pub fn cluster_role_bindings() -> Vec<Value> {
             }
             o
         })
+        .chain(controllers)
         .collect()
 }
 
@@ -837,6 +1181,12 @@ mod tests {
             json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:masters"})
         );
         assert!(b.iter().find(|b| b["metadata"]["name"] == "system:node").unwrap().get("subjects").is_none());
+        let gc = b.iter().find(|b| b["metadata"]["name"] == "system:controller:generic-garbage-collector").unwrap();
+        assert_eq!(
+            gc["subjects"][0],
+            json!({"kind": "ServiceAccount", "name": "generic-garbage-collector", "namespace": "kube-system"})
+        );
+        assert!(roles.iter().any(|r| r["metadata"]["name"] == "system:controller:namespace-controller"));
         let ns = namespaced_objects();
         assert_eq!(ns.len(), 14);
         assert!(
