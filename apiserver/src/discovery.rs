@@ -88,7 +88,9 @@ fn legacy_resources(resources: &[Resource]) -> Vec<Value> {
             v["categories"] = json!(r.categories);
         }
         out.push(v);
-        for sub in r.subresources {
+        let mut subs = r.subresources.to_vec();
+        subs.sort_by_key(|s| s.name());
+        for sub in subs {
             let (group, version, kind) = sub.response_kind(r);
             let mut s = json!({
                 "name": format!("{}/{}", r.name, sub.name()),
@@ -169,8 +171,9 @@ fn aggregated_resource(r: &Resource) -> Value {
         v["categories"] = json!(r.categories);
     }
     if !r.subresources.is_empty() {
-        let subs: Vec<Value> = r
-            .subresources
+        let mut sorted = r.subresources.to_vec();
+        sorted.sort_by_key(|s| s.name());
+        let subs: Vec<Value> = sorted
             .iter()
             .map(|s| {
                 let (group, version, kind) = s.response_kind(r);
@@ -252,7 +255,7 @@ mod tests {
             .find(|r| r["resource"] == "deployments")
             .unwrap();
         assert_eq!(
-            deploy["subresources"][1]["responseKind"],
+            deploy["subresources"][0]["responseKind"],
             json!({"group": "autoscaling", "version": "v1", "kind": "Scale"})
         );
         assert_eq!(deploy["categories"], json!(["all"]));

@@ -988,6 +988,13 @@ impl Rest {
     /// deleted namespace takes its objects with it at once.
     async fn delete_namespace_contents(&self, ns: &str) {
         for r in registry::all().filter(|r| r.namespaced && r.verbs.contains(&"list")) {
+            if let Some(release) = r.release {
+                // What the objects hold in shared ranges (service IPs, node ports) goes back.
+                let list = self.list(r, Some(ns), &ListOptions::default()).await;
+                for item in list.iter().flat_map(|l| l["items"].as_array().cloned().unwrap_or_default()) {
+                    release(&self.storage, &item, None).await;
+                }
+            }
             if let Err(e) = self.storage.delete_prefix(r.namespace_prefix(ns).as_bytes()).await {
                 tracing::warn!(error = %e, namespace = ns, resource = r.name, "deleting namespace contents failed");
             }

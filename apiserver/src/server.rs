@@ -623,6 +623,17 @@ async fn rest_call(
             if res.namespaced && ns.is_none() {
                 return Err(ApiError::method_not_allowed());
             }
+            if res.group.is_empty() && res.name == "bindings" {
+                // The legacy bindings collection binds the pod the Binding names.
+                let body = read_body(req, crate::registry::proto::BINDING).await?;
+                let mut ctx = WriteContext::from_query(query)?;
+                let name = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|b| b["metadata"]["name"].as_str().map(String::from));
+                let pods = registry::find("pods").expect("pods are registered");
+                let out = rest.bind(pods, ns, name.as_deref().unwrap_or_default(), &body, &mut ctx).await?;
+                return Ok(json_response(StatusCode::CREATED, &out));
+            }
             let body = read_body(req, res.proto).await?;
             let mut ctx = WriteContext::from_query(query)?;
             ctx.admit = admit.clone();

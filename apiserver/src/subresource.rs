@@ -65,6 +65,61 @@ impl Rest {
                 let scale = parse_json(body)?;
                 self.write_scale(resource, ns, name, &scale, ctx).await
             }
+            Subresource::Approval => {
+                // Only the conditions come from the body (csrApprovalStrategy).
+                let body = parse_json(body)?;
+                let mut merged = self.get(resource, ns, name).await?;
+                merged["status"]["conditions"] = body["status"]["conditions"].clone();
+                match body["metadata"]["resourceVersion"].as_str() {
+                    Some(rv) if !rv.is_empty() => merged["metadata"]["resourceVersion"] = json!(rv),
+                    _ => {
+                        merged["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
+                    }
+                }
+                let bytes = serde_json::to_vec(&merged).unwrap_or_default();
+                self.update_as(resource, Target::Status, ns, name, &bytes, ctx).await
+            }
+            Subresource::EphemeralContainers => {
+                let body = parse_json(body)?;
+                let current = self.get(resource, ns, name).await?;
+                let old_list = current["spec"]["ephemeralContainers"].as_array().cloned().unwrap_or_default();
+                let mut new_list = body["spec"]["ephemeralContainers"].as_array().cloned().unwrap_or_default();
+                for c in &mut new_list {
+                    registry::podspec::default_container(c);
+                }
+                // Ephemeral containers are only ever added (ValidatePodEphemeralContainersUpdate).
+                for old in &old_list {
+                    let n = old["name"].as_str().unwrap_or_default();
+                    if new_list.iter().find(|c| c["name"] == old["name"]) != Some(old) {
+                        let err = FieldError::forbidden(
+                            "spec.ephemeralContainers",
+                            &format!("existing ephemeral containers {n:?} may not be changed"),
+                        );
+                        return Err(ApiError::invalid("Pod", name, &[err]));
+                    }
+                }
+                let names: Vec<&Value> = ["containers", "initContainers"]
+                    .iter()
+                    .flat_map(|l| current["spec"][*l].as_array().into_iter().flatten())
+                    .map(|c| &c["name"])
+                    .collect();
+                for (i, c) in new_list.iter().enumerate() {
+                    if names.contains(&&c["name"]) {
+                        let err = FieldError::duplicate(&format!("spec.ephemeralContainers[{i}].name"), &c["name"]);
+                        return Err(ApiError::invalid("Pod", name, &[err]));
+                    }
+                }
+                let mut merged = current;
+                merged["spec"]["ephemeralContainers"] = json!(new_list);
+                match body["metadata"]["resourceVersion"].as_str() {
+                    Some(rv) if !rv.is_empty() => merged["metadata"]["resourceVersion"] = json!(rv),
+                    _ => {
+                        merged["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
+                    }
+                }
+                let bytes = serde_json::to_vec(&merged).unwrap_or_default();
+                self.update_as(resource, Target::System, ns, name, &bytes, ctx).await
+            }
             Subresource::Binding | Subresource::Eviction => Err(ApiError::method_not_allowed()),
         }
     }
@@ -82,6 +137,29 @@ impl Rest {
     ) -> Result<Value, ApiError> {
         match sub {
             Subresource::Status => self.patch_as(resource, Target::Status, ns, name, media, body, ctx).await,
+            Subresource::Approval | Subresource::EphemeralContainers => {
+                let patch: Value = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+                let current = self.get(resource, ns, name).await?;
+                let patched = match media {
+                    "application/strategic-merge-patch+json" => {
+                        crate::patch::strategic_merge_patch(&current, &patch, resource.patch_lists)
+                            .map_err(ApiError::bad_request)?
+                    }
+                    "application/json-patch+json" => crate::patch::json_patch(&current, &patch).map_err(|e| {
+                        ApiError::unprocessable(format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ))
+                    })?,
+                    _ => {
+                        let mut t = current.clone();
+                        crate::patch::merge_patch(&mut t, &patch);
+                        t
+                    }
+                };
+                let bytes = serde_json::to_vec(&patched).unwrap_or_default();
+                self.update_subresource(resource, sub, ns, name, &bytes, ctx).await
+            }
             Subresource::Scale => {
                 let patch: Value = serde_json::from_slice(body)
                     .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;

@@ -507,8 +507,10 @@ fn groups_scenario(backend: Backend) {
             "apps/v1",
             "authentication.k8s.io/v1",
             "authorization.k8s.io/v1",
+            "autoscaling/v1",
             "autoscaling/v2",
             "batch/v1",
+            "certificates.k8s.io/v1",
             "coordination.k8s.io/v1",
             "discovery.k8s.io/v1",
             "events.k8s.io/v1",
@@ -624,6 +626,21 @@ fn groups_scenario(backend: Backend) {
     );
     assert_eq!(ok(&api, &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.status.readyReplicas}"]), "3 3");
     assert_eq!(row(&ok(&api, &["get", "deploy", "web"]), "web")[1], "3/3");
+    // kubectl autoscale writes autoscaling/v1; the object reads back as v2 as well.
+    assert_eq!(
+        ok(&api, &["autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=70"]).trim(),
+        "horizontalpodautoscaler.autoscaling/web autoscaled"
+    );
+    let hpas = ok(&api, &["get", "hpa"]);
+    assert_eq!(header(&hpas), ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]);
+    assert_eq!(row(&hpas, "web")[1..6], ["Deployment/web", "cpu: <unknown>/70%", "2", "5", "0"]);
+    let v2 = json_of(&api, &["get", "--raw", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/web"]);
+    assert_eq!(v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70);
+    let v1 = json_of(&api, &["get", "--raw", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web"]);
+    assert_eq!(
+        (v1["apiVersion"].as_str(), v1["spec"]["targetCPUUtilizationPercentage"].as_i64()),
+        (Some("autoscaling/v1"), Some(70))
+    );
     let dup = kubectl(&api, &["create", "deployment", "web", "--image=nginx"]);
     assert_eq!(dup.stderr.trim(), r#"error: failed to create deployment: deployments.apps "web" already exists"#);
     let nf = kubectl(&api, &["get", "deploy", "nope"]);
@@ -673,6 +690,11 @@ fn groups_scenario(backend: Backend) {
     let cjs = ok(&api, &["get", "cronjobs"]);
     assert_eq!(header(&cjs), ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"]);
     assert_eq!(row(&cjs, "c1")[1..6], ["*/5 * * * *", "<none>", "False", "0", "<none>"]);
+    let bad_cron = kubectl(&api, &["create", "cronjob", "c2", "--image=busybox", "--schedule=bogus"]);
+    assert_eq!(
+        bad_cron.stderr.trim(),
+        r#"error: failed to create cronjob: CronJob.batch "c2" is invalid: spec.schedule: Invalid value: "bogus": expected exactly 5 fields, found 1: bogus"#
+    );
     let (code, bad) = post(
         &api,
         "/apis/batch/v1/namespaces/default/jobs",
@@ -718,7 +740,30 @@ fn groups_scenario(backend: Backend) {
             r#"error: failed to create NodePort service: Service "np2" is invalid: spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"#
         )
     );
-    ok(&api, &["delete", "svc", "np", "web"]);
+    // A type change allocates node ports, and changing back gives them up.
+    ok(&api, &["patch", "svc", "web", "-p", r#"{"spec":{"type":"NodePort"}}"#]);
+    let web_port =
+        json_of(&api, &["get", "svc", "web", "-o", "json"])["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&web_port) && web_port != port, "{web_port}");
+    ok(&api, &["patch", "svc", "web", "-p", r#"{"spec":{"type":"ClusterIP"}}"#]);
+    let back = json_of(&api, &["get", "svc", "web", "-o", "json"]);
+    assert!(
+        back["spec"]["ports"][0].get("nodePort").is_none() && back["spec"].get("externalTrafficPolicy").is_none(),
+        "{back}"
+    );
+    let moved_ip = kubectl(&api, &["patch", "svc", "web", "-p", r#"{"spec":{"clusterIP":"10.0.0.99"}}"#]);
+    assert_eq!(
+        moved_ip.stderr.trim(),
+        r#"The Service "web" is invalid: spec.clusterIPs[0]: Invalid value: "10.0.0.99": may not change once set"#
+    );
+    ok(&api, &["create", "service", "nodeport", "reuse", "--tcp=81:81", &format!("--node-port={web_port}")]);
+    ok(&api, &["delete", "svc", "np", "web", "reuse"]);
+    // Deleting a namespace gives back what its services held.
+    ok(&api, &["create", "ns", "scratch"]);
+    ok(&api, &["create", "service", "nodeport", "held", "-n", "scratch", "--tcp=80:80", "--node-port=30001"]);
+    ok(&api, &["delete", "ns", "scratch"]);
+    ok(&api, &["create", "service", "nodeport", "again", "--tcp=80:80", "--node-port=30001"]);
+    ok(&api, &["delete", "svc", "again"]);
     assert!(!ok(&api, &["get", "ipaddresses", "-o", "name"]).contains(&ip));
     ok(&api, &["create", "service", "nodeport", "np2", "--tcp=80:80", &format!("--node-port={port}")]);
     let out_of_range = kubectl(&api, &["create", "service", "clusterip", "out", "--clusterip=10.1.0.5", "--tcp=80"]);
@@ -775,6 +820,25 @@ fn groups_scenario(backend: Backend) {
         out["message"],
         r#"Operation cannot be fulfilled on pods/binding "p1": pod p1 is already assigned to node "n1""#
     );
+    // kubectl debug adds an ephemeral container through pods/ephemeralcontainers.
+    ok(&api, &["debug", "p1", "--image=busybox:1.36", "--container=dbg", "--", "sleep", "1"]);
+    let eph = json_of(&api, &["get", "pod", "p1", "-o", "json"]);
+    let dbg = &eph["spec"]["ephemeralContainers"][0];
+    assert_eq!((dbg["name"].as_str(), dbg["image"].as_str()), (Some("dbg"), Some("busybox:1.36")));
+    assert_eq!(dbg["terminationMessagePolicy"], "File");
+    let clash = kubectl(&api, &["debug", "p1", "--image=busybox", "--container=p1"]);
+    assert!(
+        clash.stderr.contains(r#"The Pod "p1" is invalid: spec.ephemeralContainers[1].name: Duplicate value: "p1""#),
+        "{}",
+        clash.stderr
+    );
+
+    // The legacy bindings collection binds the pod its Binding names.
+    ok(&api, &["run", "p5", "--image=busybox"]);
+    let (code, out) = post(&api, "/api/v1/namespaces/default/bindings", &binding.replace("p1", "p5"));
+    assert_eq!(code, 201, "{out}");
+    assert_eq!(ok(&api, &["get", "pod", "p5", "-o", "jsonpath={.spec.nodeName}"]), "n1");
+    ok(&api, &["delete", "pod", "p5", "--grace-period=0", "--force"]);
     assert_eq!(ok(&api, &["get", "pods", "--field-selector", "spec.nodeName=n1", "-o", "name"]), "pod/p1\n");
     assert_eq!(ok(&api, &["get", "pods", "--field-selector", "spec.nodeName=", "-o", "name"]), "pod/p2\n");
     assert_eq!(
@@ -896,6 +960,12 @@ fn groups_scenario(backend: Backend) {
     );
     assert_eq!(ok(&api, &["cordon", "n1"]).trim(), "node/n1 cordoned");
     assert_eq!(row(&ok(&api, &["get", "nodes"]), "n1")[1], "Ready,SchedulingDisabled");
+    // Taints have no patch strategy: removing one replaces the list.
+    assert_eq!(ok(&api, &["taint", "node", "n1", "a=b:NoSchedule"]).trim(), "node/n1 tainted");
+    ok(&api, &["taint", "node", "n1", "c=d:NoExecute"]);
+    assert_eq!(ok(&api, &["taint", "node", "n1", "a-"]).trim(), "node/n1 untainted");
+    let taints = json_of(&api, &["get", "node", "n1", "-o", "jsonpath={.spec.taints}"]);
+    assert_eq!(taints, serde_json::json!([{"effect": "NoExecute", "key": "c", "value": "d"}]));
     let event = r#"{"metadata":{"name":"p1.1"},"involvedObject":{"kind":"Pod","namespace":"default","name":"p1"},
         "reason":"Scheduled","message":"Successfully assigned default/p1 to n1","type":"Normal","source":{"component":"default-scheduler"},"count":1}"#;
     let (code, out) = post(&api, "/api/v1/namespaces/default/events", event);
@@ -952,6 +1022,112 @@ fn groups_scenario(backend: Backend) {
     let quotas = ok(&api, &["get", "quota"]);
     assert_eq!(header(&quotas), ["NAME", "AGE", "REQUEST", "LIMIT"]);
     assert_eq!(row(&quotas, "q1")[2], "cpu: 0/1, memory: 0/1G, pods: 0/2");
+
+    // Certificate signing requests: approval through its subresource.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "alice");
+    let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+    use base64::Engine;
+    let request = base64::engine::general_purpose::STANDARD.encode(pem);
+    let csr = format!(
+        r#"{{"metadata":{{"name":"alice"}},"spec":{{"request":"{request}","signerName":"kubernetes.io/kube-apiserver-client","expirationSeconds":86400,"usages":["client auth"]}}}}"#
+    );
+    let (code, out) = post(&api, "/apis/certificates.k8s.io/v1/certificatesigningrequests", &csr);
+    assert_eq!(code, 201, "{out}");
+    let csrs = ok(&api, &["get", "csr"]);
+    assert_eq!(header(&csrs), ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]);
+    assert!(
+        csrs.contains("kubernetes.io/kube-apiserver-client") && csrs.contains("24h") && csrs.contains("Pending"),
+        "{csrs}"
+    );
+    assert_eq!(
+        ok(&api, &["certificate", "approve", "alice"]).trim(),
+        "certificatesigningrequest.certificates.k8s.io/alice approved"
+    );
+    let approved = json_of(&api, &["get", "csr", "alice", "-o", "json"]);
+    assert_eq!(approved["status"]["conditions"][0]["type"], "Approved");
+    assert_eq!(approved["status"]["conditions"][0]["reason"], "KubectlApprove");
+    assert!(ok(&api, &["get", "csr"]).contains("Approved"));
+    let (code, out) = post(
+        &api,
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        r#"{"metadata":{"name":"bad"},"spec":{"request":"aGVsbG8=","signerName":"example.com/x","usages":["client auth"]}}"#,
+    );
+    assert_eq!(code, 422, "{out}");
+    assert_eq!(
+        out["message"],
+        r#"CertificateSigningRequest.certificates.k8s.io "bad" is invalid: spec.request: Invalid value: []byte{0x68, 0x65, 0x6c, 0x6c, 0x6f}: PEM block type must be CERTIFICATE REQUEST"#
+    );
+
+    // Ingresses (kubectl create ingress, protobuf), load balancers and external names.
+    assert_eq!(
+        ok(
+            &api,
+            &[
+                "create",
+                "ingress",
+                "simple",
+                "--rule=foo.com/bar=svc1:8080",
+                "--rule=x.com/*=svc2:http,tls=cert",
+                "--class=nginx"
+            ]
+        )
+        .trim(),
+        "ingress.networking.k8s.io/simple created"
+    );
+    let ing = json_of(&api, &["get", "ingress", "simple", "-o", "json"]);
+    let path = &ing["spec"]["rules"][0]["http"]["paths"][0];
+    assert_eq!((path["path"].as_str(), path["pathType"].as_str()), (Some("/bar"), Some("Exact")));
+    assert_eq!(path["backend"]["service"], serde_json::json!({"name": "svc1", "port": {"number": 8080}}));
+    let ings = ok(&api, &["get", "ingress"]);
+    assert_eq!(header(&ings), ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]);
+    assert_eq!(row(&ings, "simple")[1..4], ["nginx", "foo.com,x.com", "80, 443"]);
+    ok(&api, &["create", "service", "loadbalancer", "lb", "--tcp=80:80"]);
+    ok(&api, &["create", "service", "externalname", "ext", "--external-name=example.com"]);
+    let svcs = ok(&api, &["get", "svc"]);
+    let lb = row(&svcs, "lb");
+    assert_eq!((lb[1].as_str(), lb[3].as_str()), ("LoadBalancer", "<pending>"));
+    assert!(lb[4].starts_with("80:3") && lb[4].ends_with("/TCP"), "{lb:?}");
+    assert_eq!(row(&svcs, "ext")[1..5], ["ExternalName", "<none>", "example.com", "<none>"]);
+
+    // Workloads applied from manifests: statefulset and daemonset defaults and columns.
+    let manifest = api.kubeconfig.with_file_name("workloads.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  serviceName: db\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers:\n      - {name: db, image: postgres:17}\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels: {app: agent}\n  template:\n    metadata:\n      labels: {app: agent}\n    spec:\n      nodeSelector: {kubernetes.io/os: linux}\n      containers:\n      - {name: agent, image: busybox}\n",
+    )
+    .unwrap();
+    let applied = ok(&api, &["apply", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    assert_eq!(applied, "statefulset.apps/db created\ndaemonset.apps/agent created\n");
+    let sts = json_of(&api, &["get", "sts", "db", "-o", "json"]);
+    assert_eq!(
+        (sts["spec"]["replicas"].as_i64(), sts["spec"]["podManagementPolicy"].as_str()),
+        (Some(1), Some("OrderedReady"))
+    );
+    assert_eq!(
+        sts["spec"]["updateStrategy"],
+        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+    );
+    let sts_wide = ok(&api, &["get", "sts", "-o", "wide"]);
+    assert_eq!(header(&sts_wide), ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]);
+    assert_eq!(row(&sts_wide, "db")[1], "0/1");
+    let ds = json_of(&api, &["get", "ds", "agent", "-o", "json"]);
+    assert_eq!(ds["spec"]["updateStrategy"]["rollingUpdate"], serde_json::json!({"maxUnavailable": 1, "maxSurge": 0}));
+    let dss = ok(&api, &["get", "ds"]);
+    assert_eq!(
+        header(&dss),
+        ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"]
+    );
+    assert_eq!(row(&dss, "agent")[1..7], ["0", "0", "0", "0", "0", "kubernetes.io/os=linux"]);
+    assert_eq!(ok(&api, &["scale", "sts", "db", "--replicas=3"]).trim(), "statefulset.apps/db scaled");
+    assert_eq!(ok(&api, &["get", "sts", "db", "-o", "jsonpath={.spec.replicas}"]), "3");
+    let sts_change = kubectl(&api, &["patch", "sts", "db", "-p", r#"{"spec":{"serviceName":"other"}}"#]);
+    assert!(
+        sts_change.stderr.contains("spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"),
+        "{}",
+        sts_change.stderr
+    );
 
     // `kubectl get all` lists the "all" category.
     let all = ok(&api, &["get", "all", "-o", "name"]);

@@ -193,6 +193,7 @@ pub static GROUP: Group = Group {
             Resource {
                 group: "apps",
                 name: "replicasets",
+                field_selectors: &[("status.replicas", "status.replicas")],
                 singular: "replicaset",
                 kind: "ReplicaSet",
                 short_names: &["rs"],

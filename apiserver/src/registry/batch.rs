@@ -1,5 +1,6 @@
 //! batch/v1 (jobs, cronjobs) and autoscaling/v2 (horizontalpodautoscalers).
 
+use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HorizontalPodAutoscalerV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use serde_json::{Value, json};
@@ -163,111 +164,185 @@ pub static GROUP: Group = Group {
     }],
 };
 
+const HPA_BASE: Resource = Resource {
+    group: "autoscaling",
+    name: "horizontalpodautoscalers",
+    singular: "horizontalpodautoscaler",
+    kind: "HorizontalPodAutoscaler",
+    short_names: &["hpa"],
+    categories: &["all"],
+    subresources: &[Subresource::Status],
+    etcd_prefix: "horizontalpodautoscalers",
+    columns: HPA_COLUMNS,
+    ..BASE
+};
+
+/// autoscaling: v2 (preferred, and the stored shape) and v1 (converted).
 pub static AUTOSCALING: Group = Group {
     name: "autoscaling",
-    versions: &[GroupVersion {
-        version: "v2",
-        resources: &[Resource {
-            group: "autoscaling",
+    versions: &[
+        GroupVersion {
             version: "v2",
-            name: "horizontalpodautoscalers",
-            singular: "horizontalpodautoscaler",
-            kind: "HorizontalPodAutoscaler",
-            short_names: &["hpa"],
-            categories: &["all"],
-            subresources: &[Subresource::Status],
-            etcd_prefix: "horizontalpodautoscalers",
-            decode: typed::<HorizontalPodAutoscaler>,
-            prepare_for_create: default_hpa,
-            prepare_for_update: |new, _| default_hpa(new),
-            validate: |o| {
-                let mut errs = Vec::new();
-                let min = o["spec"]["minReplicas"].as_i64().unwrap_or(1);
-                let max = o["spec"]["maxReplicas"].as_i64().unwrap_or(0);
-                if min < 1 {
-                    errs.push(FieldError::invalid_value(
-                        "spec.minReplicas",
-                        &json!(min),
-                        "must be greater than or equal to 1",
-                    ));
-                }
-                if max < min {
-                    errs.push(FieldError::invalid_value(
-                        "spec.maxReplicas",
-                        &json!(max),
-                        "must be greater than or equal to `minReplicas`",
-                    ));
-                }
-                for f in ["kind", "name"] {
-                    if o["spec"]["scaleTargetRef"][f].as_str().is_none_or(str::is_empty) {
-                        errs.push(FieldError::required(&format!("spec.scaleTargetRef.{f}"), ""));
-                    }
-                }
-                errs
-            },
-            columns: &[
-                NAME_COLUMN,
-                Column::new(
-                    "Reference",
-                    "string",
-                    "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.",
-                ),
-                Column::new(
-                    "Targets",
-                    "string",
-                    "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).",
-                ),
-                Column::new(
-                    "MinPods",
-                    "string",
-                    "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.",
-                ),
-                Column::new(
-                    "MaxPods",
-                    "string",
-                    "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.",
-                ),
-                Column::new(
-                    "Replicas",
-                    "string",
-                    "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.",
-                ),
-                AGE_COLUMN,
-            ],
-            cells: |o| {
-                let r = &o["spec"]["scaleTargetRef"];
-                let reference =
-                    format!("{}/{}", r["kind"].as_str().unwrap_or_default(), r["name"].as_str().unwrap_or_default());
-                let targets: Vec<String> = o["spec"]["metrics"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|m| {
-                        let t = &m["resource"]["target"];
-                        let name = m["resource"]["name"].as_str().unwrap_or("<unknown>");
-                        match t["averageUtilization"].as_i64() {
-                            Some(u) => format!("{name}: <unknown>/{u}%"),
-                            None => format!(
-                                "{name}: <unknown>/{}",
-                                t["averageValue"].as_str().or(t["value"].as_str()).unwrap_or("<unknown>")
-                            ),
-                        }
-                    })
-                    .collect();
-                vec![
-                    o["metadata"]["name"].clone(),
-                    json!(reference),
-                    if targets.is_empty() { json!("<none>") } else { json!(targets.join(", ")) },
-                    json!(o["spec"]["minReplicas"].as_i64().unwrap_or(1)),
-                    json!(o["spec"]["maxReplicas"].as_i64().unwrap_or(0)),
-                    json!(o["status"]["currentReplicas"].as_i64().unwrap_or(0)),
-                    json!(age(o)),
-                ]
-            },
-            ..BASE
-        }],
-    }],
+            resources: &[Resource {
+                version: "v2",
+                decode: typed::<HorizontalPodAutoscaler>,
+                prepare_for_create: default_hpa,
+                prepare_for_update: |new, _| default_hpa(new),
+                validate: validate_hpa,
+                cells: hpa_cells,
+                ..HPA_BASE
+            }],
+        },
+        GroupVersion {
+            version: "v1",
+            resources: &[Resource {
+                version: "v1",
+                decode: typed::<HorizontalPodAutoscalerV1>,
+                proto: proto::HPA_V1,
+                storage_form: Some((hpa_v1_to_v2, hpa_v2_to_v1)),
+                prepare_for_create: |o| default(&mut o["spec"], "minReplicas", json!(1)),
+                prepare_for_update: |new, _| default(&mut new["spec"], "minReplicas", json!(1)),
+                validate: |o| validate_hpa(&hpa_v1_to_v2(o.clone())),
+                cells: |o| hpa_cells(&hpa_v1_to_v2(o.clone())),
+                ..HPA_BASE
+            }],
+        },
+    ],
 };
+
+fn validate_hpa(o: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let min = o["spec"]["minReplicas"].as_i64().unwrap_or(1);
+    let max = o["spec"]["maxReplicas"].as_i64().unwrap_or(0);
+    if min < 1 {
+        errs.push(FieldError::invalid_value("spec.minReplicas", &json!(min), "must be greater than or equal to 1"));
+    }
+    if max < min {
+        errs.push(FieldError::invalid_value(
+            "spec.maxReplicas",
+            &json!(max),
+            "must be greater than or equal to `minReplicas`",
+        ));
+    }
+    for f in ["kind", "name"] {
+        if o["spec"]["scaleTargetRef"][f].as_str().is_none_or(str::is_empty) {
+            errs.push(FieldError::required(&format!("spec.scaleTargetRef.{f}"), ""));
+        }
+    }
+    errs
+}
+
+const HPA_COLUMNS: &[Column] = &[
+    NAME_COLUMN,
+    Column::new(
+        "Reference",
+        "string",
+        "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.",
+    ),
+    Column::new(
+        "Targets",
+        "string",
+        "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).",
+    ),
+    Column::new(
+        "MinPods",
+        "string",
+        "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.",
+    ),
+    Column::new(
+        "MaxPods",
+        "string",
+        "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.",
+    ),
+    Column::new(
+        "Replicas",
+        "string",
+        "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.",
+    ),
+    AGE_COLUMN,
+];
+
+fn hpa_cells(o: &Value) -> Vec<Value> {
+    let r = &o["spec"]["scaleTargetRef"];
+    let reference = format!("{}/{}", r["kind"].as_str().unwrap_or_default(), r["name"].as_str().unwrap_or_default());
+    let targets: Vec<String> = o["spec"]["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let t = &m["resource"]["target"];
+            let name = m["resource"]["name"].as_str().unwrap_or("<unknown>");
+            match t["averageUtilization"].as_i64() {
+                Some(u) => format!("{name}: <unknown>/{u}%"),
+                None => format!(
+                    "{name}: <unknown>/{}",
+                    t["averageValue"].as_str().or(t["value"].as_str()).unwrap_or("<unknown>")
+                ),
+            }
+        })
+        .collect();
+    vec![
+        o["metadata"]["name"].clone(),
+        json!(reference),
+        if targets.is_empty() { json!("<none>") } else { json!(targets.join(", ")) },
+        json!(o["spec"]["minReplicas"].as_i64().unwrap_or(1)),
+        json!(o["spec"]["maxReplicas"].as_i64().unwrap_or(0)),
+        json!(o["status"]["currentReplicas"].as_i64().unwrap_or(0)),
+        json!(age(o)),
+    ]
+}
+
+/// autoscaling/v1 → v2: the CPU target becomes a Resource metric.
+fn hpa_v1_to_v2(mut o: Value) -> Value {
+    if let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut)
+        && let Some(cpu) = spec.shift_remove("targetCPUUtilizationPercentage")
+    {
+        spec.insert(
+            "metrics".into(),
+            json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}}}]),
+        );
+    }
+    if let Some(status) = o.get_mut("status").and_then(Value::as_object_mut)
+        && let Some(cpu) = status.shift_remove("currentCPUUtilizationPercentage")
+    {
+        status.insert(
+            "currentMetrics".into(),
+            json!([{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": cpu}}}]),
+        );
+    }
+    o["apiVersion"] = json!("autoscaling/v2");
+    o
+}
+
+/// autoscaling/v2 → v1: the CPU utilization target and current value (v1 has no place
+/// for other metrics or the behavior; an update through v1 keeps only the CPU target).
+fn hpa_v2_to_v1(mut o: Value) -> Value {
+    let cpu = |list: &Value, side: &str| {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["type"] == "Resource" && m["resource"]["name"] == "cpu")
+            .and_then(|m| m["resource"][side]["averageUtilization"].as_i64())
+    };
+    if let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut) {
+        let target = spec.get("metrics").and_then(|m| cpu(m, "target"));
+        spec.shift_remove("metrics");
+        spec.shift_remove("behavior");
+        if let Some(t) = target {
+            spec.insert("targetCPUUtilizationPercentage".into(), json!(t));
+        }
+    }
+    if let Some(status) = o.get_mut("status").and_then(Value::as_object_mut) {
+        let current = status.get("currentMetrics").and_then(|m| cpu(m, "current"));
+        status.shift_remove("currentMetrics");
+        status.shift_remove("conditions");
+        if let Some(c) = current {
+            status.insert("currentCPUUtilizationPercentage".into(), json!(c));
+        }
+    }
+    o["apiVersion"] = json!("autoscaling/v1");
+    o
+}
 
 fn default_hpa(o: &mut Value) {
     default(&mut o["spec"], "minReplicas", json!(1));
@@ -366,19 +441,36 @@ fn default_cronjob(o: &mut Value) {
     default_template(&mut spec["jobTemplate"]["spec"]["template"]);
 }
 
-/// A cron schedule: five fields, or one of the `@` descriptors.
-fn valid_schedule(s: &str) -> bool {
-    let s = s.trim();
-    let s = match s.strip_prefix("TZ=").or_else(|| s.strip_prefix("CRON_TZ=")) {
-        Some(rest) => return rest.split_once(' ').is_some_and(|(_, r)| valid_schedule(r)),
-        None => s,
-    };
-    if s.starts_with('@') {
-        return ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"].contains(&s)
-            || s.starts_with("@every ");
+/// A cron schedule as robfig/cron's standard parser reads it: five fields or an `@`
+/// descriptor; the error is the parser's (or upstream's rule against TZ prefixes).
+fn parse_schedule(s: &str) -> Result<(), String> {
+    let spec = s.trim();
+    if spec.contains("TZ") {
+        return Err("cannot use TZ or CRON_TZ in schedule, use timeZone field instead".into());
     }
-    let fields: Vec<&str> = s.split_whitespace().collect();
-    fields.len() == 5 && fields.iter().all(|f| f.bytes().all(|c| c.is_ascii_alphanumeric() || b"*/,-?".contains(&c)))
+    if spec.starts_with('@') {
+        let known = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+        return if known.contains(&spec) || spec.starts_with("@every ") {
+            Ok(())
+        } else {
+            Err(format!("unrecognized descriptor: {spec}"))
+        };
+    }
+    let fields: Vec<&str> = spec.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!("expected exactly 5 fields, found {}: {spec}", fields.len()));
+    }
+    for f in fields {
+        if !f.bytes().all(|c| c.is_ascii_alphanumeric() || b"*/,-?".contains(&c)) {
+            return Err(format!("failed to parse int from {f}: strconv.Atoi: parsing {f:?}: invalid syntax"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+fn valid_schedule(s: &str) -> bool {
+    parse_schedule(s).is_ok()
 }
 
 fn validate_cronjob(o: &Value) -> Vec<FieldError> {
@@ -386,8 +478,8 @@ fn validate_cronjob(o: &Value) -> Vec<FieldError> {
     let schedule = o["spec"]["schedule"].as_str().unwrap_or_default();
     if schedule.is_empty() {
         errs.push(FieldError::required("spec.schedule", ""));
-    } else if !valid_schedule(schedule) {
-        errs.push(FieldError::invalid("spec.schedule", schedule, &format!("unparseable schedule: {schedule:?}")));
+    } else if let Err(e) = parse_schedule(schedule) {
+        errs.push(FieldError::invalid("spec.schedule", schedule, &e));
     }
     if let Some(p) = o["spec"]["concurrencyPolicy"].as_str()
         && !["Allow", "Forbid", "Replace"].contains(&p)
@@ -450,7 +542,9 @@ mod tests {
 
     #[test]
     fn schedules() {
-        for ok in ["*/1 * * * *", "0 0 * * 0", "@hourly", "TZ=UTC 0 * * * *"] {
+        assert_eq!(parse_schedule("bogus"), Err("expected exactly 5 fields, found 1: bogus".into()));
+        assert!(parse_schedule("TZ=UTC 0 * * * *").unwrap_err().starts_with("cannot use TZ"));
+        for ok in ["*/1 * * * *", "0 0 * * 0", "@hourly"] {
             assert!(valid_schedule(ok), "{ok}");
         }
         for bad in ["* * *", "every minute", "@sometimes"] {

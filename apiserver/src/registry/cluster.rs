@@ -1,6 +1,8 @@
 //! Small cluster-wide groups: coordination.k8s.io, scheduling.k8s.io, and the others
 //! whose resources need little more than decoding and table columns.
 
+use base64::Engine;
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{IPAddress, Ingress, IngressClass, NetworkPolicy, ServiceCIDR};
@@ -203,6 +205,8 @@ pub static NETWORKING: Group = Group {
                 generation: true,
                 etcd_prefix: "ingress",
                 decode: typed::<Ingress>,
+                proto: proto::INGRESS,
+                validate: validate_ingress,
                 columns: &[
                     NAME_COLUMN,
                     Column::new(
@@ -775,3 +779,155 @@ pub static EVENTS: Group = Group {
         }],
     }],
 };
+
+pub static CERTIFICATES: Group = Group {
+    name: "certificates.k8s.io",
+    versions: &[GroupVersion {
+        version: "v1",
+        resources: &[Resource {
+            group: "certificates.k8s.io",
+            name: "certificatesigningrequests",
+            singular: "certificatesigningrequest",
+            kind: "CertificateSigningRequest",
+            namespaced: false,
+            short_names: &["csr"],
+            subresources: &[Subresource::Status, Subresource::Approval],
+            etcd_prefix: "certificatesigningrequests",
+            decode: typed::<CertificateSigningRequest>,
+            proto: proto::CSR,
+            validate: validate_csr,
+            validate_update: |new, old| {
+                let mut errs = Vec::new();
+                if new["spec"] != old["spec"] {
+                    errs.push(FieldError::forbidden("spec", "updates to certificatesigningrequest spec are forbidden"));
+                }
+                let approved = |o: &Value| {
+                    o["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Approved")
+                };
+                if approved(old) && !approved(new) {
+                    errs.push(FieldError::forbidden(
+                        "status.conditions",
+                        "updates may not remove a condition of type \"Approved\"",
+                    ));
+                }
+                errs
+            },
+            columns: &[
+                NAME_COLUMN,
+                AGE_COLUMN,
+                Column::new(
+                    "SignerName",
+                    "string",
+                    "signerName indicates the requested signer, and is a qualified name.",
+                ),
+                Column::new(
+                    "Requestor",
+                    "string",
+                    "request contains an x509 certificate signing request encoded in a \"CERTIFICATE REQUEST\" PEM block.",
+                ),
+                Column::new(
+                    "RequestedDuration",
+                    "string",
+                    "expirationSeconds is the requested duration of validity of the issued certificate.",
+                ),
+                Column::new(
+                    "Condition",
+                    "string",
+                    "conditions applied to the request. Known conditions are \"Approved\", \"Denied\", and \"Failed\".",
+                ),
+            ],
+            cells: |o| {
+                let mut conds: Vec<String> = o["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["type"].as_str().map(String::from))
+                    .collect();
+                if o["status"]["certificate"].as_str().is_some_and(|c| !c.is_empty()) {
+                    conds.push("Issued".into());
+                }
+                let condition = if conds.is_empty() { "Pending".to_string() } else { conds.join(",") };
+                let duration = match o["spec"]["expirationSeconds"].as_i64() {
+                    Some(s) => human_duration(s),
+                    None => "<none>".into(),
+                };
+                vec![
+                    o["metadata"]["name"].clone(),
+                    json!(age(o)),
+                    o["spec"]["signerName"].clone(),
+                    json!(field_value(o, "spec.username")),
+                    json!(duration),
+                    json!(condition),
+                ]
+            },
+            ..BASE
+        }],
+    }],
+};
+
+fn validate_csr(o: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let request = o["spec"]["request"].as_str().unwrap_or_default();
+    let pem = base64::engine::general_purpose::STANDARD.decode(request).unwrap_or_default();
+    let text = String::from_utf8_lossy(&pem);
+    if request.is_empty() {
+        errs.push(FieldError::required("spec.request", ""));
+    } else if !text.contains("-----BEGIN CERTIFICATE REQUEST-----") {
+        errs.push(FieldError {
+            reason: "FieldValueInvalid",
+            field: "spec.request".into(),
+            message: format!(
+                "spec.request: Invalid value: []byte{{{}}}: PEM block type must be CERTIFICATE REQUEST",
+                pem.iter().map(|b| format!("{b:#x}")).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    let signer = o["spec"]["signerName"].as_str().unwrap_or_default();
+    if signer.is_empty() {
+        errs.push(FieldError::required("spec.signerName", ""));
+    }
+    if o["spec"]["usages"].as_array().is_none_or(Vec::is_empty) {
+        errs.push(FieldError::required("spec.usages", ""));
+    }
+    let types: Vec<&str> =
+        o["status"]["conditions"].as_array().into_iter().flatten().filter_map(|c| c["type"].as_str()).collect();
+    if types.contains(&"Approved") && types.contains(&"Denied") {
+        let i = types.iter().rposition(|t| *t == "Approved" || *t == "Denied").unwrap_or(0);
+        errs.push(FieldError::invalid(
+            &format!("status.conditions[{i}].type"),
+            types[i],
+            "Approved and Denied conditions are mutually exclusive",
+        ));
+    }
+    errs
+}
+
+fn validate_ingress(o: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for (i, rule) in o["spec"]["rules"].as_array().into_iter().flatten().enumerate() {
+        for (j, p) in rule["http"]["paths"].as_array().into_iter().flatten().enumerate() {
+            let path = format!("spec.rules[{i}].http.paths[{j}]");
+            match p["pathType"].as_str() {
+                None | Some("") => {
+                    errs.push(FieldError::required(&format!("{path}.pathType"), "pathType must be specified"))
+                }
+                Some(t) if !["Exact", "Prefix", "ImplementationSpecific"].contains(&t) => {
+                    errs.push(FieldError::not_supported(
+                        &format!("{path}.pathType"),
+                        t,
+                        &["Exact", "ImplementationSpecific", "Prefix"],
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    if o["spec"]["defaultBackend"].is_null() && o["spec"]["rules"].as_array().is_none_or(Vec::is_empty) {
+        errs.push(FieldError::invalid_value(
+            "spec.rules",
+            &json!("[]"),
+            "either `defaultBackend` or `rules` must be specified",
+        ));
+    }
+    errs
+}

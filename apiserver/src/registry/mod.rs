@@ -49,6 +49,10 @@ pub enum Subresource {
     Binding,
     /// `pods/eviction`: a delete that respects PodDisruptionBudgets.
     Eviction,
+    /// `certificatesigningrequests/approval`: only `.status.conditions` change.
+    Approval,
+    /// `pods/ephemeralcontainers`: only `.spec.ephemeralContainers` change (added to).
+    EphemeralContainers,
 }
 
 impl Subresource {
@@ -58,6 +62,8 @@ impl Subresource {
             Subresource::Scale => "scale",
             Subresource::Binding => "binding",
             Subresource::Eviction => "eviction",
+            Subresource::Approval => "approval",
+            Subresource::EphemeralContainers => "ephemeralcontainers",
         }
     }
 
@@ -67,6 +73,8 @@ impl Subresource {
             "scale" => Some(Subresource::Scale),
             "binding" => Some(Subresource::Binding),
             "eviction" => Some(Subresource::Eviction),
+            "approval" => Some(Subresource::Approval),
+            "ephemeralcontainers" => Some(Subresource::EphemeralContainers),
             _ => None,
         }
     }
@@ -74,7 +82,9 @@ impl Subresource {
     /// (group, version, kind) of what the subresource takes and returns.
     pub fn response_kind(self, r: &Resource) -> (&'static str, &'static str, &'static str) {
         match self {
-            Subresource::Status => (r.group, r.version, r.kind),
+            Subresource::Status | Subresource::Approval | Subresource::EphemeralContainers => {
+                (r.group, r.version, r.kind)
+            }
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
             Subresource::Eviction => ("policy", "v1", "Eviction"),
@@ -83,7 +93,9 @@ impl Subresource {
 
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
+            Subresource::Status | Subresource::Scale | Subresource::Approval | Subresource::EphemeralContainers => {
+                &["get", "patch", "update"]
+            }
             Subresource::Binding | Subresource::Eviction => &["create"],
         }
     }
@@ -296,6 +308,7 @@ pub static GROUPS: &[&Group] = &[
     &rbac::AUTHORIZATION,
     &batch::AUTOSCALING,
     &batch::GROUP,
+    &cluster::CERTIFICATES,
     &cluster::NETWORKING,
     &cluster::POLICY,
     &rbac::RBAC,

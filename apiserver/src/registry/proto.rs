@@ -248,3 +248,82 @@ pub const POD_DISRUPTION_BUDGET: &[Field] = &[
         ]),
     ),
 ];
+
+pub const HPA_V1: &[Field] = &[
+    (1, "metadata", Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Msg(&[
+            (1, "scaleTargetRef", Msg(&[(1, "kind", Str), (2, "name", Str), (3, "apiVersion", Str)])),
+            (2, "minReplicas", OptInt),
+            (3, "maxReplicas", OptInt),
+            (4, "targetCPUUtilizationPercentage", OptInt),
+        ]),
+    ),
+];
+
+const CSR_CONDITION: &[Field] = &[
+    (1, "type", Str),
+    (2, "reason", Str),
+    (3, "message", Str),
+    (4, "lastUpdateTime", Time),
+    (5, "lastTransitionTime", Time),
+    (6, "status", Str),
+];
+
+pub const CSR: &[Field] = &[
+    (1, "metadata", Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Msg(&[
+            (1, "request", Bytes),
+            (2, "username", Str),
+            (3, "uid", Str),
+            (4, "groups", RepStr),
+            (5, "usages", RepStr),
+            (7, "signerName", Str),
+            (8, "expirationSeconds", OptInt),
+        ]),
+    ),
+    (3, "status", Msg(&[(1, "conditions", RepMsg(CSR_CONDITION)), (2, "certificate", Bytes)])),
+];
+
+const INGRESS_BACKEND: &[Field] = &[
+    (4, "service", Msg(&[(1, "name", Str), (2, "port", Msg(&[(1, "name", Str), (2, "number", Int)]))])),
+    (3, "resource", Msg(&[(1, "apiGroup", Str), (2, "kind", Str), (3, "name", Str)])),
+];
+
+pub const INGRESS: &[Field] = &[
+    (1, "metadata", Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Msg(&[
+            (4, "ingressClassName", Str),
+            (1, "defaultBackend", Msg(INGRESS_BACKEND)),
+            (2, "tls", RepMsg(&[(1, "hosts", RepStr), (2, "secretName", Str)])),
+            (
+                3,
+                "rules",
+                RepMsg(&[
+                    (1, "host", Str),
+                    (
+                        2,
+                        "ingressRuleValue",
+                        Inline(&[(
+                            1,
+                            "http",
+                            Msg(&[(
+                                1,
+                                "paths",
+                                RepMsg(&[(1, "path", Str), (3, "pathType", Str), (2, "backend", Msg(INGRESS_BACKEND))]),
+                            )]),
+                        )]),
+                    ),
+                ]),
+            ),
+        ]),
+    ),
+];

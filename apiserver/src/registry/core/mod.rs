@@ -25,8 +25,14 @@ pub const POD_PATCH_LISTS: crate::patch::PatchTable = &[
     ("spec.initContainers", ListMerge::ByKey("name")),
     ("spec.initContainers.env", ListMerge::ByKey("name")),
     ("spec.initContainers.volumeMounts", ListMerge::ByKey("mountPath")),
+    ("spec.ephemeralContainers", ListMerge::ByKey("name")),
+    ("spec.ephemeralContainers.env", ListMerge::ByKey("name")),
     ("spec.volumes", ListMerge::ByKey("name")),
     ("spec.imagePullSecrets", ListMerge::ByKey("name")),
+    ("spec.hostAliases", ListMerge::ByKey("ip")),
+    ("spec.topologySpreadConstraints", ListMerge::ByKey("topologyKey")),
+    ("status.conditions", ListMerge::ByKey("type")),
+    ("status.podIPs", ListMerge::ByKey("ip")),
 ];
 
 /// The same for a template at `spec.template.spec`.
@@ -38,6 +44,9 @@ pub const TEMPLATE_PATCH_LISTS: crate::patch::PatchTable = &[
     ("spec.template.spec.initContainers", ListMerge::ByKey("name")),
     ("spec.template.spec.volumes", ListMerge::ByKey("name")),
     ("spec.template.spec.imagePullSecrets", ListMerge::ByKey("name")),
+    ("spec.template.spec.hostAliases", ListMerge::ByKey("ip")),
+    ("spec.template.spec.topologySpreadConstraints", ListMerge::ByKey("topologyKey")),
+    ("status.conditions", ListMerge::ByKey("type")),
 ];
 
 pub const CONTAINERS_COLUMN: Column =
@@ -148,6 +157,7 @@ pub static RESOURCES: &[Resource] = &[
     },
     Resource {
         name: "namespaces",
+        field_selectors: &[("status.phase", "status.phase")],
         subresources: &[Subresource::Status],
         singular: "namespace",
         kind: "Namespace",
@@ -197,6 +207,20 @@ pub static RESOURCES: &[Resource] = &[
         etcd_prefix: "minions",
         decode: typed::<Node>,
         field_selectors: &[("spec.unschedulable", "spec.unschedulable")],
+        validate: |o| {
+            let mut errs = Vec::new();
+            const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
+            for (i, t) in o["spec"]["taints"].as_array().into_iter().flatten().enumerate() {
+                match t["effect"].as_str() {
+                    None | Some("") => errs.push(FieldError::required(&format!("spec.taints[{i}].effect"), "")),
+                    Some(e) if !EFFECTS.contains(&e) => {
+                        errs.push(FieldError::not_supported(&format!("spec.taints[{i}].effect"), e, EFFECTS))
+                    }
+                    _ => {}
+                }
+            }
+            errs
+        },
         validate_update: |new, old| {
             let mut errs = Vec::new();
             if let Some(o) = old["spec"]["podCIDR"].as_str().filter(|s| !s.is_empty())
@@ -215,8 +239,9 @@ pub static RESOURCES: &[Resource] = &[
             }
             let _ = old;
         },
+        // Taints have no patch strategy upstream: a patch replaces the list.
         patch_lists: &[
-            ("spec.taints", ListMerge::ByKey("key")),
+            ("spec.podCIDRs", ListMerge::Primitive),
             ("status.conditions", ListMerge::ByKey("type")),
             ("status.addresses", ListMerge::ByKey("type")),
         ],
@@ -305,7 +330,12 @@ pub static RESOURCES: &[Resource] = &[
         kind: "Pod",
         short_names: &["po"],
         categories: &["all"],
-        subresources: &[Subresource::Status, Subresource::Binding, Subresource::Eviction],
+        subresources: &[
+            Subresource::EphemeralContainers,
+            Subresource::Status,
+            Subresource::Binding,
+            Subresource::Eviction,
+        ],
         etcd_prefix: "pods",
         decode: typed::<Pod>,
         proto: proto::POD,
@@ -343,6 +373,7 @@ pub static RESOURCES: &[Resource] = &[
     },
     Resource {
         name: "replicationcontrollers",
+        field_selectors: &[("status.replicas", "status.replicas")],
         singular: "replicationcontroller",
         kind: "ReplicationController",
         short_names: &["rc"],
@@ -439,6 +470,7 @@ pub static RESOURCES: &[Resource] = &[
     },
     Resource {
         name: "secrets",
+        field_selectors: &[("type", "type")],
         singular: "secret",
         kind: "Secret",
         namespaced: true,

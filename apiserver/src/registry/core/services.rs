@@ -132,6 +132,28 @@ pub fn prepare(o: &mut Value) {
 }
 
 pub fn prepare_for_update(new: &mut Value, old: &Value) {
+    // dropTypeDependentFields: what the old type needed and the new one does not goes,
+    // unless the update itself changed it.
+    if !needs_node_ports(new)
+        && needs_node_ports(old)
+        && node_ports_of(new) == node_ports_of(old)
+        && let Some(ps) = new.get_mut("spec").and_then(|s| s.get_mut("ports")).and_then(Value::as_array_mut)
+    {
+        for p in ps {
+            p.as_object_mut().map(|m| m.shift_remove("nodePort"));
+        }
+    }
+    let external = |o: &Value| matches!(o["spec"]["type"].as_str(), Some("NodePort" | "LoadBalancer"));
+    if !external(new) && external(old) && new["spec"]["externalTrafficPolicy"] == old["spec"]["externalTrafficPolicy"] {
+        new.get_mut("spec").and_then(Value::as_object_mut).map(|m| m.shift_remove("externalTrafficPolicy"));
+    }
+    if new["spec"]["type"] != "LoadBalancer" && old["spec"]["type"] == "LoadBalancer" {
+        for f in ["allocateLoadBalancerNodePorts", "loadBalancerClass", "healthCheckNodePort"] {
+            if new["spec"][f] == old["spec"][f] {
+                new.get_mut("spec").and_then(Value::as_object_mut).map(|m| m.shift_remove(f));
+            }
+        }
+    }
     // An update that leaves out the allocated IPs keeps them (as upstream's REST does).
     let ty = new["spec"]["type"].as_str().unwrap_or("ClusterIP").to_string();
     if ty != "ExternalName" && new["spec"]["clusterIP"].as_str().is_none_or(str::is_empty) {
