@@ -559,6 +559,7 @@ async fn rest_call(
     let ns = rp.namespace.as_deref();
     let shape = requested_shape(&req);
     let admit = crate::auth::escalation::admit(state, &req, res, ns);
+    let requester = req.extensions().get::<crate::auth::RequestUser>().map(|u| u.0.clone());
     let render = |v: Value, code: StatusCode, list: bool| match shape {
         Shape::Full => json_response(code, &v),
         Shape::Table => json_response(code, &to_table(res, &v, list)),
@@ -569,6 +570,7 @@ async fn rest_call(
             return Err(ApiError::no_route());
         }
         let mut ctx = WriteContext::from_query(query)?;
+        ctx.admit = crate::auth::certificates::admit(state, requester.as_ref(), res, sub);
         let (verb, obj, code) = match (sub, method) {
             (Subresource::Binding, &Method::POST) => {
                 let body = read_body(req, crate::registry::proto::BINDING).await?;
@@ -635,6 +637,7 @@ async fn rest_call(
                 return Ok(json_response(StatusCode::CREATED, &out));
             }
             let body = read_body(req, res.proto).await?;
+            let body = crate::auth::certificates::with_requester(res, requester.as_ref(), body);
             let mut ctx = WriteContext::from_query(query)?;
             ctx.admit = admit.clone();
             let obj = rest.create(res, ns, &body, &mut ctx).await?;

@@ -475,6 +475,66 @@ fn scenario(backend: Backend) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 
+    // A CertificateSigningRequest records its requester; approving needs `approve` on
+    // the signer beyond RBAC on the approval subresource.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "carol");
+    let request = params.serialize_request(&key).unwrap().pem().unwrap();
+    let csr = json!({"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": "carol"},
+        "spec": {"request": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, request),
+            "signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"],
+            "username": "someone-else", "groups": ["system:masters"]}});
+    let csr_file = dir.path().join("csr.json");
+    std::fs::write(&csr_file, csr.to_string()).unwrap();
+    ok(kubectl(&api, &["create", "--validate=false", "-f", csr_file.to_str().unwrap()]), "create csr");
+    let stored: Value =
+        serde_json::from_str(&ok(kubectl(&api, &["get", "csr", "carol", "-o", "json"]), "get csr")).unwrap();
+    assert_eq!(stored["spec"]["username"], "kubernetes-admin");
+    assert_eq!(stored["spec"]["groups"], json!(["system:masters", "system:authenticated"]));
+    ok(
+        kubectl(
+            &api,
+            &[
+                "create",
+                "clusterrole",
+                "csr-approver",
+                "--verb=get,list,update",
+                "--resource=certificatesigningrequests,certificatesigningrequests/approval",
+            ],
+        ),
+        "csr-approver",
+    );
+    ok(
+        kubectl(&api, &["create", "clusterrolebinding", "alice-csr", "--clusterrole=csr-approver", "--user=alice"]),
+        "crb",
+    );
+    let out = kubectl_with(&alice, &["certificate", "approve", "carol"]);
+    assert!(
+        out.stderr.contains(r#"certificatesigningrequests.certificates.k8s.io "carol" is forbidden: user not permitted to approve requests with signerName "kubernetes.io/kube-apiserver-client""#),
+        "{}",
+        out.stderr
+    );
+    let signer_rule = dir.path().join("signer.json");
+    std::fs::write(
+        &signer_rule,
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "client-signer-approver"},
+            "rules": [{"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "verbs": ["approve"],
+                "resourceNames": ["kubernetes.io/*"]}]})
+        .to_string(),
+    )
+    .unwrap();
+    ok(kubectl(&api, &["create", "--validate=false", "-f", signer_rule.to_str().unwrap()]), "signer role");
+    ok(
+        kubectl(
+            &api,
+            &["create", "clusterrolebinding", "alice-signer", "--clusterrole=client-signer-approver", "--user=alice"],
+        ),
+        "crb",
+    );
+    ok(kubectl_with(&alice, &["certificate", "approve", "carol"]), "alice approves with the signer wildcard");
+
     // Invalid RBAC objects: upstream's 422, nothing stored.
     let (code, out) = api.curl(&[
         "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",

@@ -8,6 +8,7 @@
 //! The authenticated user travels with the request as an extension ([`UserInfo`]).
 
 pub mod bootstrap;
+pub mod certificates;
 pub mod escalation;
 pub mod node;
 pub mod rbac;
