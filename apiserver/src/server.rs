@@ -639,7 +639,7 @@ async fn rest_call(
             let body = read_body(req, res.proto).await?;
             let body = crate::auth::certificates::with_requester(res, requester.as_ref(), body);
             let mut ctx = WriteContext::from_query(query)?;
-            ctx.admit = admit.clone();
+            ctx.admit = admit.clone().or_else(|| crate::auth::certificates::admit_create(res));
             let obj = rest.create(res, ns, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::CREATED, false), &ctx))
         }

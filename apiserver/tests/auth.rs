@@ -534,6 +534,21 @@ fn scenario(backend: Backend) {
         "crb",
     );
     ok(kubectl_with(&alice, &["certificate", "approve", "carol"]), "alice approves with the signer wildcard");
+    // No client certificate for system:masters through the API.
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "mallory");
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, "system:masters");
+    let request = params.serialize_request(&key).unwrap().pem().unwrap();
+    let mut bad = csr.clone();
+    bad["metadata"]["name"] = json!("mallory");
+    bad["spec"]["request"] = json!(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, request));
+    std::fs::write(&csr_file, bad.to_string()).unwrap();
+    let out = kubectl(&api, &["create", "--validate=false", "-f", csr_file.to_str().unwrap()]);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (Forbidden): error when creating "CSR": certificatesigningrequests.certificates.k8s.io "mallory" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed"#
+            .replace("CSR", csr_file.to_str().unwrap())
+    );
 
     // Invalid RBAC objects: upstream's 422, nothing stored.
     let (code, out) = api.curl(&[

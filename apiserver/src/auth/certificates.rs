@@ -3,7 +3,9 @@
 //! `uid`, `groups`, `extra`, whatever the body says), approving or denying one needs
 //! the `approve` verb on its signer (`signers` in certificates.k8s.io, named after the
 //! signerName or `<domain>/*`), and issuing the certificate through `status` needs `sign`
-//! (CertificateApproval and CertificateSigning).
+//! (CertificateApproval and CertificateSigning); and no CSR for the
+//! kube-apiserver-client signer may ask for the system:masters group
+//! (CertificateSubjectRestriction).
 
 use std::sync::Arc;
 
@@ -100,6 +102,49 @@ pub fn admit(state: &Arc<State>, user: Option<&UserInfo>, res: &'static Resource
                 &name,
                 &format!("user not permitted to {verb} requests with signerName {signer:?}"),
             ))
+        })
+    })))
+}
+
+/// The Organizations of a CSR's subject (the `request` field: base64 of a PEM
+/// `CERTIFICATE REQUEST`); empty when it does not parse (validation reports that).
+fn csr_organizations(request_b64: &str) -> Vec<String> {
+    use base64::Engine;
+    use rustls_pki_types::pem::PemObject;
+    let Ok(pem) = base64::engine::general_purpose::STANDARD.decode(request_b64) else { return Vec::new() };
+    let Ok(der) = rustls_pki_types::CertificateSigningRequestDer::from_pem_slice(&pem) else { return Vec::new() };
+    // CertificationRequest ::= SEQUENCE { CertificationRequestInfo ::= SEQUENCE { version, subject, ... } }
+    let subject = super::x509::tlv(der.as_ref())
+        .and_then(|(_, csr, _)| super::x509::tlv(csr))
+        .and_then(|(_, info, _)| super::x509::tlv(info))
+        .map(|(_, _, after_version)| after_version);
+    match subject.and_then(super::x509::name_fields) {
+        Some((_, orgs)) => orgs,
+        None => Vec::new(),
+    }
+}
+
+/// CertificateSubjectRestriction on create.
+pub fn admit_create(res: &'static Resource) -> Option<Admit> {
+    if !is_csr(res) {
+        return None;
+    }
+    Some(Admit(Arc::new(move |obj: Value| {
+        Box::pin(async move {
+            let signer = obj["spec"]["signerName"].as_str().unwrap_or_default();
+            if signer != "kubernetes.io/kube-apiserver-client" {
+                return Ok(());
+            }
+            let orgs = csr_organizations(obj["spec"]["request"].as_str().unwrap_or_default());
+            if orgs.iter().any(|o| o == super::SYSTEM_PRIVILEGED_GROUP) {
+                return Err(ApiError::forbidden_resource(
+                    GROUP,
+                    res.name,
+                    obj["metadata"]["name"].as_str().unwrap_or_default(),
+                    "use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed",
+                ));
+            }
+            Ok(())
         })
     })))
 }

@@ -138,7 +138,11 @@ const OID_O: &[u8] = &[0x55, 0x04, 0x0a];
 
 /// The subject's CommonName and Organizations of a DER certificate.
 pub fn subject(cert: &[u8]) -> Option<(String, Vec<String>)> {
-    let name = tbs_field(cert, 5)?;
+    name_fields(tbs_field(cert, 5)?)
+}
+
+/// CommonName and Organizations of a DER `Name` (the first TLV of `name`).
+pub fn name_fields(name: &[u8]) -> Option<(String, Vec<String>)> {
     let (_, mut rdns, _) = tlv(name)?;
     let (mut cn, mut orgs) = (String::new(), Vec::new());
     while !rdns.is_empty() {
