@@ -431,7 +431,8 @@ impl Auth {
         for mode in &self.modes {
             let d = match mode {
                 Mode::AlwaysAllow => Decision::Allow(String::new()),
-                Mode::AlwaysDeny => Decision::Deny("Everything is forbidden.".into()),
+                // Upstream's AlwaysDeny has no opinion (later modes may still allow), with a reason.
+                Mode::AlwaysDeny => Decision::NoOpinion("Everything is forbidden.".into()),
                 Mode::Rbac => rbac::authorize(storage, &self.rbac_cache, a).await,
                 Mode::Node => node::authorize(storage, a).await,
             };
@@ -586,6 +587,25 @@ mod tests {
         assert_eq!(a.verb, "post");
         let a = attrs("GET", "/api/v1/watch/namespaces/a/configmaps", None);
         assert_eq!((a.verb.as_str(), a.namespace.as_str(), a.resource.as_str()), ("watch", "a", "configmaps"));
+    }
+
+    #[tokio::test]
+    async fn authorizer_chain_like_upstream() {
+        // Nothing listens here: the modes under test never reach the store.
+        let storage = Storage::connect(&["http://127.0.0.1:1".into()], None).unwrap();
+        let mut auth = Auth::always_allow();
+        auth.modes = vec![Mode::AlwaysDeny];
+        let user = UserInfo { name: "u".into(), ..Default::default() };
+        let a = Attributes { user: user.clone(), verb: "get".into(), path: "/x".into(), ..Default::default() };
+        assert_eq!(auth.authorize(&storage, &a).await, Decision::NoOpinion("Everything is forbidden.".into()));
+        auth.modes = vec![Mode::AlwaysDeny, Mode::AlwaysAllow];
+        assert!(matches!(auth.authorize(&storage, &a).await, Decision::Allow(_)), "AlwaysDeny has no opinion");
+        auth.modes = vec![Mode::AlwaysDeny];
+        let admin = Attributes { user: UserInfo { groups: vec![SYSTEM_PRIVILEGED_GROUP.into()], ..user }, ..a.clone() };
+        assert!(matches!(auth.authorize(&storage, &admin).await, Decision::Allow(_)), "system:masters first");
+        // Node mode: no opinion on anyone but kubelets.
+        auth.modes = vec![Mode::Node];
+        assert_eq!(auth.authorize(&storage, &a).await, Decision::NoOpinion(String::new()));
     }
 
     #[test]
