@@ -5,7 +5,11 @@
 //! authorize (`--authorization-mode`: the system:masters group first, then the modes in
 //! order; the first Allow or Deny wins). Failures are upstream's 401 and 403 `Status`es.
 //!
-//! The authenticated user travels with the request as an extension ([`UserInfo`]).
+//! The authenticated user travels with the request as an extension ([`RequestUser`]).
+//!
+//! Not done yet: legacy (secret-based) service-account tokens, the front-proxy
+//! request-header authenticator, OIDC and webhook authenticators and authorizers, and
+//! the Node authorizer's field-selector restrictions (AuthorizeNodeWithSelectors).
 
 pub mod bootstrap;
 pub mod certificates;
