@@ -296,6 +296,35 @@ fn scenario(backend: Backend) {
         kubectl(&api, &["create", "token", "builder", "--bound-object-kind", "Secret", "--bound-object-name", "gone"]);
     assert_eq!(out.stderr.trim(), r#"error: failed to create token: secrets "gone" not found"#);
 
+    // A legacy, secret-based token (as a token controller writes it) works while its
+    // secret holds it.
+    let uid = ok(kubectl(&api, &["get", "sa", "builder", "-o", "jsonpath={.metadata.uid}"]), "sa uid");
+    let signer = apiserver::auth::serviceaccount::Signer::load(&pki.path("sa.key")).unwrap();
+    let legacy = signer
+        .sign(&json!({
+            "iss": "kubernetes/serviceaccount",
+            "kubernetes.io/serviceaccount/namespace": "default",
+            "kubernetes.io/serviceaccount/secret.name": "builder-token",
+            "kubernetes.io/serviceaccount/service-account.name": "builder",
+            "kubernetes.io/serviceaccount/service-account.uid": uid,
+            "sub": "system:serviceaccount:default:builder",
+        }))
+        .unwrap();
+    let secret = dir.path().join("legacy.json");
+    std::fs::write(
+        &secret,
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+            "metadata": {"name": "builder-token", "annotations": {"kubernetes.io/service-account.name": "builder"}},
+            "data": {"token": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &legacy)}})
+        .to_string(),
+    )
+    .unwrap();
+    ok(kubectl(&api, &["create", "--validate=false", "-f", secret.to_str().unwrap()]), "legacy token secret");
+    let legacy_kc = kubeconfig(dir.path(), &api, &pki, "legacy", &format!("    token: {legacy}\n"));
+    assert_eq!(field(&whoami(&legacy_kc), "Username"), "system:serviceaccount:default:builder");
+    ok(kubectl(&api, &["delete", "secret", "builder-token"]), "delete legacy secret");
+    assert_eq!(kubectl_with(&legacy_kc, &["auth", "whoami"]).code, 1);
+
     // A deleted service account's tokens stop working.
     ok(kubectl(&api, &["delete", "serviceaccount", "builder"]), "delete sa");
     let gone = kubectl_with(&sa, &["get", "configmaps"]);

@@ -7,7 +7,7 @@
 //!
 //! The authenticated user travels with the request as an extension ([`RequestUser`]).
 //!
-//! Not done yet: legacy (secret-based) service-account tokens, the front-proxy
+//! Not done yet: the front-proxy
 //! request-header authenticator, OIDC and webhook authenticators and authorizers, and
 //! the Node authorizer's field-selector restrictions (AuthorizeNodeWithSelectors).
 
@@ -336,6 +336,9 @@ impl Auth {
             Err(serviceaccount::TokenError::NotOurs) => return Ok(None),
             Err(serviceaccount::TokenError::Invalid(e)) => return Err(e),
         };
+        if claims["iss"] == serviceaccount::LEGACY_ISSUER {
+            return self.legacy_token(storage, token, &claims).await.map(Some);
+        }
         let k = &claims["kubernetes.io"];
         let (Some(ns), Some(name)) = (k["namespace"].as_str(), k["serviceaccount"]["name"].as_str()) else {
             return Err("service account token is missing the kubernetes.io claim".into());
@@ -388,6 +391,47 @@ impl Auth {
             groups: vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{ns}")],
             extra,
         }))
+    }
+
+    /// A legacy token: valid while its `kubernetes.io/service-account-token` secret holds
+    /// it and the service account it names (with that uid) exists.
+    async fn legacy_token(&self, storage: &Storage, token: &str, claims: &Value) -> Result<UserInfo, String> {
+        let claim = |k: &str| claims[format!("kubernetes.io/serviceaccount/{k}")].as_str().unwrap_or("").to_string();
+        let (ns, secret, name, uid) =
+            (claim("namespace"), claim("secret.name"), claim("service-account.name"), claim("service-account.uid"));
+        if ns.is_empty() || secret.is_empty() || name.is_empty() {
+            return Err("token is missing the service account claims".into());
+        }
+        let get = |key: String| async move {
+            match storage.get(key.as_bytes()).await {
+                Ok(Some(kv)) => Ok(Some(serde_json::from_slice::<Value>(&kv.value).unwrap_or_default())),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let Some(s) = get(format!("/registry/secrets/{ns}/{secret}")).await? else {
+            return Err(format!("secret {ns}/{secret} not found"));
+        };
+        use base64::Engine;
+        let stored = s["data"]["token"].as_str().and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok());
+        if stored.as_deref() != Some(token.as_bytes()) {
+            return Err(format!("token does not match secret {ns}/{secret}"));
+        }
+        if s["metadata"]["labels"]["kubernetes.io/legacy-token-invalid-since"].is_string() {
+            return Err(format!("the token in secret {ns}/{secret} is invalidated"));
+        }
+        let Some(sa) = get(format!("/registry/serviceaccounts/{ns}/{name}")).await? else {
+            return Err(format!("service account {ns}/{name} has been deleted"));
+        };
+        if !uid.is_empty() && sa["metadata"]["uid"].as_str() != Some(uid.as_str()) {
+            return Err(format!("service account UID ({uid}) does not match claim"));
+        }
+        Ok(UserInfo {
+            name: format!("system:serviceaccount:{ns}:{name}"),
+            uid,
+            groups: vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{ns}")],
+            ..Default::default()
+        })
     }
 
     /// Upstream's authenticator chain; `Err` is a 401.

@@ -206,6 +206,10 @@ fn bit_string(bytes: &[u8]) -> Vec<u8> {
     der_tlv(0x03, &[&[0u8][..], bytes].concat())
 }
 
+/// The issuer of legacy, secret-based service-account tokens (always accepted, like
+/// upstream, as long as their secret exists).
+pub const LEGACY_ISSUER: &str = "kubernetes/serviceaccount";
+
 /// Why a token was refused (logged; the client sees upstream's 401).
 #[derive(Debug, PartialEq, Eq)]
 pub enum TokenError {
@@ -231,7 +235,8 @@ pub fn verify(
     let claims: Value = serde_json::from_slice(&decode(p)?).map_err(|_| TokenError::NotOurs)?;
     let sig = decode(s)?;
     let iss = claims["iss"].as_str().unwrap_or("");
-    if !issuers.iter().any(|i| i == iss) {
+    let legacy = iss == LEGACY_ISSUER;
+    if !legacy && !issuers.iter().any(|i| i == iss) {
         return Err(TokenError::NotOurs);
     }
     let alg = header["alg"].as_str().unwrap_or("");
@@ -241,6 +246,10 @@ pub fn verify(
         keys.iter().filter(|k| k.alg == alg && kid.is_none_or(|kid| kid == k.kid)).any(|k| k.verify(msg, &sig));
     if !verified {
         return Err(TokenError::Invalid("invalid signature".into()));
+    }
+    if legacy {
+        // Secret-based tokens never expire and carry no audience: the secret is checked.
+        return Ok(claims);
     }
     const LEEWAY: i64 = 60;
     if claims["exp"].as_i64().is_none_or(|exp| now > exp + LEEWAY) {
