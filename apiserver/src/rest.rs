@@ -116,12 +116,24 @@ pub fn parse_field_selector(resource: &Resource, s: &str) -> Result<Vec<FieldTer
             "metadata.namespace" if resource.namespaced => "metadata.namespace",
             f => match resource.field_selectors.iter().find(|(name, _)| *name == f) {
                 Some((_, path)) => path,
-                None => return Err(ApiError::bad_request(format!("field label not supported: {field}"))),
+                None => return Err(ApiError::bad_request(unsupported_field(resource, field))),
             },
         };
         terms.push(FieldTerm { field: path.into(), value: value.trim().into(), equal });
     }
     Ok(terms)
+}
+
+/// Upstream's refusal of an unknown field selector: the kind's own conversion function's
+/// wording where it registers one, else `DefaultMetaV1FieldSelectorConversion`'s.
+fn unsupported_field(resource: &Resource, field: &str) -> String {
+    if resource.field_selectors.is_empty() {
+        format!("{field:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"")
+    } else if resource.group == "batch" && resource.kind == "Job" {
+        format!("field label {field:?} not supported for batchv1.Job")
+    } else {
+        format!("field label not supported: {field}")
+    }
 }
 
 fn fields_match(terms: &[FieldTerm], obj: &Value) -> bool {
@@ -407,6 +419,7 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
 fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
     let name = name_of(obj);
     let mut errs: Vec<FieldError> = registry::validate_name(resource.name_rule, name);
+    errs.extend(registry::validate_labels_and_annotations(obj));
     errs.extend((resource.validate)(obj));
     if errs.is_empty() { Ok(()) } else { Err(invalid(resource, name, &errs)) }
 }
@@ -1290,7 +1303,17 @@ mod tests {
         let terms = parse_field_selector(cm, "metadata.name=x,metadata.namespace!=kube-system").unwrap();
         assert!(fields_match(&terms, &json!({"metadata": {"name": "x", "namespace": "default"}})));
         assert!(!fields_match(&terms, &json!({"metadata": {"name": "x", "namespace": "kube-system"}})));
-        assert!(parse_field_selector(cm, "spec.foo=x").is_err());
+        let e = parse_field_selector(cm, "spec.foo=x").unwrap_err();
+        assert_eq!(
+            e.message,
+            r#""spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace""#
+        );
+        let pods = registry::find("pods").unwrap();
+        assert_eq!(
+            parse_field_selector(pods, "spec.foo=x").unwrap_err().message,
+            "field label not supported: spec.foo"
+        );
+        assert_eq!(parse_field_selector(pods, "spec.nodeName=n1").unwrap().len(), 1);
     }
 
     #[test]

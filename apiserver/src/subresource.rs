@@ -8,7 +8,7 @@ use crate::rest::{self, Rest, Target, WriteContext};
 use crate::status::{ApiError, FieldError};
 
 /// The `Scale` of an object.
-fn scale_of(resource: &Resource, obj: &Value) -> Value {
+fn scale_of(obj: &Value) -> Value {
     let meta = &obj["metadata"];
     let mut m = serde_json::Map::new();
     for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
@@ -16,11 +16,8 @@ fn scale_of(resource: &Resource, obj: &Value) -> Value {
             m.insert(f.into(), v.clone());
         }
     }
-    let selector = match resource.kind {
-        // A ReplicationController's selector is a plain map.
-        "ReplicationController" => registry::selector_string(&obj["spec"]["selector"]),
-        _ => registry::selector_string(&obj["spec"]["selector"]),
-    };
+    // A LabelSelector, or a plain map for ReplicationControllers: selector_string reads both.
+    let selector = registry::selector_string(&obj["spec"]["selector"]);
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -45,7 +42,7 @@ impl Rest {
     ) -> Result<Value, ApiError> {
         let obj = self.get(resource, ns, name).await?;
         match sub {
-            Subresource::Scale => Ok(scale_of(resource, &obj)),
+            Subresource::Scale => Ok(scale_of(&obj)),
             _ => Ok(obj),
         }
     }
@@ -163,7 +160,7 @@ impl Rest {
             Subresource::Scale => {
                 let patch: Value = serde_json::from_slice(body)
                     .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-                let current = scale_of(resource, &self.get(resource, ns, name).await?);
+                let current = scale_of(&self.get(resource, ns, name).await?);
                 let mut patched = match media {
                     "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
                         let mut t = current.clone();
@@ -218,7 +215,7 @@ impl Rest {
         obj["spec"]["replicas"] = json!(n);
         let body = serde_json::to_vec(&obj).unwrap_or_default();
         let updated = self.update_as(resource, Target::Main, ns, name, &body, ctx).await?;
-        Ok(scale_of(resource, &updated))
+        Ok(scale_of(&updated))
     }
 
     /// `pods/binding`: sets `spec.nodeName` of a pod that has none.

@@ -660,6 +660,23 @@ fn groups_scenario(backend: Backend) {
         r#"The Deployment "web" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"other"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#
     );
 
+    let stuck = kubectl(
+        &api,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "-p",
+            r#"{"spec":{"strategy":{"rollingUpdate":{"maxUnavailable":0,"maxSurge":0}}}}"#,
+        ],
+    );
+    assert_eq!(
+        stuck.stderr.trim(),
+        r#"The Deployment "web" is invalid: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: may not be 0 when `maxSurge` is 0"#
+    );
+    ok(&api, &["patch", "deploy", "web", "-p", r#"{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}"#]);
+    assert_eq!(ok(&api, &["get", "deploy", "web", "-o", "jsonpath={.spec.strategy}"]), r#"{"type":"Recreate"}"#);
+
     // Jobs and cronjobs.
     assert_eq!(
         ok(&api, &["create", "job", "j1", "--image=busybox", "--", "echo", "hi"]).trim(),
@@ -672,6 +689,17 @@ fn groups_scenario(backend: Backend) {
     assert_eq!(j["spec"]["template"]["spec"]["restartPolicy"], "Never");
     assert_eq!((j["spec"]["backoffLimit"].as_i64(), j["spec"]["completions"].as_i64()), (Some(6), Some(1)));
     assert_eq!(j["spec"]["template"]["spec"]["containers"][0]["command"], serde_json::json!(["echo", "hi"]));
+    let retemplate = kubectl(
+        &api,
+        &[
+            "patch",
+            "job",
+            "j1",
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"j1","image":"other"}]}}}}"#,
+        ],
+    );
+    assert!(retemplate.stderr.contains("spec.template: Invalid value: core.PodTemplateSpec{"), "{}", retemplate.stderr);
     let jobs = ok(&api, &["get", "jobs", "-o", "wide"]);
     assert_eq!(header(&jobs), ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
     let r = row(&jobs, "j1");
@@ -820,6 +848,17 @@ fn groups_scenario(backend: Backend) {
         out["message"],
         r#"Operation cannot be fulfilled on pods/binding "p1": pod p1 is already assigned to node "n1""#
     );
+    let unknown = kubectl(&api, &["get", "pods", "--field-selector", "spec.foo=x"]);
+    assert_eq!(
+        unknown.stderr.trim(),
+        r#"Error from server (BadRequest): Unable to find "/v1, Resource=pods" that match label selector "", field selector "spec.foo=x": field label not supported: spec.foo"#
+    );
+    let unknown = kubectl(&api, &["get", "deploy", "--field-selector", "spec.foo=x"]);
+    assert_eq!(
+        unknown.stderr.trim(),
+        r#"Error from server (BadRequest): Unable to find "apps/v1, Resource=deployments" that match label selector "", field selector "spec.foo=x": "spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace""#
+    );
+
     // kubectl debug adds an ephemeral container through pods/ephemeralcontainers.
     ok(&api, &["debug", "p1", "--image=busybox:1.36", "--container=dbg", "--", "sleep", "1"]);
     let eph = json_of(&api, &["get", "pod", "p1", "-o", "json"]);
@@ -1128,6 +1167,31 @@ fn groups_scenario(backend: Backend) {
         "{}",
         sts_change.stderr
     );
+
+    // Labels and annotations are checked on every resource, as upstream's ObjectMeta rules.
+    let manifest = api.kubeconfig.with_file_name("bad-labels.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labelled\n  labels:\n    app: b c\n",
+    )
+    .unwrap();
+    let bad_label = kubectl(&api, &["apply", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    assert!(
+        bad_label.stderr.contains(r#"ConfigMap "labelled" is invalid: metadata.labels: Invalid value: "b c": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"#),
+        "{}",
+        bad_label.stderr
+    );
+    let (code, out) = post(
+        &api,
+        "/apis/apps/v1/namespaces/default/deployments",
+        r#"{"metadata":{"name":"x","annotations":{"bad key":"v"}}}"#,
+    );
+    assert_eq!(code, 422, "{out}");
+    assert!(
+        out["message"].as_str().unwrap().starts_with(r#"Deployment.apps "x" is invalid: [metadata.annotations: Invalid value: "bad key": name part must consist of"#),
+        "{out}"
+    );
+    assert_eq!(kubectl(&api, &["get", "cm", "labelled"]).code, 1);
 
     // `kubectl get all` lists the "all" category.
     let all = ok(&api, &["get", "all", "-o", "name"]);

@@ -152,6 +152,7 @@ pub static GROUP: Group = Group {
                 validate: |o| {
                     let mut errs = validate_template(o, "spec.template", true, &["Always"]);
                     errs.extend(replicas_non_negative(o));
+                    errs.extend(validate_deployment_strategy(o));
                     errs
                 },
                 validate_update: selector_immutable,
@@ -325,6 +326,45 @@ pub static GROUP: Group = Group {
     }],
 };
 
+/// `ValidateDeploymentStrategy` and the non-negative counts of a deployment spec.
+fn validate_deployment_strategy(o: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let strategy = &o["spec"]["strategy"];
+    match strategy["type"].as_str().unwrap_or_default() {
+        "Recreate" => {
+            if !strategy["rollingUpdate"].is_null() {
+                errs.push(FieldError::forbidden(
+                    "spec.strategy.rollingUpdate",
+                    "may not be specified when strategy `type` is 'Recreate'",
+                ));
+            }
+        }
+        "RollingUpdate" => {
+            let ru = &strategy["rollingUpdate"];
+            let zero = |v: &Value| v.is_null() || *v == json!(0) || *v == json!("0%");
+            if zero(&ru["maxUnavailable"]) && zero(&ru["maxSurge"]) {
+                errs.push(FieldError {
+                    reason: "FieldValueInvalid",
+                    field: "spec.strategy.rollingUpdate.maxUnavailable".into(),
+                    message: format!(
+                        "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: {}: may not be 0 when `maxSurge` is 0",
+                        go_int_or_string(&ru["maxUnavailable"])
+                    ),
+                });
+            }
+        }
+        other => errs.push(FieldError::not_supported("spec.strategy.type", other, &["Recreate", "RollingUpdate"])),
+    }
+    for f in ["minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds"] {
+        if let Some(n) = o["spec"][f].as_i64()
+            && n < 0
+        {
+            errs.push(FieldError::invalid_value(&format!("spec.{f}"), &json!(n), "must be greater than or equal to 0"));
+        }
+    }
+    errs
+}
+
 fn replicas_non_negative(o: &Value) -> Vec<FieldError> {
     match o["spec"]["replicas"].as_i64() {
         Some(n) if n < 0 => {
@@ -354,7 +394,9 @@ fn default_deployment(o: &mut Value) {
     let spec = &mut o["spec"];
     default(spec, "replicas", json!(1));
     default(spec, "strategy", json!({"type": "RollingUpdate"}));
-    default(&mut spec["strategy"], "type", json!("RollingUpdate"));
+    if spec["strategy"]["type"].as_str().is_none_or(str::is_empty) {
+        spec["strategy"]["type"] = json!("RollingUpdate");
+    }
     if spec["strategy"]["type"] == "RollingUpdate" {
         default(&mut spec["strategy"], "rollingUpdate", json!({}));
         default(&mut spec["strategy"]["rollingUpdate"], "maxUnavailable", json!("25%"));
@@ -436,4 +478,12 @@ pub fn go_label_selector(sel: &Value) -> String {
         None => "[]v1.LabelSelectorRequirement(nil)".to_string(),
     };
     format!("v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{exprs}}}")
+}
+
+/// An `intstr.IntOrString` as Go's `%#v` prints it.
+pub fn go_int_or_string(v: &Value) -> String {
+    match v.as_str() {
+        Some(s) => format!("intstr.IntOrString{{Type:1, IntVal:0, StrVal:{s:?}}}"),
+        None => format!("intstr.IntOrString{{Type:0, IntVal:{}, StrVal:\"\"}}", v.as_i64().unwrap_or(0)),
+    }
 }

@@ -125,6 +125,11 @@ pub static GROUP: Group = Group {
                     if o["spec"]["selector"].as_object().is_none_or(|m| m.is_empty()) {
                         errs.push(FieldError::required("spec.selector", ""));
                     }
+                    // The name becomes a label value on the job's pods.
+                    let name = o["metadata"]["name"].as_str().unwrap_or_default();
+                    if name.len() > 63 {
+                        errs.push(FieldError::invalid("metadata.name", name, "must be no more than 63 characters"));
+                    }
                     errs
                 },
                 validate_update: |new, old| {
@@ -143,6 +148,30 @@ pub static GROUP: Group = Group {
                         && new["spec"]["completionMode"] != "Indexed"
                     {
                         errs.push(immutable("spec.completions", &new["spec"]["completions"]));
+                    }
+                    // The template is fixed once the job runs; a suspended job that never
+                    // started may change its pods' scheduling directives.
+                    let suspended_fresh = old["spec"]["suspend"] == json!(true) && old["status"]["startTime"].is_null();
+                    let mask = |o: &Value| {
+                        let mut t = o["spec"]["template"].clone();
+                        if suspended_fresh && let Some(spec) = t.get_mut("spec").and_then(Value::as_object_mut) {
+                            for f in ["nodeSelector", "tolerations", "affinity", "schedulingGates"] {
+                                spec.shift_remove(f);
+                            }
+                            t["metadata"].as_object_mut().map(|m| {
+                                m.shift_remove("labels");
+                                m.shift_remove("annotations")
+                            });
+                        }
+                        t
+                    };
+                    if mask(new) != mask(old) {
+                        errs.push(FieldError {
+                            reason: "FieldValueInvalid",
+                            field: "spec.template".into(),
+                            message: "spec.template: Invalid value: core.PodTemplateSpec{...}: field is immutable"
+                                .into(),
+                        });
                     }
                     errs
                 },
@@ -475,6 +504,11 @@ fn valid_schedule(s: &str) -> bool {
 
 fn validate_cronjob(o: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
+    // Job names are the cronjob's plus an 11-character suffix, within 63.
+    let name = o["metadata"]["name"].as_str().unwrap_or_default();
+    if name.len() > 52 {
+        errs.push(FieldError::invalid("metadata.name", name, "must be no more than 52 characters"));
+    }
     let schedule = o["spec"]["schedule"].as_str().unwrap_or_default();
     if schedule.is_empty() {
         errs.push(FieldError::required("spec.schedule", ""));

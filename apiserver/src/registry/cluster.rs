@@ -91,6 +91,27 @@ pub static DISCOVERY: Group = Group {
             prepare_for_update: |new, _| default_slice(new),
             validate: |o| {
                 let mut errs = Vec::new();
+                let family = o["addressType"].as_str().unwrap_or_default();
+                for (i, e) in o["endpoints"].as_array().into_iter().flatten().enumerate() {
+                    let addrs = e["addresses"].as_array().cloned().unwrap_or_default();
+                    if addrs.is_empty() {
+                        errs.push(FieldError::required(
+                            &format!("endpoints[{i}].addresses"),
+                            "must contain at least 1 address",
+                        ));
+                    }
+                    for (j, a) in addrs.iter().enumerate() {
+                        let a = a.as_str().unwrap_or_default();
+                        let (ok, what) = match family {
+                            "IPv4" => (a.parse::<std::net::Ipv4Addr>().is_ok(), "must be a valid IPv4 address"),
+                            "IPv6" => (a.parse::<std::net::Ipv6Addr>().is_ok(), "must be a valid IPv6 address"),
+                            _ => (true, ""),
+                        };
+                        if !ok {
+                            errs.push(FieldError::invalid(&format!("endpoints[{i}].addresses[{j}]"), a, what));
+                        }
+                    }
+                }
                 match o["addressType"].as_str() {
                     None | Some("") => errs.push(FieldError::required("addressType", "")),
                     Some(t) if !["IPv4", "IPv6", "FQDN"].contains(&t) => {
@@ -561,6 +582,28 @@ pub static COORDINATION: Group = Group {
             kind: "Lease",
             etcd_prefix: "leases",
             decode: typed::<Lease>,
+            validate: |o| {
+                let mut errs = Vec::new();
+                if let Some(d) = o["spec"]["leaseDurationSeconds"].as_i64()
+                    && d <= 0
+                {
+                    errs.push(FieldError::invalid_value(
+                        "spec.leaseDurationSeconds",
+                        &json!(d),
+                        "must be greater than 0",
+                    ));
+                }
+                if let Some(t) = o["spec"]["leaseTransitions"].as_i64()
+                    && t < 0
+                {
+                    errs.push(FieldError::invalid_value(
+                        "spec.leaseTransitions",
+                        &json!(t),
+                        "must be greater than or equal to 0",
+                    ));
+                }
+                errs
+            },
             proto: proto::LEASE,
             columns: &[NAME_COLUMN, Column::new("Holder", "string", "The holder of the lease"), AGE_COLUMN],
             cells: |o| {
@@ -794,6 +837,7 @@ pub static CERTIFICATES: Group = Group {
             subresources: &[Subresource::Status, Subresource::Approval],
             etcd_prefix: "certificatesigningrequests",
             decode: typed::<CertificateSigningRequest>,
+            field_selectors: &[("spec.signerName", "spec.signerName")],
             proto: proto::CSR,
             validate: validate_csr,
             validate_update: |new, old| {

@@ -373,7 +373,8 @@ pub fn bootstrap_objects(address: std::net::IpAddr, port: u16) -> Vec<Bootstrap>
         .collect();
     for (group, name, body) in core::services::kubernetes_objects(address, port) {
         let resource = all().find(|r| r.group == group && r.name == name).expect("registered");
-        out.push(Bootstrap { resource, namespace: Some("default"), body, reconcile: name != "services" });
+        let namespace = if resource.namespaced { Some("default") } else { None };
+        out.push(Bootstrap { resource, namespace, body, reconcile: name != "services" && name != "servicecidrs" });
     }
     out
 }
@@ -458,6 +459,101 @@ pub fn validate_name(rule: NameRule, name: &str) -> Vec<FieldError> {
         NameRule::Dns1035 => dns1035_label(name),
     };
     details.iter().map(|d| FieldError::invalid("metadata.name", name, d)).collect()
+}
+
+const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+const QUALIFIED_NAME_ERR: &str =
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+
+fn is_qualified_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+}
+
+/// `IsQualifiedName`: the error details (empty when valid).
+pub fn qualified_name(s: &str) -> Vec<String> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let (prefix, name) = match parts.as_slice() {
+        [name] => (None, *name),
+        [prefix, name] => (Some(*prefix), *name),
+        _ => {
+            let msg = regex_error(
+                &format!("a qualified name {QUALIFIED_NAME_ERR}"),
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"],
+            );
+            return vec![format!("{msg} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')")];
+        }
+    };
+    let mut errs = Vec::new();
+    if let Some(p) = prefix {
+        if p.is_empty() {
+            errs.push("prefix part must be non-empty".to_string());
+        } else {
+            errs.extend(dns1123_subdomain(p).into_iter().map(|m| format!("prefix part {m}")));
+        }
+    }
+    if name.is_empty() {
+        errs.push("name part must be non-empty".to_string());
+    } else if name.len() > 63 {
+        errs.push("name part must be no more than 63 characters".to_string());
+    }
+    if !name.is_empty() && !is_qualified_part(name) {
+        errs.push(regex_error(
+            &format!("name part {QUALIFIED_NAME_ERR}"),
+            QUALIFIED_NAME_FMT,
+            &["MyName", "my.name", "123-abc"],
+        ));
+    }
+    errs
+}
+
+/// `IsValidLabelValue`: the error details (empty when valid).
+pub fn label_value(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 63 {
+        errs.push("must be no more than 63 characters".to_string());
+    }
+    if !v.is_empty() && !is_qualified_part(v) {
+        errs.push(regex_error(
+            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+            "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?",
+            &["MyValue", "my_value", "12345"],
+        ));
+    }
+    errs
+}
+
+/// `ValidateLabels` and `ValidateAnnotations` of an object's metadata.
+pub fn validate_labels_and_annotations(o: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for (k, v) in o["metadata"]["labels"].as_object().into_iter().flatten() {
+        for m in qualified_name(k) {
+            errs.push(FieldError::invalid("metadata.labels", k, &m));
+        }
+        let v = v.as_str().unwrap_or_default();
+        for m in label_value(v) {
+            errs.push(FieldError::invalid("metadata.labels", v, &m));
+        }
+    }
+    let mut total = 0;
+    for (k, v) in o["metadata"]["annotations"].as_object().into_iter().flatten() {
+        for m in qualified_name(&k.to_lowercase()) {
+            errs.push(FieldError::invalid("metadata.annotations", k, &m));
+        }
+        total += k.len() + v.as_str().map_or(0, str::len);
+    }
+    if total > 256 * 1024 {
+        errs.push(FieldError {
+            reason: "FieldValueTooLong",
+            field: "metadata.annotations".into(),
+            message: "metadata.annotations: Too long: must have at most 262144 bytes".into(),
+        });
+    }
+    errs
 }
 
 /// `IsDNS1035Label`: the error details (empty when valid).
@@ -654,6 +750,27 @@ mod tests {
         let errs = core::validate_configmap(&bad);
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs[0].message.starts_with(r#"data[a b]: Invalid value: "a b": a valid config key"#));
+    }
+
+    #[test]
+    fn labels_follow_upstream_messages() {
+        assert!(qualified_name("app.kubernetes.io/name").is_empty());
+        assert_eq!(
+            qualified_name("bad key"),
+            [
+                "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+            ]
+        );
+        assert_eq!(
+            qualified_name("Example.com/x")[0].split(" (").next().unwrap(),
+            "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        );
+        assert!(label_value("").is_empty() && label_value("v1.2_x").is_empty());
+        let errs = validate_labels_and_annotations(&json!({"metadata": {"labels": {"a": "b c"}}}));
+        assert_eq!(
+            errs[0].message,
+            r#"metadata.labels: Invalid value: "b c": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"#
+        );
     }
 
     #[test]

@@ -119,6 +119,65 @@ pub fn default_template(t: &mut Value) {
     default_pod_spec(&mut t["spec"]);
 }
 
+/// A `resource.Quantity` as a number (None when malformed): decimal and binary SI
+/// suffixes and exponents, as upstream parses them.
+pub fn parse_quantity(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        e if e.starts_with(['e', 'E']) => 10f64.powi(e[1..].parse().ok()?),
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+/// Requests within limits, no negative quantities (`ValidateResourceRequirements`).
+fn validate_resources(c: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    let res = &c["resources"];
+    for side in ["limits", "requests"] {
+        for (k, v) in res[side].as_object().into_iter().flatten() {
+            let text = v.as_str().unwrap_or_default();
+            if parse_quantity(text).is_some_and(|n| n < 0.0) {
+                errs.push(FieldError::invalid(
+                    &format!("{path}.resources.{side}[{k}]"),
+                    text,
+                    "must be greater than or equal to 0",
+                ));
+            }
+        }
+    }
+    for (k, req) in res["requests"].as_object().into_iter().flatten() {
+        let (Some(r), Some(l)) = (req.as_str(), res["limits"][k.as_str()].as_str()) else { continue };
+        if let (Some(rn), Some(ln)) = (parse_quantity(r), parse_quantity(l))
+            && rn > ln
+        {
+            errs.push(FieldError::invalid(
+                &format!("{path}.resources.requests"),
+                r,
+                &format!("must be less than or equal to {k} limit of {l}"),
+            ));
+        }
+    }
+}
+
 const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
 const DNS_POLICIES: &[&str] = &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"];
 const PULL_POLICIES: &[&str] = &["Always", "IfNotPresent", "Never"];
@@ -142,6 +201,7 @@ fn validate_containers(list: &[Value], path: &str, errs: &mut Vec<FieldError>, s
         if c["image"].as_str().is_none_or(|s| s.trim().is_empty()) {
             errs.push(FieldError::required(&format!("{p}.image"), ""));
         }
+        validate_resources(c, &p, errs);
         if let Some(pp) = c["imagePullPolicy"].as_str()
             && !PULL_POLICIES.contains(&pp)
         {
@@ -276,7 +336,8 @@ pub fn qos_class(spec: &Value) -> &'static str {
             if req[r].is_string() || lim[r].is_string() {
                 any = true;
             }
-            if !lim[r].is_string() || (req[r].is_string() && req[r] != lim[r]) {
+            let q = |v: &Value| v.as_str().and_then(parse_quantity);
+            if !lim[r].is_string() || (req[r].is_string() && q(&req[r]) != q(&lim[r])) {
                 guaranteed = false;
             }
         }
@@ -306,6 +367,22 @@ mod tests {
         assert_eq!(spec["containers"][0]["terminationMessagePath"], "/dev/termination-log");
         assert!(validate_pod_spec(&spec, "spec").is_empty());
         assert_eq!(qos_class(&spec), "BestEffort");
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity("500m"), Some(0.5));
+        assert_eq!(parse_quantity("1Gi"), Some(1073741824.0));
+        assert_eq!(parse_quantity("1e3"), Some(1000.0));
+        assert_eq!(parse_quantity("abc"), None);
+        let spec = json!({"containers": [{"name": "a", "image": "x", "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}]});
+        let errs = validate_pod_spec(&spec, "spec");
+        assert_eq!(
+            errs[0].message,
+            r#"spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1"#
+        );
+        let g = json!({"containers": [{"resources": {"requests": {"cpu": "1000m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1024Mi"}}}]});
+        assert_eq!(qos_class(&g), "Guaranteed");
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub static RESOURCES: &[Resource] = &[
         short_names: &["ep"],
         etcd_prefix: "services/endpoints",
         decode: typed::<Endpoints>,
+        validate: validate_endpoints,
         warning: Some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"),
         prepare_for_create: default_endpoints,
         prepare_for_update: |new, _| default_endpoints(new),
@@ -628,6 +629,37 @@ pub fn event_cells(o: &Value) -> Vec<Value> {
     ]
 }
 
+const IP_ERR: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+
+fn validate_endpoints(o: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for (i, subset) in o["subsets"].as_array().into_iter().flatten().enumerate() {
+        for list in ["addresses", "notReadyAddresses"] {
+            for (j, a) in subset[list].as_array().into_iter().flatten().enumerate() {
+                let ip = a["ip"].as_str().unwrap_or_default();
+                if ip.parse::<std::net::IpAddr>().is_err() {
+                    errs.push(FieldError::invalid(&format!("subsets[{i}].{list}[{j}].ip"), ip, IP_ERR));
+                }
+            }
+        }
+        let ports = subset["ports"].as_array().cloned().unwrap_or_default();
+        for (k, p) in ports.iter().enumerate() {
+            let n = p["port"].as_i64().unwrap_or(0);
+            if !(1..=65535).contains(&n) {
+                errs.push(FieldError::invalid_value(
+                    &format!("subsets[{i}].ports[{k}].port"),
+                    &json!(n),
+                    "must be between 1 and 65535, inclusive",
+                ));
+            }
+            if ports.len() > 1 && p["name"].as_str().is_none_or(str::is_empty) {
+                errs.push(FieldError::required(&format!("subsets[{i}].ports[{k}].name"), ""));
+            }
+        }
+    }
+    errs
+}
+
 fn default_endpoints(o: &mut Value) {
     for subset in o.get_mut("subsets").and_then(Value::as_array_mut).into_iter().flatten() {
         for p in subset.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
@@ -911,4 +943,47 @@ fn validate_secret(o: &Value) -> Vec<FieldError> {
         });
     }
     errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_checks_and_cell() {
+        let ep = json!({"subsets": [{"addresses": [{"ip": "10.1.0.1"}, {"ip": "10.1.0.2"}, {"ip": "nope"}], "ports": [{"port": 80}]}]});
+        let errs = validate_endpoints(&ep);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            errs[0].message,
+            r#"subsets[0].addresses[2].ip: Invalid value: "nope": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"#
+        );
+        let four = json!({"subsets": [{"addresses": [{"ip": "a"}, {"ip": "b"}, {"ip": "c"}, {"ip": "d"}], "ports": [{"port": 80}]}]});
+        assert_eq!(endpoints_cell(&four), "a:80,b:80,c:80 + 1 more...");
+        assert_eq!(endpoints_cell(&json!({})), "<none>");
+    }
+
+    #[test]
+    fn event_and_node_cells() {
+        let ev = json!({"metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "p"}, "type": "Warning",
+            "reason": "BackOff", "message": "again ", "count": 3, "source": {"component": "kubelet", "host": "n1"}});
+        let c = event_cells(&ev);
+        assert_eq!((c[3].as_str(), c[5].as_str(), c[6].as_str()), (Some("pod/p"), Some("kubelet, n1"), Some("again")));
+        assert!(c[0].as_str().unwrap().contains("(x3 over"), "{c:?}");
+        let node = json!({"metadata": {"name": "n", "labels": {"node-role.kubernetes.io/worker": "", "kubernetes.io/role": "edge"}},
+            "spec": {"unschedulable": true}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+        let c = node_cells(&node);
+        assert_eq!(
+            (c[1].as_str(), c[2].as_str(), c[7].as_str()),
+            (Some("NotReady,SchedulingDisabled"), Some("edge,worker"), Some("<unknown>"))
+        );
+    }
+
+    #[test]
+    fn quota_cells_split_requests_and_limits() {
+        let q = json!({"metadata": {"name": "q"}, "spec": {"hard": {"pods": "2", "limits.cpu": "2", "requests.memory": "1Gi"}}, "status": {"used": {"pods": "1"}}});
+        let c = quota_cells(&q);
+        assert_eq!(c[2], "pods: 1/2, requests.memory: 0/1Gi");
+        assert_eq!(c[3], "limits.cpu: 0/2");
+    }
 }

@@ -616,9 +616,10 @@ pub fn release<'a>(storage: &'a Storage, old: &'a Value, new: Option<&'a Value>)
 }
 
 /// The `kubernetes` service, its Endpoints and EndpointSlice in `default`, pointing at
-/// this apiserver.
+/// this apiserver, and the default ServiceCIDR.
 pub fn kubernetes_objects(address: std::net::IpAddr, port: u16) -> Vec<(&'static str, &'static str, Value)> {
-    let ip = config().first().to_string();
+    let cfg = config();
+    let ip = cfg.first().to_string();
     let family = if address.is_ipv4() { "IPv4" } else { "IPv6" };
     vec![
         (
@@ -640,6 +641,15 @@ pub fn kubernetes_objects(address: std::net::IpAddr, port: u16) -> Vec<(&'static
                 "apiVersion": "v1", "kind": "Endpoints",
                 "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
                 "subsets": [{"addresses": [{"ip": address.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+            }),
+        ),
+        (
+            "networking.k8s.io",
+            "servicecidrs",
+            json!({
+                "apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",
+                "metadata": {"name": "kubernetes"},
+                "spec": {"cidrs": [cfg.cidr()]},
             }),
         ),
         (
