@@ -53,13 +53,23 @@ impl Source<'_> {
 pub const PREFIXES: &[&str] =
     &["/registry/clusterroles/", "/registry/roles/", "/registry/clusterrolebindings/", "/registry/rolebindings/"];
 
-/// RBAC objects mirrored from the store by watches, like upstream's informers: allows
-/// are decided from it; a denial is checked again against the store, so a fresh grant
-/// takes effect at once.
+/// RBAC objects mirrored from the store by watches, like upstream's informers. Allows
+/// are decided from it; a denial is checked again against the store while RBAC objects
+/// changed recently (so a fresh grant takes effect at once), and otherwise stands (so
+/// denied requests cost no store reads).
 #[derive(Default)]
 pub struct Cache {
     objects: std::sync::RwLock<std::collections::BTreeMap<String, Value>>,
     synced: std::sync::atomic::AtomicBool,
+    /// When the last change arrived (unix milliseconds).
+    changed_ms: std::sync::atomic::AtomicI64,
+}
+
+/// How long after an RBAC change denials are rechecked on the store.
+const RECHECK_AFTER_CHANGE_MS: i64 = 5_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Cache {
@@ -74,6 +84,10 @@ impl Cache {
 
     pub fn synced(&self) -> bool {
         self.synced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn changed_recently(&self) -> bool {
+        now_ms() - self.changed_ms.load(std::sync::atomic::Ordering::Acquire) < RECHECK_AFTER_CHANGE_MS
     }
 
     /// Lists and watches the RBAC prefixes until cancelled; relists after any error.
@@ -101,9 +115,11 @@ impl Cache {
             watches.push(storage.watch(prefix.as_bytes(), page.revision + 1).await.map_err(|e| e.to_string())?.boxed());
         }
         *self.objects.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.changed_ms.store(now_ms(), std::sync::atomic::Ordering::Release);
         self.synced.store(true, std::sync::atomic::Ordering::Release);
         let mut events = futures::stream::select_all(watches);
         while let Some(ev) = events.next().await {
+            self.changed_ms.store(now_ms(), std::sync::atomic::Ordering::Release);
             let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
             match ev.map_err(|e| e.to_string())? {
                 crate::storage::WatchEvent::Put { kv, .. } => {
@@ -298,11 +314,12 @@ pub async fn applicable(src: Source<'_>, user: &UserInfo, ns: &str) -> (Vec<Appl
     (out, errors)
 }
 
-/// Decides from the cache when it is synced; a denial is checked again on the store.
+/// Decides from the cache when it is synced; a denial shortly after an RBAC change is
+/// checked again on the store.
 pub async fn authorize(storage: &Storage, cache: &Cache, a: &Attributes) -> Decision {
     if cache.synced() {
         let d = decide(Source::Cache(cache), a).await;
-        if matches!(d, Decision::Allow(_)) {
+        if matches!(d, Decision::Allow(_)) || !cache.changed_recently() {
             return d;
         }
     }
