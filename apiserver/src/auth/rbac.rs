@@ -399,6 +399,28 @@ mod tests {
     }
 
     #[test]
+    fn cache_prefixes_do_not_overlap() {
+        let c = Cache::default();
+        {
+            let mut o = c.objects.write().unwrap();
+            for k in [
+                "/registry/roles/default/a",
+                "/registry/roles/default2/b",
+                "/registry/rolebindings/default/c",
+                "/registry/clusterroles/d",
+                "/registry/clusterrolebindings/e",
+            ] {
+                o.insert(k.to_string(), json!({"k": k}));
+            }
+        }
+        assert_eq!(c.list("/registry/roles/default/"), [json!({"k": "/registry/roles/default/a"})]);
+        assert_eq!(c.list("/registry/clusterroles/").len(), 1);
+        assert_eq!(c.list("/registry/rolebindings/").len(), 1);
+        assert_eq!(c.get("/registry/clusterrolebindings/e"), Some(json!({"k": "/registry/clusterrolebindings/e"})));
+        assert!(!c.synced() && c.get("/nope").is_none());
+    }
+
+    #[test]
     fn selectors() {
         let labels = json!({"a": "1", "b": "2"});
         assert!(selector_matches(&json!({"matchLabels": {"a": "1"}}), &labels));
