@@ -727,9 +727,13 @@ impl Rest {
                 },
                 Target::Main | Target::System => {}
                 Target::Status => {
-                    // Only the status (and metadata) change through the status subresource.
+                    // Only the status changes through the status subresource; the metadata
+                    // stays as stored (upstream's ResetObjectMetaForStatus), but for the
+                    // field managers a server-side apply may have recorded.
                     let mut merged = old.clone();
-                    merged["metadata"] = new["metadata"].clone();
+                    if let Some(mf) = new["metadata"].get("managedFields") {
+                        merged["metadata"]["managedFields"] = mf.clone();
+                    }
                     match new.get("status") {
                         Some(st) => merged["status"] = st.clone(),
                         None => {

@@ -257,6 +257,8 @@ struct RestPath {
 
 fn parse_rest_path(group: &str, version: &str, segs: &[&str]) -> Result<RestPath, ApiError> {
     let (ns, rest): (Option<String>, &[&str]) = match segs {
+        // namespaces/<name>/status and /finalize are the namespace's own subresources.
+        ["namespaces", _, sub] if group.is_empty() && Subresource::parse(sub).is_some() => (None, segs),
         ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some((*ns).to_string()), rest),
         _ => (None, segs),
     };

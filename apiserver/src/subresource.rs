@@ -117,6 +117,24 @@ impl Rest {
                 let bytes = serde_json::to_vec(&merged).unwrap_or_default();
                 self.update_as(resource, Target::System, ns, name, &bytes, ctx).await
             }
+            Subresource::Finalize => {
+                // Only spec.finalizers come from the body (namespaceFinalizeStrategy); a
+                // Terminating namespace left without finalizers goes.
+                let body = parse_json(body)?;
+                let mut merged = self.get(resource, ns, name).await?;
+                merged["spec"]["finalizers"] = match &body["spec"]["finalizers"] {
+                    Value::Null => json!([]),
+                    f => f.clone(),
+                };
+                match body["metadata"]["resourceVersion"].as_str() {
+                    Some(rv) if !rv.is_empty() => merged["metadata"]["resourceVersion"] = json!(rv),
+                    _ => {
+                        merged["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
+                    }
+                }
+                let bytes = serde_json::to_vec(&merged).unwrap_or_default();
+                self.update_as(resource, Target::System, ns, name, &bytes, ctx).await
+            }
             Subresource::Binding | Subresource::Eviction => Err(ApiError::method_not_allowed()),
         }
     }
@@ -134,7 +152,7 @@ impl Rest {
     ) -> Result<Value, ApiError> {
         match sub {
             Subresource::Status => self.patch_as(resource, Target::Status, ns, name, media, body, ctx).await,
-            Subresource::Approval | Subresource::EphemeralContainers => {
+            Subresource::Approval | Subresource::EphemeralContainers | Subresource::Finalize => {
                 let patch: Value = serde_json::from_slice(body)
                     .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
                 let current = self.get(resource, ns, name).await?;

@@ -1168,6 +1168,29 @@ fn groups_scenario(backend: Backend) {
         sts_change.stderr
     );
 
+    // Namespaces' finalize and status subresources change only their own part.
+    ok(&api, &["create", "ns", "fin"]);
+    ok(&api, &["label", "ns", "fin", "team=a"]);
+    let put =
+        |path: &str, body: &str| api.curl(&[path, "-X", "PUT", "-H", "Content-Type: application/json", "--data", body]);
+    let (code, out) = put(
+        "/api/v1/namespaces/fin/finalize",
+        r#"{"metadata":{"name":"fin"},"spec":{"finalizers":["kubernetes","example.com/ctl"]},"status":{"phase":"Terminating"}}"#,
+    );
+    assert_eq!(code, 200, "{out}");
+    let (code, out) = put(
+        "/api/v1/namespaces/fin/status",
+        r#"{"metadata":{"name":"fin"},"spec":{"finalizers":[]},"status":{"phase":"Active","conditions":[{"type":"NamespaceContentRemaining","status":"False"}]}}"#,
+    );
+    assert_eq!(code, 200, "{out}");
+    let fin = json_of(&api, &["get", "ns", "fin", "-o", "json"]);
+    assert_eq!(fin["spec"]["finalizers"], serde_json::json!(["kubernetes", "example.com/ctl"]));
+    assert_eq!(
+        (fin["status"]["phase"].as_str(), fin["metadata"]["labels"]["team"].as_str()),
+        (Some("Active"), Some("a"))
+    );
+    assert_eq!(fin["status"]["conditions"][0]["type"], "NamespaceContentRemaining");
+
     // Labels and annotations are checked on every resource, as upstream's ObjectMeta rules.
     let manifest = api.kubeconfig.with_file_name("bad-labels.yaml");
     std::fs::write(

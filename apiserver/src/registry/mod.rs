@@ -53,6 +53,8 @@ pub enum Subresource {
     Approval,
     /// `pods/ephemeralcontainers`: only `.spec.ephemeralContainers` change (added to).
     EphemeralContainers,
+    /// `namespaces/finalize`: only `.spec.finalizers` change.
+    Finalize,
 }
 
 impl Subresource {
@@ -64,6 +66,7 @@ impl Subresource {
             Subresource::Eviction => "eviction",
             Subresource::Approval => "approval",
             Subresource::EphemeralContainers => "ephemeralcontainers",
+            Subresource::Finalize => "finalize",
         }
     }
 
@@ -75,6 +78,7 @@ impl Subresource {
             "eviction" => Some(Subresource::Eviction),
             "approval" => Some(Subresource::Approval),
             "ephemeralcontainers" => Some(Subresource::EphemeralContainers),
+            "finalize" => Some(Subresource::Finalize),
             _ => None,
         }
     }
@@ -82,7 +86,7 @@ impl Subresource {
     /// (group, version, kind) of what the subresource takes and returns.
     pub fn response_kind(self, r: &Resource) -> (&'static str, &'static str, &'static str) {
         match self {
-            Subresource::Status | Subresource::Approval | Subresource::EphemeralContainers => {
+            Subresource::Status | Subresource::Approval | Subresource::EphemeralContainers | Subresource::Finalize => {
                 (r.group, r.version, r.kind)
             }
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
@@ -97,6 +101,7 @@ impl Subresource {
                 &["get", "patch", "update"]
             }
             Subresource::Binding | Subresource::Eviction => &["create"],
+            Subresource::Finalize => &["update"],
         }
     }
 }

@@ -159,7 +159,7 @@ pub static RESOURCES: &[Resource] = &[
     Resource {
         name: "namespaces",
         field_selectors: &[("status.phase", "status.phase")],
-        subresources: &[Subresource::Status],
+        subresources: &[Subresource::Finalize, Subresource::Status],
         singular: "namespace",
         kind: "Namespace",
         namespaced: false,
@@ -184,8 +184,7 @@ pub static RESOURCES: &[Resource] = &[
             }
             o["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
         },
-        prepare_for_update: |new, old| {
-            new["status"] = old["status"].clone();
+        prepare_for_update: |new, _| {
             let name = new["metadata"]["name"].clone();
             if !new["metadata"]["labels"].is_object() {
                 new["metadata"]["labels"] = json!({});

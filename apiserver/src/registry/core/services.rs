@@ -164,7 +164,6 @@ pub fn prepare_for_update(new: &mut Value, old: &Value) {
         }
     }
     prepare(new);
-    new["status"] = old["status"].clone();
 }
 
 pub fn validate(o: &Value) -> Vec<FieldError> {
