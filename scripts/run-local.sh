@@ -3,8 +3,12 @@
 # Today the cluster is the store and the apiserver: STORES members (1 by default; 3 or 5
 # for a replicated store), member i on 127.0.0.1 ports 2379+10i (client), 2380+10i (peer)
 # and 2381+10i (metrics); APISERVERS apiservers (1 by default), apiserver i on
-# https://127.0.0.1:6443+i with a self-signed certificate. When every one is ready it
-# writes $CLUSTER_DIR/admin.kubeconfig and prints `cluster ready`. Ctrl-C / SIGTERM
+# https://127.0.0.1:6443+i. The cluster PKI is created on first start under
+# $CLUSTER_DIR/pki (CA, serving certificate, admin client certificate CN=kubernetes-admin
+# O=system:masters, service-account key pair) and reused afterwards; the apiservers
+# authenticate client certificates and service-account tokens and authorize with
+# Node,RBAC. When every one is ready it writes $CLUSTER_DIR/admin.kubeconfig (the CA
+# and the admin certificate embedded) and prints `cluster ready`. Ctrl-C / SIGTERM
 # stops every process cleanly; running again reuses the data.
 set -euo pipefail
 CLUSTER_DIR=${CLUSTER_DIR:-$PWD/.cluster}
@@ -13,7 +17,11 @@ APISERVERS=${APISERVERS:-1}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 BIN=${STORE_BIN:-$TARGET/release/store}
 APISERVER_BIN=${APISERVER_BIN:-$TARGET/release/apiserver}
+PKI_BIN=${PKI_BIN:-$TARGET/release/cluster-pki}
+SERVICE_CIDR=${SERVICE_CIDR:-10.0.0.0/24}
+PKI="$CLUSTER_DIR/pki"
 mkdir -p "$CLUSTER_DIR/logs"
+"$PKI_BIN" --dir "$PKI" --service-cluster-ip-range "$SERVICE_CIDR" --advertise-address 127.0.0.1
 
 initial_cluster=""
 for ((i = 0; i < STORES; i++)); do
@@ -58,6 +66,11 @@ done
 api_pids=()
 for ((i = 0; i < APISERVERS; i++)); do
   "$APISERVER_BIN" --etcd-servers "$etcd_servers" --bind-address 127.0.0.1 --secure-port $((6443 + i)) \
+    --advertise-address 127.0.0.1 --service-cluster-ip-range "$SERVICE_CIDR" \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" --authorization-mode Node,RBAC \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     2>>"$CLUSTER_DIR/logs/apiserver-$i.log" &
   pids+=($!) api_pids+=($!)
 done
@@ -65,27 +78,9 @@ for ((i = 0; i < APISERVERS; i++)); do
   wait_up "apiserver-$i" "${api_pids[$i]}" "https://127.0.0.1:$((6443 + i))/readyz"
 done
 
-# No authentication yet: any token is accepted (AlwaysAllow). The serving certificate is
-# self-signed in memory, so the kubeconfig skips verification until the cluster PKI exists.
-cat >"$CLUSTER_DIR/admin.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster:
-    server: https://127.0.0.1:6443
-    insecure-skip-tls-verify: true
-users:
-- name: admin
-  user:
-    token: admin
-contexts:
-- name: local
-  context:
-    cluster: local
-    user: admin
-current-context: local
-EOF
+# The admin kubeconfig: the cluster CA and the admin client certificate, embedded.
+"$PKI_BIN" --dir "$PKI" --service-cluster-ip-range "$SERVICE_CIDR" --advertise-address 127.0.0.1 \
+  --kubeconfig "$CLUSTER_DIR/admin.kubeconfig" --server https://127.0.0.1:6443
 
 echo "cluster ready: $STORES store member(s) (etcdctl --endpoints=$endpoints), $APISERVERS apiserver(s) (KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig kubectl get ns), state in $CLUSTER_DIR, logs in $CLUSTER_DIR/logs"
 wait

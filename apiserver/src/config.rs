@@ -36,10 +36,36 @@ pub struct Config {
     #[arg(long = "tls-private-key-file")]
     pub tls_private_key_file: Option<PathBuf>,
     /// If set, any request presenting a client certificate signed by one of the
-    /// authorities in this file is authenticated (accepted; not enforced yet).
+    /// authorities in this file is authenticated with an identity corresponding to the
+    /// CommonName of the client certificate (and its Organizations as groups).
     #[arg(long = "client-ca-file")]
     pub client_ca_file: Option<PathBuf>,
-    /// Ordered list of plug-ins to do authorization on secure port.
+    /// If set, the file that will be used to secure the secure port of the API server
+    /// via token authentication (CSV: token,user,uid,"group1,group2").
+    #[arg(long = "token-auth-file")]
+    pub token_auth_file: Option<PathBuf>,
+    /// Enables anonymous requests to the secure port of the API server. Requests that
+    /// are not rejected by another authentication method are treated as anonymous
+    /// requests (user system:anonymous, group system:unauthenticated).
+    #[arg(long = "anonymous-auth", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub anonymous_auth: bool,
+    /// Identifier of the service account token issuer (the `iss` claim). The first is
+    /// used to issue tokens; all are accepted.
+    #[arg(long = "service-account-issuer", value_delimiter = ',')]
+    pub service_account_issuer: Vec<String>,
+    /// PEM-encoded public keys (or certificates) used to verify service account tokens.
+    #[arg(long = "service-account-key-file")]
+    pub service_account_key_file: Vec<PathBuf>,
+    /// Path to the file that contains the current private key of the service account
+    /// token issuer (PKCS#8 EC P-256 or RSA).
+    #[arg(long = "service-account-signing-key-file")]
+    pub service_account_signing_key_file: Option<PathBuf>,
+    /// Identifiers of the API. Tokens without one of these audiences are rejected;
+    /// defaults to the first --service-account-issuer.
+    #[arg(long = "api-audiences", value_delimiter = ',')]
+    pub api_audiences: Vec<String>,
+    /// Ordered list of plug-ins to do authorization on secure port (AlwaysAllow,
+    /// AlwaysDeny, RBAC, Node). Defaults to AlwaysAllow.
     #[arg(long = "authorization-mode", value_delimiter = ',', default_value = "AlwaysAllow")]
     pub authorization_mode: Vec<String>,
     /// A CIDR notation IP range from which to assign service cluster IPs.
@@ -69,8 +95,10 @@ pub enum ConfigError {
     EtcdClientPair,
     #[error("--tls-cert-file and --tls-private-key-file must be given together")]
     TlsPair,
-    #[error("authorization modes {0:?} are not supported (supported: AlwaysAllow)")]
-    AuthorizationMode(Vec<String>),
+    #[error("{0}")]
+    AuthorizationMode(String),
+    #[error("service-account-issuer is a required flag when service-account-signing-key-file is set")]
+    IssuerRequired,
     #[error("--service-cluster-ip-range: {0}")]
     ServiceRange(String),
     #[error("--service-node-port-range: {0}")]
@@ -78,6 +106,7 @@ pub enum ConfigError {
 }
 
 const KNOWN_AUTHZ_MODES: &[&str] = &["AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node"];
+const SUPPORTED_AUTHZ_MODES: &[&str] = &["AlwaysAllow", "AlwaysDeny", "RBAC", "Node"];
 
 impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -105,17 +134,26 @@ impl Config {
         if self.tls_cert_file.is_some() != self.tls_private_key_file.is_some() {
             return Err(ConfigError::TlsPair);
         }
-        let unsupported: Vec<String> =
-            self.authorization_mode.iter().filter(|m| *m != "AlwaysAllow").cloned().collect();
-        if !unsupported.is_empty() {
-            // Upstream's own message for names it does not know; known ones are refused
-            // as not implemented here yet.
-            if let Some(bad) = unsupported.iter().find(|m| !KNOWN_AUTHZ_MODES.contains(&m.as_str())) {
-                return Err(ConfigError::AuthorizationMode(vec![format!(
-                    "authorization-mode {bad:?} is not a valid mode"
-                )]));
+        // Upstream's messages for unknown and repeated modes; ABAC and Webhook are
+        // known upstream but not implemented here.
+        for (i, m) in self.authorization_mode.iter().enumerate() {
+            if !KNOWN_AUTHZ_MODES.contains(&m.as_str()) {
+                return Err(ConfigError::AuthorizationMode(format!("authorization-mode {m:?} is not a valid mode")));
             }
-            return Err(ConfigError::AuthorizationMode(unsupported));
+            if !SUPPORTED_AUTHZ_MODES.contains(&m.as_str()) {
+                return Err(ConfigError::AuthorizationMode(format!(
+                    "authorization-mode {m:?} is not supported by this apiserver (supported: {})",
+                    SUPPORTED_AUTHZ_MODES.join(", ")
+                )));
+            }
+            if self.authorization_mode[..i].contains(m) {
+                return Err(ConfigError::AuthorizationMode(format!(
+                    "authorization-mode {m:?} has mode specified more than once"
+                )));
+            }
+        }
+        if self.service_account_signing_key_file.is_some() && self.service_account_issuer.is_empty() {
+            return Err(ConfigError::IssuerRequired);
         }
         if self.service_cluster_ip_range.len() > 2 {
             return Err(ConfigError::ServiceRange("at most two CIDRs (one per IP family) may be given".into()));
@@ -148,6 +186,14 @@ impl Config {
         }
         cfg.node_ports = (lo, hi);
         Ok(cfg)
+    }
+}
+
+/// The first usable address of a service CIDR (the `kubernetes` service's ClusterIP).
+pub fn first_service_ip(network: IpAddr) -> IpAddr {
+    match network {
+        IpAddr::V4(a) => IpAddr::V4(std::net::Ipv4Addr::from(u32::from(a).wrapping_add(1))),
+        IpAddr::V6(a) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(a).wrapping_add(1))),
     }
 }
 
@@ -188,7 +234,18 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         assert!(matches!(cfg(&["--authorization-mode", "Bogus"]).validate(), Err(ConfigError::AuthorizationMode(_))));
-        assert!(matches!(cfg(&["--authorization-mode", "RBAC"]).validate(), Err(ConfigError::AuthorizationMode(_))));
+        assert!(cfg(&["--authorization-mode", "Node,RBAC"]).validate().is_ok());
+        assert_eq!(
+            cfg(&["--authorization-mode", "RBAC,RBAC"]).validate(),
+            Err(ConfigError::AuthorizationMode(
+                r#"authorization-mode "RBAC" has mode specified more than once"#.into()
+            ))
+        );
+        assert!(matches!(cfg(&["--authorization-mode", "ABAC"]).validate(), Err(ConfigError::AuthorizationMode(_))));
+        assert_eq!(cfg(&["--service-account-signing-key-file", "/k"]).validate(), Err(ConfigError::IssuerRequired));
+        assert!(!cfg(&["--anonymous-auth=false"]).anonymous_auth);
+        assert!(cfg(&[]).anonymous_auth);
+        assert_eq!(first_service_ip("10.0.0.0".parse().unwrap()).to_string(), "10.0.0.1");
         assert!(cfg(&["--authorization-mode", "AlwaysAllow"]).validate().is_ok());
         assert!(matches!(
             cfg(&["--service-cluster-ip-range", "10.0.0.0/33"]).validate(),

@@ -269,6 +269,22 @@ pub struct WriteContext {
     pub force: Option<bool>,
     /// The object carries the managed fields an apply computed.
     pub applying: bool,
+    /// A last check of the final object before a create or update is stored (RBAC's
+    /// escalation prevention).
+    pub admit: Option<Admit>,
+}
+
+/// See [`WriteContext::admit`].
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct Admit(
+    pub std::sync::Arc<dyn Fn(Value) -> futures::future::BoxFuture<'static, Result<(), ApiError>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Admit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admit")
+    }
 }
 
 impl WriteContext {
@@ -605,6 +621,9 @@ impl Rest {
         if resource.namespaced {
             self.require_namespace(ns.unwrap_or_default(), resource, name_of(&obj)).await?;
         }
+        if let Some(admit) = &ctx.admit {
+            (admit.0)(obj.clone()).await?;
+        }
         if ctx.dry_run {
             return Ok(obj);
         }
@@ -795,6 +814,11 @@ impl Rest {
             }
             validate_finalizers_update(resource, &new, &old)?;
             record_fields(resource, target, ctx, Some(&old), &mut new);
+            if let Some(admit) = &ctx.admit
+                && new != old
+            {
+                (admit.0)(new.clone()).await?;
+            }
             if new == old || ctx.dry_run {
                 // Upstream skips the write of a no-op update and keeps the version.
                 return Ok(with_rv(new, current.mod_revision));
@@ -1121,7 +1145,7 @@ impl Rest {
     /// Until namespace finalization (Terminating, the namespace controller) exists, a
     /// deleted namespace takes its objects with it at once.
     async fn delete_namespace_contents(&self, ns: &str) {
-        for r in registry::all().filter(|r| r.namespaced) {
+        for r in registry::all().filter(|r| r.namespaced && r.verbs.contains(&"list")) {
             if let Some(release) = r.release {
                 // What the objects hold in shared ranges (service IPs, node ports) goes back.
                 let list = self.list(r, Some(ns), &ListOptions::default()).await;

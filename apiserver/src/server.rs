@@ -117,10 +117,19 @@ pub struct State {
     pub shutting_down: AtomicBool,
     pub server_address: String,
     pub cancel: CancellationToken,
+    /// Authentication and authorization (`crate::auth`).
+    pub auth: crate::auth::Auth,
+    /// Set once the bootstrap RBAC policy is written (when RBAC is enabled).
+    pub rbac_bootstrapped: AtomicBool,
 }
 
 impl State {
-    pub fn new(storage: Storage, server_address: String, cancel: CancellationToken) -> Arc<State> {
+    pub fn new(
+        storage: Storage,
+        server_address: String,
+        cancel: CancellationToken,
+        auth: crate::auth::Auth,
+    ) -> Arc<State> {
         Arc::new(State {
             rest: Rest { storage },
             metrics: Metrics::new(),
@@ -128,20 +137,32 @@ impl State {
             shutting_down: AtomicBool::new(false),
             server_address,
             cancel,
+            auth,
+            rbac_bootstrapped: AtomicBool::new(false),
         })
     }
 }
 
 /// Builds the serving TLS config from files, or a self-signed certificate for
-/// `localhost`, the loopback addresses and the `kubernetes` service names.
+/// `localhost`, the loopback addresses and the `kubernetes` service names; with
+/// `client_auth`, clients are asked for (not required to send) a certificate.
 pub fn tls_config(
     cert: Option<&std::path::Path>,
     key: Option<&std::path::Path>,
     extra_sans: &[String],
+    client_auth: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let alpn: &[&[u8]] = &[b"h2", b"http/1.1"];
+    let builder = match client_auth {
+        Some(v) => rustls::ServerConfig::builder().with_client_cert_verifier(v),
+        None => rustls::ServerConfig::builder().with_no_client_auth(),
+    };
     if let (Some(c), Some(k)) = (cert, key) {
-        return Ok(component_base::tls::server_config(c, k, None, alpn)?);
+        let certs = component_base::tls::load_certs(c)?;
+        let key = component_base::tls::load_key(k)?;
+        let mut cfg = builder.with_single_cert(certs, key)?;
+        cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        return Ok(Arc::new(cfg));
     }
     let mut sans: Vec<String> =
         ["localhost", "127.0.0.1", "::1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
@@ -152,7 +173,7 @@ pub fn tls_config(
     let generated = rcgen::generate_simple_self_signed(sans)?;
     let cert_der = generated.cert.der().clone();
     let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
-    let mut cfg = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert_der], key_der)?;
+    let mut cfg = builder.with_single_cert(vec![cert_der], key_der)?;
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(cfg))
 }
@@ -182,9 +203,12 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state:
                 Err(_) => return,
             };
             let cancel = state.cancel.clone();
+            // The client certificate is verified once per connection.
+            let identity = Arc::new(state.auth.connection_identity(tls.get_ref().1.peer_certificates()));
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(state, req).await) }
+                let identity = identity.clone();
+                async move { Ok::<_, Infallible>(handle(state, req, &identity).await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection(TokioIo::new(tls), svc);
@@ -341,15 +365,33 @@ fn shape_event(shape: Shape, res: &Resource, ev: Value) -> Value {
     }
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(state: Arc<State>, mut req: Request<Incoming>, identity: &crate::auth::ConnIdentity) -> Response<Body> {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     let mut info =
         RequestInfo { verb: "get", group: "", version: "", resource: String::new(), subresource: "", scope: "" };
-    let span = tracing::debug_span!("request", %method, path);
-    let resp = route(&state, req, &method, &path, query.as_deref(), &mut info).instrument(span).await;
+    let span = tracing::debug_span!("request", %method, path, user = tracing::field::Empty);
+    let filtered = crate::auth::filter(
+        &state.auth,
+        &state.rest.storage,
+        &method,
+        &path,
+        query.as_deref(),
+        req.headers(),
+        identity,
+    )
+    .instrument(span.clone())
+    .await;
+    let resp = match filtered {
+        Ok(user) => {
+            span.record("user", user.name.as_str());
+            req.extensions_mut().insert(crate::auth::RequestUser(user));
+            route(&state, req, &method, &path, query.as_deref(), &mut info).instrument(span).await
+        }
+        Err(e) => error_response(&e),
+    };
     let code = resp.status().as_u16().to_string();
     if !info.resource.is_empty() {
         let dl = DurationLabels {
@@ -457,6 +499,43 @@ async fn route(
             full(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK), r.content_type, r.body)
         }
         [kind @ ("healthz" | "livez" | "readyz"), rest @ ..] => health(state, kind, rest, query).await,
+        [".well-known", "openid-configuration"] | ["openid", "v1", "jwks"] if !state.auth.sa_keys.is_empty() => {
+            let (doc, content_type) = crate::auth::review::issuer_discovery(&state.auth, &state.server_address, &segs);
+            let mut resp = full(StatusCode::OK, content_type, serde_json::to_vec(&doc).unwrap_or_default());
+            resp.headers_mut().insert("cache-control", http::HeaderValue::from_static("public, max-age=3600"));
+            resp
+        }
+        ["api", "v1", "namespaces", ns, "serviceaccounts", name, "token"] if method == Method::POST => {
+            let body = match read_body(req, crate::auth::review::TOKEN_REQUEST).await {
+                Ok(b) => b,
+                Err(e) => return error_response(&e),
+            };
+            match crate::auth::review::token_request(&state.auth, &state.rest.storage, ns, name, &body).await {
+                Ok(v) => json_response(StatusCode::CREATED, &v),
+                Err(e) => error_response(&e),
+            }
+        }
+        [
+            "apis",
+            group @ (crate::auth::review::AUTHENTICATION | crate::auth::review::AUTHORIZATION),
+            "v1",
+            rest @ ..,
+        ] if !rest.is_empty() => {
+            if method != Method::POST {
+                return error_response(&ApiError::method_not_allowed());
+            }
+            let user = req.extensions().get::<crate::auth::RequestUser>().map(|u| u.0.clone()).unwrap_or_default();
+            let schema = crate::auth::review::schema(rest.last().copied().unwrap_or_default());
+            let body = match read_body(req, schema).await {
+                Ok(b) => b,
+                Err(e) => return error_response(&e),
+            };
+            match crate::auth::review::handle(&state.auth, &state.rest.storage, &user, group, rest, &body).await {
+                Some(Ok(v)) => json_response(StatusCode::CREATED, &v),
+                Some(Err(e)) => error_response(&e),
+                None => error_response(&ApiError::no_route()),
+            }
+        }
         ["api", "v1", rest @ ..] | ["apis", _, _, rest @ ..] => {
             let (group, version) = match segs.as_slice() {
                 ["apis", g, v, ..] => (*g, *v),
@@ -503,6 +582,8 @@ async fn rest_call(
     let ns = rp.namespace.as_deref();
     let shape = requested_shape(&req);
     let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let admit = crate::auth::escalation::admit(state, &req, res, ns);
+    let requester = req.extensions().get::<crate::auth::RequestUser>().map(|u| u.0.clone());
     let render = |v: Value, code: StatusCode, list: bool| match shape {
         Shape::Full => json_response(code, &v),
         Shape::Table => json_response(code, &to_table(res, &v, list)),
@@ -513,6 +594,7 @@ async fn rest_call(
             return Err(ApiError::no_route());
         }
         let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+        ctx.admit = crate::auth::certificates::admit(state, requester.as_ref(), res, sub);
         let (verb, obj, code) = match (sub, method) {
             (Subresource::Binding, &Method::POST) => {
                 let body = read_body(req, crate::registry::proto::BINDING).await?;
@@ -579,7 +661,9 @@ async fn rest_call(
                 return Ok(json_response(StatusCode::CREATED, &out));
             }
             let body = read_body(req, res.proto).await?;
+            let body = crate::auth::certificates::with_requester(res, requester.as_ref(), body);
             let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.admit = admit.clone().or_else(|| crate::auth::certificates::admit_create(res));
             let obj = rest.create(res, ns, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::CREATED, false), &ctx))
         }
@@ -594,6 +678,7 @@ async fn rest_call(
             info.verb = "update";
             let body = read_body(req, res.proto).await?;
             let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.admit = admit.clone();
             let obj = rest.update(res, ns, name, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }
@@ -609,6 +694,7 @@ async fn rest_call(
             let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
             let body = read_raw_body(req).await?;
             let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.admit = admit.clone();
             let obj = rest.patch(res, ns, name, &media, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
         }
@@ -692,6 +778,9 @@ async fn health(state: &Arc<State>, kind: &str, rest: &[&str], query: Option<&st
     }
     checks.push(("poststarthook/start-system-namespaces-controller", bootstrapped));
     checks.push(("poststarthook/bootstrap-controller", bootstrapped));
+    if state.auth.rbac_enabled() {
+        checks.push(("poststarthook/rbac/bootstrap-roles", state.rbac_bootstrapped.load(Ordering::Acquire)));
+    }
     if kind == "readyz" {
         checks.push(("shutdown", !state.shutting_down.load(Ordering::Acquire)));
     }

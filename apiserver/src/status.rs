@@ -181,6 +181,62 @@ impl ApiError {
         Self::new(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728".into(), None)
     }
 
+    /// Upstream's 401 for missing or refused credentials.
+    pub fn unauthorized() -> ApiError {
+        Self::new(401, "Unauthorized", "Unauthorized".into(), None)
+    }
+
+    /// Upstream's 403 from an authorizer (`responsewriters.Forbidden`): the
+    /// `forbiddenMessage` of the attributes, then `: <reason>` when there is one.
+    pub fn forbidden(a: &crate::auth::Attributes, reason: &str) -> ApiError {
+        let user = &a.user.name;
+        let mut msg = if !a.resource_request {
+            format!("User {user:?} cannot {} path {:?}", a.verb, a.path)
+        } else if !a.namespace.is_empty() {
+            format!(
+                "User {user:?} cannot {} resource {:?} in API group {:?} in the namespace {:?}",
+                a.verb,
+                a.combined_resource(),
+                a.api_group,
+                a.namespace
+            )
+        } else {
+            format!(
+                "User {user:?} cannot {} resource {:?} in API group {:?} at the cluster scope",
+                a.verb,
+                a.combined_resource(),
+                a.api_group
+            )
+        };
+        if !reason.is_empty() {
+            msg = format!("{msg}: {reason}");
+        }
+        Self::forbidden_resource(&a.api_group, &a.resource, &a.name, &msg)
+    }
+
+    /// `NewForbidden(groupResource, name, err)`.
+    pub fn forbidden_resource(group: &str, resource: &str, name: &str, err: &str) -> ApiError {
+        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+        let message = if resource.is_empty() && group.is_empty() {
+            format!("forbidden: {err}")
+        } else if name.is_empty() {
+            format!("{qualified} is forbidden: {err}")
+        } else {
+            format!("{qualified} {name:?} is forbidden: {err}")
+        };
+        let mut details = serde_json::Map::new();
+        if !name.is_empty() {
+            details.insert("name".into(), json!(name));
+        }
+        if !group.is_empty() {
+            details.insert("group".into(), json!(group));
+        }
+        if !resource.is_empty() {
+            details.insert("kind".into(), json!(resource));
+        }
+        Self::new(403, "Forbidden", message, Some(Value::Object(details)))
+    }
+
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         Self::new(503, "ServiceUnavailable", message.into(), None)
     }
@@ -227,6 +283,35 @@ mod tests {
             assert_eq!(s["status"], "Failure");
             assert_eq!(s["kind"], "Status");
         }
+    }
+
+    #[test]
+    fn forbidden_wording() {
+        let user = crate::auth::UserInfo { name: "x".into(), ..Default::default() };
+        let a = crate::auth::Attributes {
+            user: user.clone(),
+            verb: "list".into(),
+            resource_request: true,
+            namespace: "default".into(),
+            resource: "pods".into(),
+            ..Default::default()
+        };
+        let s = ApiError::forbidden(&a, "").to_status();
+        assert_eq!(
+            s["message"],
+            r#"pods is forbidden: User "x" cannot list resource "pods" in API group "" in the namespace "default""#
+        );
+        assert_eq!(s["details"], json!({"kind": "pods"}));
+        assert_eq!(s["code"], 403);
+        let path = crate::auth::Attributes { user, verb: "get".into(), path: "/api".into(), ..Default::default() };
+        let s = ApiError::forbidden(&path, "").to_status();
+        assert_eq!(s["message"], r#"forbidden: User "x" cannot get path "/api""#);
+        assert_eq!(s["details"], json!({}));
+        let s = ApiError::unauthorized().to_status();
+        assert_eq!(
+            s,
+            json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})
+        );
     }
 
     #[test]

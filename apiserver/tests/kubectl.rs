@@ -505,6 +505,8 @@ fn groups_scenario(backend: Backend) {
         versions.lines().collect::<Vec<_>>(),
         [
             "apps/v1",
+            "authentication.k8s.io/v1",
+            "authorization.k8s.io/v1",
             "autoscaling/v1",
             "autoscaling/v2",
             "batch/v1",
@@ -515,6 +517,7 @@ fn groups_scenario(backend: Backend) {
             "networking.k8s.io/v1",
             "node.k8s.io/v1",
             "policy/v1",
+            "rbac.authorization.k8s.io/v1",
             "scheduling.k8s.io/v1",
             "storage.k8s.io/v1",
             "v1"

@@ -1,7 +1,7 @@
 //! Shared daemon plumbing for every component: command-line argument groups, tracing
 //! initialisation, a small admin HTTP server (`/healthz`, `/livez`, `/readyz`,
 //! `/metrics`), graceful shutdown (one cancellation token, tracked tasks, a second
-//! signal exits at once) and rustls helpers.
+//! signal exits at once), rustls helpers and the cluster PKI (rcgen).
 //!
 //! It knows nothing about any particular component: no etcd, no Kubernetes types.
 
@@ -9,6 +9,7 @@ pub mod admin;
 pub mod h2_compat;
 mod hpack_tables;
 pub mod logging;
+pub mod pki;
 pub mod ports;
 pub mod shutdown;
 pub mod tls;

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod core;
 pub mod podspec;
 pub mod proto;
+pub mod rbac;
 
 use std::fmt::Write;
 
@@ -308,11 +309,14 @@ pub static GROUPS: &[&Group] = &[
     &core::GROUP,
     &apps::GROUP,
     &cluster::EVENTS,
+    &rbac::AUTHENTICATION,
+    &rbac::AUTHORIZATION,
     &batch::AUTOSCALING,
     &batch::GROUP,
     &cluster::CERTIFICATES,
     &cluster::NETWORKING,
     &cluster::POLICY,
+    &rbac::RBAC,
     &cluster::STORAGE,
     &cluster::SCHEDULING,
     &cluster::COORDINATION,

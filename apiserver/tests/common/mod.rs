@@ -169,11 +169,46 @@ pub struct ApiServer {
     pub port: u16,
     pub proc: Proc,
     pub kubeconfig: PathBuf,
+    /// curl options every [`ApiServer::curl`] call adds (the admin identity and the CA
+    /// on a secure server).
+    pub curl_auth: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
 impl ApiServer {
+    /// An apiserver with the defaults: a self-signed certificate, AlwaysAllow, anonymous.
     pub fn start(etcd: &Etcd) -> ApiServer {
+        Self::start_with(etcd, &[], None)
+    }
+
+    /// An apiserver on a cluster PKI (`component_base::pki`): serving certificate,
+    /// `--client-ca-file`, service-account keys and issuer, plus `extra` flags (e.g.
+    /// `--authorization-mode`). Its kubeconfig and curl calls use the admin client
+    /// certificate and verify the server against the CA.
+    pub fn start_secure(etcd: &Etcd, pki: &component_base::pki::ClusterPki, extra: &[&str]) -> ApiServer {
+        let p = |f: &str| pki.path(f).display().to_string();
+        let mut args: Vec<String> = [
+            "--tls-cert-file",
+            &p("apiserver.crt"),
+            "--tls-private-key-file",
+            &p("apiserver.key"),
+            "--client-ca-file",
+            &p("ca.crt"),
+            "--service-account-issuer",
+            "https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file",
+            &p("sa.pub"),
+            "--service-account-signing-key-file",
+            &p("sa.key"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::start_with(etcd, &args, Some(pki))
+    }
+
+    fn start_with(etcd: &Etcd, extra: &[String], pki: Option<&component_base::pki::ClusterPki>) -> ApiServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let log = dir.path().join("apiserver.log");
@@ -181,6 +216,7 @@ impl ApiServer {
         let child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
             .args(["--etcd-servers", &etcd.endpoint, "--bind-address", "127.0.0.1", "--secure-port"])
             .arg(port.to_string())
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
@@ -198,7 +234,16 @@ impl ApiServer {
             ),
         )
         .expect("kubeconfig");
-        let api = ApiServer { url, port, proc, kubeconfig, _dir: dir };
+        let mut curl_auth = Vec::new();
+        if let Some(pki) = pki {
+            let text = pki.kubeconfig(&url, "admin", "kubernetes-admin").expect("admin kubeconfig");
+            std::fs::write(&kubeconfig, text).expect("kubeconfig");
+            for (flag, file) in [("--cacert", "ca.crt"), ("--cert", "admin.crt"), ("--key", "admin.key")] {
+                curl_auth.push(flag.to_string());
+                curl_auth.push(pki.path(file).display().to_string());
+            }
+        }
+        let api = ApiServer { url, port, proc, kubeconfig, curl_auth, _dir: dir };
         api.wait_ready();
         api
     }
@@ -221,6 +266,7 @@ impl ApiServer {
         let (path, opts) = args.split_first().expect("a path");
         let out = Command::new("curl")
             .args(["-sk", "-o", "-", "-w", "\n%{http_code}"])
+            .args(&self.curl_auth)
             .args(opts)
             .arg(format!("{}{}", self.url, path))
             .output()
@@ -249,9 +295,14 @@ pub struct Output {
 }
 
 pub fn kubectl(api: &ApiServer, args: &[&str]) -> Output {
+    kubectl_with(&api.kubeconfig, args)
+}
+
+/// kubectl with a given kubeconfig.
+pub fn kubectl_with(kubeconfig: &std::path::Path, args: &[&str]) -> Output {
     let out = Command::new(kubectl_bin())
-        .env("KUBECONFIG", &api.kubeconfig)
-        .env("HOME", api.kubeconfig.parent().expect("dir"))
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", kubeconfig.parent().expect("dir"))
         .args(args)
         .output()
         .expect("running kubectl");
