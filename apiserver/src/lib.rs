@@ -7,6 +7,7 @@
 //! and Watch). Errors are `status::ApiError`, rendered as upstream `Status` objects.
 //! The apiserver is stateless: everything it serves comes from the store.
 
+pub mod cache;
 pub mod config;
 pub mod discovery;
 pub mod patch;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
+use crate::cache::{CacheError, Cacher, WatchParams, WatchStart};
 use crate::registry::{self, Resource};
 use crate::selector::LabelSelector;
 use crate::status::{ApiError, FieldError};
@@ -346,6 +347,8 @@ fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
 #[derive(Clone)]
 pub struct Rest {
     pub storage: Storage,
+    /// The watch caches serving LIST and WATCH (None: straight from storage).
+    pub cacher: Option<std::sync::Arc<Cacher>>,
 }
 
 const UPDATE_RETRIES: usize = 5;
@@ -487,13 +490,20 @@ impl Rest {
             Some(ns) if resource.namespaced => resource.namespace_prefix(ns),
             _ => resource.prefix(),
         };
+        if let Some(list) = self.list_from_cache(resource, &prefix, opts, &terms, &labels).await? {
+            return Ok(list);
+        }
         let (mut revision, mut start) = (0i64, None);
+        let rv = opts.resource_version.as_deref().unwrap_or("");
         if let Some(token) = &opts.continue_token {
             let (rv, s) = decode_continue(token)?;
             revision = rv;
             start = Some(format!("{prefix}{s}"));
-        } else if opts.resource_version_match.as_deref() == Some("Exact") {
-            revision = parse_rv(opts.resource_version.as_deref().unwrap_or(""))?;
+        } else if opts.resource_version_match.as_deref() == Some("Exact")
+            || (opts.resource_version_match.is_none() && opts.limit > 0 && !rv.is_empty() && rv != "0")
+        {
+            // Exact, and upstream's legacy reading of a version with a limit.
+            revision = parse_rv(rv)?;
         }
         let page =
             self.storage.list(prefix.as_bytes(), start.as_deref().map(str::as_bytes), revision, opts.limit).await;
@@ -537,6 +547,56 @@ impl Rest {
             "metadata": meta,
             "items": items,
         }))
+    }
+
+    /// Serves a LIST from the watch cache where upstream's cacher does (no continue,
+    /// no Exact match, no limit unless resourceVersion is "0", which ignores it);
+    /// `None`: read storage (also when the cache is initialising, or a consistent
+    /// read could not be proven current in time).
+    async fn list_from_cache(
+        &self,
+        resource: &Resource,
+        prefix: &str,
+        opts: &ListOptions,
+        terms: &[FieldTerm],
+        labels: &LabelSelector,
+    ) -> Result<Option<Value>, ApiError> {
+        let Some(cacher) = &self.cacher else { return Ok(None) };
+        let rv = opts.resource_version.as_deref().unwrap_or("");
+        let exact = opts.resource_version_match.as_deref() == Some("Exact");
+        if opts.continue_token.is_some() || exact || (opts.limit > 0 && rv != "0") {
+            return Ok(None);
+        }
+        let (consistent, min_rv) = match rv {
+            "" => (true, 0),
+            "0" => (false, 0),
+            v => (false, parse_rv(v)?),
+        };
+        let cache = cacher.get(&resource.prefix());
+        let filter = |o: &Value| fields_match(terms, o) && labels.matches(o);
+        let list = match cache.list(cacher.storage(), consistent, min_rv, prefix, &filter).await {
+            Ok(l) => l,
+            Err(e @ CacheError::TooLarge { .. }) if !consistent => return Err(e.to_api()),
+            Err(_) => return Ok(None),
+        };
+        let items: Vec<Value> = list
+            .items
+            .iter()
+            .map(|o| {
+                let mut o = Value::clone(o);
+                if let Some(m) = o.as_object_mut() {
+                    m.shift_remove("kind");
+                    m.shift_remove("apiVersion");
+                }
+                o
+            })
+            .collect();
+        Ok(Some(json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": list.rv.to_string()},
+            "items": items,
+        })))
     }
 
     pub async fn update(
@@ -777,7 +837,7 @@ impl Rest {
         resource: &'static Resource,
         ns: Option<String>,
         opts: &ListOptions,
-    ) -> Result<impl Stream<Item = Value> + Send + 'static, ApiError> {
+    ) -> Result<crate::cache::WatchStream, ApiError> {
         let labels = parse_label_selector(opts)?;
         let terms = parse_field_selector(resource, opts.field_selector.as_deref().unwrap_or(""))?;
         let prefix = match &ns {
@@ -805,6 +865,36 @@ impl Rest {
             }
         }
         let legacy_initial = opts.send_initial_events.is_none() && (rv.is_empty() || rv == "0");
+        let timeout = Duration::from_secs(opts.timeout_seconds.unwrap_or(1800));
+        if let Some(cacher) = &self.cacher {
+            let start = if legacy_initial || opts.send_initial_events == Some(true) {
+                let min_rv = if rv.is_empty() || rv == "0" { 0 } else { parse_rv(rv)? };
+                WatchStart::InitialEvents {
+                    consistent: rv.is_empty(),
+                    min_rv,
+                    end_bookmark: opts.send_initial_events == Some(true),
+                }
+            } else if rv.is_empty() || rv == "0" {
+                WatchStart::Now
+            } else {
+                WatchStart::From(parse_rv(rv)?)
+            };
+            let (t, l) = (terms.clone(), labels.clone());
+            let params = WatchParams {
+                start,
+                key_prefix: prefix.clone(),
+                filter: std::sync::Arc::new(move |o: &Value| fields_match(&t, o) && l.matches(o)),
+                bookmarks: opts.allow_watch_bookmarks,
+                timeout,
+                kind: resource.kind.to_string(),
+                api_version: "v1".to_string(),
+            };
+            match cacher.get(&resource.prefix()).watch(cacher.storage(), params).await {
+                Ok(s) => return Ok(s),
+                // Initialising, or not provably current in time: watch storage.
+                Err(e) => tracing::debug!(error = ?e, resource = resource.name, "watch served from storage"),
+            }
+        }
         let (initial, from) = if legacy_initial || opts.send_initial_events == Some(true) {
             let list_opts = ListOptions {
                 field_selector: opts.field_selector.clone(),
@@ -876,9 +966,8 @@ impl Rest {
                 Some(json!({"type": kind, "object": obj}))
             }
         });
-        let timeout = Duration::from_secs(opts.timeout_seconds.unwrap_or(1800));
         let stream = futures::stream::iter(initial).chain(translated);
-        Ok(take_until_timeout(stream, timeout))
+        Ok(Box::pin(take_until_timeout(stream, timeout)))
     }
 
     /// DELETE on a collection: deletes what the selectors match, one object at a time;

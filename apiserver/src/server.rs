@@ -122,7 +122,10 @@ pub struct State {
 impl State {
     pub fn new(storage: Storage, server_address: String, cancel: CancellationToken) -> Arc<State> {
         Arc::new(State {
-            rest: Rest { storage },
+            rest: Rest {
+                cacher: Some(crate::cache::Cacher::new(storage.clone(), Default::default(), cancel.clone())),
+                storage,
+            },
             metrics: Metrics::new(),
             bootstrapped: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
