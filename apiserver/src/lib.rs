@@ -4,7 +4,8 @@
 //! Data path: `server` (TLS, routing, discovery, health, metrics) → `rest` (the generic
 //! registry: metadata, validation, optimistic concurrency, watch translation) driven by
 //! `registry` (the resource table and per-resource strategies) → `storage` (etcd KV
-//! and Watch). Errors are `status::ApiError`, rendered as upstream `Status` objects.
+//! and Watch), with LIST and WATCH served by `cache` (a watch cache per resource, fed
+//! by one store watch). Errors are `status::ApiError`, rendered as upstream `Status` objects.
 //! The apiserver is stateless: everything it serves comes from the store.
 
 pub mod cache;
@@ -73,6 +74,12 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         cfg.bind_address
     });
     let state = State::new(storage.clone(), SocketAddr::new(advertise, addr.port()).to_string(), shutdown.token());
+    if let Some(cacher) = &state.rest.cacher {
+        // Like upstream, every resource's watch cache starts with the server.
+        for r in registry::RESOURCES {
+            cacher.get(&r.prefix());
+        }
+    }
     shutdown.spawn(server::serve(listener, tls, state.clone()));
     let boot = state.clone();
     let token = shutdown.token();

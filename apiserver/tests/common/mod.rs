@@ -61,6 +61,9 @@ pub struct Etcd {
     pub endpoint: String,
     _proc: Proc,
     _dir: tempfile::TempDir,
+    /// How it was started, for [`Etcd::restart`].
+    args: Vec<std::ffi::OsString>,
+    client_port: u16,
 }
 
 fn wait_for_port(port: u16, proc: &mut Proc, what: &str) {
@@ -156,10 +159,36 @@ impl Etcd {
                 .arg(pki.path("ca.crt"))
                 .arg("--client-cert-auth");
         }
+        let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();
         let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {:?}: {e}", backend.binary()));
         let mut proc = Proc { child, log };
         wait_for_port(client, &mut proc, &format!("{backend:?}"));
-        Etcd { backend, endpoint: format!("{scheme}://127.0.0.1:{client}"), _proc: proc, _dir: dir }
+        Etcd {
+            backend,
+            endpoint: format!("{scheme}://127.0.0.1:{client}"),
+            _proc: proc,
+            _dir: dir,
+            args,
+            client_port: client,
+        }
+    }
+
+    /// Kills the member and starts it again on the same ports and data, breaking every
+    /// client connection and watch.
+    pub fn restart(&mut self) {
+        let _ = self._proc.child.kill();
+        let _ = self._proc.child.wait();
+        let log = self._dir.path().join("etcd-restarted.log");
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(self.backend.binary())
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("restarting etcd");
+        self._proc = Proc { child, log };
+        wait_for_port(self.client_port, &mut self._proc, &format!("{:?} (restarted)", self.backend));
     }
 }
 
