@@ -95,6 +95,8 @@ fn scenario(backend: Backend) {
     let (code, list) = get(&api, &format!("{base}?resourceVersion={rv_a}&resourceVersionMatch=Exact"));
     assert_eq!(code, 200, "{list}");
     assert_eq!((names(&list), rv_of(&list)), (vec!["a".to_string()], rv_a));
+    let (_, list) = get(&api, &format!("{base}?resourceVersion={rv_b}&resourceVersionMatch=Exact"));
+    assert_eq!((names(&list), rv_of(&list)), (vec!["a".to_string(), "b".to_string()], rv_b));
     // Label selectors filter in the cache.
     let (_, list) = get(&api, &format!("{base}?labelSelector=app%3Ddb"));
     assert_eq!(names(&list), ["b"]);
