@@ -45,14 +45,24 @@ impl ListOptions {
                 "continue" if !v.is_empty() => o.continue_token = Some(v),
                 "fieldSelector" if !v.is_empty() => o.field_selector = Some(v),
                 "labelSelector" if !v.is_empty() => o.label_selector = Some(v),
-                "watch" => o.watch = v.is_empty() || v == "true" || v == "1",
+                "watch" => o.watch = v.is_empty() || parse_bool(&v)?,
                 "timeoutSeconds" if !v.is_empty() => o.timeout_seconds = v.parse().ok(),
-                "allowWatchBookmarks" => o.allow_watch_bookmarks = v == "true" || v == "1",
-                "sendInitialEvents" if !v.is_empty() => o.send_initial_events = Some(v == "true" || v == "1"),
+                "allowWatchBookmarks" => o.allow_watch_bookmarks = parse_bool(&v)?,
+                "sendInitialEvents" if !v.is_empty() => o.send_initial_events = Some(parse_bool(&v)?),
                 _ => {}
             }
         }
         Ok(o)
+    }
+}
+
+/// A boolean query parameter as Go's `strconv.ParseBool` reads it (the Python client
+/// sends `True`); empty is false.
+fn parse_bool(v: &str) -> Result<bool, ApiError> {
+    match v {
+        "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        other => Err(ApiError::bad_request(format!("strconv.ParseBool: parsing {other:?}: invalid syntax"))),
     }
 }
 
@@ -1126,6 +1136,11 @@ mod tests {
         assert_eq!(o.field_selector.as_deref(), Some("metadata.name=x"));
         assert_eq!(o.limit, 5);
         assert_eq!(percent_decode("a%2"), "a%2");
+        let o = ListOptions::parse(Some("watch=True&allowWatchBookmarks=T&sendInitialEvents=False")).unwrap();
+        assert!(o.watch && o.allow_watch_bookmarks);
+        assert_eq!(o.send_initial_events, Some(false));
+        let e = ListOptions::parse(Some("watch=yes")).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (400, "strconv.ParseBool: parsing \"yes\": invalid syntax"));
         assert_eq!(percent_decode("a%20b+c"), "a b c");
     }
 
