@@ -412,7 +412,7 @@ impl WatchCache {
     pub async fn watch(&self, storage: &Storage, p: WatchParams) -> Result<WatchStream, CacheError> {
         let deadline = Instant::now() + p.timeout;
         let mut backlog: VecDeque<Value> = VecDeque::new();
-        let (rx, after) = match p.start {
+        let (rx, after, last_rv) = match p.start {
             WatchStart::InitialEvents { consistent, min_rv, end_bookmark } => {
                 match self.wait_fresh(storage, consistent, min_rv).await {
                     Ok(_) => {}
@@ -436,25 +436,18 @@ impl WatchCache {
                 if end_bookmark {
                     backlog.push_back(bookmark(&p.kind, &p.api_version, s.rv, true));
                 }
-                (s.tx.subscribe(), s.rv)
+                (s.tx.subscribe(), s.rv, s.rv)
             }
             WatchStart::Now => {
                 let s = self.lock();
                 if !s.ready {
                     return Err(CacheError::NotReady);
                 }
-                (s.tx.subscribe(), s.rv)
+                (s.tx.subscribe(), s.rv, s.rv)
             }
             WatchStart::From(rv) => {
-                if self.revision().is_some_and(|cur| rv > cur) {
-                    match self.wait_fresh(storage, false, rv).await {
-                        Ok(_) => {}
-                        Err(CacheError::TooLarge { requested, current }) => {
-                            return Ok(error_stream(too_large_error(requested, current)));
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
+                // A version the cache has not reached yet (e.g. read from another
+                // apiserver): like upstream, the watch waits for the events after it.
                 let s = self.lock();
                 if !s.ready {
                     return Err(CacheError::NotReady);
@@ -468,7 +461,7 @@ impl WatchCache {
                         backlog.push_back(v);
                     }
                 }
-                (s.tx.subscribe(), rv.max(s.rv))
+                (s.tx.subscribe(), rv.max(s.rv), s.rv)
             }
         };
         let watcher = Watcher {
@@ -476,7 +469,7 @@ impl WatchCache {
             backlog,
             // Live events at or below this were already covered.
             after,
-            last_rv: after,
+            last_rv,
             next_bookmark: p.bookmarks.then(|| next_bookmark(Instant::now(), deadline, self.config.bookmark_frequency)),
             frequency: self.config.bookmark_frequency,
             deadline,
@@ -568,15 +561,19 @@ impl Watcher {
                 _ = sleep_until_opt(bookmark_at) => {
                     self.next_bookmark = Some(next_bookmark(Instant::now(), self.deadline, self.frequency))
                         .filter(|t| *t <= self.deadline);
+                    if self.last_rv < self.after {
+                        // Still short of the version the watch started from.
+                        continue;
+                    }
                     return Some(bookmark(&self.p.kind, &self.p.api_version, self.last_rv, false));
                 }
             };
             match msg {
                 Ok(Message::Event(ev)) => {
+                    self.last_rv = self.last_rv.max(ev.rv);
                     if ev.rv <= self.after {
                         continue;
                     }
-                    self.last_rv = ev.rv;
                     if let Some(v) = convert(&ev, &self.p.key_prefix, &self.p.filter) {
                         return Some(v);
                     }
@@ -874,6 +871,25 @@ mod tests {
         assert_eq!(b["object"]["metadata"]["resourceVersion"], "9");
         assert_eq!(start.elapsed(), Duration::from_secs(3));
         assert!(s.next().await.is_none(), "the watch ends at its timeout");
+    }
+
+    #[tokio::test]
+    async fn a_watch_from_a_future_version_waits_for_it() {
+        let c = cache(10);
+        c.replace(vec![], 3);
+        let p = WatchParams {
+            start: WatchStart::From(5),
+            key_prefix: "/registry/configmaps/".into(),
+            filter: all(),
+            bookmarks: false,
+            timeout: Duration::from_secs(5),
+            kind: "ConfigMap".into(),
+            api_version: "v1".into(),
+        };
+        let mut s = c.watch(&no_storage(), p).await.unwrap();
+        c.apply(put("/registry/configmaps/a/x", 4, json!({})));
+        c.apply(put("/registry/configmaps/a/x", 6, json!({})));
+        assert_eq!(s.next().await.unwrap()["object"]["metadata"]["resourceVersion"], "6");
     }
 
     #[tokio::test(start_paused = true)]

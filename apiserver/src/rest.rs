@@ -494,6 +494,7 @@ impl Rest {
     }
 
     pub async fn list(&self, resource: &Resource, ns: Option<&str>, opts: &ListOptions) -> Result<Value, ApiError> {
+        validate_list_options(opts)?;
         let labels = parse_label_selector(opts)?;
         let terms = parse_field_selector(resource, opts.field_selector.as_deref().unwrap_or(""))?;
         let prefix = match ns {
@@ -855,25 +856,7 @@ impl Rest {
             _ => resource.prefix(),
         };
         let rv = opts.resource_version.as_deref().unwrap_or("");
-        if let Some(send) = opts.send_initial_events {
-            let mut errs = Vec::new();
-            if opts.resource_version_match.as_deref() != Some("NotOlderThan") && send {
-                errs.push(FieldError {
-                    reason: "FieldValueForbidden",
-                    field: "resourceVersionMatch".into(),
-                    message: "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan".into(),
-                });
-            }
-            if !opts.allow_watch_bookmarks && send {
-                errs.push(FieldError::required(
-                    "allowWatchBookmarks",
-                    "sendInitialEvents requires setting allowWatchBookmarks to true",
-                ));
-            }
-            if !errs.is_empty() {
-                return Err(ApiError::invalid("ListOptions.meta.k8s.io", "", &errs));
-            }
-        }
+        validate_list_options(opts)?;
         let legacy_initial = opts.send_initial_events.is_none() && (rv.is_empty() || rv == "0");
         let timeout = Duration::from_secs(opts.timeout_seconds.unwrap_or(1800));
         if let Some(cacher) = &self.cacher {
@@ -1009,6 +992,75 @@ impl Rest {
     }
 }
 
+fn forbidden(field: &str, detail: &str) -> FieldError {
+    FieldError { reason: "FieldValueForbidden", field: field.into(), message: format!("{field}: Forbidden: {detail}") }
+}
+
+fn not_supported(field: &str, value: &str, supported: &[&str]) -> FieldError {
+    let list = supported.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    FieldError {
+        reason: "FieldValueNotSupported",
+        field: field.into(),
+        message: format!("{field}: Unsupported value: {value:?}: supported values: {list}"),
+    }
+}
+
+/// Upstream's `ValidateListOptions` (and `validateWatchOptions` for watches): how
+/// resourceVersionMatch, continue and sendInitialEvents may combine.
+fn validate_list_options(opts: &ListOptions) -> Result<(), ApiError> {
+    const RVM: &str = "resourceVersionMatch";
+    let mut errs = Vec::new();
+    let rv = opts.resource_version.as_deref().unwrap_or("");
+    let m = opts.resource_version_match.as_deref().unwrap_or("");
+    let has_continue = opts.continue_token.is_some();
+    if opts.watch {
+        if let Some(send) = opts.send_initial_events {
+            if m != "NotOlderThan" {
+                errs.push(forbidden(RVM, "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
+            }
+            if send && !opts.allow_watch_bookmarks {
+                errs.push(FieldError::required(
+                    "allowWatchBookmarks",
+                    "sendInitialEvents requires setting allowWatchBookmarks to true",
+                ));
+            }
+        }
+        if !m.is_empty() {
+            if opts.send_initial_events.is_none() {
+                errs.push(forbidden(
+                    RVM,
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                ));
+            }
+            if m != "NotOlderThan" {
+                errs.push(not_supported(RVM, m, &["NotOlderThan"]));
+            }
+            if has_continue {
+                errs.push(forbidden(RVM, "resourceVersionMatch is forbidden when continue is provided"));
+            }
+        }
+    } else {
+        if !m.is_empty() {
+            if rv.is_empty() {
+                errs.push(forbidden(RVM, "resourceVersionMatch is forbidden unless resourceVersion is provided"));
+            }
+            if has_continue {
+                errs.push(forbidden(RVM, "resourceVersionMatch is forbidden when continue is provided"));
+            }
+            if m != "Exact" && m != "NotOlderThan" {
+                errs.push(not_supported(RVM, m, &["Exact", "NotOlderThan", ""]));
+            }
+            if m == "Exact" && rv == "0" {
+                errs.push(forbidden(RVM, "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+            }
+        }
+        if opts.send_initial_events.is_some() {
+            errs.push(forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"));
+        }
+    }
+    if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid("ListOptions.meta.k8s.io", "", &errs)) }
+}
+
 fn parse_label_selector(opts: &ListOptions) -> Result<LabelSelector, ApiError> {
     LabelSelector::parse(opts.label_selector.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))
@@ -1142,6 +1194,53 @@ mod tests {
         let e = ListOptions::parse(Some("watch=yes")).unwrap_err();
         assert_eq!((e.code, e.message.as_str()), (400, "strconv.ParseBool: parsing \"yes\": invalid syntax"));
         assert_eq!(percent_decode("a%20b+c"), "a b c");
+    }
+
+    #[test]
+    fn list_options_validation_follows_upstream() {
+        let check =
+            |q: &str| ListOptions::parse(Some(q)).and_then(|o| validate_list_options(&o)).err().map(|e| e.message);
+        assert_eq!(check("resourceVersion=5&resourceVersionMatch=Exact"), None);
+        assert_eq!(
+            check("watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=1"),
+            None
+        );
+        assert_eq!(
+            check("resourceVersionMatch=Exact").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"#
+            )
+        );
+        assert_eq!(
+            check("resourceVersion=0&resourceVersionMatch=Exact").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0""#
+            )
+        );
+        assert_eq!(
+            check("resourceVersion=1&resourceVersionMatch=Newest").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Unsupported value: "Newest": supported values: "Exact", "NotOlderThan", """#
+            )
+        );
+        assert_eq!(
+            check("sendInitialEvents=true").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list"#
+            )
+        );
+        assert_eq!(
+            check("watch=1&resourceVersion=3&resourceVersionMatch=NotOlderThan").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"#
+            )
+        );
+        assert_eq!(
+            check("watch=1&sendInitialEvents=false").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"#
+            )
+        );
     }
 
     #[test]

@@ -175,3 +175,44 @@ async fn kube_rs_on_store() {
 async fn kube_rs_on_etcd() {
     scenario(Backend::Etcd).await;
 }
+
+/// LIST latency of 1,000 configmaps served by the watch cache (resourceVersion "0" and
+/// the consistent "") against storage (a `limit` sends it there), measured in one run.
+/// A measurement, not a check: `cargo test -p apiserver --test kube_client -- --ignored --nocapture`.
+async fn list_latency(backend: Backend) {
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+    let client = client(&api);
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let value = "x".repeat(512);
+    futures::stream::iter(0..1000)
+        .for_each_concurrent(32, |i| {
+            let (cms, value) = (cms.clone(), value.clone());
+            async move {
+                cms.create(&PostParams::default(), &cm(&format!("cm-{i:04}"), &[("v", &value)])).await.expect("create");
+            }
+        })
+        .await;
+    for (what, query) in
+        [("cache, resourceVersion=0", "?resourceVersion=0"), ("cache, consistent", ""), ("storage", "?limit=5000")]
+    {
+        let path = format!("/api/v1/namespaces/default/configmaps{query}");
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            let req = http::Request::get(&path).body(Vec::new()).unwrap();
+            let started = std::time::Instant::now();
+            let text = client.request_text(req).await.expect("list");
+            times.push(started.elapsed());
+            assert!(text.contains("cm-0999"));
+        }
+        times.sort();
+        println!("{backend:?} LIST 1,000 configmaps, {what}: p50 {:?}, p90 {:?}", times[15], times[27]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn list_latency_cache_vs_storage() {
+    list_latency(Backend::Store).await;
+    list_latency(Backend::Etcd).await;
+}
