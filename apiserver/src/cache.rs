@@ -32,8 +32,62 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
 use crate::status::ApiError;
 use crate::storage::{Storage, StorageError, WatchEvent};
+
+/// Labels of the per-resource cache metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabel {
+    pub resource: String,
+}
+
+/// Labels of `apiserver_registered_watchers`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+/// The watch caches' metrics, under upstream's names.
+#[derive(Clone, Default)]
+pub struct CacheMetrics {
+    initializations: Family<ResourceLabel, Counter>,
+    events_received: Family<ResourceLabel, Counter>,
+    resource_version: Family<ResourceLabel, Gauge>,
+    watchers: Family<KindLabels, Gauge>,
+}
+
+impl CacheMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "apiserver_watch_cache_initializations",
+            "Counter of watch cache initializations broken by resource type.",
+            self.initializations.clone(),
+        );
+        registry.register(
+            "apiserver_watch_cache_events_received",
+            "Counter of events received in watch cache broken by resource type.",
+            self.events_received.clone(),
+        );
+        registry.register(
+            "apiserver_watch_cache_resource_version",
+            "Current resource version of watch cache broken by resource type.",
+            self.resource_version.clone(),
+        );
+        registry.register(
+            "apiserver_registered_watchers",
+            "Number of currently registered watchers for a given resources",
+            self.watchers.clone(),
+        );
+    }
+}
 
 /// Tuning of every cache.
 #[derive(Clone, Debug)]
@@ -151,6 +205,8 @@ pub fn too_large_error(requested: i64, current: i64) -> ApiError {
 pub struct WatchCache {
     prefix: String,
     config: CacheConfig,
+    metrics: CacheMetrics,
+    label: ResourceLabel,
     state: Mutex<State>,
     /// Publishes `rv` whenever it moves (or the cache becomes ready).
     advanced: tokio::sync::watch::Sender<i64>,
@@ -200,10 +256,14 @@ fn decode(value: &[u8], rv: i64) -> Option<Value> {
 }
 
 impl WatchCache {
-    fn new(prefix: String, config: CacheConfig) -> WatchCache {
+    fn new(prefix: String, config: CacheConfig, metrics: CacheMetrics) -> WatchCache {
         let (tx, _) = broadcast::channel(config.ring.max(1));
         let (advanced, _) = tokio::sync::watch::channel(0);
+        // `/registry/configmaps/` → `configmaps`.
+        let resource = prefix.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
         WatchCache {
+            label: ResourceLabel { resource },
+            metrics,
             prefix,
             config,
             state: Mutex::new(State {
@@ -245,6 +305,8 @@ impl WatchCache {
         // Receivers of the old ring see it closed: their watches end.
         s.tx = broadcast::channel(self.config.ring.max(1)).0;
         drop(s);
+        self.metrics.initializations.get_or_create(&self.label).inc();
+        self.metrics.resource_version.get_or_create(&self.label).set(rv);
         self.advanced.send_replace(rv);
     }
 
@@ -265,6 +327,7 @@ impl WatchCache {
     pub fn apply_batch(&self, events: Vec<WatchEvent>) {
         let mut s = self.lock();
         let mut last = None;
+        self.metrics.events_received.get_or_create(&self.label).inc_by(events.len() as u64);
         for ev in events {
             if let Some(rv) = self.apply_locked(&mut s, ev) {
                 last = Some(rv);
@@ -272,6 +335,7 @@ impl WatchCache {
         }
         drop(s);
         if let Some(rv) = last {
+            self.metrics.resource_version.get_or_create(&self.label).set(rv);
             self.advanced.send_replace(rv);
         }
     }
@@ -335,6 +399,7 @@ impl WatchCache {
         s.rv = rv;
         let _ = s.tx.send(Message::Progress(rv));
         drop(s);
+        self.metrics.resource_version.get_or_create(&self.label).set(rv);
         self.advanced.send_replace(rv);
     }
 
@@ -464,7 +529,12 @@ impl WatchCache {
                 (s.tx.subscribe(), rv.max(s.rv), s.rv)
             }
         };
+        let (group, version) = p.api_version.split_once('/').unwrap_or(("", &p.api_version));
+        let labels = KindLabels { group: group.into(), version: version.into(), kind: p.kind.clone() };
+        let registered = self.metrics.watchers.get_or_create(&labels).clone();
+        registered.inc();
         let watcher = Watcher {
+            _registered: Registered(registered),
             rx,
             backlog,
             // Live events at or below this were already covered.
@@ -534,7 +604,17 @@ fn convert(ev: &CacheEvent, key_prefix: &str, filter: &Filter) -> Option<Value> 
     }
 }
 
+/// Counts a watcher in `apiserver_registered_watchers` while it lives.
+struct Registered(Gauge);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 struct Watcher {
+    _registered: Registered,
     rx: broadcast::Receiver<Message>,
     backlog: VecDeque<Value>,
     after: i64,
@@ -605,13 +685,24 @@ async fn sleep_until_opt(t: Option<Instant>) {
 pub struct Cacher {
     storage: Storage,
     config: CacheConfig,
+    metrics: CacheMetrics,
     cancel: CancellationToken,
     caches: Mutex<HashMap<String, Arc<WatchCache>>>,
 }
 
 impl Cacher {
     pub fn new(storage: Storage, config: CacheConfig, cancel: CancellationToken) -> Arc<Cacher> {
-        Arc::new(Cacher { storage, config, cancel, caches: Mutex::new(HashMap::new()) })
+        Arc::new(Cacher {
+            storage,
+            config,
+            cancel,
+            metrics: CacheMetrics::default(),
+            caches: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn metrics(&self) -> &CacheMetrics {
+        &self.metrics
     }
 
     pub fn storage(&self) -> &Storage {
@@ -624,7 +715,7 @@ impl Cacher {
         if let Some(c) = caches.get(prefix) {
             return c.clone();
         }
-        let cache = Arc::new(WatchCache::new(prefix.to_string(), self.config.clone()));
+        let cache = Arc::new(WatchCache::new(prefix.to_string(), self.config.clone(), self.metrics.clone()));
         caches.insert(prefix.to_string(), cache.clone());
         let (storage, feed, cancel) = (self.storage.clone(), cache.clone(), self.cancel.clone());
         tokio::spawn(async move {
@@ -712,7 +803,11 @@ mod tests {
     }
 
     fn cache(window: usize) -> WatchCache {
-        WatchCache::new("/registry/configmaps/".into(), CacheConfig { window, ..Default::default() })
+        WatchCache::new(
+            "/registry/configmaps/".into(),
+            CacheConfig { window, ..Default::default() },
+            Default::default(),
+        )
     }
 
     fn all() -> Filter {
@@ -735,6 +830,35 @@ mod tests {
         assert_eq!(kinds, [EventType::Added, EventType::Modified, EventType::Added, EventType::Deleted]);
         assert_eq!(s.window[3].object["metadata"]["resourceVersion"], "9", "a deletion carries its own version");
         assert_eq!(s.floor(), 5);
+    }
+
+    #[tokio::test]
+    async fn metrics_follow_the_cache_and_its_watchers() {
+        let c = cache(10);
+        c.replace(vec![], 5);
+        c.apply(put("/registry/configmaps/a/x", 6, json!({})));
+        let p = WatchParams {
+            start: WatchStart::Now,
+            key_prefix: "/registry/configmaps/".into(),
+            filter: all(),
+            bookmarks: false,
+            timeout: Duration::from_secs(5),
+            kind: "ConfigMap".into(),
+            api_version: "v1".into(),
+        };
+        let w = c.watch(&no_storage(), p).await.unwrap();
+        let mut reg = Registry::default();
+        c.metrics.register(&mut reg);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
+        assert!(text.contains(r#"apiserver_watch_cache_resource_version{resource="configmaps"} 6"#), "{text}");
+        assert!(text.contains(r#"apiserver_watch_cache_initializations_total{resource="configmaps"} 1"#), "{text}");
+        assert!(text.contains(r#"apiserver_watch_cache_events_received_total{resource="configmaps"} 1"#), "{text}");
+        assert!(text.contains(r#"apiserver_registered_watchers{group="",version="v1",kind="ConfigMap"} 1"#), "{text}");
+        drop(w);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
+        assert!(text.contains(r#"apiserver_registered_watchers{group="",version="v1",kind="ConfigMap"} 0"#), "{text}");
     }
 
     #[test]

@@ -121,12 +121,12 @@ pub struct State {
 
 impl State {
     pub fn new(storage: Storage, server_address: String, cancel: CancellationToken) -> Arc<State> {
+        let cacher = crate::cache::Cacher::new(storage.clone(), Default::default(), cancel.clone());
+        let mut metrics = Metrics::new();
+        cacher.metrics().register(&mut metrics.registry);
         Arc::new(State {
-            rest: Rest {
-                cacher: Some(crate::cache::Cacher::new(storage.clone(), Default::default(), cancel.clone())),
-                storage,
-            },
-            metrics: Metrics::new(),
+            rest: Rest { cacher: Some(cacher), storage },
+            metrics,
             bootstrapped: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             server_address,
