@@ -147,6 +147,8 @@ struct State {
     list_rv: i64,
     evicted: bool,
     objects: BTreeMap<String, Arc<Value>>,
+    /// Keys whose values are not JSON objects (skipped, but counted for freshness).
+    undecodable: std::collections::BTreeSet<String>,
     window: VecDeque<Arc<CacheEvent>>,
     tx: broadcast::Sender<Message>,
 }
@@ -272,6 +274,7 @@ impl WatchCache {
                 list_rv: 0,
                 evicted: false,
                 objects: BTreeMap::new(),
+                undecodable: Default::default(),
                 window: VecDeque::new(),
                 tx,
             }),
@@ -293,10 +296,18 @@ impl WatchCache {
         s.ready.then_some(s.rv)
     }
 
-    /// Replaces the whole state with a listing at `rv`; ends every open watch.
-    pub fn replace(&self, items: Vec<(String, Value)>, rv: i64) {
+    /// Replaces the whole state with a listing at `rv` (`None`: a value that does not
+    /// decode); ends every open watch.
+    pub fn replace(&self, items: Vec<(String, Option<Value>)>, rv: i64) {
         let mut s = self.lock();
-        s.objects = items.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        s.objects.clear();
+        s.undecodable.clear();
+        for (k, v) in items {
+            match v {
+                Some(v) => s.objects.insert(k, Arc::new(v)).map(|_| ()),
+                None => s.undecodable.insert(k).then_some(()),
+            };
+        }
         s.window.clear();
         s.evicted = false;
         s.list_rv = rv;
@@ -354,9 +365,12 @@ impl WatchCache {
             WatchEvent::Put { kv, .. } => {
                 let Some(obj) = decode(&kv.value, rv) else {
                     tracing::warn!(key, "undecodable object in the store; skipped by the watch cache");
+                    s.objects.remove(&key);
+                    s.undecodable.insert(key);
                     s.rv = s.rv.max(rv);
                     return Some(rv);
                 };
+                s.undecodable.remove(&key);
                 let obj = Arc::new(obj);
                 s.objects.insert(key.clone(), obj.clone());
                 let kind = if prev.is_some() { EventType::Modified } else { EventType::Added };
@@ -364,6 +378,7 @@ impl WatchCache {
             }
             WatchEvent::Delete { prev: prev_value, .. } => {
                 s.objects.remove(&key);
+                s.undecodable.remove(&key);
                 let last = prev.clone().map(|p| (*p).clone()).or_else(|| prev_value.and_then(|v| decode(&v, rv)));
                 let Some(mut last) = last else {
                     s.rv = s.rv.max(rv);
@@ -406,29 +421,32 @@ impl WatchCache {
     /// Waits until the cache reflects at least `min_rv`; with `consistent`, at least
     /// the store's current revision (one linearizable Range proves it).
     async fn wait_fresh(&self, storage: &Storage, consistent: bool, min_rv: i64) -> Result<i64, CacheError> {
+        const RECHECK: Duration = Duration::from_millis(50);
         let deadline = Instant::now() + self.config.fresh_timeout;
         let mut advanced = self.advanced.subscribe();
         let mut target = min_rv;
-        let mut checked_store = false;
+        let mut last_check: Option<Instant> = None;
         loop {
             let (ready, rv, count) = {
                 let s = self.lock();
-                (s.ready, s.rv, s.objects.len() as i64)
+                (s.ready, s.rv, (s.objects.len() + s.undecodable.len()) as i64)
             };
             if !ready {
                 // Not serving: fall back at once rather than queueing behind a relist.
                 return Err(CacheError::NotReady);
             }
-            if rv >= target && (!consistent || checked_store) {
+            if rv >= target && (!consistent || last_check.is_some()) {
                 return Ok(rv);
             }
-            if consistent && (!checked_store || rv < target) {
+            // Ask the store at once, then again only while the watch stays quiet (the
+            // prefix's last change may lie before the revision to reach).
+            if consistent && last_check.is_none_or(|t| t.elapsed() >= RECHECK) {
                 let f =
                     storage.freshness(self.prefix.as_bytes()).await.map_err(|e| CacheError::Storage(e.to_string()))?;
-                if !checked_store {
+                if last_check.is_none() {
                     target = target.max(f.revision);
-                    checked_store = true;
                 }
+                last_check = Some(Instant::now());
                 if f.count == count && f.max_mod_revision <= rv {
                     // Nothing of the prefix changed after `rv` up to `f.revision`.
                     self.progress(rv, f.revision);
@@ -436,16 +454,16 @@ impl WatchCache {
                         return Ok(f.revision.max(rv));
                     }
                 }
-                if self.lock().rv >= target {
-                    continue;
-                }
+                continue;
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(CacheError::TooLarge { requested: target, current: rv });
             }
-            // Wake on progress, or re-check the store now and then.
-            let step = if consistent { remaining.min(Duration::from_millis(50)) } else { remaining };
+            let step = match last_check {
+                Some(t) if consistent => remaining.min(RECHECK.saturating_sub(t.elapsed())),
+                _ => remaining,
+            };
             let _ = tokio::time::timeout(step, advanced.changed()).await;
         }
     }
@@ -748,7 +766,7 @@ async fn run_feeder(storage: &Storage, cache: &WatchCache) {
         let items = page
             .items
             .into_iter()
-            .filter_map(|kv| Some((String::from_utf8_lossy(&kv.key).into_owned(), decode(&kv.value, kv.mod_revision)?)))
+            .map(|kv| (String::from_utf8_lossy(&kv.key).into_owned(), decode(&kv.value, kv.mod_revision)))
             .collect();
         cache.replace(items, page.revision);
         tracing::debug!(prefix = cache.prefix, revision = page.revision, "watch cache initialised");
