@@ -991,6 +991,37 @@ mod tests {
         assert_eq!((next["type"].as_str(), next["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("y")));
     }
 
+    #[tokio::test]
+    async fn a_watcher_that_falls_behind_the_ring_is_cut_off() {
+        let c = WatchCache::new(
+            "/registry/configmaps/".into(),
+            CacheConfig { ring: 4, ..Default::default() },
+            Default::default(),
+        );
+        c.replace(vec![], 1);
+        let p = WatchParams {
+            start: WatchStart::Now,
+            key_prefix: "/registry/configmaps/".into(),
+            filter: all(),
+            bookmarks: false,
+            timeout: Duration::from_secs(5),
+            kind: "ConfigMap".into(),
+            api_version: "v1".into(),
+        };
+        let mut slow = c.watch(&no_storage(), p.clone()).await.unwrap();
+        let mut fast = c.watch(&no_storage(), p).await.unwrap();
+        for rv in 2..=4 {
+            c.apply(put("/registry/configmaps/a/x", rv, json!({})));
+            assert_eq!(fast.next().await.unwrap()["object"]["metadata"]["resourceVersion"], rv.to_string());
+        }
+        // The feeder never waits for the slow one; it is closed once the ring laps it.
+        for rv in 5..=10 {
+            c.apply(put("/registry/configmaps/a/x", rv, json!({})));
+            assert_eq!(fast.next().await.unwrap()["object"]["metadata"]["resourceVersion"], rv.to_string());
+        }
+        assert!(slow.next().await.is_none());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_bookmark_arrives_before_the_timeout() {
         let c = cache(10);
