@@ -194,3 +194,136 @@ fn watch_cache_on_store() {
 fn watch_cache_on_etcd() {
     scenario(Backend::Etcd);
 }
+
+/// A TCP proxy that can cut every connection and refuse new ones: a network partition
+/// between the apiserver and its store.
+struct Proxy {
+    port: u16,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(target: u16) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("proxy listener");
+        let port = listener.local_addr().unwrap().port();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (o, c) = (open.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !o.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let mut held = c.lock().unwrap();
+                held.push(client.try_clone().unwrap());
+                held.push(upstream.try_clone().unwrap());
+                for (mut from, mut to) in
+                    [(client.try_clone().unwrap(), upstream.try_clone().unwrap()), (upstream, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, open, conns }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn heal(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn etcdctl(etcd: &Etcd, args: &[&str]) -> String {
+    let out = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", &etcd.endpoint])
+        .args(args)
+        .output()
+        .expect("etcdctl (Debian etcd-client) must be installed");
+    assert!(out.status.success(), "etcdctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn initializations(api: &ApiServer) -> u64 {
+    let (_, text) = api.curl(&["/metrics"]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(r#"apiserver_watch_cache_initializations_total{resource="configmaps"} "#))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Partitioned from its store while the history it would resume from is compacted, the
+/// cache relists (a second initialisation), ends the watches it served, and answers
+/// a resume from before the relist with 410.
+fn relist_scenario(backend: Backend) {
+    let etcd = Etcd::start(backend);
+    let port: u16 = etcd.endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = Proxy::start(port);
+    let api = ApiServer::start_with_etcd_servers(&format!("http://127.0.0.1:{}", proxy.port));
+    let base = "/api/v1/namespaces/default/configmaps";
+    let rv1 = create_cm(&api, "before", "web");
+    assert_eq!(initializations(&api), 1);
+    let url = api.url.clone();
+    let open_watch = std::thread::spawn(move || {
+        let started = Instant::now();
+        let out = std::process::Command::new("curl")
+            .args(["-sk", "--max-time", "60"])
+            .arg(format!("{url}{base}?watch=1&resourceVersion={rv1}&timeoutSeconds=50"))
+            .output()
+            .expect("curl");
+        (started.elapsed(), String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+
+    proxy.cut();
+    let value = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "during", "namespace": "default", "uid": "6b1c3f1e-0000-4000-8000-000000000001", "creationTimestamp": "2026-01-01T00:00:00Z"}});
+    // Two writes: the compaction must pass the revision the cache would resume from.
+    etcdctl(&etcd, &["put", "/registry/configmaps/default/during", &value.to_string()]);
+    etcdctl(&etcd, &["put", "/registry/configmaps/default/during", &value.to_string()]);
+    let status: Value =
+        serde_json::from_str(&etcdctl(&etcd, &["get", "/registry/configmaps/default/during", "-w", "json"])).unwrap();
+    let head = status["header"]["revision"].as_i64().unwrap();
+    etcdctl(&etcd, &["compact", &head.to_string()]);
+    proxy.heal();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while initializations(&api) < 2 {
+        assert!(Instant::now() < deadline, "the configmaps cache did not relist after compaction");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (took, body) = open_watch.join().unwrap();
+    assert!(took < Duration::from_secs(40), "the open watch was not ended by the relist ({took:?}): {body}");
+    let (code, list) = get(&api, base);
+    assert_eq!(code, 200, "{list}");
+    assert_eq!(names(&list), ["before", "during"]);
+    assert!(rv_of(&list) >= head);
+    let evs = watch(&api, &format!("{base}?watch=1&resourceVersion={rv1}"));
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!((evs[0]["type"].as_str(), evs[0]["object"]["code"].as_i64()), (Some("ERROR"), Some(410)));
+    // A resume from the relist's version works and sees what follows.
+    let rv2 = create_cm(&api, "after", "web");
+    let evs = watch(&api, &format!("{base}?watch=1&resourceVersion={}&timeoutSeconds=1", rv_of(&list)));
+    assert_eq!(evs.first().map(|e| (e["type"].clone(), rv_of(&e["object"]))), Some((json!("ADDED"), rv2)), "{evs:?}");
+}
+
+#[test]
+fn watch_cache_relists_after_compaction_on_store() {
+    relist_scenario(Backend::Store);
+}
+
+#[test]
+fn watch_cache_relists_after_compaction_on_etcd() {
+    relist_scenario(Backend::Etcd);
+}

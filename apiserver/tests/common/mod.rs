@@ -203,12 +203,17 @@ pub struct ApiServer {
 
 impl ApiServer {
     pub fn start(etcd: &Etcd) -> ApiServer {
+        Self::start_with_etcd_servers(&etcd.endpoint)
+    }
+
+    /// An apiserver whose `--etcd-servers` is `endpoint` (e.g. a proxy in front of a member).
+    pub fn start_with_etcd_servers(endpoint: &str) -> ApiServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let log = dir.path().join("apiserver.log");
         let out = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
-            .args(["--etcd-servers", &etcd.endpoint, "--bind-address", "127.0.0.1", "--secure-port"])
+            .args(["--etcd-servers", endpoint, "--bind-address", "127.0.0.1", "--secure-port"])
             .arg(port.to_string())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
