@@ -440,6 +440,21 @@ impl WatchCache {
             }
             // Ask the store at once, then again only while the watch stays quiet (the
             // prefix's last change may lie before the revision to reach).
+            if consistent && last_check.is_none() {
+                // Cheap first: when the store's last write was one the cache already
+                // has (often this very resource's), the revision alone proves it.
+                let (revision, n) = storage
+                    .revision_and_count(self.prefix.as_bytes())
+                    .await
+                    .map_err(|e| CacheError::Storage(e.to_string()))?;
+                target = target.max(revision);
+                if self.lock().rv >= target || n != count {
+                    // Current already; or events of the prefix are on their way (the
+                    // counts differ): wait for them before scanning the store.
+                    last_check = Some(Instant::now());
+                    continue;
+                }
+            }
             if consistent && last_check.is_none_or(|t| t.elapsed() >= RECHECK) {
                 let f =
                     storage.freshness(self.prefix.as_bytes()).await.map_err(|e| CacheError::Storage(e.to_string()))?;

@@ -333,6 +333,19 @@ impl Storage {
         })
     }
 
+    /// The store's current revision and how many keys `prefix` holds (a linearizable,
+    /// count-only Range: no values are read).
+    pub async fn revision_and_count(&self, prefix: &[u8]) -> Result<(i64, i64), StorageError> {
+        let req = RangeRequest {
+            key: prefix.to_vec(),
+            range_end: prefix_end(prefix),
+            count_only: true,
+            ..Default::default()
+        };
+        let resp = self.kv.clone().range(req).await?.into_inner();
+        Ok((resp.header.map(|h| h.revision).unwrap_or_default(), resp.count))
+    }
+
     /// A cheap linearizable read, for health checks.
     pub async fn ping(&self) -> Result<(), StorageError> {
         let req = RangeRequest { key: b"health".to_vec(), count_only: true, ..Default::default() };
