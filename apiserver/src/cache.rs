@@ -100,6 +100,8 @@ pub struct CacheConfig {
     pub bookmark_frequency: Duration,
     /// How long a request waits for the cache to reach a resourceVersion.
     pub fresh_timeout: Duration,
+    /// How often a watched cache proves itself current (for bookmarks).
+    pub progress_interval: Duration,
 }
 
 impl Default for CacheConfig {
@@ -109,6 +111,7 @@ impl Default for CacheConfig {
             ring: 4_096,
             bookmark_frequency: Duration::from_secs(60),
             fresh_timeout: Duration::from_secs(3),
+            progress_interval: Duration::from_secs(30),
         }
     }
 }
@@ -754,10 +757,29 @@ impl Cacher {
         tokio::spawn(async move {
             tokio::select! {
                 _ = run_feeder(&storage, &feed) => {}
+                _ = run_progress(&storage, &feed) => {}
                 _ = cancel.cancelled() => {}
             }
         });
         cache
+    }
+}
+
+/// While a cache has watchers, proves it current every `progress_interval` (upstream
+/// asks etcd for progress notifications), so the bookmarks of a quiet resource carry
+/// a recent resourceVersion.
+async fn run_progress(storage: &Storage, cache: &WatchCache) {
+    let mut tick = tokio::time::interval(cache.config.progress_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let watched = {
+            let s = cache.lock();
+            s.ready && s.tx.receiver_count() > 0
+        };
+        if watched && let Err(e) = cache.wait_fresh(storage, true, 0).await {
+            tracing::debug!(error = ?e, prefix = cache.prefix, "watch cache progress check failed");
+        }
     }
 }
 

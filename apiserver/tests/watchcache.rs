@@ -327,3 +327,45 @@ fn watch_cache_relists_after_compaction_on_store() {
 fn watch_cache_relists_after_compaction_on_etcd() {
     relist_scenario(Backend::Etcd);
 }
+
+/// A quiet resource's bookmarks still move forward: the cache proves itself current
+/// every 30 s while watched, so a bookmark carries a version past writes elsewhere.
+fn bookmark_progress_scenario(backend: Backend) {
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+    let base = "/api/v1/namespaces/default/configmaps";
+    let rv = create_cm(&api, "quiet", "web");
+    let url = api.url.clone();
+    let watcher = std::thread::spawn(move || {
+        let out = std::process::Command::new("curl")
+            .args(["-sk", "--max-time", "60"])
+            .arg(format!("{url}{base}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=36"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let (code, ns) =
+        send(&api, "POST", "/api/v1/namespaces", "application/json", &json!({"metadata": {"name": "elsewhere"}}));
+    assert_eq!(code, 201, "{ns}");
+    let body = watcher.join().unwrap();
+    let evs: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(evs.len(), 1, "{body}");
+    assert_eq!(evs[0]["type"], "BOOKMARK");
+    assert!(
+        rv_of(&evs[0]["object"]) >= rv_of(&ns),
+        "bookmark at {} before the namespace's {}",
+        rv_of(&evs[0]["object"]),
+        rv_of(&ns)
+    );
+}
+
+#[test]
+fn watch_cache_bookmarks_progress_on_store() {
+    bookmark_progress_scenario(Backend::Store);
+}
+
+#[test]
+fn watch_cache_bookmarks_progress_on_etcd() {
+    bookmark_progress_scenario(Backend::Etcd);
+}
