@@ -13,7 +13,14 @@
 //!   revision is compacted it lists again and replaces the state, which ends every
 //!   open watch (their clients come back and get 410 if they are too far behind).
 //! - Consistent reads (resourceVersion "") are served once the cache is shown to be
-//!   current at the store's latest revision ([`Storage::freshness`]), else from storage.
+//!   current at the store's latest revision, else from storage: a count-only Range
+//!   gives the revision (enough when the cache already has it); otherwise a keys-only
+//!   Range sorted by mod_revision ([`Storage::freshness`]) proves that nothing of the
+//!   prefix changed since the cache's revision. That scan reads the prefix in the
+//!   store (values included, on etcd) though it sends only one key back; upstream uses
+//!   etcd's watch progress requests instead, which are O(1) but only trustworthy on
+//!   etcd >= 3.4.31 / 3.5.13 (Debian ships 3.4.23, our store reports 3.5.0), so they
+//!   are left for when the store advertises a version with them fixed.
 //!
 //! Only the etcd v3 API is used (Range and Watch), so it works on real etcd as well.
 //! No lock is held across `.await`.
