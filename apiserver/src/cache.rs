@@ -314,9 +314,13 @@ impl WatchCache {
         s.undecodable.clear();
         for (k, v) in items {
             match v {
-                Some(v) => s.objects.insert(k, Arc::new(v)).map(|_| ()),
-                None => s.undecodable.insert(k).then_some(()),
-            };
+                Some(v) => {
+                    s.objects.insert(k, Arc::new(v));
+                }
+                None => {
+                    s.undecodable.insert(k);
+                }
+            }
         }
         s.window.clear();
         s.evicted = false;
@@ -530,21 +534,27 @@ impl WatchCache {
                     Err(e @ CacheError::Storage(_)) => return Ok(error_stream(e.to_api())),
                     Err(e) => return Err(e),
                 }
-                let s = self.lock();
-                if !s.ready {
-                    return Err(CacheError::NotReady);
-                }
-                for (_, obj) in
-                    s.objects.range(p.key_prefix.clone()..).take_while(|(k, _)| k.starts_with(&p.key_prefix))
-                {
-                    if (p.filter)(obj) {
-                        backlog.push_back(json!({"type": "ADDED", "object": obj.as_ref()}));
+                let (objects, rx, rv) = {
+                    let s = self.lock();
+                    if !s.ready {
+                        return Err(CacheError::NotReady);
                     }
+                    // Only Arcs under the lock; the events are built after it.
+                    let objects: Vec<Arc<Value>> = s
+                        .objects
+                        .range(p.key_prefix.clone()..)
+                        .take_while(|(k, _)| k.starts_with(&p.key_prefix))
+                        .map(|(_, o)| o.clone())
+                        .collect();
+                    (objects, s.tx.subscribe(), s.rv)
+                };
+                for obj in objects.iter().filter(|o| (p.filter)(o)) {
+                    backlog.push_back(json!({"type": "ADDED", "object": obj.as_ref()}));
                 }
                 if end_bookmark {
-                    backlog.push_back(bookmark(&p.kind, &p.api_version, s.rv, true));
+                    backlog.push_back(bookmark(&p.kind, &p.api_version, rv, true));
                 }
-                (s.tx.subscribe(), s.rv, s.rv)
+                (rx, rv, rv)
             }
             WatchStart::Now => {
                 let s = self.lock();
@@ -556,20 +566,23 @@ impl WatchCache {
             WatchStart::From(rv) => {
                 // A version the cache has not reached yet (e.g. read from another
                 // apiserver): like upstream, the watch waits for the events after it.
-                let s = self.lock();
-                if !s.ready {
-                    return Err(CacheError::NotReady);
-                }
-                let floor = s.floor();
-                if rv < floor {
-                    return Ok(error_stream(ApiError::gone(format!("too old resource version: {rv} ({floor})"))));
-                }
-                for ev in s.window.iter().filter(|e| e.rv > rv) {
-                    if let Some(v) = convert(ev, &p.key_prefix, &p.filter) {
-                        backlog.push_back(v);
+                let (events, rx, cur) = {
+                    let s = self.lock();
+                    if !s.ready {
+                        return Err(CacheError::NotReady);
                     }
-                }
-                (s.tx.subscribe(), rv.max(s.rv), s.rv)
+                    let floor = s.floor();
+                    if rv < floor {
+                        let e = ApiError::gone(format!("too old resource version: {rv} ({floor})"));
+                        return Ok(error_stream(e));
+                    }
+                    // The window is in revision order: binary search for the first event after `rv`.
+                    let first = s.window.partition_point(|e| e.rv <= rv);
+                    let events: Vec<Arc<CacheEvent>> = s.window.range(first..).cloned().collect();
+                    (events, s.tx.subscribe(), s.rv)
+                };
+                backlog.extend(events.iter().filter_map(|ev| convert(ev, &p.key_prefix, &p.filter)));
+                (rx, rv.max(cur), cur)
             }
         };
         let (group, version) = p.api_version.split_once('/').unwrap_or(("", &p.api_version));
