@@ -432,6 +432,18 @@ impl WatchCache {
         self.advanced.send_replace(rv);
     }
 
+    /// Waits (up to `fresh_timeout`) for a cache that is (re)listing to be ready.
+    async fn wait_ready(&self) -> Result<(), CacheError> {
+        let mut advanced = self.advanced.subscribe();
+        let deadline = Instant::now() + self.config.fresh_timeout;
+        while !self.lock().ready {
+            if tokio::time::timeout_at(deadline, advanced.changed()).await.is_err() {
+                return Err(CacheError::NotReady);
+            }
+        }
+        Ok(())
+    }
+
     /// Waits until the cache reflects at least `min_rv`; with `consistent`, at least
     /// the store's current revision (one linearizable Range proves it).
     async fn wait_fresh(&self, storage: &Storage, consistent: bool, min_rv: i64) -> Result<i64, CacheError> {
@@ -522,6 +534,7 @@ impl WatchCache {
     /// one-event stream, like upstream's `newErrWatcher`; `NotReady` is returned so the
     /// caller can fall back to a storage watch.
     pub async fn watch(&self, storage: &Storage, p: WatchParams) -> Result<WatchStream, CacheError> {
+        self.wait_ready().await?;
         let deadline = Instant::now() + p.timeout;
         let mut backlog: VecDeque<Value> = VecDeque::new();
         let (rx, after, last_rv) = match p.start {
@@ -808,7 +821,8 @@ async fn run_progress(storage: &Storage, cache: &WatchCache) {
 async fn run_feeder(storage: &Storage, cache: &WatchCache) {
     let prefix = cache.prefix.as_bytes().to_vec();
     let mut backoff = Duration::from_millis(100);
-    let max_backoff = Duration::from_secs(5);
+    // Below `fresh_timeout`: a watch waiting for a cache still (re)listing sees it done.
+    let max_backoff = Duration::from_secs(2);
     'relist: loop {
         cache.reset();
         let page = match storage.list(&prefix, None, 0, 0).await {
@@ -1101,6 +1115,30 @@ mod tests {
         assert_eq!(b["object"]["metadata"]["resourceVersion"], "9");
         assert_eq!(start.elapsed(), Duration::from_secs(3));
         assert!(s.next().await.is_none(), "the watch ends at its timeout");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_waits_for_a_cache_that_is_still_listing() {
+        let c = Arc::new(cache(10));
+        let p = WatchParams {
+            start: WatchStart::Now,
+            key_prefix: "/registry/configmaps/".into(),
+            filter: all(),
+            bookmarks: false,
+            timeout: Duration::from_secs(30),
+            kind: "ConfigMap".into(),
+            api_version: "v1".into(),
+        };
+        // Never listed: NotReady after fresh_timeout (the caller falls back to storage).
+        assert_eq!(c.watch(&no_storage(), p.clone()).await.err(), Some(CacheError::NotReady));
+        let feeder = c.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            feeder.replace(vec![], 7);
+        });
+        let mut s = c.watch(&no_storage(), p).await.unwrap();
+        c.apply(put("/registry/configmaps/a/x", 8, json!({})));
+        assert_eq!(s.next().await.unwrap()["object"]["metadata"]["resourceVersion"], "8");
     }
 
     #[tokio::test]

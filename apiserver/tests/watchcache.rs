@@ -337,20 +337,23 @@ fn bookmark_progress_scenario(backend: Backend) {
     let rv = create_cm(&api, "quiet", "web");
     let url = api.url.clone();
     let watcher = std::thread::spawn(move || {
+        let started = Instant::now();
         let out = std::process::Command::new("curl")
-            .args(["-sk", "--max-time", "60"])
+            .args(["-sk", "--max-time", "60", "-w", "\n%{http_code}"])
             .arg(format!("{url}{base}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=36"))
             .output()
             .expect("curl");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+        (body.to_string(), format!("HTTP {code}, curl {}, after {:?}", out.status, started.elapsed()))
     });
     std::thread::sleep(Duration::from_secs(1));
     let (code, ns) =
         send(&api, "POST", "/api/v1/namespaces", "application/json", &json!({"metadata": {"name": "elsewhere"}}));
     assert_eq!(code, 201, "{ns}");
-    let body = watcher.join().unwrap();
+    let (body, how) = watcher.join().unwrap();
     let evs: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(evs.len(), 1, "{body}");
+    assert_eq!(evs.len(), 1, "{how}: {body}\n{}", api.proc.log_text());
     assert_eq!(evs[0]["type"], "BOOKMARK");
     assert!(
         rv_of(&evs[0]["object"]) >= rv_of(&ns),
