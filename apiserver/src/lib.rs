@@ -4,11 +4,13 @@
 //! Data path: `server` (TLS, routing, discovery, health, metrics) → `rest` (the generic
 //! registry: metadata, validation, optimistic concurrency, watch translation; generic
 //! subresources in `subresource`) driven by `registry` (groups, resources and their
-//! strategies, one file per group) → `storage` (etcd KV
-//! and Watch). Errors are `status::ApiError`, rendered as upstream `Status` objects.
+//! strategies, one file per group) → `storage` (etcd KV and Watch), with LIST and WATCH
+//! served by `cache` (a watch cache per resource, fed by one store watch). Errors are
+//! `status::ApiError`, rendered as upstream `Status` objects.
 //! The apiserver is stateless: everything it serves comes from the store.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod discovery;
 pub mod managedfields;
@@ -85,6 +87,12 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     registry::core::services::configure(cfg.service_config()?);
     let state =
         State::new(storage.clone(), SocketAddr::new(advertise, addr.port()).to_string(), shutdown.token(), auth);
+    if let Some(cacher) = &state.rest.cacher {
+        // Like upstream, every resource's watch cache starts with the server.
+        for r in registry::all() {
+            cacher.get(&r.prefix());
+        }
+    }
     shutdown.spawn(server::serve(listener, tls, state.clone()));
     let boot = state.clone();
     let token = shutdown.token();

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
+use crate::cache::{CacheError, Cacher, WatchParams, WatchStart};
 use crate::registry::{self, Resource, Subresource};
 use crate::selector::LabelSelector;
 use crate::status::{ApiError, FieldError};
@@ -44,14 +45,24 @@ impl ListOptions {
                 "continue" if !v.is_empty() => o.continue_token = Some(v),
                 "fieldSelector" if !v.is_empty() => o.field_selector = Some(v),
                 "labelSelector" if !v.is_empty() => o.label_selector = Some(v),
-                "watch" => o.watch = v.is_empty() || v == "true" || v == "1",
+                "watch" => o.watch = v.is_empty() || parse_bool(&v)?,
                 "timeoutSeconds" if !v.is_empty() => o.timeout_seconds = v.parse().ok(),
-                "allowWatchBookmarks" => o.allow_watch_bookmarks = v == "true" || v == "1",
-                "sendInitialEvents" if !v.is_empty() => o.send_initial_events = Some(v == "true" || v == "1"),
+                "allowWatchBookmarks" => o.allow_watch_bookmarks = parse_bool(&v)?,
+                "sendInitialEvents" if !v.is_empty() => o.send_initial_events = Some(parse_bool(&v)?),
                 _ => {}
             }
         }
         Ok(o)
+    }
+}
+
+/// A boolean query parameter as Go's `strconv.ParseBool` reads it (the Python client
+/// sends `True`); empty is false.
+fn parse_bool(v: &str) -> Result<bool, ApiError> {
+    match v {
+        "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        other => Err(ApiError::bad_request(format!("strconv.ParseBool: parsing {other:?}: invalid syntax"))),
     }
 }
 
@@ -314,10 +325,7 @@ impl WriteContext {
                     ctx.field_manager = Some(v);
                 }
                 "force" => {
-                    ctx.force = Some(
-                        crate::rest::parse_bool(&v)
-                            .ok_or_else(|| ApiError::bad_request(format!("invalid force: {v:?}")))?,
-                    )
+                    ctx.force = Some(parse_bool(&v)?)
                 }
                 "fieldValidation" => {
                     ctx.field_validation = match v.as_str() {
@@ -345,15 +353,6 @@ impl WriteContext {
     /// The manager of this write.
     pub fn manager(&self) -> String {
         crate::managedfields::manager_name(self.field_manager.as_deref(), &self.user_agent)
-    }
-}
-
-/// A query boolean as Go's strconv.ParseBool reads it.
-pub fn parse_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
     }
 }
 
@@ -505,6 +504,8 @@ fn spec_of(o: &Value) -> Value {
 #[derive(Clone)]
 pub struct Rest {
     pub storage: Storage,
+    /// The watch caches serving LIST and WATCH (None: straight from storage).
+    pub cacher: Option<std::sync::Arc<Cacher>>,
 }
 
 const UPDATE_RETRIES: usize = 5;
@@ -662,19 +663,27 @@ impl Rest {
     }
 
     pub async fn list(&self, resource: &Resource, ns: Option<&str>, opts: &ListOptions) -> Result<Value, ApiError> {
+        validate_list_options(opts)?;
         let labels = parse_label_selector(opts)?;
         let terms = parse_field_selector(resource, opts.field_selector.as_deref().unwrap_or(""))?;
         let prefix = match ns {
             Some(ns) if resource.namespaced => resource.namespace_prefix(ns),
             _ => resource.prefix(),
         };
+        if let Some(list) = self.list_from_cache(resource, &prefix, opts, &terms, &labels).await? {
+            return Ok(list);
+        }
         let (mut revision, mut start) = (0i64, None);
+        let rv = opts.resource_version.as_deref().unwrap_or("");
         if let Some(token) = &opts.continue_token {
             let (rv, s) = decode_continue(token)?;
             revision = rv;
             start = Some(format!("{prefix}{s}"));
-        } else if opts.resource_version_match.as_deref() == Some("Exact") {
-            revision = parse_rv(opts.resource_version.as_deref().unwrap_or(""))?;
+        } else if opts.resource_version_match.as_deref() == Some("Exact")
+            || (opts.resource_version_match.is_none() && opts.limit > 0 && !rv.is_empty() && rv != "0")
+        {
+            // Exact, and upstream's legacy reading of a version with a limit.
+            revision = parse_rv(rv)?;
         }
         let page =
             self.storage.list(prefix.as_bytes(), start.as_deref().map(str::as_bytes), revision, opts.limit).await;
@@ -718,6 +727,56 @@ impl Rest {
             "metadata": meta,
             "items": items,
         }))
+    }
+
+    /// Serves a LIST from the watch cache where upstream's cacher does (no continue,
+    /// no Exact match, no limit unless resourceVersion is "0", which ignores it);
+    /// `None`: read storage (also when the cache is initialising, or a consistent
+    /// read could not be proven current in time).
+    async fn list_from_cache(
+        &self,
+        resource: &Resource,
+        prefix: &str,
+        opts: &ListOptions,
+        terms: &[FieldTerm],
+        labels: &LabelSelector,
+    ) -> Result<Option<Value>, ApiError> {
+        let Some(cacher) = &self.cacher else { return Ok(None) };
+        let rv = opts.resource_version.as_deref().unwrap_or("");
+        let exact = opts.resource_version_match.as_deref() == Some("Exact");
+        if opts.continue_token.is_some() || exact || (opts.limit > 0 && rv != "0") {
+            return Ok(None);
+        }
+        let (consistent, min_rv) = match rv {
+            "" => (true, 0),
+            "0" => (false, 0),
+            v => (false, parse_rv(v)?),
+        };
+        let cache = cacher.get(&resource.prefix());
+        let filter = |o: &Value| fields_match(terms, o) && labels.matches(o);
+        let list = match cache.list(cacher.storage(), consistent, min_rv, prefix, &filter).await {
+            Ok(l) => l,
+            Err(e @ CacheError::TooLarge { .. }) if !consistent => return Err(e.to_api()),
+            Err(_) => return Ok(None),
+        };
+        let items: Vec<Value> = list
+            .items
+            .iter()
+            .map(|o| {
+                let mut o = Value::clone(o);
+                if let Some(m) = o.as_object_mut() {
+                    m.shift_remove("kind");
+                    m.shift_remove("apiVersion");
+                }
+                o
+            })
+            .collect();
+        Ok(Some(json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": list.rv.to_string()},
+            "items": items,
+        })))
     }
 
     pub async fn update(
@@ -1166,7 +1225,7 @@ impl Rest {
         resource: &'static Resource,
         ns: Option<String>,
         opts: &ListOptions,
-    ) -> Result<impl Stream<Item = Value> + Send + 'static, ApiError> {
+    ) -> Result<crate::cache::WatchStream, ApiError> {
         let labels = parse_label_selector(opts)?;
         let terms = parse_field_selector(resource, opts.field_selector.as_deref().unwrap_or(""))?;
         let prefix = match &ns {
@@ -1174,26 +1233,38 @@ impl Rest {
             _ => resource.prefix(),
         };
         let rv = opts.resource_version.as_deref().unwrap_or("");
-        if let Some(send) = opts.send_initial_events {
-            let mut errs = Vec::new();
-            if opts.resource_version_match.as_deref() != Some("NotOlderThan") && send {
-                errs.push(FieldError {
-                    reason: "FieldValueForbidden",
-                    field: "resourceVersionMatch".into(),
-                    message: "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan".into(),
-                });
-            }
-            if !opts.allow_watch_bookmarks && send {
-                errs.push(FieldError::required(
-                    "allowWatchBookmarks",
-                    "sendInitialEvents requires setting allowWatchBookmarks to true",
-                ));
-            }
-            if !errs.is_empty() {
-                return Err(ApiError::invalid("ListOptions.meta.k8s.io", "", &errs));
+        validate_list_options(opts)?;
+        let legacy_initial = opts.send_initial_events.is_none() && (rv.is_empty() || rv == "0");
+        let timeout = Duration::from_secs(opts.timeout_seconds.unwrap_or(1800));
+        if let Some(cacher) = &self.cacher {
+            let start = if legacy_initial || opts.send_initial_events == Some(true) {
+                let min_rv = if rv.is_empty() || rv == "0" { 0 } else { parse_rv(rv)? };
+                WatchStart::InitialEvents {
+                    consistent: rv.is_empty(),
+                    min_rv,
+                    end_bookmark: opts.send_initial_events == Some(true),
+                }
+            } else if rv.is_empty() || rv == "0" {
+                WatchStart::Now
+            } else {
+                WatchStart::From(parse_rv(rv)?)
+            };
+            let (t, l) = (terms.clone(), labels.clone());
+            let params = WatchParams {
+                start,
+                key_prefix: prefix.clone(),
+                filter: std::sync::Arc::new(move |o: &Value| fields_match(&t, o) && l.matches(o)),
+                bookmarks: opts.allow_watch_bookmarks,
+                timeout,
+                kind: resource.kind.to_string(),
+                api_version: "v1".to_string(),
+            };
+            match cacher.get(&resource.prefix()).watch(cacher.storage(), params).await {
+                Ok(s) => return Ok(s),
+                // Initialising, or not provably current in time: watch storage.
+                Err(e) => tracing::debug!(error = ?e, resource = resource.name, "watch served from storage"),
             }
         }
-        let legacy_initial = opts.send_initial_events.is_none() && (rv.is_empty() || rv == "0");
         let (initial, from) = if legacy_initial || opts.send_initial_events == Some(true) {
             let list_opts = ListOptions {
                 field_selector: opts.field_selector.clone(),
@@ -1265,9 +1336,8 @@ impl Rest {
                 Some(json!({"type": kind, "object": obj}))
             }
         });
-        let timeout = Duration::from_secs(opts.timeout_seconds.unwrap_or(1800));
         let stream = futures::stream::iter(initial).chain(translated);
-        Ok(take_until_timeout(stream, timeout))
+        Ok(Box::pin(take_until_timeout(stream, timeout)))
     }
 
     /// DELETE on a collection: deletes what the selectors match, one object at a time;
@@ -1306,6 +1376,63 @@ fn details(resource: &Resource, name: &str, uid: &str) -> Value {
     } else {
         json!({"name": name, "group": resource.group, "kind": resource.name, "uid": uid})
     }
+}
+
+
+/// Upstream's `ValidateListOptions` (and `validateWatchOptions` for watches): how
+/// resourceVersionMatch, continue and sendInitialEvents may combine.
+fn validate_list_options(opts: &ListOptions) -> Result<(), ApiError> {
+    const RVM: &str = "resourceVersionMatch";
+    let mut errs = Vec::new();
+    let rv = opts.resource_version.as_deref().unwrap_or("");
+    let m = opts.resource_version_match.as_deref().unwrap_or("");
+    let has_continue = opts.continue_token.is_some();
+    if opts.watch {
+        if let Some(send) = opts.send_initial_events {
+            if m != "NotOlderThan" {
+                errs.push(FieldError::forbidden(RVM, "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
+            }
+            if send && !opts.allow_watch_bookmarks {
+                errs.push(FieldError::required(
+                    "allowWatchBookmarks",
+                    "sendInitialEvents requires setting allowWatchBookmarks to true",
+                ));
+            }
+        }
+        if !m.is_empty() {
+            if opts.send_initial_events.is_none() {
+                errs.push(FieldError::forbidden(
+                    RVM,
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                ));
+            }
+            if m != "NotOlderThan" {
+                errs.push(FieldError::not_supported(RVM, m, &["NotOlderThan"]));
+            }
+            if has_continue {
+                errs.push(FieldError::forbidden(RVM, "resourceVersionMatch is forbidden when continue is provided"));
+            }
+        }
+    } else {
+        if !m.is_empty() {
+            if rv.is_empty() {
+                errs.push(FieldError::forbidden(RVM, "resourceVersionMatch is forbidden unless resourceVersion is provided"));
+            }
+            if has_continue {
+                errs.push(FieldError::forbidden(RVM, "resourceVersionMatch is forbidden when continue is provided"));
+            }
+            if m != "Exact" && m != "NotOlderThan" {
+                errs.push(FieldError::not_supported(RVM, m, &["Exact", "NotOlderThan", ""]));
+            }
+            if m == "Exact" && rv == "0" {
+                errs.push(FieldError::forbidden(RVM, "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+            }
+        }
+        if opts.send_initial_events.is_some() {
+            errs.push(FieldError::forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"));
+        }
+    }
+    if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid("ListOptions.meta.k8s.io", "", &errs)) }
 }
 
 fn parse_label_selector(opts: &ListOptions) -> Result<LabelSelector, ApiError> {
@@ -1439,7 +1566,59 @@ mod tests {
         assert_eq!(o.field_selector.as_deref(), Some("metadata.name=x"));
         assert_eq!(o.limit, 5);
         assert_eq!(percent_decode("a%2"), "a%2");
+        let o = ListOptions::parse(Some("watch=True&allowWatchBookmarks=T&sendInitialEvents=False")).unwrap();
+        assert!(o.watch && o.allow_watch_bookmarks);
+        assert_eq!(o.send_initial_events, Some(false));
+        let e = ListOptions::parse(Some("watch=yes")).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (400, "strconv.ParseBool: parsing \"yes\": invalid syntax"));
         assert_eq!(percent_decode("a%20b+c"), "a b c");
+    }
+
+    #[test]
+    fn list_options_validation_follows_upstream() {
+        let check =
+            |q: &str| ListOptions::parse(Some(q)).and_then(|o| validate_list_options(&o)).err().map(|e| e.message);
+        assert_eq!(check("resourceVersion=5&resourceVersionMatch=Exact"), None);
+        assert_eq!(
+            check("watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=1"),
+            None
+        );
+        assert_eq!(
+            check("resourceVersionMatch=Exact").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"#
+            )
+        );
+        assert_eq!(
+            check("resourceVersion=0&resourceVersionMatch=Exact").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0""#
+            )
+        );
+        assert_eq!(
+            check("resourceVersion=1&resourceVersionMatch=Newest").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Unsupported value: "Newest": supported values: "Exact", "NotOlderThan", """#
+            )
+        );
+        assert_eq!(
+            check("sendInitialEvents=true").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list"#
+            )
+        );
+        assert_eq!(
+            check("watch=1&resourceVersion=3&resourceVersionMatch=NotOlderThan").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"#
+            )
+        );
+        assert_eq!(
+            check("watch=1&sendInitialEvents=false").as_deref(),
+            Some(
+                r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"#
+            )
+        );
     }
 
     #[test]

@@ -130,9 +130,12 @@ impl State {
         cancel: CancellationToken,
         auth: crate::auth::Auth,
     ) -> Arc<State> {
+        let cacher = crate::cache::Cacher::new(storage.clone(), Default::default(), cancel.clone());
+        let mut metrics = Metrics::new();
+        cacher.metrics().register(&mut metrics.registry);
         Arc::new(State {
-            rest: Rest { storage },
-            metrics: Metrics::new(),
+            rest: Rest { cacher: Some(cacher), storage },
+            metrics,
             bootstrapped: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             server_address,

@@ -127,6 +127,14 @@ pub struct ListPage {
     pub remaining: i64,
 }
 
+/// See [`Storage::freshness`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Freshness {
+    pub revision: i64,
+    pub count: i64,
+    pub max_mod_revision: i64,
+}
+
 /// A change to one key, as etcd reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WatchEvent {
@@ -300,6 +308,44 @@ impl Storage {
         Ok(self.kv.clone().range(req).await?.into_inner().count)
     }
 
+    /// A linearizable look at a prefix without its values: the store's current
+    /// revision, how many keys the prefix holds and the highest `mod_revision` among
+    /// them (0 when empty). A cache that reflects the prefix at revision `r` with the
+    /// same number of keys, all modified at or before `r`, is current as of `revision`:
+    /// any put after `r` raises the highest `mod_revision`, and a delete after `r`
+    /// lowers the count unless a put (which raises it) made up for it.
+    pub async fn freshness(&self, prefix: &[u8]) -> Result<Freshness, StorageError> {
+        use proto::etcdserverpb::range_request::{SortOrder, SortTarget};
+        let req = RangeRequest {
+            key: prefix.to_vec(),
+            range_end: prefix_end(prefix),
+            limit: 1,
+            keys_only: true,
+            sort_order: SortOrder::Descend as i32,
+            sort_target: SortTarget::Mod as i32,
+            ..Default::default()
+        };
+        let resp = self.kv.clone().range(req).await?.into_inner();
+        Ok(Freshness {
+            revision: resp.header.map(|h| h.revision).unwrap_or_default(),
+            count: resp.count,
+            max_mod_revision: resp.kvs.first().map(|kv| kv.mod_revision).unwrap_or(0),
+        })
+    }
+
+    /// The store's current revision and how many keys `prefix` holds (a linearizable,
+    /// count-only Range: no values are read).
+    pub async fn revision_and_count(&self, prefix: &[u8]) -> Result<(i64, i64), StorageError> {
+        let req = RangeRequest {
+            key: prefix.to_vec(),
+            range_end: prefix_end(prefix),
+            count_only: true,
+            ..Default::default()
+        };
+        let resp = self.kv.clone().range(req).await?.into_inner();
+        Ok((resp.header.map(|h| h.revision).unwrap_or_default(), resp.count))
+    }
+
     /// A cheap linearizable read, for health checks.
     pub async fn ping(&self) -> Result<(), StorageError> {
         let req = RangeRequest { key: b"health".to_vec(), count_only: true, ..Default::default() };
@@ -314,6 +360,24 @@ impl Storage {
         prefix: &[u8],
         start_revision: i64,
     ) -> Result<impl Stream<Item = Result<WatchEvent, StorageError>> + Send + 'static + use<>, StorageError> {
+        use futures::StreamExt;
+        let batches = self.watch_batches(prefix, start_revision).await?;
+        Ok(batches.flat_map(|b| {
+            let items: Vec<Result<WatchEvent, StorageError>> = match b {
+                Ok(events) => events.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures::stream::iter(items)
+        }))
+    }
+
+    /// Like [`Storage::watch`], one item per watch response: the events of a revision
+    /// (e.g. a DeleteRange's) arrive together.
+    pub async fn watch_batches(
+        &self,
+        prefix: &[u8],
+        start_revision: i64,
+    ) -> Result<impl Stream<Item = Result<Vec<WatchEvent>, StorageError>> + Send + 'static + use<>, StorageError> {
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let create = WatchRequest {
             request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
@@ -354,6 +418,10 @@ impl Storage {
                     let _ = out.send(Err(tonic::Status::aborted(resp.cancel_reason).into())).await;
                     return;
                 }
+                if resp.events.is_empty() {
+                    continue;
+                }
+                let mut batch = Vec::with_capacity(resp.events.len());
                 for ev in resp.events {
                     let Some(kv) = ev.kv else { continue };
                     let item = if ev.r#type == EventType::Delete as i32 {
@@ -369,9 +437,10 @@ impl Storage {
                             created,
                         }
                     };
-                    if out.send(Ok(item)).await.is_err() {
-                        return;
-                    }
+                    batch.push(item);
+                }
+                if out.send(Ok(batch)).await.is_err() {
+                    return;
                 }
             }
         }))

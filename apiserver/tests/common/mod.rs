@@ -61,6 +61,9 @@ pub struct Etcd {
     pub endpoint: String,
     _proc: Proc,
     _dir: tempfile::TempDir,
+    /// How it was started, for [`Etcd::restart`].
+    args: Vec<std::ffi::OsString>,
+    client_port: u16,
 }
 
 fn wait_for_port(port: u16, proc: &mut Proc, what: &str) {
@@ -156,10 +159,36 @@ impl Etcd {
                 .arg(pki.path("ca.crt"))
                 .arg("--client-cert-auth");
         }
+        let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();
         let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {:?}: {e}", backend.binary()));
         let mut proc = Proc { child, log };
         wait_for_port(client, &mut proc, &format!("{backend:?}"));
-        Etcd { backend, endpoint: format!("{scheme}://127.0.0.1:{client}"), _proc: proc, _dir: dir }
+        Etcd {
+            backend,
+            endpoint: format!("{scheme}://127.0.0.1:{client}"),
+            _proc: proc,
+            _dir: dir,
+            args,
+            client_port: client,
+        }
+    }
+
+    /// Kills the member and starts it again on the same ports and data, breaking every
+    /// client connection and watch.
+    pub fn restart(&mut self) {
+        let _ = self._proc.child.kill();
+        let _ = self._proc.child.wait();
+        let log = self._dir.path().join("etcd-restarted.log");
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(self.backend.binary())
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("restarting etcd");
+        self._proc = Proc { child, log };
+        wait_for_port(self.client_port, &mut self._proc, &format!("{:?} (restarted)", self.backend));
     }
 }
 
@@ -208,13 +237,22 @@ impl ApiServer {
         Self::start_with(etcd, &args, Some(pki))
     }
 
+        /// An apiserver whose `--etcd-servers` is `endpoint` (e.g. a proxy in front of a member).
+    pub fn start_with_etcd_servers(endpoint: &str) -> ApiServer {
+        Self::start_at(endpoint, &[], None)
+    }
+
     fn start_with(etcd: &Etcd, extra: &[String], pki: Option<&component_base::pki::ClusterPki>) -> ApiServer {
+        Self::start_at(&etcd.endpoint, extra, pki)
+    }
+
+    fn start_at(endpoint: &str, extra: &[String], pki: Option<&component_base::pki::ClusterPki>) -> ApiServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let log = dir.path().join("apiserver.log");
         let out = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
-            .args(["--etcd-servers", &etcd.endpoint, "--bind-address", "127.0.0.1", "--secure-port"])
+            .args(["--etcd-servers", endpoint, "--bind-address", "127.0.0.1", "--secure-port"])
             .arg(port.to_string())
             .args(extra)
             .env("RUST_LOG", "info")
