@@ -324,9 +324,7 @@ impl WriteContext {
                     }
                     ctx.field_manager = Some(v);
                 }
-                "force" => {
-                    ctx.force = Some(parse_bool(&v)?)
-                }
+                "force" => ctx.force = Some(parse_bool(&v)?),
                 "fieldValidation" => {
                     ctx.field_validation = match v.as_str() {
                         "Ignore" => FieldValidation::Ignore,
@@ -1378,7 +1376,6 @@ fn details(resource: &Resource, name: &str, uid: &str) -> Value {
     }
 }
 
-
 /// Upstream's `ValidateListOptions` (and `validateWatchOptions` for watches): how
 /// resourceVersionMatch, continue and sendInitialEvents may combine.
 fn validate_list_options(opts: &ListOptions) -> Result<(), ApiError> {
@@ -1390,7 +1387,10 @@ fn validate_list_options(opts: &ListOptions) -> Result<(), ApiError> {
     if opts.watch {
         if let Some(send) = opts.send_initial_events {
             if m != "NotOlderThan" {
-                errs.push(FieldError::forbidden(RVM, "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
+                errs.push(FieldError::forbidden(
+                    RVM,
+                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ));
             }
             if send && !opts.allow_watch_bookmarks {
                 errs.push(FieldError::required(
@@ -1416,7 +1416,10 @@ fn validate_list_options(opts: &ListOptions) -> Result<(), ApiError> {
     } else {
         if !m.is_empty() {
             if rv.is_empty() {
-                errs.push(FieldError::forbidden(RVM, "resourceVersionMatch is forbidden unless resourceVersion is provided"));
+                errs.push(FieldError::forbidden(
+                    RVM,
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                ));
             }
             if has_continue {
                 errs.push(FieldError::forbidden(RVM, "resourceVersionMatch is forbidden when continue is provided"));
@@ -1425,7 +1428,10 @@ fn validate_list_options(opts: &ListOptions) -> Result<(), ApiError> {
                 errs.push(FieldError::not_supported(RVM, m, &["Exact", "NotOlderThan", ""]));
             }
             if m == "Exact" && rv == "0" {
-                errs.push(FieldError::forbidden(RVM, "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+                errs.push(FieldError::forbidden(
+                    RVM,
+                    "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                ));
             }
         }
         if opts.send_initial_events.is_some() {

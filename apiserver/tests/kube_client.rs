@@ -1,7 +1,8 @@
 //! kube-rs (the client our own components use) against the apiserver: list, create,
 //! get, the three patch types, delete, and `kube_runtime::watcher` in both its
-//! list-then-watch and watch-list (sendInitialEvents + bookmarks) modes — on our store
-//! and on a real etcd. Server-side apply is not implemented yet, so it is not tested.
+//! list-then-watch and watch-list (sendInitialEvents + bookmarks) modes, server-side
+//! apply (create, update, a conflict, force) and the status subresource — on our store
+//! and on a real etcd.
 
 mod common;
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use common::{ApiServer, Backend, Etcd};
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
@@ -164,6 +166,59 @@ async fn scenario(backend: Backend) {
     }
     let err = cms.get("one").await.expect_err("deleted");
     assert!(matches!(&err, kube::Error::Api(s) if s.code == 404 && s.reason == "NotFound"), "{err:?}");
+
+    // Server-side apply creates a deployment, then updates it; another manager's
+    // different replicas conflict until forced.
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "kube-rs");
+    let web = |replicas: i32, image: &str| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "main", "image": image}]}},
+            },
+        })
+    };
+    let ssa = PatchParams::apply("kube-rs-ctl");
+    let d = deploys.patch("web", &ssa, &Patch::Apply(web(2, "busybox:1"))).await.expect("apply creates");
+    assert_eq!(d.spec.as_ref().unwrap().replicas, Some(2));
+    let mf = d.metadata.managed_fields.clone().unwrap_or_default();
+    assert_eq!(mf.len(), 1, "{mf:?}");
+    assert_eq!((mf[0].manager.as_deref(), mf[0].operation.as_deref()), (Some("kube-rs-ctl"), Some("Apply")));
+    let d = deploys.patch("web", &ssa, &Patch::Apply(web(2, "busybox:2"))).await.expect("apply updates");
+    assert_eq!(d.spec.unwrap().template.spec.unwrap().containers[0].image.as_deref(), Some("busybox:2"));
+    let other = PatchParams::apply("autoscaler");
+    let scale =
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 5}});
+    let err = deploys.patch("web", &other, &Patch::Apply(scale.clone())).await.expect_err("conflict");
+    match &err {
+        kube::Error::Api(s) => {
+            assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"), "{s:?}");
+            assert_eq!(
+                s.message,
+                "Apply failed with 1 conflict: conflict with \"kube-rs-ctl\" using apps/v1: .spec.replicas"
+            );
+        }
+        e => panic!("{e:?}"),
+    }
+    let d = deploys.patch("web", &other.force(), &Patch::Apply(scale)).await.expect("forced apply");
+    assert_eq!(d.spec.as_ref().unwrap().replicas, Some(5));
+
+    // The status subresource: a status patch changes only the status; the main
+    // resource keeps it.
+    let st = json!({"status": {"observedGeneration": 1, "replicas": 5, "readyReplicas": 3}});
+    let d = deploys.patch_status("web", &PatchParams::default(), &Patch::Merge(st)).await.expect("status patch");
+    assert_eq!(d.status.as_ref().unwrap().ready_replicas, Some(3));
+    let d = deploys
+        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"readyReplicas": 0}})))
+        .await
+        .expect("main patch");
+    assert_eq!(d.status.as_ref().unwrap().ready_replicas, Some(3), "the main resource ignores status changes");
+    let got = deploys.get_status("web").await.expect("get status");
+    assert_eq!(got.status.unwrap().replicas, Some(5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

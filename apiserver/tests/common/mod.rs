@@ -237,7 +237,7 @@ impl ApiServer {
         Self::start_with(etcd, &args, Some(pki))
     }
 
-        /// An apiserver whose `--etcd-servers` is `endpoint` (e.g. a proxy in front of a member).
+    /// An apiserver whose `--etcd-servers` is `endpoint` (e.g. a proxy in front of a member).
     pub fn start_with_etcd_servers(endpoint: &str) -> ApiServer {
         Self::start_at(endpoint, &[], None)
     }
