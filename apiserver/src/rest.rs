@@ -954,23 +954,7 @@ impl Rest {
         let pinned = patch["metadata"]["resourceVersion"].as_str().is_some_and(|s| !s.is_empty());
         for _ in 0..UPDATE_RETRIES {
             let current = self.get(resource, ns, name).await?;
-            let patched = match media {
-                "application/merge-patch+json" => {
-                    let mut t = current.clone();
-                    crate::patch::merge_patch(&mut t, &patch);
-                    t
-                }
-                "application/json-patch+json" => crate::patch::json_patch(&current, &patch).map_err(|e| {
-                    ApiError::unprocessable(format!(
-                        "the server rejected our request due to an error in our request: {e}"
-                    ))
-                })?,
-                "application/strategic-merge-patch+json" => {
-                    crate::patch::strategic_merge_patch(&current, &patch, resource.patch_lists)
-                        .map_err(ApiError::bad_request)?
-                }
-                other => return Err(ApiError::unsupported_media_type(other)),
-            };
+            let patched = patched(&current, media, &patch, resource.patch_lists)?;
             let body = serde_json::to_vec(&patched).unwrap_or_default();
             match self.update_as(resource, target, ns, name, &body, ctx).await {
                 Err(e) if e.reason == "Conflict" && !pinned => continue,
@@ -1364,6 +1348,29 @@ impl Rest {
             "metadata": {"resourceVersion": list["metadata"]["resourceVersion"].clone()},
             "items": deleted,
         }))
+    }
+}
+
+/// `current` with a patch in one of the three formats (`media`) applied.
+pub fn patched(
+    current: &Value,
+    media: &str,
+    patch: &Value,
+    table: crate::patch::PatchTable,
+) -> Result<Value, ApiError> {
+    match media {
+        "application/merge-patch+json" => {
+            let mut t = current.clone();
+            crate::patch::merge_patch(&mut t, patch);
+            Ok(t)
+        }
+        "application/json-patch+json" => crate::patch::json_patch(current, patch).map_err(|e| {
+            ApiError::unprocessable(format!("the server rejected our request due to an error in our request: {e}"))
+        }),
+        "application/strategic-merge-patch+json" => {
+            crate::patch::strategic_merge_patch(current, patch, table).map_err(ApiError::bad_request)
+        }
+        other => Err(ApiError::unsupported_media_type(other)),
     }
 }
 

@@ -179,19 +179,8 @@ impl Rest {
                 let patch: Value = serde_json::from_slice(body)
                     .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
                 let current = scale_of(&self.get(resource, ns, name).await?);
-                let mut patched = match media {
-                    "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                        let mut t = current.clone();
-                        crate::patch::merge_patch(&mut t, &patch);
-                        t
-                    }
-                    "application/json-patch+json" => crate::patch::json_patch(&current, &patch).map_err(|e| {
-                        ApiError::unprocessable(format!(
-                            "the server rejected our request due to an error in our request: {e}"
-                        ))
-                    })?,
-                    other => return Err(ApiError::unsupported_media_type(other)),
-                };
+                // A Scale has no merging lists: strategic merge is a merge patch.
+                let mut patched = crate::rest::patched(&current, media, &patch, &[])?;
                 if patch["metadata"]["resourceVersion"].is_null() {
                     patched["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
                 }

@@ -230,19 +230,7 @@ pub static GROUP: Group = Group {
                     IMAGES_COLUMN,
                     SELECTOR_COLUMN,
                 ],
-                cells: |o| {
-                    let (c, i) = containers_and_images(&o["spec"]["template"]["spec"]);
-                    vec![
-                        o["metadata"]["name"].clone(),
-                        json!(o["spec"]["replicas"].as_i64().unwrap_or(0)),
-                        json!(o["status"]["replicas"].as_i64().unwrap_or(0)),
-                        json!(o["status"]["readyReplicas"].as_i64().unwrap_or(0)),
-                        json!(age(o)),
-                        c,
-                        i,
-                        or_none(selector_string(&o["spec"]["selector"])),
-                    ]
-                },
+                cells: super::core::replica_cells,
                 ..BASE
             },
             Resource {

@@ -414,19 +414,7 @@ pub static RESOURCES: &[Resource] = &[
             )
             .wide(),
         ],
-        cells: |o| {
-            let (c, i) = containers_and_images(&o["spec"]["template"]["spec"]);
-            vec![
-                o["metadata"]["name"].clone(),
-                json!(o["spec"]["replicas"].as_i64().unwrap_or(0)),
-                json!(o["status"]["replicas"].as_i64().unwrap_or(0)),
-                json!(o["status"]["readyReplicas"].as_i64().unwrap_or(0)),
-                json!(age(o)),
-                c,
-                i,
-                or_none(selector_string(&o["spec"]["selector"])),
-            ]
-        },
+        cells: replica_cells,
         ..BASE
     },
     Resource {
@@ -942,6 +930,22 @@ fn validate_secret(o: &Value) -> Vec<FieldError> {
         });
     }
     errs
+}
+
+/// Cells of ReplicationController and ReplicaSet rows: NAME, DESIRED, CURRENT, READY,
+/// AGE, then (wide) CONTAINERS, IMAGES, SELECTOR.
+pub fn replica_cells(o: &Value) -> Vec<Value> {
+    let (c, i) = containers_and_images(&o["spec"]["template"]["spec"]);
+    vec![
+        o["metadata"]["name"].clone(),
+        json!(o["spec"]["replicas"].as_i64().unwrap_or(0)),
+        json!(o["status"]["replicas"].as_i64().unwrap_or(0)),
+        json!(o["status"]["readyReplicas"].as_i64().unwrap_or(0)),
+        json!(age(o)),
+        c,
+        i,
+        or_none(selector_string(&o["spec"]["selector"])),
+    ]
 }
 
 #[cfg(test)]
