@@ -246,6 +246,32 @@ fn delete_modes(backend: Backend) {
             }
         }
     }
+    // Without options a batch/v1 Job orphans (upstream's default kept for backwards
+    // compatibility); kubectl's Background then swaps the finalizer out and it goes.
+    ok(&api, &["create", "job", "j", "--image=busybox"]);
+    let (code, out) = api.curl(&["/apis/batch/v1/namespaces/default/jobs/j", "-X", "DELETE"]);
+    assert_eq!(code, 200, "{out}");
+    let job: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(job["metadata"]["finalizers"], serde_json::json!(["orphan"]), "{job}");
+    assert!(job["metadata"]["deletionTimestamp"].is_string(), "{job}");
+    assert_eq!(ok(&api, &["delete", "job", "j", "--wait=false"]).trim(), "job.batch \"j\" deleted");
+    assert_eq!(kubectl(&api, &["get", "job", "j"]).code, 1);
+    // A configmap's default is Background; orphanDependents in the query still works.
+    ok(&api, &["create", "cm", "q", "--from-literal=a=b"]);
+    let (code, out) = api.curl(&["/api/v1/namespaces/default/configmaps/q?orphanDependents=true", "-X", "DELETE"]);
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(
+        json_of(&api, &["get", "cm", "q", "-o", "json"])["metadata"]["finalizers"],
+        serde_json::json!(["orphan"])
+    );
+    // A later foreground delete replaces the orphan finalizer.
+    ok(&api, &["delete", "cm", "q", "--cascade=foreground", "--wait=false"]);
+    assert_eq!(
+        json_of(&api, &["get", "cm", "q", "-o", "json"])["metadata"]["finalizers"],
+        serde_json::json!(["foregroundDeletion"])
+    );
+    ok(&api, &["delete", "cm", "q", "--wait=false"]);
+    assert_eq!(kubectl(&api, &["get", "cm", "q"]).code, 1);
     // Other finalizers stay next to the GC one.
     ok(&api, &["create", "cm", "held", "--from-literal=a=b"]);
     ok(&api, &["patch", "cm", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#]);
