@@ -447,6 +447,33 @@ fn diff_wait(backend: Backend) {
     let ssa = kubectl(&api, &["diff", "--server-side", "-f", &file]);
     assert_eq!(ssa.code, 1, "{}", ssa.stderr);
     assert!(ssa.stdout.contains("\n+  k: after\n"), "{}", ssa.stdout);
+    // Moving to server-side apply takes over what client-side apply last applied...
+    assert_eq!(ok(&api, &["apply", "--server-side", "-f", &file]).trim(), "configmap/df serverside-applied");
+    assert_eq!(ok(&api, &["get", "cm", "df", "-o", "jsonpath={.data.k}"]), "after");
+    // ...but not a field changed since (by the same manager, so the annotation is stale).
+    let csa = write(&api, "csa.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: csa\ndata:\n  k: one\n");
+    ok(&api, &["apply", "-f", &csa]);
+    let (code, out) = api.curl(&[
+        "/api/v1/namespaces/default/configmaps/csa?fieldManager=kubectl-client-side-apply",
+        "-X",
+        "PATCH",
+        "-H",
+        "Content-Type: application/merge-patch+json",
+        "--data",
+        r#"{"data":{"k":"drifted"}}"#,
+    ]);
+    assert_eq!(code, 200, "{out}");
+    write(&api, "csa.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: csa\ndata:\n  k: two\n");
+    let refused = kubectl(&api, &["apply", "--server-side", "-f", &csa]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused
+            .stderr
+            .contains(r#"Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.k"#),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(ok(&api, &["get", "cm", "csa", "-o", "jsonpath={.data.k}"]), "drifted");
 
     // wait --for=condition / jsonpath / delete.
     ok(&api, &["run", "w", "--image=busybox"]);
