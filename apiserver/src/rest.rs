@@ -1362,14 +1362,17 @@ impl Rest {
         resource: &Resource,
         ns: Option<&str>,
         opts: &ListOptions,
+        body: &[u8],
         ctx: &WriteContext,
     ) -> Result<Value, ApiError> {
+        // The DeleteOptions body holds for every object; bad options fail before any goes.
+        delete_options(body, ctx)?;
         let list = self.list(resource, ns, &ListOptions { limit: 0, continue_token: None, ..opts.clone() }).await?;
         let mut deleted = Vec::new();
         for obj in list["items"].as_array().into_iter().flatten() {
             let name = name_of(obj);
             let obj_ns = obj["metadata"]["namespace"].as_str();
-            match self.delete(resource, obj_ns, name, b"", ctx).await {
+            match self.delete(resource, obj_ns, name, body, ctx).await {
                 Ok(_) => deleted.push(obj.clone()),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),

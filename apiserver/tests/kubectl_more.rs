@@ -272,6 +272,36 @@ fn delete_modes(backend: Backend) {
     );
     ok(&api, &["delete", "cm", "q", "--wait=false"]);
     assert_eq!(kubectl(&api, &["get", "cm", "q"]).code, 1);
+    // deletecollection takes its DeleteOptions body too.
+    for name in ["o1", "o2"] {
+        ok(&api, &["create", "cm", name, "--from-literal=a=b"]);
+        ok(&api, &["label", "cm", name, "batch=o"]);
+    }
+    let (code, out) = api.curl(&[
+        "/api/v1/namespaces/default/configmaps?labelSelector=batch%3Do",
+        "-X",
+        "DELETE",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"propagationPolicy":"Orphan"}"#,
+    ]);
+    assert_eq!(code, 200, "{out}");
+    let left = json_of(&api, &["get", "cm", "-l", "batch=o", "-o", "json"]);
+    let finalizers: Vec<&Value> =
+        left["items"].as_array().unwrap().iter().map(|o| &o["metadata"]["finalizers"]).collect();
+    assert_eq!(finalizers, [&serde_json::json!(["orphan"]), &serde_json::json!(["orphan"])], "{left}");
+    let (code, out) = api.curl(&[
+        "/api/v1/namespaces/default/configmaps?labelSelector=batch%3Do",
+        "-X",
+        "DELETE",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"propagationPolicy":"Background"}"#,
+    ]);
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(ok(&api, &["get", "cm", "-l", "batch=o", "-o", "name"]), "");
     // Other finalizers stay next to the GC one.
     ok(&api, &["create", "cm", "held", "--from-literal=a=b"]);
     ok(&api, &["patch", "cm", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#]);
