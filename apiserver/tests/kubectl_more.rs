@@ -439,6 +439,13 @@ fn describe_events(backend: Backend) {
     assert!(!p.contains("not this one"), "{p}");
     let ev = ok(&api, &["get", "events", "--field-selector", "involvedObject.name=p", "-o", "name"]);
     assert_eq!(ev.trim(), "event/p.1");
+    // A graceful delete (pods) records the cascade mode as well.
+    ok(&api, &["delete", "pod", "p", "--cascade=orphan", "--wait=false"]);
+    let pod = json_of(&api, &["get", "pod", "p", "-o", "json"]);
+    assert_eq!(pod["metadata"]["finalizers"], serde_json::json!(["orphan"]), "{pod}");
+    // Never scheduled: no grace period (upstream's pod strategy), the finalizer holds it.
+    assert_eq!(pod["metadata"]["deletionGracePeriodSeconds"], 0, "{pod}");
+    assert!(pod["metadata"]["deletionTimestamp"].is_string(), "{pod}");
 
     let ns = ok(&api, &["describe", "namespace", "default"]);
     for want in ["Name: default", "Status: Active", "No resource quota.", "No LimitRange resource."] {
