@@ -469,6 +469,9 @@ fn describe(path: &[Step]) -> String {
     s
 }
 
+/// The annotation client-side apply keeps its last applied configuration in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Server-side apply of `applied` onto `live` (None: the object is created). Returns
 /// the object to store, with its managed fields; a conflict is upstream's 409.
 pub fn apply(w: &Write, live: Option<&Value>, applied: &Value, force: bool) -> Result<Value, ApiError> {
@@ -480,17 +483,32 @@ pub fn apply(w: &Write, live: Option<&Value>, applied: &Value, force: bool) -> R
 
     // Conflicts: fields another manager owns with a different value.
     let mut conflicts: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    // Upstream's lastAppliedManager: `kubectl apply --server-side` takes over, without
+    // conflicts, the fields whose live value is still what client-side apply last applied.
+    let last_applied = live
+        .filter(|_| w.manager == "kubectl")
+        .and_then(|l| l["metadata"]["annotations"][LAST_APPLIED].as_str())
+        .and_then(|s| serde_json::from_str::<Value>(s).ok());
+    let mut taken_over = false;
     if let Some(live) = live {
         for e in list.iter().filter(|e| !mine(e)) {
             for p in applied_fields.paths() {
                 // An element of an associative list is owned for its existence only.
                 let element = matches!(p.last(), Some(Step::Key(_)));
                 if !element && e.fields.contains(&p) && value_at(live, &p) != value_at(applied, &p) {
+                    let allowed = last_applied
+                        .as_ref()
+                        .is_some_and(|l| value_at(l, &p).is_some() && value_at(l, &p) == value_at(live, &p));
+                    if allowed {
+                        taken_over = true;
+                        continue;
+                    }
                     conflicts.entry((e.manager.clone(), e.api_version.clone())).or_default().push(describe(&p));
                 }
             }
         }
     }
+    let force = force || (conflicts.is_empty() && taken_over);
     if !conflicts.is_empty() && !force {
         return Err(conflict_error(&conflicts));
     }

@@ -272,6 +272,10 @@ pub struct WriteContext {
     pub dry_run: bool,
     /// `gracePeriodSeconds` of a DELETE (a DeleteOptions body takes precedence).
     pub grace_period_seconds: Option<i64>,
+    /// `propagationPolicy` and the deprecated `orphanDependents` of a DELETE (a
+    /// DeleteOptions body takes precedence).
+    pub propagation_policy: Option<String>,
+    pub orphan_dependents: Option<bool>,
     pub warnings: Vec<String>,
     /// `fieldManager`, and the user agent (the manager when none is given).
     pub field_manager: Option<String>,
@@ -317,6 +321,8 @@ impl WriteContext {
                         v.parse().map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds: {v:?}")))?,
                     )
                 }
+                "propagationPolicy" => ctx.propagation_policy = Some(v),
+                "orphanDependents" => ctx.orphan_dependents = Some(parse_bool(&v)?),
                 "fieldManager" => {
                     if v.chars().count() > 128 {
                         let err = FieldError::invalid("fieldManager", &v, "must be no more than 128 characters");
@@ -1055,14 +1061,15 @@ impl Rest {
                 details: Some(json!({"name": name, "kind": "namespaces"})),
             });
         }
-        let (pre_rv, pre_uid, body_dry_run, body_grace) = delete_options(body)?;
-        let dry_run = ctx.dry_run || body_dry_run;
-        let requested_grace = body_grace.or(ctx.grace_period_seconds);
+        let opts = delete_options(body, ctx)?;
+        let (pre_rv, pre_uid) = (opts.resource_version, opts.uid);
+        let dry_run = ctx.dry_run || opts.dry_run;
+        let requested_grace = opts.grace_period_seconds.or(ctx.grace_period_seconds);
         let key = resource.key(ns, name);
         for _ in 0..UPDATE_RETRIES {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
             let Some(current) = current else { return Err(not_found(resource, name)) };
-            let old = decode_stored(resource, &current.value)?;
+            let mut old = decode_stored(resource, &current.value)?;
             let uid = old["metadata"]["uid"].as_str().unwrap_or("").to_string();
             if let Some(want) = &pre_uid
                 && *want != uid
@@ -1080,6 +1087,14 @@ impl Rest {
                     &current.mod_revision.to_string(),
                 ));
             }
+            // The garbage collector's finalizers ask it to orphan or delete the dependents first.
+            let gc_changed = match gc_finalizers(resource, &old, opts.orphan_dependents, opts.propagation.as_deref()) {
+                Some(list) if resource.name != "namespaces" => {
+                    old["metadata"]["finalizers"] = json!(list);
+                    true
+                }
+                _ => false,
+            };
             if resource.name == "namespaces" {
                 // Namespace lifecycle: Terminating first, its contents go, then itself.
                 if is_deleting(&old) {
@@ -1137,12 +1152,14 @@ impl Rest {
             let gracefully_deleting = resource.graceful_delete.is_some() && is_deleting(&old);
             if !finalizers(&old).is_empty() && !gracefully_deleting {
                 // Finalizers hold the object: mark it as being deleted and return it.
-                if is_deleting(&old) {
+                if is_deleting(&old) && !gc_changed {
                     return Ok(with_rv(old, current.mod_revision));
                 }
                 let mut marked = old.clone();
-                marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                if !is_deleting(&old) {
+                    marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                    marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                }
                 if dry_run {
                     return Ok(with_rv(marked, current.mod_revision));
                 }
@@ -1329,14 +1346,17 @@ impl Rest {
         resource: &Resource,
         ns: Option<&str>,
         opts: &ListOptions,
+        body: &[u8],
         ctx: &WriteContext,
     ) -> Result<Value, ApiError> {
+        // The DeleteOptions body holds for every object; bad options fail before any goes.
+        delete_options(body, ctx)?;
         let list = self.list(resource, ns, &ListOptions { limit: 0, continue_token: None, ..opts.clone() }).await?;
         let mut deleted = Vec::new();
         for obj in list["items"].as_array().into_iter().flatten() {
             let name = name_of(obj);
             let obj_ns = obj["metadata"]["namespace"].as_str();
-            match self.delete(resource, obj_ns, name, b"", ctx).await {
+            match self.delete(resource, obj_ns, name, body, ctx).await {
                 Ok(_) => deleted.push(obj.clone()),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),
@@ -1502,20 +1522,90 @@ fn validate_finalizers_update(resource: &Resource, new: &Value, old: &Value) -> 
     Err(invalid(resource, name_of(new), &[err]))
 }
 
-/// DeleteOptions from a DELETE body: (resourceVersion and uid preconditions, dry run,
-/// gracePeriodSeconds).
-type DeleteOptions = (Option<String>, Option<String>, bool, Option<i64>);
+/// DeleteOptions of a DELETE: the body's, else the query's.
+struct DeleteOptions {
+    resource_version: Option<String>,
+    uid: Option<String>,
+    dry_run: bool,
+    grace_period_seconds: Option<i64>,
+    orphan_dependents: Option<bool>,
+    propagation: Option<String>,
+}
 
-fn delete_options(body: &[u8]) -> Result<DeleteOptions, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((None, None, false, None));
-    }
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
+fn delete_options(body: &[u8], ctx: &WriteContext) -> Result<DeleteOptions, ApiError> {
+    let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?
+    };
     let p = &v["preconditions"];
-    let dry = v["dryRun"].as_array().is_some_and(|a| a.iter().any(|d| d == "All"));
-    let grace = v["gracePeriodSeconds"].as_i64();
-    Ok((p["resourceVersion"].as_str().map(String::from), p["uid"].as_str().map(String::from), dry, grace))
+    let opts = DeleteOptions {
+        resource_version: p["resourceVersion"].as_str().map(String::from),
+        uid: p["uid"].as_str().map(String::from),
+        dry_run: v["dryRun"].as_array().is_some_and(|a| a.iter().any(|d| d == "All")),
+        grace_period_seconds: v["gracePeriodSeconds"].as_i64(),
+        orphan_dependents: v["orphanDependents"].as_bool().or(ctx.orphan_dependents),
+        propagation: v["propagationPolicy"].as_str().map(String::from).or_else(|| ctx.propagation_policy.clone()),
+    };
+    // Upstream's ValidateDeleteOptions.
+    let mut errors = Vec::new();
+    if let (Some(_), Some(policy)) = (opts.orphan_dependents, &opts.propagation) {
+        errors.push(FieldError::invalid(
+            "propagationPolicy",
+            policy,
+            "orphanDependents and deletionPropagation cannot be both set",
+        ));
+    }
+    if let Some(policy) = &opts.propagation
+        && !["Foreground", "Background", "Orphan"].contains(&policy.as_str())
+    {
+        errors.push(FieldError::not_supported(
+            "propagationPolicy",
+            policy,
+            &["Foreground", "Background", "Orphan", "nil"],
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid("DeleteOptions.meta.k8s.io", "", &errors));
+    }
+    Ok(opts)
+}
+
+/// Upstream's `deletionFinalizersForGarbageCollection`: the object's finalizers with
+/// `orphan` / `foregroundDeletion` as the delete asks (an explicit option, else the
+/// finalizer already there, else the resource's default), or None when unchanged.
+fn gc_finalizers(resource: &Resource, obj: &Value, orphan: Option<bool>, policy: Option<&str>) -> Option<Vec<String>> {
+    const ORPHAN: &str = "orphan";
+    const FOREGROUND: &str = "foregroundDeletion";
+    let current = finalizers(obj);
+    let should_orphan = match (orphan, policy) {
+        (Some(o), _) => o,
+        (None, Some(p)) => p == "Orphan",
+        _ if current.contains(&ORPHAN) => true,
+        _ if current.contains(&FOREGROUND) => false,
+        // Kept for backwards compatibility: v1 ReplicationControllers and batch/v1 Jobs orphan.
+        _ => {
+            (resource.group, resource.name) == ("", "replicationcontrollers")
+                || (resource.group, resource.name) == ("batch", "jobs")
+        }
+    };
+    let should_foreground = match (orphan, policy) {
+        (Some(_), _) => false,
+        (None, Some(p)) => p == "Foreground",
+        _ => current.contains(&FOREGROUND),
+    };
+    let mut list: Vec<String> =
+        current.iter().filter(|f| **f != ORPHAN && **f != FOREGROUND).map(|f| f.to_string()).collect();
+    if should_orphan {
+        list.push(ORPHAN.into());
+    }
+    if should_foreground {
+        list.push(FOREGROUND.into());
+    }
+    let before: std::collections::BTreeSet<&str> = current.iter().copied().collect();
+    let after: std::collections::BTreeSet<&str> = list.iter().map(String::as_str).collect();
+    (before != after).then_some(list)
 }
 
 fn parse_rv(rv: &str) -> Result<i64, ApiError> {

@@ -704,8 +704,9 @@ async fn rest_call(
         (&Method::DELETE, None) if res.verbs.contains(&"deletecollection") => {
             info.verb = "deletecollection";
             let opts = ListOptions::parse(query)?;
+            let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
             let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
-            Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &ctx).await?))
+            Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &body, &ctx).await?))
         }
         _ => Err(ApiError::method_not_allowed()),
     }
