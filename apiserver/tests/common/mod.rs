@@ -130,6 +130,16 @@ impl Etcd {
         let (client, peer, metrics) = (free_port(), free_port(), free_port());
         let log = dir.path().join("etcd.log");
         let out = std::fs::File::create(&log).expect("log file");
+        // No controller-manager runs here to create each namespace's `default` service
+        // account, so the ServiceAccount admission plugin is off unless a test chooses
+        // its admission plugins.
+        let mut extra = extra.to_vec();
+        if !extra
+            .iter()
+            .any(|a| a.starts_with("--enable-admission-plugins") || a.starts_with("--disable-admission-plugins"))
+        {
+            extra.push("--disable-admission-plugins=ServiceAccount".into());
+        }
         let mut cmd = Command::new(backend.binary());
         cmd.arg("--name")
             .arg("default")
@@ -180,6 +190,16 @@ impl Etcd {
         let _ = self._proc.child.wait();
         let log = self._dir.path().join("etcd-restarted.log");
         let out = std::fs::File::create(&log).expect("log file");
+        // No controller-manager runs here to create each namespace's `default` service
+        // account, so the ServiceAccount admission plugin is off unless a test chooses
+        // its admission plugins.
+        let mut extra = extra.to_vec();
+        if !extra
+            .iter()
+            .any(|a| a.starts_with("--enable-admission-plugins") || a.starts_with("--disable-admission-plugins"))
+        {
+            extra.push("--disable-admission-plugins=ServiceAccount".into());
+        }
         let child = Command::new(self.backend.binary())
             .args(&self.args)
             .stdin(Stdio::null())
@@ -237,9 +257,15 @@ impl ApiServer {
         Self::start_with(etcd, &args, Some(pki))
     }
 
-        /// An apiserver whose `--etcd-servers` is `endpoint` (e.g. a proxy in front of a member).
+    /// An apiserver whose `--etcd-servers` is `endpoint` (e.g. a proxy in front of a member).
     pub fn start_with_etcd_servers(endpoint: &str) -> ApiServer {
         Self::start_at(endpoint, &[], None)
+    }
+
+    /// An apiserver with the defaults plus `extra` flags.
+    pub fn start_with_flags(etcd: &Etcd, extra: &[&str]) -> ApiServer {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::start_with(etcd, &extra, None)
     }
 
     fn start_with(etcd: &Etcd, extra: &[String], pki: Option<&component_base::pki::ClusterPki>) -> ApiServer {
@@ -251,10 +277,20 @@ impl ApiServer {
         let port = free_port();
         let log = dir.path().join("apiserver.log");
         let out = std::fs::File::create(&log).expect("log file");
+        // No controller-manager runs here to create each namespace's `default` service
+        // account, so the ServiceAccount admission plugin is off unless a test chooses
+        // its admission plugins.
+        let mut extra = extra.to_vec();
+        if !extra
+            .iter()
+            .any(|a| a.starts_with("--enable-admission-plugins") || a.starts_with("--disable-admission-plugins"))
+        {
+            extra.push("--disable-admission-plugins=ServiceAccount".into());
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
             .args(["--etcd-servers", endpoint, "--bind-address", "127.0.0.1", "--secure-port"])
             .arg(port.to_string())
-            .args(extra)
+            .args(&extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
