@@ -583,7 +583,6 @@ impl Rest {
             // The status is the controllers' to write, through the status subresource.
             m.shift_remove("status");
         }
-        (resource.prepare_for_create)(&mut obj);
         let attrs = admission::Attributes {
             resource,
             operation: admission::Operation::Create,
@@ -593,12 +592,13 @@ impl Rest {
             dry_run: ctx.dry_run,
         };
         admission::mutate(self, &attrs, &mut obj, ctx).await?;
+        (resource.prepare_for_create)(&mut obj);
         validate(resource, &obj)?;
         record_fields(resource, Target::Main, ctx, None, &mut obj);
-        admission::validate(self, &attrs, &obj, ctx).await?;
         if let Some(admit) = &ctx.admit {
             (admit.0)(obj.clone()).await?;
         }
+        admission::validate(self, &attrs, &obj, ctx).await?;
         if ctx.dry_run {
             return Ok(obj);
         }
@@ -621,6 +621,7 @@ impl Rest {
                     if let Some(release) = resource.release {
                         release(&self.storage, &obj, None).await;
                     }
+                    admission::release(self, resource, ns, &obj).await;
                     return Err(storage_error(resource, name_of(&obj), e));
                 }
             }
@@ -1173,6 +1174,10 @@ impl Rest {
                         && !dry_run
                     {
                         release(&self.storage, &old, None).await;
+                    }
+                    if !dry_run {
+                        // No quota controller recomputes usage: the object's goes back now.
+                        admission::release(self, resource, ns, &old).await;
                     }
                     return Ok(json!({
                         "kind": "Status",

@@ -174,6 +174,11 @@ fn scenario(backend: Backend) {
     let rows: Vec<Vec<&str>> = describe.lines().map(|l| l.split_whitespace().collect()).collect();
     assert!(rows.contains(&vec!["configmaps", "2", "2"]), "{describe}");
     assert!(rows.contains(&vec!["count/secrets", "1", "1"]), "{describe}");
+    // Deleting gives the usage back (there is no quota controller to recompute it).
+    ok(&api, &["delete", "configmap", "c1", "-n", "quota"]);
+    ok(&api, &["create", "configmap", "c3", "-n", "quota"]);
+    let cm = json_of(&api, &["get", "quota", "cm", "-n", "quota", "-o", "json"]);
+    assert_eq!(cm["status"]["used"], json!({"configmaps": "2", "count/secrets": "1"}));
     // A dry run is checked but not counted.
     ok(&api, &["create", "quota", "dry", "--hard=count/services=1", "-n", "quota"]);
     ok(&api, &["create", "service", "clusterip", "a", "--tcp=80", "-n", "quota", "--dry-run=server"]);

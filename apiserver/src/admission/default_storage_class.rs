@@ -17,7 +17,7 @@ pub async fn mutate(rest: &Rest, a: &Attributes<'_>, obj: &mut Value) -> Result<
     if obj["spec"].get("storageClassName").is_some_and(|v| !v.is_null()) {
         return Ok(());
     }
-    let classes = list(rest, "storageclasses", None).await?;
+    let classes = list(rest, "storageclasses.storage.k8s.io", None).await?;
     let is_default = |c: &Value| {
         let ann = &c["metadata"]["annotations"];
         ann[DEFAULT_ANNOTATION] == "true" || ann[BETA_DEFAULT_ANNOTATION] == "true"

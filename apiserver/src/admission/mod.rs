@@ -210,9 +210,28 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut Wr
     Ok(())
 }
 
+/// Gives back the quota usage of an object that was counted but not stored, or that
+/// is gone.
+pub async fn release(rest: &Rest, resource: &Resource, ns: Option<&str>, obj: &Value) {
+    if enabled("ResourceQuota")
+        && resource.namespaced
+        && !(resource.group.is_empty() && resource.name == "resourcequotas")
+    {
+        resource_quota::release(rest, resource, ns.unwrap_or_default(), obj).await;
+    }
+}
+
 /// The items of a namespace's (or the cluster's) list of `resource`.
 async fn list(rest: &Rest, resource: &str, ns: Option<&str>) -> Result<Vec<Value>, ApiError> {
-    let res = crate::registry::find(resource).expect("resource is registered");
+    let (group, name) = match resource.split_once('.') {
+        Some((name, group)) => (group, name),
+        None => ("", resource),
+    };
+    let res = crate::registry::all().find(|r| r.group == group && r.name == name).expect("resource is registered");
+    list_of(rest, res, ns).await
+}
+
+async fn list_of(rest: &Rest, res: &Resource, ns: Option<&str>) -> Result<Vec<Value>, ApiError> {
     let list = rest.list(res, ns, &crate::rest::ListOptions::default()).await?;
     Ok(list["items"].as_array().cloned().unwrap_or_default())
 }

@@ -20,7 +20,7 @@ pub async fn mutate(rest: &Rest, a: &Attributes<'_>, obj: &mut Value) -> Result<
     if a.operation != Operation::Create || !a.is("", "pods") {
         return Ok(());
     }
-    let classes = list(rest, "priorityclasses", None).await?;
+    let classes = list(rest, "priorityclasses.scheduling.k8s.io", None).await?;
     let spec = &mut obj["spec"];
     let (priority, policy) = match spec["priorityClassName"].as_str().filter(|n| !n.is_empty()) {
         None => match default_class(&classes) {
@@ -58,13 +58,13 @@ pub async fn mutate(rest: &Rest, a: &Attributes<'_>, obj: &mut Value) -> Result<
 
 /// Only one PriorityClass may be the global default.
 pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value) -> Result<(), ApiError> {
-    if !a.is("scheduling.k8s.io", "priorityclasses") || obj["globalDefault"].as_bool() != Some(true) {
+    if !a.is("scheduling.k8s.io", "priorityclasses.scheduling.k8s.io") || obj["globalDefault"].as_bool() != Some(true) {
         return Ok(());
     }
     if a.old.is_some_and(|o| o["globalDefault"].as_bool() == Some(true)) {
         return Ok(());
     }
-    let classes = list(rest, "priorityclasses", None).await?;
+    let classes = list(rest, "priorityclasses.scheduling.k8s.io", None).await?;
     let other = classes
         .iter()
         .filter(|c| c["metadata"]["name"] != obj["metadata"]["name"])

@@ -142,7 +142,7 @@ pub fn format_quantity(v: f64) -> String {
 
 /// What the namespace already uses of `name` (for usage the quota has not recorded).
 async fn current_usage(rest: &Rest, ns: &str, resource: &Resource, name: &str) -> Result<f64, ApiError> {
-    let items = list(rest, resource.name, Some(ns)).await?;
+    let items = super::list_of(rest, resource, Some(ns)).await?;
     Ok(items.iter().map(|o| usage(resource, o).get(name).copied().unwrap_or(0.0)).sum())
 }
 
@@ -250,5 +250,40 @@ mod tests {
         assert!((u["requests.cpu"] - 0.3).abs() < 1e-9);
         let hard = json!({"limits.cpu": "1", "requests.cpu": "1"});
         assert_eq!(must_specify(hard.as_object().unwrap(), &pod), ["limits.cpu"]);
+    }
+}
+
+/// Gives back what an admitted create counted when the create then failed (or what a
+/// deleted object used), so that usage matches the stored objects without a quota
+/// controller recomputing it.
+pub async fn release(rest: &Rest, resource: &Resource, ns: &str, obj: &Value) {
+    let quota_res = registry::find("resourcequotas").expect("resourcequotas are registered");
+    let delta = usage(resource, obj);
+    let Ok(quotas) = list(rest, "resourcequotas", Some(ns)).await else { return };
+    for q in quotas {
+        let qname = q["metadata"]["name"].as_str().unwrap_or_default();
+        let key = quota_res.key(Some(ns), qname);
+        for _ in 0..RETRIES {
+            let Ok(Some(kv)) = rest.storage.get(key.as_bytes()).await else { break };
+            let Ok(mut stored) = decode_stored(quota_res, &kv.value) else { break };
+            let mut changed = false;
+            for (k, d) in &delta {
+                if let Some(used) = stored["status"]["used"][k].as_str().and_then(parse_quantity) {
+                    stored["status"]["used"][k] = json!(format_quantity((used - d).max(0.0)));
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+            match rest.storage.update(key.as_bytes(), encode_for_storage(quota_res, &stored), kv.mod_revision).await {
+                Err(StorageError::Conflict) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, quota = qname, "releasing quota usage failed");
+                    break;
+                }
+                Ok(_) => break,
+            }
+        }
     }
 }

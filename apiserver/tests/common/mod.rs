@@ -130,16 +130,6 @@ impl Etcd {
         let (client, peer, metrics) = (free_port(), free_port(), free_port());
         let log = dir.path().join("etcd.log");
         let out = std::fs::File::create(&log).expect("log file");
-        // No controller-manager runs here to create each namespace's `default` service
-        // account, so the ServiceAccount admission plugin is off unless a test chooses
-        // its admission plugins.
-        let mut extra = extra.to_vec();
-        if !extra
-            .iter()
-            .any(|a| a.starts_with("--enable-admission-plugins") || a.starts_with("--disable-admission-plugins"))
-        {
-            extra.push("--disable-admission-plugins=ServiceAccount".into());
-        }
         let mut cmd = Command::new(backend.binary());
         cmd.arg("--name")
             .arg("default")
@@ -190,16 +180,6 @@ impl Etcd {
         let _ = self._proc.child.wait();
         let log = self._dir.path().join("etcd-restarted.log");
         let out = std::fs::File::create(&log).expect("log file");
-        // No controller-manager runs here to create each namespace's `default` service
-        // account, so the ServiceAccount admission plugin is off unless a test chooses
-        // its admission plugins.
-        let mut extra = extra.to_vec();
-        if !extra
-            .iter()
-            .any(|a| a.starts_with("--enable-admission-plugins") || a.starts_with("--disable-admission-plugins"))
-        {
-            extra.push("--disable-admission-plugins=ServiceAccount".into());
-        }
         let child = Command::new(self.backend.binary())
             .args(&self.args)
             .stdin(Stdio::null())
