@@ -284,6 +284,8 @@ pub struct WriteContext {
     /// A last check of the final object before a create or update is stored (RBAC's
     /// escalation prevention).
     pub admit: Option<Admit>,
+    /// Who writes (for admission plugins that look at the user, e.g. NodeRestriction).
+    pub user: Option<crate::auth::UserInfo>,
 }
 
 /// See [`WriteContext::admit`].

@@ -207,6 +207,28 @@ fn scenario(backend: Backend) {
     let used = json_of(&api, &["get", "quota", "compute", "-n", "compute", "-o", "json"]);
     assert_eq!(used["status"]["used"], json!({"limits.memory": "256Mi", "pods": "1", "requests.cpu": "600m"}));
 
+    // TaintNodesByCondition, DefaultStorageClass, StorageObjectInUseProtection.
+    apply(&api, dir.path(), "node.json", &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}));
+    let node = json_of(&api, &["get", "node", "n1", "-o", "json"]);
+    assert_eq!(node["spec"]["taints"], json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]));
+    apply(
+        &api,
+        dir.path(),
+        "sc.json",
+        &json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "provisioner": "example.com/disk",
+                "metadata": {"name": "fast", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}}),
+    );
+    apply(
+        &api,
+        dir.path(),
+        "pvc.json",
+        &json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "adm"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+    );
+    let pvc = json_of(&api, &["get", "pvc", "data", "-n", "adm", "-o", "json"]);
+    assert_eq!(pvc["spec"]["storageClassName"], "fast");
+    assert_eq!(pvc["metadata"]["finalizers"], json!(["kubernetes.io/pvc-protection"]));
+
     // PodSecurity: enforce refuses, warn answers with a warning.
     namespace_with_account(&api, "secure");
     ok(&api, &["label", "namespace", "secure", "pod-security.kubernetes.io/enforce=restricted"]);
@@ -217,6 +239,12 @@ fn scenario(backend: Backend) {
     );
     let good = r#"--overrides={"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},"containers":[{"name":"good","image":"nginx","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}"#;
     ok(&api, &["run", "good", "--image=nginx", "-n", "secure", good]);
+    let dep = kubectl(&api, &["create", "deployment", "web", "--image=nginx", "-n", "secure"]);
+    assert_eq!(dep.code, 0, "a workload is warned about, not refused: {}", dep.stderr);
+    assert_eq!(
+        dep.stderr.trim(),
+        r#"Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "nginx" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "nginx" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "nginx" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "nginx" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")"#
+    );
     namespace_with_account(&api, "warned");
     ok(&api, &["label", "namespace", "warned", "pod-security.kubernetes.io/warn=baseline"]);
     let w = kubectl(&api, &["run", "w", "--image=nginx", "-n", "warned", "--privileged"]);

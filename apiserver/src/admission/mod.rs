@@ -10,6 +10,7 @@ mod default_storage_class;
 mod default_toleration_seconds;
 mod limit_ranger;
 mod namespace_lifecycle;
+mod node_restriction;
 mod pod_security;
 mod priority;
 mod resource_quota;
@@ -197,6 +198,9 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut Wr
     }
     if enabled("ServiceAccount") {
         service_account::validate(rest, a, obj).await?;
+    }
+    if enabled("NodeRestriction") {
+        node_restriction::validate(a, ctx.user.as_ref(), obj)?;
     }
     if enabled("PodSecurity") {
         pod_security::validate(rest, a, obj, ctx).await?;

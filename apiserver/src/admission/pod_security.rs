@@ -222,7 +222,35 @@ pub fn check(level: Level, spec: &Value) -> Vec<String> {
     out
 }
 
+/// The pod template of a workload resource (upstream's `DefaultPodSpecExtractor`).
+fn template_spec<'v>(a: &Attributes<'_>, obj: &'v Value) -> Option<&'v Value> {
+    match (a.resource.group, a.resource.name) {
+        ("", "replicationcontrollers")
+        | ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets")
+        | ("batch", "jobs") => Some(&obj["spec"]["template"]["spec"]),
+        ("batch", "cronjobs") => Some(&obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]),
+        _ => None,
+    }
+}
+
 pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut WriteContext) -> Result<(), ApiError> {
+    if let Some(spec) = template_spec(a, obj).filter(|s| s.is_object()) {
+        // Workloads are never refused: their pods will be. Both the enforce and the
+        // warn level answer with a warning.
+        let nsres = registry::find("namespaces").expect("namespaces are registered");
+        let Ok(ns) = rest.get(nsres, None, a.ns()).await else { return Ok(()) };
+        let labels = &ns["metadata"]["labels"];
+        let level = |mode: &str| labels[format!("pod-security.kubernetes.io/{mode}")].as_str().and_then(Level::parse);
+        let mut levels: Vec<Level> = [level("enforce"), level("warn")].into_iter().flatten().collect();
+        levels.dedup();
+        for l in levels {
+            let v = check(l, spec);
+            if !v.is_empty() {
+                ctx.warnings.push(format!("would violate PodSecurity \"{}:latest\": {}", l.name(), v.join(", ")));
+            }
+        }
+        return Ok(());
+    }
     if !a.is("", "pods") {
         return Ok(());
     }

@@ -258,14 +258,15 @@ impl ApiServer {
         let log = dir.path().join("apiserver.log");
         let out = std::fs::File::create(&log).expect("log file");
         // No controller-manager runs here to create each namespace's `default` service
-        // account, so the ServiceAccount admission plugin is off unless a test chooses
-        // its admission plugins.
+        // account or to lift a Ready node's `not-ready` taint, so the ServiceAccount and
+        // TaintNodesByCondition admission plugins are off unless a test chooses its
+        // admission plugins.
         let mut extra = extra.to_vec();
         if !extra
             .iter()
             .any(|a| a.starts_with("--enable-admission-plugins") || a.starts_with("--disable-admission-plugins"))
         {
-            extra.push("--disable-admission-plugins=ServiceAccount".into());
+            extra.push("--disable-admission-plugins=ServiceAccount,TaintNodesByCondition".into());
         }
         let child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
             .args(["--etcd-servers", endpoint, "--bind-address", "127.0.0.1", "--secure-port"])
