@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ApiServer, Backend, Etcd, kubectl};
+use common::{ApiServer, Backend, Etcd, kubectl, kubectl_with};
 use serde_json::{Value, json};
 
 fn ok(api: &ApiServer, args: &[&str]) -> String {
@@ -287,4 +287,63 @@ fn admission_flags() {
     for f in ["serviceAccountName", "tolerations", "volumes", "priority"] {
         assert!(p["spec"][f].is_null(), "{f} set with its plugin disabled: {p}");
     }
+}
+
+/// NodeRestriction (off by default): a kubelet writes its own Node and mirror pods only.
+#[test]
+fn node_restriction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = component_base::pki::PkiOptions {
+        service_ip: "10.0.0.1".parse().unwrap(),
+        advertise_address: None,
+        cluster_domain: "cluster.local".into(),
+    };
+    let pki = component_base::pki::ClusterPki::ensure(&dir.path().join("pki"), &opts).expect("pki");
+    pki.ensure_client("node-n1", "system:node:n1", &["system:nodes"]).expect("a kubelet's certificate");
+    let etcd = Etcd::start(Backend::Store);
+    let api = ApiServer::start_secure(
+        &etcd,
+        &pki,
+        &["--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction"],
+    );
+    let node_config = dir.path().join("node.kubeconfig");
+    let text = pki.kubeconfig(&api.url, "node-n1", "system:node:n1").expect("kubelet kubeconfig");
+    std::fs::write(&node_config, text).expect("kubeconfig");
+    let as_node = |args: &[&str]| kubectl_with(&node_config, args);
+    ok(&api, &["create", "serviceaccount", "default"]);
+    let write = |name: &str, manifest: Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, manifest.to_string()).expect("manifest");
+        path.display().to_string()
+    };
+    let own = write("n1.json", json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}));
+    let out = as_node(&["create", "-f", &own]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let other = write("n2.json", json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"}}));
+    let out = as_node(&["create", "-f", &other]);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (Forbidden): error when creating "PATH": nodes "n2" is forbidden: node "n1" is not allowed to modify node "n2""#
+            .replace("PATH", &other)
+    );
+    let pod = |name: &str, mirror: bool| {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox"}]}});
+        if mirror {
+            p["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "hash"});
+        }
+        write(&format!("{name}.json"), p)
+    };
+    let plain = pod("plain", false);
+    let out = as_node(&["create", "-f", &plain]);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (Forbidden): error when creating "PATH": pods "plain" is forbidden: pod does not have "kubernetes.io/config.mirror" annotation, node "n1" can only create mirror pods"#
+            .replace("PATH", &plain)
+    );
+    let mirror = pod("mirror", true);
+    let out = as_node(&["create", "-f", &mirror]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The admin is not a node: the plugin leaves it alone.
+    ok(&api, &["create", "-f", &other]);
 }

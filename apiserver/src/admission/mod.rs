@@ -172,6 +172,9 @@ pub async fn mutate(rest: &Rest, a: &Attributes<'_>, obj: &mut Value, ctx: &mut 
     if enabled("ServiceAccount") {
         service_account::mutate(rest, a, obj).await?;
     }
+    if enabled("NodeRestriction") {
+        node_restriction::admit(a, ctx.user.as_ref(), obj)?;
+    }
     if enabled("TaintNodesByCondition") {
         taint_nodes::mutate(a, obj);
     }
@@ -187,7 +190,6 @@ pub async fn mutate(rest: &Rest, a: &Attributes<'_>, obj: &mut Value, ctx: &mut 
     if enabled("StorageObjectInUseProtection") {
         storage_protection::mutate(a, obj);
     }
-    let _ = ctx;
     Ok(())
 }
 
@@ -198,9 +200,6 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut Wr
     }
     if enabled("ServiceAccount") {
         service_account::validate(rest, a, obj).await?;
-    }
-    if enabled("NodeRestriction") {
-        node_restriction::validate(a, ctx.user.as_ref(), obj)?;
     }
     if enabled("PodSecurity") {
         pod_security::validate(rest, a, obj, ctx).await?;

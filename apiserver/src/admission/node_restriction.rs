@@ -29,7 +29,7 @@ fn restricted_labels(obj: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-pub fn validate(a: &Attributes<'_>, user: Option<&UserInfo>, obj: &Value) -> Result<(), ApiError> {
+pub fn admit(a: &Attributes<'_>, user: Option<&UserInfo>, obj: &Value) -> Result<(), ApiError> {
     let Some(node) = user.and_then(node_name) else { return Ok(()) };
     let user_name = user.map(|u| u.name.as_str()).unwrap_or_default();
     let watched = a.is("", "pods") || a.is("", "nodes") || a.is("coordination.k8s.io", "leases");
@@ -124,14 +124,14 @@ mod tests {
             dry_run: false,
         };
         let plain = json!({"metadata": {"name": "n1"}});
-        assert!(validate(&attrs("n1", None), Some(&kubelet), &plain).is_ok());
+        assert!(admit(&attrs("n1", None), Some(&kubelet), &plain).is_ok());
         assert_eq!(
-            validate(&attrs("n2", None), Some(&kubelet), &plain).unwrap_err().message,
+            admit(&attrs("n2", None), Some(&kubelet), &plain).unwrap_err().message,
             r#"nodes "n2" is forbidden: node "n1" is not allowed to modify node "n2""#
         );
         let labelled = json!({"metadata": {"labels": {"node-restriction.kubernetes.io/x": "y"}}});
         assert_eq!(
-            validate(&attrs("n1", None), Some(&kubelet), &labelled).unwrap_err().message,
+            admit(&attrs("n1", None), Some(&kubelet), &labelled).unwrap_err().message,
             r#"nodes "n1" is forbidden: node "n1" is not allowed to set the following labels: node-restriction.kubernetes.io/x"#
         );
         let pods = crate::registry::find("pods").unwrap();
@@ -144,10 +144,10 @@ mod tests {
             dry_run: false,
         };
         assert_eq!(
-            validate(&pod, Some(&kubelet), &json!({"spec": {"nodeName": "n1"}})).unwrap_err().message,
+            admit(&pod, Some(&kubelet), &json!({"spec": {"nodeName": "n1"}})).unwrap_err().message,
             r#"pods "p" is forbidden: pod does not have "kubernetes.io/config.mirror" annotation, node "n1" can only create mirror pods"#
         );
         let admin = UserInfo { name: "admin".into(), ..Default::default() };
-        assert!(validate(&pod, Some(&admin), &json!({})).is_ok());
+        assert!(admit(&pod, Some(&admin), &json!({})).is_ok());
     }
 }
