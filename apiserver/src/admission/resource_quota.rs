@@ -230,29 +230,6 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value) -> Result<()
     Err(ApiError::conflict("resourcequotas", ns))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantities_and_pod_usage() {
-        assert_eq!(format_quantity(0.5), "500m");
-        assert_eq!(format_quantity(3.0), "3");
-        assert_eq!(format_quantity(200.0 * 1024.0 * 1024.0), "200Mi");
-        let pods = registry::find("pods").unwrap();
-        let pod = json!({"spec": {
-            "containers": [{"resources": {"requests": {"cpu": "100m"}}}, {"resources": {"requests": {"cpu": "200m"}}}],
-            "initContainers": [{"resources": {"requests": {"cpu": "250m"}}}],
-        }});
-        let u = usage(pods, &pod);
-        assert_eq!(u["pods"], 1.0);
-        assert_eq!(u["count/pods"], 1.0);
-        assert!((u["requests.cpu"] - 0.3).abs() < 1e-9);
-        let hard = json!({"limits.cpu": "1", "requests.cpu": "1"});
-        assert_eq!(must_specify(hard.as_object().unwrap(), &pod), ["limits.cpu"]);
-    }
-}
-
 /// Gives back what an admitted create counted when the create then failed (or what a
 /// deleted object used), so that usage matches the stored objects without a quota
 /// controller recomputing it.
@@ -285,5 +262,28 @@ pub async fn release(rest: &Rest, resource: &Resource, ns: &str, obj: &Value) {
                 Ok(_) => break,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_and_pod_usage() {
+        assert_eq!(format_quantity(0.5), "500m");
+        assert_eq!(format_quantity(3.0), "3");
+        assert_eq!(format_quantity(200.0 * 1024.0 * 1024.0), "200Mi");
+        let pods = registry::find("pods").unwrap();
+        let pod = json!({"spec": {
+            "containers": [{"resources": {"requests": {"cpu": "100m"}}}, {"resources": {"requests": {"cpu": "200m"}}}],
+            "initContainers": [{"resources": {"requests": {"cpu": "250m"}}}],
+        }});
+        let u = usage(pods, &pod);
+        assert_eq!(u["pods"], 1.0);
+        assert_eq!(u["count/pods"], 1.0);
+        assert!((u["requests.cpu"] - 0.3).abs() < 1e-9);
+        let hard = json!({"limits.cpu": "1", "requests.cpu": "1"});
+        assert_eq!(must_specify(hard.as_object().unwrap(), &pod), ["limits.cpu"]);
     }
 }
