@@ -239,6 +239,17 @@ fn scenario(backend: Backend) {
     );
     let good = r#"--overrides={"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},"containers":[{"name":"good","image":"nginx","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}"#;
     ok(&api, &["run", "good", "--image=nginx", "-n", "secure", good]);
+    // Tightening a namespace warns about the pods already there.
+    let tighten = kubectl(&api, &["label", "namespace", "adm", "pod-security.kubernetes.io/enforce=baseline"]);
+    assert_eq!(tighten.code, 0, "{}", tighten.stderr);
+    assert_eq!(tighten.stderr.trim(), "");
+    let tighten =
+        kubectl(&api, &["label", "--overwrite", "namespace", "adm", "pod-security.kubernetes.io/enforce=restricted"]);
+    assert_eq!(tighten.code, 0, "{}", tighten.stderr);
+    assert_eq!(
+        tighten.stderr.trim(),
+        "Warning: existing pods in namespace \"adm\" violate the new PodSecurity enforce level \"restricted:latest\"\nWarning: crit, hi, p, q: allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile"
+    );
     let dep = kubectl(&api, &["create", "deployment", "web", "--image=nginx", "-n", "secure"]);
     assert_eq!(dep.code, 0, "a workload is warned about, not refused: {}", dep.stderr);
     assert_eq!(

@@ -233,7 +233,48 @@ fn template_spec<'v>(a: &Attributes<'_>, obj: &'v Value) -> Option<&'v Value> {
     }
 }
 
+/// A namespace update that tightens `enforce` warns about the pods already there that
+/// violate the new level (`existing pods in namespace ...`), grouped by violations.
+async fn check_namespace(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut WriteContext) -> Result<(), ApiError> {
+    let label = "pod-security.kubernetes.io/enforce";
+    let Some(old) = a.old else { return Ok(()) };
+    let Some(level) = obj["metadata"]["labels"][label].as_str().and_then(Level::parse) else { return Ok(()) };
+    if level == Level::Privileged || old["metadata"]["labels"][label] == obj["metadata"]["labels"][label] {
+        return Ok(());
+    }
+    let ns = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let pods = super::list(rest, "pods", Some(ns)).await?;
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for p in &pods {
+        let v = check(level, &p["spec"]);
+        if v.is_empty() {
+            continue;
+        }
+        // The check names only, without their details.
+        let reasons = v.iter().map(|r| r.split(" (").next().unwrap_or(r)).collect::<Vec<_>>().join(", ");
+        let name = p["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        match groups.iter_mut().find(|(r, _)| *r == reasons) {
+            Some((_, names)) => names.push(name),
+            None => groups.push((reasons, vec![name])),
+        }
+    }
+    if groups.is_empty() {
+        return Ok(());
+    }
+    ctx.warnings.push(format!(
+        "existing pods in namespace {ns:?} violate the new PodSecurity enforce level \"{}:latest\"",
+        level.name()
+    ));
+    for (reasons, names) in groups {
+        ctx.warnings.push(format!("{}: {reasons}", names.join(", ")));
+    }
+    Ok(())
+}
+
 pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut WriteContext) -> Result<(), ApiError> {
+    if a.is("", "namespaces") {
+        return check_namespace(rest, a, obj, ctx).await;
+    }
     if let Some(spec) = template_spec(a, obj).filter(|s| s.is_object()) {
         // Workloads are never refused: their pods will be. Both the enforce and the
         // warn level answer with a warning.
