@@ -11,13 +11,17 @@ use crate::status::ApiError;
 
 const ANNOTATION: &str = "kubernetes.io/limit-ranger";
 
-/// The `Container` items of the namespace's LimitRanges, with the API defaulting of a
-/// LimitRange applied (`default` ← `max`, `defaultRequest` ← `default`).
 async fn container_items(rest: &Rest, a: &Attributes<'_>) -> Result<Vec<Value>, ApiError> {
+    items_of_type(rest, a, "Container").await
+}
+
+/// The items of one type of the namespace's LimitRanges, with the API defaulting of a
+/// LimitRange applied (`default` ← `max`, `defaultRequest` ← `default`).
+async fn items_of_type(rest: &Rest, a: &Attributes<'_>, kind: &str) -> Result<Vec<Value>, ApiError> {
     let mut out = Vec::new();
     for lr in list(rest, "limitranges", a.namespace).await? {
         for item in lr["spec"]["limits"].as_array().into_iter().flatten() {
-            if item["type"] != "Container" {
+            if item["type"] != kind {
                 continue;
             }
             let mut item = item.clone();
@@ -95,15 +99,15 @@ pub async fn mutate(rest: &Rest, a: &Attributes<'_>, obj: &mut Value) -> Result<
     Ok(())
 }
 
-/// Min and max per container, upstream's messages.
-fn check(item: &Value, c: &Value, errs: &mut Vec<String>) {
-    let res = &c["resources"];
+/// Min, max and maxLimitRequestRatio of one container (`kind` "Container") or of a
+/// whole pod's aggregate (`kind` "Pod"), upstream's messages.
+fn check_as(kind: &str, item: &Value, res: &Value, errs: &mut Vec<String>) {
     for (k, min) in item["min"].as_object().into_iter().flatten() {
         let min_s = min.as_str().unwrap_or_default();
         match res["requests"][k].as_str() {
-            None => errs.push(format!("minimum {k} usage per Container is {min_s}.  No request is specified")),
+            None => errs.push(format!("minimum {k} usage per {kind} is {min_s}.  No request is specified")),
             Some(r) if parse_quantity(r) < parse_quantity(min_s) => {
-                errs.push(format!("minimum {k} usage per Container is {min_s}, but request is {r}"))
+                errs.push(format!("minimum {k} usage per {kind} is {min_s}, but request is {r}"))
             }
             Some(_) => {}
         }
@@ -111,13 +115,62 @@ fn check(item: &Value, c: &Value, errs: &mut Vec<String>) {
     for (k, max) in item["max"].as_object().into_iter().flatten() {
         let max_s = max.as_str().unwrap_or_default();
         match res["limits"][k].as_str() {
-            None => errs.push(format!("maximum {k} usage per Container is {max_s}.  No limit is specified")),
+            None => errs.push(format!("maximum {k} usage per {kind} is {max_s}.  No limit is specified")),
             Some(l) if parse_quantity(l) > parse_quantity(max_s) => {
-                errs.push(format!("maximum {k} usage per Container is {max_s}, but limit is {l}"))
+                errs.push(format!("maximum {k} usage per {kind} is {max_s}, but limit is {l}"))
             }
             Some(_) => {}
         }
     }
+    for (k, ratio) in item["maxLimitRequestRatio"].as_object().into_iter().flatten() {
+        let ratio_s = ratio.as_str().unwrap_or_default();
+        let request = res["requests"][k].as_str().and_then(parse_quantity).unwrap_or(0.0);
+        match res["limits"][k].as_str().and_then(parse_quantity) {
+            None => {
+                errs.push(format!("{k} max limit to request ratio per {kind} is {ratio_s}, but no limit is specified"))
+            }
+            Some(_) if request == 0.0 => errs.push(format!(
+                "{k} max limit to request ratio per {kind} is {ratio_s}, but no request is specified or request is 0"
+            )),
+            Some(limit) if Some(limit / request) > parse_quantity(ratio_s) => errs.push(format!(
+                "{k} max limit to request ratio per {kind} is {ratio_s}, but provided ratio is {:.6}",
+                limit / request
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+fn check(item: &Value, c: &Value, errs: &mut Vec<String>) {
+    check_as("Container", item, &c["resources"], errs);
+}
+
+/// A pod's requests and limits as one: the regular containers' sum or the largest init
+/// container, whichever is more; a side is absent when a container leaves it unset.
+fn pod_resources(spec: &Value) -> Value {
+    let mut out = json!({"requests": {}, "limits": {}});
+    for side in ["requests", "limits"] {
+        let mut names: Vec<String> = Vec::new();
+        for c in super::all_containers(spec) {
+            for k in c["resources"][side].as_object().into_iter().flatten().map(|(k, _)| k) {
+                if !names.contains(k) {
+                    names.push(k.clone());
+                }
+            }
+        }
+        for k in names {
+            let get = |c: &Value| c["resources"][side][&k].as_str().and_then(parse_quantity);
+            let regular: Vec<Option<f64>> = spec["containers"].as_array().into_iter().flatten().map(get).collect();
+            let init: Vec<Option<f64>> = spec["initContainers"].as_array().into_iter().flatten().map(get).collect();
+            if regular.iter().chain(&init).any(Option::is_none) {
+                continue;
+            }
+            let sum: f64 = regular.iter().flatten().sum();
+            let total = init.iter().flatten().fold(sum, |m, v| m.max(*v));
+            out[side][&k] = json!(super::resource_quota::format_quantity(total));
+        }
+    }
+    out
 }
 
 pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value) -> Result<(), ApiError> {
@@ -129,6 +182,13 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value) -> Result<()
     for item in &items {
         for c in super::all_containers(&obj["spec"]) {
             check(item, c, &mut errs);
+        }
+    }
+    let pod_items = items_of_type(rest, a, "Pod").await?;
+    if !pod_items.is_empty() {
+        let total = pod_resources(&obj["spec"]);
+        for item in &pod_items {
+            check_as("Pod", item, &total, &mut errs);
         }
     }
     match errs.len() {
@@ -157,5 +217,17 @@ mod tests {
         errs.clear();
         check(&item, &json!({"resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}}}), &mut errs);
         assert!(errs.is_empty());
+        let ratio = json!({"type": "Container", "maxLimitRequestRatio": {"cpu": "2"}});
+        check(&ratio, &json!({"resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "400m"}}}), &mut errs);
+        assert_eq!(errs, ["cpu max limit to request ratio per Container is 2, but provided ratio is 4.000000"]);
+        let spec = json!({"containers": [
+            {"resources": {"requests": {"cpu": "300m", "memory": "1Gi"}}},
+            {"resources": {"requests": {"cpu": "300m"}}},
+        ]});
+        let total = pod_resources(&spec);
+        assert_eq!(total, json!({"requests": {"cpu": "600m"}, "limits": {}}));
+        errs.clear();
+        check_as("Pod", &json!({"max": {"cpu": "500m"}}), &total, &mut errs);
+        assert_eq!(errs, ["maximum cpu usage per Pod is 500m.  No limit is specified"]);
     }
 }

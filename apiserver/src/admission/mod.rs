@@ -13,7 +13,7 @@ mod namespace_lifecycle;
 mod node_restriction;
 mod pod_security;
 mod priority;
-mod resource_quota;
+pub mod resource_quota;
 mod service_account;
 mod storage_protection;
 mod taint_nodes;
