@@ -77,6 +77,14 @@ pub struct Config {
     /// The IP address on which to advertise the apiserver to members of the cluster.
     #[arg(long = "advertise-address")]
     pub advertise_address: Option<IpAddr>,
+    /// Admission plugins that should be enabled in addition to default enabled ones
+    /// (upstream's names, comma separated).
+    #[arg(long = "enable-admission-plugins", value_delimiter = ',')]
+    pub enable_admission_plugins: Vec<String>,
+    /// Admission plugins that should be disabled although they are in the default
+    /// enabled plugins list.
+    #[arg(long = "disable-admission-plugins", value_delimiter = ',')]
+    pub disable_admission_plugins: Vec<String>,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -103,6 +111,8 @@ pub enum ConfigError {
     ServiceRange(String),
     #[error("--service-node-port-range: {0}")]
     NodePortRange(String),
+    #[error("{0}")]
+    Admission(String),
 }
 
 const KNOWN_AUTHZ_MODES: &[&str] = &["AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node"];
@@ -162,6 +172,8 @@ impl Config {
             parse_cidr(r).map_err(ConfigError::ServiceRange)?;
         }
         self.service_config()?;
+        crate::admission::check_flags(&self.enable_admission_plugins, &self.disable_admission_plugins)
+            .map_err(ConfigError::Admission)?;
         Ok(())
     }
 
@@ -254,6 +266,11 @@ mod tests {
         assert!(matches!(cfg(&["--service-cluster-ip-range", "nope"]).validate(), Err(ConfigError::ServiceRange(_))));
         assert!(cfg(&["--service-cluster-ip-range", "10.96.0.0/12,fd00::/108"]).validate().is_ok());
         assert_eq!(cfg(&["--tls-cert-file", "/x"]).validate(), Err(ConfigError::TlsPair));
+        assert_eq!(
+            cfg(&["--enable-admission-plugins", "NodeRestriction,Foo"]).validate(),
+            Err(ConfigError::Admission(r#"enable-admission-plugins plugin "Foo" is unknown"#.into()))
+        );
+        assert!(cfg(&["--disable-admission-plugins", "ServiceAccount,ResourceQuota"]).validate().is_ok());
         assert!(matches!(cfg(&["--service-node-port-range", "5-1"]).validate(), Err(ConfigError::NodePortRange(_))));
         let sc = cfg(&["--service-cluster-ip-range", "10.96.0.0/12", "--service-node-port-range", "31000-31010"]);
         let svc = sc.service_config().unwrap();

@@ -9,6 +9,7 @@
 //! `status::ApiError`, rendered as upstream `Status` objects.
 //! The apiserver is stateless: everything it serves comes from the store.
 
+pub mod admission;
 pub mod auth;
 pub mod cache;
 pub mod config;
@@ -85,6 +86,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         cfg.bind_address
     });
     registry::core::services::configure(cfg.service_config()?);
+    admission::configure(&cfg.enable_admission_plugins, &cfg.disable_admission_plugins);
     let state =
         State::new(storage.clone(), SocketAddr::new(advertise, addr.port()).to_string(), shutdown.token(), auth);
     if let Some(cacher) = &state.rest.cacher {

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 
+use crate::admission;
 use crate::cache::{CacheError, Cacher, WatchParams, WatchStart};
 use crate::registry::{self, Resource, Subresource};
 use crate::selector::LabelSelector;
@@ -183,7 +184,7 @@ pub fn invalid(resource: &Resource, name: &str, errs: &[FieldError]) -> ApiError
     in_group(ApiError::invalid(&resource.group_kind(), name, errs), resource, resource.kind)
 }
 
-fn storage_error(resource: &Resource, name: &str, e: StorageError) -> ApiError {
+pub(crate) fn storage_error(resource: &Resource, name: &str, e: StorageError) -> ApiError {
     match e {
         StorageError::NotFound => not_found(resource, name),
         StorageError::AlreadyExists => already_exists(resource, name),
@@ -213,7 +214,7 @@ pub fn new_uid() -> String {
 }
 
 /// `names.SimpleNameGenerator`: five random characters from upstream's alphabet.
-fn generate_name(base: &str) -> String {
+pub(crate) fn generate_name(base: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let base = if base.len() > 58 { &base[..58] } else { base };
     let suffix: String = (0..5).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect();
@@ -229,7 +230,7 @@ fn with_rv(mut obj: Value, rv: i64) -> Value {
 
 /// The JSON stored in etcd: the object without its resourceVersion (the key's
 /// mod_revision is the truth).
-fn encode_for_storage(resource: &Resource, obj: &Value) -> Vec<u8> {
+pub(crate) fn encode_for_storage(resource: &Resource, obj: &Value) -> Vec<u8> {
     let mut o = match resource.storage_form {
         Some((to_storage, _)) => to_storage(obj.clone()),
         None => obj.clone(),
@@ -240,7 +241,7 @@ fn encode_for_storage(resource: &Resource, obj: &Value) -> Vec<u8> {
     serde_json::to_vec(&o).unwrap_or_default()
 }
 
-fn decode_stored(resource: &Resource, value: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn decode_stored(resource: &Resource, value: &[u8]) -> Result<Value, ApiError> {
     let obj = serde_json::from_slice(value)
         .map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", resource.name)))?;
     Ok(match resource.storage_form {
@@ -287,6 +288,8 @@ pub struct WriteContext {
     /// A last check of the final object before a create or update is stored (RBAC's
     /// escalation prevention).
     pub admit: Option<Admit>,
+    /// Who writes (for admission plugins that look at the user, e.g. NodeRestriction).
+    pub user: Option<crate::auth::UserInfo>,
 }
 
 /// See [`WriteContext::admit`].
@@ -515,38 +518,6 @@ pub struct Rest {
 const UPDATE_RETRIES: usize = 5;
 
 impl Rest {
-    /// NamespaceLifecycle admission: new content needs a namespace that exists and is
-    /// not being terminated.
-    async fn require_namespace(&self, ns: &str, resource: &Resource, name: &str) -> Result<(), ApiError> {
-        let nsres = registry::find("namespaces").expect("namespaces are registered");
-        match self.storage.get(nsres.key(None, ns).as_bytes()).await {
-            Ok(Some(kv)) => {
-                if is_deleting(&decode_stored(nsres, &kv.value)?) {
-                    return Err(ApiError {
-                        code: 403,
-                        reason: "Forbidden",
-                        message: format!(
-                            "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                            resource.qualified_name()
-                        ),
-                        details: Some(json!({
-                            "name": name,
-                            "kind": resource.name,
-                            "causes": [{
-                                "reason": "NamespaceTerminating",
-                                "message": format!("namespace {ns} is being terminated"),
-                                "field": "metadata.namespace",
-                            }],
-                        })),
-                    });
-                }
-                Ok(())
-            }
-            Ok(None) => Err(ApiError::not_found("namespaces", ns)),
-            Err(e) => Err(storage_error(nsres, ns, e)),
-        }
-    }
-
     /// Finishes deleting a Terminating namespace: its contents go, then the
     /// `kubernetes` finalizer, then (without other finalizers) the namespace itself.
     /// Upstream's namespace controller does this through the API; until our
@@ -620,15 +591,22 @@ impl Rest {
             // The status is the controllers' to write, through the status subresource.
             m.shift_remove("status");
         }
+        let attrs = admission::Attributes {
+            resource,
+            operation: admission::Operation::Create,
+            namespace: ns,
+            name: name.clone(),
+            old: None,
+            dry_run: ctx.dry_run,
+        };
+        admission::mutate(self, &attrs, &mut obj, ctx).await?;
         (resource.prepare_for_create)(&mut obj);
         validate(resource, &obj)?;
         record_fields(resource, Target::Main, ctx, None, &mut obj);
-        if resource.namespaced {
-            self.require_namespace(ns.unwrap_or_default(), resource, name_of(&obj)).await?;
-        }
         if let Some(admit) = &ctx.admit {
             (admit.0)(obj.clone()).await?;
         }
+        admission::validate(self, &attrs, &obj, ctx).await?;
         if ctx.dry_run {
             return Ok(obj);
         }
@@ -651,6 +629,7 @@ impl Rest {
                     if let Some(release) = resource.release {
                         release(&self.storage, &obj, None).await;
                     }
+                    admission::release(self, resource, ns, &obj).await;
                     return Err(storage_error(resource, name_of(&obj), e));
                 }
             }
@@ -870,6 +849,17 @@ impl Rest {
                 new["metadata"]["generation"] = json!(gen_of(&old) + i64::from(spec_changed));
             }
             (resource.prepare_for_update)(&mut new, &old);
+            let attrs = admission::Attributes {
+                resource,
+                operation: admission::Operation::Update,
+                namespace: ns,
+                name: name.to_string(),
+                old: Some(&old),
+                dry_run: ctx.dry_run,
+            };
+            if target == Target::Main {
+                admission::mutate(self, &attrs, &mut new, ctx).await?;
+            }
             validate(resource, &new)?;
             let errs = if target == Target::System { Vec::new() } else { (resource.validate_update)(&new, &old) };
             if !errs.is_empty() {
@@ -877,6 +867,9 @@ impl Rest {
             }
             validate_finalizers_update(resource, &new, &old)?;
             record_fields(resource, target, ctx, Some(&old), &mut new);
+            if target == Target::Main && new != old {
+                admission::validate(self, &attrs, &new, ctx).await?;
+            }
             if let Some(admit) = &ctx.admit
                 && new != old
             {
@@ -1184,6 +1177,10 @@ impl Rest {
                         && !dry_run
                     {
                         release(&self.storage, &old, None).await;
+                    }
+                    if !dry_run {
+                        // No quota controller recomputes usage: the object's goes back now.
+                        admission::release(self, resource, ns, &old).await;
                     }
                     return Ok(json!({
                         "kind": "Status",
@@ -1497,7 +1494,7 @@ fn finalizers(obj: &Value) -> Vec<&str> {
     obj["metadata"]["finalizers"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
 }
 
-fn is_deleting(obj: &Value) -> bool {
+pub(crate) fn is_deleting(obj: &Value) -> bool {
     obj["metadata"]["deletionTimestamp"].is_string()
 }
 

@@ -597,6 +597,7 @@ async fn rest_call(
             return Err(ApiError::no_route());
         }
         let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+        ctx.user = requester.clone();
         ctx.admit = crate::auth::certificates::admit(state, requester.as_ref(), res, sub);
         let (verb, obj, code) = match (sub, method) {
             (Subresource::Binding, &Method::POST) => {
@@ -666,6 +667,7 @@ async fn rest_call(
             let body = read_body(req, res.proto).await?;
             let body = crate::auth::certificates::with_requester(res, requester.as_ref(), body);
             let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.user = requester.clone();
             ctx.admit = admit.clone().or_else(|| crate::auth::certificates::admit_create(res));
             let obj = rest.create(res, ns, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::CREATED, false), &ctx))
@@ -681,6 +683,7 @@ async fn rest_call(
             info.verb = "update";
             let body = read_body(req, res.proto).await?;
             let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.user = requester.clone();
             ctx.admit = admit.clone();
             let obj = rest.update(res, ns, name, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
@@ -697,6 +700,7 @@ async fn rest_call(
             let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
             let body = read_raw_body(req).await?;
             let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.user = requester.clone();
             ctx.admit = admit.clone();
             let obj = rest.patch(res, ns, name, &media, &body, &mut ctx).await?;
             Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))

@@ -825,7 +825,6 @@ fn groups_scenario(backend: Backend) {
         ("dnsPolicy", serde_json::json!("ClusterFirst")),
         ("terminationGracePeriodSeconds", serde_json::json!(30)),
         ("schedulerName", serde_json::json!("default-scheduler")),
-        ("serviceAccountName", serde_json::json!("default")),
         ("enableServiceLinks", serde_json::json!(true)),
         ("securityContext", serde_json::json!({})),
     ] {

@@ -242,6 +242,12 @@ impl ApiServer {
         Self::start_at(endpoint, &[], None)
     }
 
+    /// An apiserver with the defaults plus `extra` flags.
+    pub fn start_with_flags(etcd: &Etcd, extra: &[&str]) -> ApiServer {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::start_with(etcd, &extra, None)
+    }
+
     fn start_with(etcd: &Etcd, extra: &[String], pki: Option<&component_base::pki::ClusterPki>) -> ApiServer {
         Self::start_at(&etcd.endpoint, extra, pki)
     }
@@ -251,10 +257,21 @@ impl ApiServer {
         let port = free_port();
         let log = dir.path().join("apiserver.log");
         let out = std::fs::File::create(&log).expect("log file");
+        // No controller-manager runs here to create each namespace's `default` service
+        // account or to lift a Ready node's `not-ready` taint, so the ServiceAccount and
+        // TaintNodesByCondition admission plugins are off unless a test chooses its
+        // admission plugins.
+        let mut extra = extra.to_vec();
+        if !extra
+            .iter()
+            .any(|a| a.starts_with("--enable-admission-plugins") || a.starts_with("--disable-admission-plugins"))
+        {
+            extra.push("--disable-admission-plugins=ServiceAccount,TaintNodesByCondition".into());
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
             .args(["--etcd-servers", endpoint, "--bind-address", "127.0.0.1", "--secure-port"])
             .arg(port.to_string())
-            .args(extra)
+            .args(&extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))

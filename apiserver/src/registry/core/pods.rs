@@ -56,11 +56,11 @@ pub const COLUMNS: &[Column] = &[
 
 pub fn prepare_for_create(o: &mut Value) {
     default_pod_spec(&mut o["spec"]);
-    // The ServiceAccount admission plugin's default.
-    if o["spec"]["serviceAccountName"].as_str().is_none_or(str::is_empty) {
-        o["spec"]["serviceAccountName"] = json!("default");
+    // The deprecated alias follows the name (the ServiceAccount admission plugin
+    // defaults the name itself).
+    if o["spec"]["serviceAccountName"].is_string() {
+        o["spec"]["serviceAccount"] = o["spec"]["serviceAccountName"].clone();
     }
-    o["spec"]["serviceAccount"] = o["spec"]["serviceAccountName"].clone();
     let qos = qos_class(&o["spec"]);
     o["status"] = json!({"phase": "Pending", "qosClass": qos});
 }
