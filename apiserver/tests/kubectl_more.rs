@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 use common::{ApiServer, Backend, Etcd, kubectl, kubectl_bin};
 use serde_json::Value;
 
+/// A raw DELETE of `path` with a JSON DeleteOptions body: (status, body).
+fn delete_with(api: &ApiServer, path: &str, body: &str) -> (u16, String) {
+    api.curl(&[path, "-X", "DELETE", "-H", "Content-Type: application/json", "--data", body])
+}
+
 fn ok(api: &ApiServer, args: &[&str]) -> String {
     let out = kubectl(api, args);
     assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
@@ -277,29 +282,21 @@ fn delete_modes(backend: Backend) {
         ok(&api, &["create", "cm", name, "--from-literal=a=b"]);
         ok(&api, &["label", "cm", name, "batch=o"]);
     }
-    let (code, out) = api.curl(&[
+    let (code, out) = delete_with(
+        &api,
         "/api/v1/namespaces/default/configmaps?labelSelector=batch%3Do",
-        "-X",
-        "DELETE",
-        "-H",
-        "Content-Type: application/json",
-        "--data",
         r#"{"propagationPolicy":"Orphan"}"#,
-    ]);
+    );
     assert_eq!(code, 200, "{out}");
     let left = json_of(&api, &["get", "cm", "-l", "batch=o", "-o", "json"]);
     let finalizers: Vec<&Value> =
         left["items"].as_array().unwrap().iter().map(|o| &o["metadata"]["finalizers"]).collect();
     assert_eq!(finalizers, [&serde_json::json!(["orphan"]), &serde_json::json!(["orphan"])], "{left}");
-    let (code, out) = api.curl(&[
+    let (code, out) = delete_with(
+        &api,
         "/api/v1/namespaces/default/configmaps?labelSelector=batch%3Do",
-        "-X",
-        "DELETE",
-        "-H",
-        "Content-Type: application/json",
-        "--data",
         r#"{"propagationPolicy":"Background"}"#,
-    ]);
+    );
     assert_eq!(code, 200, "{out}");
     assert_eq!(ok(&api, &["get", "cm", "-l", "batch=o", "-o", "name"]), "");
     // Other finalizers stay next to the GC one.
@@ -312,30 +309,19 @@ fn delete_modes(backend: Backend) {
 
     // DeleteOptions that do not validate.
     ok(&api, &["create", "cm", "bad", "--from-literal=a=b"]);
-    let (code, out) = api.curl(&[
-        "/api/v1/namespaces/default/configmaps/bad",
-        "-X",
-        "DELETE",
-        "-H",
-        "Content-Type: application/json",
-        "--data",
-        r#"{"propagationPolicy":"Sideways"}"#,
-    ]);
+    let (code, out) =
+        delete_with(&api, "/api/v1/namespaces/default/configmaps/bad", r#"{"propagationPolicy":"Sideways"}"#);
     assert_eq!(code, 422, "{out}");
     let status: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         status["message"],
         r#"DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "Sideways": supported values: "Foreground", "Background", "Orphan", "nil""#
     );
-    let (code, out) = api.curl(&[
+    let (code, out) = delete_with(
+        &api,
         "/api/v1/namespaces/default/configmaps/bad",
-        "-X",
-        "DELETE",
-        "-H",
-        "Content-Type: application/json",
-        "--data",
         r#"{"propagationPolicy":"Orphan","orphanDependents":true}"#,
-    ]);
+    );
     assert_eq!(code, 422, "{out}");
     ok(&api, &["get", "cm", "bad"]);
 }
