@@ -169,8 +169,9 @@ async fn main() -> Result<()> {
     let (elapsed, mut lat) = closed_loop(cli.creates, cli.inflight, move |i| {
         let cms = api_cms.clone();
         async move {
-            let cm: ConfigMap =
-                serde_json::from_value(json!({"metadata": {"name": format!("cm-{i}")}, "data": {"k": "v".repeat(64)}}))?;
+            let cm: ConfigMap = serde_json::from_value(
+                json!({"metadata": {"name": format!("cm-{i}")}, "data": {"k": "v".repeat(64)}}),
+            )?;
             cms.create(&PostParams::default(), &cm).await?;
             Ok(())
         }
