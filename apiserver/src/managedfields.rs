@@ -394,12 +394,13 @@ pub fn manager_name(field_manager: Option<&str>, user_agent: &str) -> String {
 }
 
 /// What a write is, for ownership.
-pub struct Write<'a> {
-    pub manager: &'a str,
-    pub api_version: &'a str,
-    pub subresource: &'a str,
+pub struct Write {
+    pub manager: String,
+    pub api_version: String,
+    /// `status` for the status subresource, else empty.
+    pub subresource: &'static str,
     pub table: PatchTable,
-    pub now: &'a str,
+    pub now: String,
 }
 
 /// Records a create or update (not an apply): the manager owns every field it set or
@@ -602,8 +603,14 @@ mod tests {
 
     const TABLE: PatchTable = &[("spec.containers", ListMerge::ByKey("name"))];
 
-    fn w<'a>(manager: &'a str) -> Write<'a> {
-        Write { manager, api_version: "v1", subresource: "", table: TABLE, now: "2026-11-23T00:00:00Z" }
+    fn w(manager: &str) -> Write {
+        Write {
+            manager: manager.into(),
+            api_version: "v1".into(),
+            subresource: "",
+            table: TABLE,
+            now: "2026-11-23T00:00:00Z".into(),
+        }
     }
 
     fn owners(obj: &Value) -> Vec<(String, String, Value)> {

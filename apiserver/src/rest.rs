@@ -368,17 +368,18 @@ fn record_fields(resource: &Resource, target: Target, ctx: &WriteContext, old: O
     if ctx.applying || target == Target::System {
         return;
     }
-    let manager = ctx.manager();
-    let api_version = resource.api_version();
-    let now = now_rfc3339();
-    let w = crate::managedfields::Write {
-        manager: &manager,
-        api_version: &api_version,
+    crate::managedfields::record_update(&ownership(resource, target, ctx.manager()), old, new);
+}
+
+/// Who writes what, for `managedfields`.
+fn ownership(resource: &Resource, target: Target, manager: String) -> crate::managedfields::Write {
+    crate::managedfields::Write {
+        manager,
+        api_version: resource.api_version(),
         subresource: if target == Target::Status { "status" } else { "" },
         table: resource.patch_lists,
-        now: &now,
-    };
-    crate::managedfields::record_update(&w, old, new);
+        now: now_rfc3339(),
+    }
 }
 
 /// Paths present (and not null) in `input` but absent from `decoded`: the fields the
@@ -999,15 +1000,7 @@ impl Rest {
             let err = FieldError::required("fieldManager", "is required for apply patch");
             return Err(ApiError::invalid("PatchOptions.meta.k8s.io", "", &[err]));
         };
-        let api_version = resource.api_version();
-        let now = now_rfc3339();
-        let w = crate::managedfields::Write {
-            manager: &manager,
-            api_version: &api_version,
-            subresource: if target == Target::Status { "status" } else { "" },
-            table: resource.patch_lists,
-            now: &now,
-        };
+        let w = ownership(resource, target, manager);
         let force = ctx.force.unwrap_or(false);
         ctx.applying = true;
         for _ in 0..UPDATE_RETRIES {
