@@ -32,7 +32,25 @@ pub const META_TERM: &[u8] = b"term";
 const META_SNAPSHOT: &[u8] = b"installed_snapshot";
 const LOCAL_META: [&[u8]; 4] = [META_MEMBER_ID, META_CLUSTER_ID, META_TERM, META_SNAPSHOT];
 
-/// The buckets a snapshot carries, with their tag in the snapshot format.
+/// What a snapshot takes at its index; see [`StateMachine::snapshot_view`].
+pub struct SnapshotView {
+    /// The records of every bucket but the key history.
+    rest: Vec<u8>,
+    /// The revision at the snapshot's index: the key history is read up to it.
+    rev: i64,
+    compacted: i64,
+}
+
+fn push_record(out: &mut Vec<u8>, tag: u8, k: &[u8], v: &[u8]) {
+    out.push(tag);
+    out.extend_from_slice(&(k.len() as u32).to_be_bytes());
+    out.extend_from_slice(k);
+    out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+    out.extend_from_slice(v);
+}
+
+/// The buckets a snapshot carries, with their tag in the snapshot format (the key
+/// history first).
 const SNAPSHOT_BUCKETS: [(u8, Bucket); 6] = [
     (1, Bucket::Key),
     (2, Bucket::Meta),
@@ -190,22 +208,50 @@ impl StateMachine {
     /// The replicated state as it is now, in the snapshot format:
     /// magic, then `bucket tag: u8 | key len: u32 BE | key | value len: u32 BE | value`.
     pub fn snapshot_data(&self) -> Result<Vec<u8>, ApplyError> {
+        let view = self.snapshot_view()?;
+        self.snapshot_from(view)?.ok_or(ApplyError::BadEntry)
+    }
+
+    /// The part of a snapshot that must be taken at the applied index itself: every
+    /// bucket but the key history (small: bookkeeping, leases, alarms, members), and the
+    /// revisions that bound the key history. The key history, the bulk of the data, is
+    /// read later by [`StateMachine::snapshot_from`], off the Raft round, since what the
+    /// view needs of it does not change afterwards: revisions up to the view's are only
+    /// ever removed by a compaction.
+    pub fn snapshot_view(&self) -> Result<SnapshotView, ApplyError> {
         let backend = self.mvcc.backend();
-        let mut out = SNAPSHOT_MAGIC.to_vec();
+        let mut rest = Vec::new();
         for (tag, bucket) in SNAPSHOT_BUCKETS {
+            if bucket == Bucket::Key {
+                continue;
+            }
             backend.for_each(bucket, b"", None, &mut |k, v| {
-                if bucket == Bucket::Meta && LOCAL_META.contains(&k) {
-                    return true;
+                if !(bucket == Bucket::Meta && LOCAL_META.contains(&k)) {
+                    push_record(&mut rest, tag, k, v);
                 }
-                out.push(tag);
-                out.extend_from_slice(&(k.len() as u32).to_be_bytes());
-                out.extend_from_slice(k);
-                out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-                out.extend_from_slice(v);
                 true
             })?;
         }
-        Ok(out)
+        Ok(SnapshotView { rest, rev: self.mvcc.current_rev(), compacted: self.mvcc.compact_rev() })
+    }
+
+    /// Completes a snapshot from its view: the key history up to the view's revision as
+    /// it is in the backend now. None when a compaction ran since the view was taken
+    /// (history the view includes may be gone): take a new view.
+    pub fn snapshot_from(&self, view: SnapshotView) -> Result<Option<Vec<u8>>, ApplyError> {
+        let backend = self.mvcc.backend();
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        let end = (view.rev + 1).to_be_bytes();
+        backend.for_each(Bucket::Key, b"", Some(&end), &mut |k, v| {
+            push_record(&mut out, SNAPSHOT_BUCKETS[0].0, k, v);
+            true
+        })?;
+        // A compaction updates the compacted revision before it deletes anything.
+        if self.mvcc.compact_rev() != view.compacted {
+            return Ok(None);
+        }
+        out.extend_from_slice(&view.rest);
+        Ok(Some(out))
     }
 
     /// Replaces the replicated state with a snapshot taken at (`index`, `term`),

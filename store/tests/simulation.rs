@@ -107,6 +107,7 @@ impl SimMember {
             bootstrap: Some(member_list(n)),
             election_range: Some(self.election),
             id_seed: self.id_seed,
+            background_snapshots: false,
         };
         let records = self.records.records();
         if std::env::var_os("SIM_DEBUG").is_some() {
@@ -175,6 +176,8 @@ struct Sim {
     /// Faults injected: (crashes, partitions); and leader elections seen.
     crashes: usize,
     partitions: usize,
+    /// Snapshots installed by members that fell behind.
+    installs: usize,
     /// Self-check of the checks: serve reads from local state without ReadIndex.
     stale_reads: bool,
 }
@@ -223,6 +226,7 @@ impl Sim {
             applied: BTreeMap::new(),
             value_seq: 0,
             crashes: 0,
+            installs: 0,
             partitions: 0,
             stale_reads: false,
         };
@@ -274,6 +278,7 @@ impl Sim {
         let m = &mut self.members[i];
         if restored {
             m.last_rev = m.sm.mvcc.published_rev();
+            self.installs += 1;
             return;
         }
         for group in events.chunk_by(|a, b| rev(a) == rev(b)) {
@@ -592,6 +597,7 @@ struct Totals {
     crashes: usize,
     partitions: usize,
     terms: usize,
+    installs: usize,
 }
 
 fn run_seed(n: usize, seed: u64, totals: &mut Totals) {
@@ -608,10 +614,11 @@ fn run_seed(n: usize, seed: u64, totals: &mut Totals) {
             let unknown = sim.history.ops().filter(|(_, o)| o.ret.is_none()).count();
             panic!("history ({} operations, {unknown} with unknown outcome) not linearizable:\n{e}", sim.history.len());
         }
-        (sim.history.len(), sim.crashes, sim.partitions, sim.leaders.len())
+        (sim.history.len(), sim.crashes, sim.partitions, sim.leaders.len(), sim.installs)
     });
     match result {
-        Ok((ops, crashes, partitions, terms)) => {
+        Ok((ops, crashes, partitions, terms, installs)) => {
+            totals.installs += installs;
             totals.ops += ops;
             totals.crashes += crashes;
             totals.partitions += partitions;
@@ -651,13 +658,17 @@ fn run_size(n: usize) {
         }
     }
     eprintln!(
-        "{n} members: {} seeds, {} operations checked; {} crashes, {} partitions, {} terms with a leader",
+        "{n} members: {} seeds, {} operations checked; {} crashes, {} partitions, {} terms with a leader, {} snapshots installed",
         seeds.len(),
         t.ops,
         t.crashes,
         t.partitions,
-        t.terms
+        t.terms,
+        t.installs
     );
+    if seeds.len() >= 100 {
+        assert!(t.installs > 0, "no member ever caught up from a snapshot: the runs do not cover snapshots");
+    }
 }
 
 /// The checks can fail: reads served from a member's local state (what a serializable

@@ -186,6 +186,9 @@ pub struct NodeConfig {
     /// that proposed them, possibly from an earlier incarnation or another member, so
     /// ids must not repeat across restarts: the server draws it at random.
     pub id_seed: u64,
+    /// Read snapshot data on a thread of its own (a real member); otherwise at raft-rs's
+    /// next request for it (deterministic runs).
+    pub background_snapshots: bool,
 }
 
 enum Waiter {
@@ -294,7 +297,7 @@ impl Node {
         status.written.store(applied, Ordering::Release);
         status.flushed.store(applied, Ordering::Release);
         status.first_index.store(core.first_index(), Ordering::Release);
-        let storage = LogStorage::new(core, sm.clone());
+        let storage = LogStorage::new(core, sm.clone(), cfg.background_snapshots);
         let raft_cfg = raft::Config {
             id: cfg.id,
             election_tick: cfg.election_ticks,
@@ -557,6 +560,8 @@ impl Node {
     fn install_snapshot(&mut self, snap: Snapshot, env: &mut dyn Env) {
         let meta = snap.get_metadata().clone();
         let t = Instant::now();
+        // A snapshot this member made of its old state is of no use any more.
+        self.storage.reset_snapshot();
         if let Err(e) = self.sm.restore(&snap.data, meta.index, meta.term) {
             fatal("installing a snapshot", &e);
         }
@@ -759,6 +764,7 @@ impl Node {
             fatal("compacting the raft log", &e);
         }
         self.status.first_index.store(new_base.0 + 1, Ordering::Release);
+        self.storage.expire_snapshot();
         tracing::info!(compacted_to = new_base.0, flushed, "compacted the raft log");
     }
 
@@ -1044,7 +1050,15 @@ mod tests {
     }
 
     fn cfg(id: u64, bootstrap: Option<Vec<Member>>) -> NodeConfig {
-        NodeConfig { id, election_ticks: 10, snapshot_count: 100, bootstrap, election_range: None, id_seed: 1 }
+        NodeConfig {
+            id,
+            election_ticks: 10,
+            snapshot_count: 100,
+            bootstrap,
+            election_range: None,
+            id_seed: 1,
+            background_snapshots: false,
+        }
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! What raft-rs reads: the log in memory (its durable copy is [`super::log`]), the hard
 //! state, the configuration, and snapshots, which are made on demand from the state
-//! machine at its applied index (the data is what sled holds; nothing is kept aside).
+//! machine at its applied index (the data is what sled holds; nothing is kept aside),
+//! read off the Raft round.
 
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, StorageError};
 
 use crate::apply::StateMachine;
+use crate::membership::SnapshotView;
 
 #[derive(Default)]
 pub struct Core {
@@ -79,11 +81,26 @@ impl Core {
 pub struct LogStorage {
     core: Arc<RwLock<Core>>,
     sm: Arc<StateMachine>,
+    maker: Arc<Mutex<SnapshotMaker>>,
 }
 
 impl LogStorage {
-    pub fn new(core: Core, sm: Arc<StateMachine>) -> Self {
-        Self { core: Arc::new(RwLock::new(core)), sm }
+    /// `background_snapshots`: read snapshot data on a thread of its own.
+    pub fn new(core: Core, sm: Arc<StateMachine>, background_snapshots: bool) -> Self {
+        let maker = SnapshotMaker { state: Making::Idle, background: background_snapshots, epoch: 0 };
+        Self { core: Arc::new(RwLock::new(core)), sm, maker: Arc::new(Mutex::new(maker)) }
+    }
+
+    /// Forgets any snapshot made or being made: the state machine was replaced by an
+    /// installed one.
+    pub fn reset_snapshot(&self) {
+        self.maker.lock().unwrap_or_else(|e| e.into_inner()).reset();
+    }
+
+    /// Drops a finished snapshot the log has moved past.
+    pub fn expire_snapshot(&self) {
+        let base = self.rl().base.0;
+        self.maker.lock().unwrap_or_else(|e| e.into_inner()).expire(base);
     }
 
     pub fn rl(&self) -> RwLockReadGuard<'_, Core> {
@@ -133,26 +150,132 @@ impl raft::Storage for LogStorage {
         Ok(self.rl().last_index())
     }
 
-    /// A snapshot of the state machine as applied now (on the Raft thread, which is its
-    /// only writer, so the data and the index agree).
+    /// A snapshot for a follower too far behind for the log. Making one reads the whole
+    /// key history, so it is not done here, inside a Raft round: the first request takes
+    /// the snapshot's view at the applied index and answers "temporarily unavailable";
+    /// the data is read off the round, and a later request (raft-rs asks again at the
+    /// follower's next heartbeat response) gets the finished snapshot.
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        let index = self.sm.applied_index();
         let unavailable = || raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable);
-        if index == 0 || index < request_index {
-            return Err(unavailable());
+        let mut maker = self.maker.lock().unwrap_or_else(|e| e.into_inner());
+        let base = self.rl().base.0;
+        if let Making::Ready(snap) = &maker.state {
+            // A snapshot older than the log's start is no use: the follower could not
+            // go on from it with the log.
+            let index = snap.get_metadata().index;
+            if index >= request_index && index >= base {
+                return Ok(snap.clone());
+            }
+            maker.state = Making::Idle;
         }
-        let term = self.rl().term(index).map_err(|_| unavailable())?;
-        let data = self.sm.snapshot_data().map_err(|e| {
-            tracing::error!(error = %e, "making a snapshot failed");
-            unavailable()
-        })?;
-        let mut snap = Snapshot::default();
-        let meta = snap.mut_metadata();
-        meta.index = index;
-        meta.term = term;
-        meta.set_conf_state(self.sm.conf_state());
-        snap.data = data.into();
-        tracing::info!(index, term, bytes = snap.data.len(), "made a snapshot to send");
-        Ok(snap)
+        if let Making::Waiting(_) = &maker.state
+            && !maker.background
+        {
+            // Deterministic runs (the simulation) read the data at the next request,
+            // after whatever was applied in between.
+            let Making::Waiting(pending) = std::mem::replace(&mut maker.state, Making::Idle) else { unreachable!() };
+            if let Some(snap) = pending.finish(&self.sm) {
+                maker.state = Making::Ready(snap.clone());
+                return Ok(snap);
+            }
+        }
+        if let Making::Idle = maker.state {
+            let index = self.sm.applied_index();
+            if index == 0 || index < request_index {
+                return Err(unavailable());
+            }
+            let term = self.rl().term(index).map_err(|_| unavailable())?;
+            let view = self.sm.snapshot_view().map_err(|e| {
+                tracing::error!(error = %e, "making a snapshot failed");
+                unavailable()
+            })?;
+            let mut meta = SnapshotMetadata { index, term, ..Default::default() };
+            meta.set_conf_state(self.sm.conf_state());
+            let pending = Pending { meta, view };
+            if maker.background {
+                maker.state = Making::Running;
+                let (sm, shared, epoch) = (self.sm.clone(), self.maker.clone(), maker.epoch);
+                let spawned = std::thread::Builder::new().name("raft-snapshot".into()).spawn(move || {
+                    let done = pending.finish(&sm);
+                    let mut m = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    if m.epoch == epoch {
+                        m.state = done.map_or(Making::Idle, Making::Ready);
+                    }
+                });
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "starting the snapshot thread failed");
+                    maker.state = Making::Idle;
+                }
+            } else {
+                maker.state = Making::Waiting(pending);
+            }
+        }
+        Err(unavailable())
+    }
+}
+
+/// Where the making of the snapshot for lagging followers stands.
+enum Making {
+    Idle,
+    /// Taken at the applied index, data not read yet (deterministic runs).
+    Waiting(Pending),
+    /// The data is being read on the snapshot thread.
+    Running,
+    Ready(Snapshot),
+}
+
+pub struct SnapshotMaker {
+    state: Making,
+    /// Read the data on a thread of its own (a real member) or at the next request
+    /// (the simulation, which must be deterministic).
+    background: bool,
+    /// Counts resets: a snapshot thread started before one throws its work away.
+    epoch: u64,
+}
+
+impl SnapshotMaker {
+    /// Forgets any snapshot made or being made (the state machine was replaced).
+    fn reset(&mut self) {
+        self.epoch += 1;
+        self.state = Making::Idle;
+    }
+
+    /// Forgets a finished snapshot (its memory) once the log has moved past it.
+    pub fn expire(&mut self, base: u64) {
+        if let Making::Ready(s) = &self.state
+            && s.get_metadata().index < base
+        {
+            self.state = Making::Idle;
+        }
+    }
+}
+
+struct Pending {
+    meta: SnapshotMetadata,
+    view: SnapshotView,
+}
+
+impl Pending {
+    /// Reads the key history; None when a compaction got in the way (the next request
+    /// starts over) or the backend failed.
+    fn finish(self, sm: &StateMachine) -> Option<Snapshot> {
+        let index = self.meta.index;
+        match sm.snapshot_from(self.view) {
+            Ok(Some(data)) => {
+                let mut snap = Snapshot::default();
+                snap.set_metadata(self.meta);
+                snap.data = data.into();
+                tracing::info!(index, bytes = snap.data.len(), "made a snapshot to send");
+                Some(snap)
+            }
+            Ok(None) => {
+                tracing::info!(index, "a compaction ran while a snapshot was made; making another");
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "making a snapshot failed");
+                None
+            }
+        }
     }
 }
