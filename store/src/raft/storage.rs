@@ -191,6 +191,7 @@ impl raft::Storage for LogStorage {
             })?;
             let mut meta = SnapshotMetadata { index, term, ..Default::default() };
             meta.set_conf_state(self.sm.conf_state());
+            tracing::info!(index, term, "making a snapshot to send");
             let pending = Pending { meta, view };
             if maker.background {
                 maker.state = Making::Running;

@@ -37,9 +37,23 @@ const PEER_QUEUE: usize = 4096;
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One queued message; snapshots report whether they went out.
-struct Outgoing {
-    bytes: Vec<u8>,
-    snapshot: bool,
+enum Outgoing {
+    Encoded(Vec<u8>),
+    /// Encoded by the sender, off the Raft round: a snapshot carries the whole state.
+    Snapshot(Box<Message>),
+}
+
+impl Outgoing {
+    fn is_snapshot(&self) -> bool {
+        matches!(self, Outgoing::Snapshot(_))
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Outgoing::Encoded(b) => b,
+            Outgoing::Snapshot(m) => m.write_to_bytes().unwrap_or_default(),
+        }
+    }
 }
 
 struct Peer {
@@ -102,13 +116,19 @@ impl Transport {
                 }
                 continue;
             };
-            let Ok(bytes) = m.write_to_bytes() else {
-                continue;
+            let to = m.to;
+            let out = if snapshot {
+                Outgoing::Snapshot(Box::new(m))
+            } else {
+                let Ok(bytes) = m.write_to_bytes() else {
+                    continue;
+                };
+                Outgoing::Encoded(bytes)
             };
-            if p.queue.try_send(Outgoing { bytes, snapshot }).is_err() {
-                tracing::trace!(to = format!("{:x}", m.to), "peer queue full; dropping a raft message");
+            if p.queue.try_send(out).is_err() {
+                tracing::trace!(to = format!("{to:x}"), "peer queue full; dropping a raft message");
                 if snapshot {
-                    let _ = self.inbox.queue(Input::SnapshotSent(m.to, false));
+                    let _ = self.inbox.queue(Input::SnapshotSent(to, false));
                 }
             }
         }
@@ -126,7 +146,7 @@ struct PeerCtx {
 
 impl PeerCtx {
     fn report(&self, m: &Outgoing, ok: bool) {
-        if m.snapshot {
+        if m.is_snapshot() {
             let _ = self.inbox.queue(Input::SnapshotSent(self.peer, ok));
         }
     }
@@ -153,12 +173,12 @@ impl futures::Stream for Pull {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         match q.poll_recv(cx) {
             std::task::Poll::Ready(Some(m)) => {
-                if m.snapshot {
+                if m.is_snapshot() {
                     let _ = self.inbox.queue(Input::SnapshotSent(self.peer, true));
                 }
                 std::task::Poll::Ready(Some(RaftEnvelope {
                     from: self.me,
-                    message: m.bytes,
+                    message: m.into_bytes(),
                     cluster_id: self.cluster_id,
                 }))
             }
