@@ -8,10 +8,12 @@ export CLUSTER_DIR
 DEB_PACKAGES := etcd-server etcd-client curl iptables iproute2 python3 python3-venv
 # Commands whose absence means `make deps` must run first.
 REQUIRED_CMDS := etcd etcdctl curl iptables ip
-# The Python `kubernetes` client (a compatibility oracle, tests/python_client.rs), from
-# PyPI into a virtualenv of Debian's python3.
+# Python oracles from PyPI, in a virtualenv of Debian's python3: the `kubernetes` client
+# (tests/python_client.rs) and `kubernetes-validate`, whose copy of upstream's v1.33
+# OpenAPI definitions tests/openapi.rs checks our merge facts against.
 PY_VENV := $(CURDIR)/.venv
-PY_KUBERNETES := kubernetes==33.1.0
+PY_PACKAGES := kubernetes==33.1.0 kubernetes-validate==1.37.0
+PY_IMPORTS := import kubernetes, kubernetes_validate
 
 .PHONY: all build deps run test lint fmt bench clean .deps-check
 
@@ -23,15 +25,15 @@ deps:
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@$(PY_VENV)/bin/python -c 'import kubernetes' 2>/dev/null || { \
-		echo "installing $(PY_KUBERNETES) into $(PY_VENV)"; \
-		/usr/bin/python3 -m venv $(PY_VENV) && $(PY_VENV)/bin/pip install -q '$(PY_KUBERNETES)'; \
+	@$(PY_VENV)/bin/python -c '$(PY_IMPORTS)' 2>/dev/null || { \
+		echo "installing $(PY_PACKAGES) into $(PY_VENV)"; \
+		/usr/bin/python3 -m venv $(PY_VENV) && $(PY_VENV)/bin/pip install -q $(PY_PACKAGES); \
 	}
 
 # Runs `make deps` only when something is missing.
 .deps-check:
 	@for c in $(REQUIRED_CMDS); do command -v $$c >/dev/null 2>&1 || { $(MAKE) --no-print-directory deps; break; }; done
-	@$(PY_VENV)/bin/python -c 'import kubernetes' 2>/dev/null || $(MAKE) --no-print-directory deps
+	@$(PY_VENV)/bin/python -c '$(PY_IMPORTS)' 2>/dev/null || $(MAKE) --no-print-directory deps
 
 build:
 	$(CARGO) build --workspace

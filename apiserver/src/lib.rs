@@ -15,6 +15,7 @@ pub mod cache;
 pub mod config;
 pub mod discovery;
 pub mod managedfields;
+pub mod merging;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;

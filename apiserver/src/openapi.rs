@@ -107,6 +107,19 @@ fn kind_schema(group: &str, version: &str, kind: &str) -> Option<SchemaFn> {
     KINDS.iter().find(|k| k.group == group && k.version == version && k.kind == kind).map(|k| k.schema)
 }
 
+/// The strategic-merge table of a resource: every merging list its kind's schema
+/// reaches, from the merge facts in [`crate::merging`]. Kinds without a schema here
+/// fall back to the resource's own table.
+pub fn patch_table(r: &Resource) -> crate::patch::PatchTable {
+    let made = crate::merging::cached_table((r.group, r.version, r.kind), || {
+        let f = kind_schema(r.group, r.version, r.kind)?;
+        let mut g = Flavor::V3.generator();
+        let root = ref_name(&f(&mut g))?;
+        Some(crate::merging::patch_table(g.definitions(), &root))
+    });
+    made.unwrap_or(r.patch_lists)
+}
+
 /// Which document a schema set is for: refs differ (`#/components/schemas/` or
 /// `#/definitions/`).
 #[derive(Clone, Copy, PartialEq)]
@@ -384,6 +397,18 @@ impl Builder {
         for (name, schema) in std::mem::take(&mut self.lists) {
             defs.insert(name, schema);
         }
+        for (name, schema) in defs.iter_mut() {
+            for fact in crate::merging::of(name) {
+                let target = if fact.property.is_empty() {
+                    Some(&mut *schema)
+                } else {
+                    schema.get_mut("properties").and_then(|p| p.get_mut(fact.property))
+                };
+                if let Some(Value::Object(t)) = target {
+                    t.extend(fact.extensions());
+                }
+            }
+        }
         for (name, gvks) in &self.gvks {
             if let Some(Value::Object(s)) = defs.get_mut(name) {
                 s.insert("x-kubernetes-group-version-kind".into(), Value::Array(gvks.clone()));
@@ -642,6 +667,7 @@ pub fn v2_document() -> &'static [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::patch::ListMerge;
 
     fn doc(gv: &str) -> Value {
         serde_json::from_slice(v3_document(gv).expect("document").0).expect("json")
@@ -703,5 +729,29 @@ mod tests {
         let v2: Value = serde_json::from_slice(v2_document()).unwrap();
         assert!(v2["definitions"]["io.k8s.api.core.v1.Pod"]["x-kubernetes-group-version-kind"].is_array());
         assert_eq!(v2["swagger"], "2.0");
+    }
+
+    #[test]
+    fn patch_tables_come_from_the_schemas() {
+        let pods = patch_table(registry::find("pods").unwrap());
+        let has = |p: &str, m: ListMerge| pods.iter().any(|(q, n)| *q == p && *n == m);
+        assert!(has("spec.containers", ListMerge::ByKey("name")));
+        assert!(has("spec.initContainers.ports", ListMerge::ByKey("containerPort")));
+        assert!(has("spec.containers.volumeDevices", ListMerge::ByKey("devicePath")));
+        assert!(has("metadata.finalizers", ListMerge::Primitive));
+        assert!(has("status.conditions", ListMerge::ByKey("type")));
+        // Atomic lists and lists without a strategy are not in the table.
+        assert!(!pods.iter().any(|(q, _)| *q == "spec.tolerations"));
+        // Every resource's own table is covered.
+        for r in registry::all() {
+            let derived = patch_table(r);
+            for (p, m) in r.patch_lists {
+                assert!(
+                    derived.iter().any(|(q, n)| q == p && n == m),
+                    "{}: {p} {m:?} missing from the derived table",
+                    r.qualified_name()
+                );
+            }
+        }
     }
 }

@@ -377,7 +377,7 @@ fn ownership(resource: &Resource, target: Target, manager: String) -> crate::man
         manager,
         api_version: resource.api_version(),
         subresource: if target == Target::Status { "status" } else { "" },
-        table: resource.patch_lists,
+        table: crate::openapi::patch_table(resource),
         now: now_rfc3339(),
     }
 }
@@ -954,7 +954,7 @@ impl Rest {
         let pinned = patch["metadata"]["resourceVersion"].as_str().is_some_and(|s| !s.is_empty());
         for _ in 0..UPDATE_RETRIES {
             let current = self.get(resource, ns, name).await?;
-            let patched = patched(&current, media, &patch, resource.patch_lists)?;
+            let patched = patched(&current, media, &patch, crate::openapi::patch_table(resource))?;
             let body = serde_json::to_vec(&patched).unwrap_or_default();
             match self.update_as(resource, target, ns, name, &body, ctx).await {
                 Err(e) if e.reason == "Conflict" && !pinned => continue,

@@ -158,7 +158,7 @@ impl Rest {
                 let current = self.get(resource, ns, name).await?;
                 let patched = match media {
                     "application/strategic-merge-patch+json" => {
-                        crate::patch::strategic_merge_patch(&current, &patch, resource.patch_lists)
+                        crate::patch::strategic_merge_patch(&current, &patch, crate::openapi::patch_table(resource))
                             .map_err(ApiError::bad_request)?
                     }
                     "application/json-patch+json" => crate::patch::json_patch(&current, &patch).map_err(|e| {
