@@ -4,15 +4,16 @@
 //! refuses to change fields another manager owns unless forced, and removes the fields
 //! the manager applied before and no longer applies (when nobody else owns them).
 //!
-//! Lists follow the resource's strategic-merge table: lists with a merge key are
-//! associative (`k:{"name":"x"}`), merging lists of scalars are sets (`v:"a"`), every
-//! other list is atomic (owned whole).
+//! Lists and maps follow the resource's list and map types ([`crate::merging`]):
+//! associative lists are keyed by their key fields (`k:{"containerPort":80,"protocol":"TCP"}`),
+//! sets of scalars by value (`v:"a"`), and atomic lists, structs and maps are owned whole;
+//! other lists are atomic, other structs and maps granular.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::patch::{ListMerge, PatchTable};
+use crate::merging::{Assoc, AssocTable, KEY_DEFAULTS};
 use crate::status::ApiError;
 
 /// One step of a field path.
@@ -150,22 +151,48 @@ const UNTRACKED_META: &[&str] = &[
     "selfLink",
 ];
 
-fn strategy(table: PatchTable, dotted: &str) -> Option<ListMerge> {
-    crate::patch::list_strategy(table, dotted)
+fn assoc(table: AssocTable, dotted: &str) -> Option<Assoc> {
+    crate::merging::assoc_at(table, dotted)
+}
+
+/// A key field of a list element, its default when left out.
+fn key_field(elem: &Value, key: &str) -> Option<Value> {
+    elem.get(key)
+        .filter(|v| !v.is_null())
+        .cloned()
+        .or_else(|| KEY_DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, d)| json!(d)))
+}
+
+/// Whether two elements of an associative list have the same key.
+fn same_key(a: &Value, b: &Value, keys: &[&str]) -> bool {
+    keys.iter().all(|k| {
+        let v = key_field(a, k);
+        v.is_some() && v == key_field(b, k)
+    })
+}
+
+/// Whether an element has the key a `k:` step names.
+fn has_key(elem: &Value, key: &Map<String, Value>) -> bool {
+    key.iter().all(|(k, v)| key_field(elem, k).as_ref() == Some(v))
 }
 
 fn canonical(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// The key step of an element of an associative list.
-fn key_step(elem: &Value, key: &str) -> Option<Step> {
-    let k = elem.get(key)?;
-    Some(Step::Key(canonical(&json!({ key: k }))))
+/// The key step of an element of an associative list: its key fields in name order.
+fn key_step(elem: &Value, keys: &[&str]) -> Option<Step> {
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable();
+    let mut m = Map::new();
+    for k in sorted {
+        m.insert(k.to_string(), key_field(elem, k)?);
+    }
+    Some(Step::Key(canonical(&Value::Object(m))))
 }
 
 /// The set of fields an object (or an applied configuration) sets.
-pub fn fields_of(obj: &Value, table: PatchTable, with_status: bool) -> FieldSet {
+pub fn fields_of(obj: &Value, table: AssocTable, with_status: bool) -> FieldSet {
     let mut set = FieldSet::default();
     let Value::Object(m) = obj else { return set };
     for (k, v) in m {
@@ -191,19 +218,20 @@ pub fn fields_of(obj: &Value, table: PatchTable, with_status: bool) -> FieldSet 
     set
 }
 
-fn collect(v: &Value, dotted: &str, table: PatchTable, path: &mut Path, set: &mut FieldSet) {
+fn collect(v: &Value, dotted: &str, table: AssocTable, path: &mut Path, set: &mut FieldSet) {
+    let treatment = assoc(table, dotted);
     match v {
-        Value::Object(m) if !m.is_empty() => {
+        Value::Object(m) if !m.is_empty() && treatment != Some(Assoc::Atomic) => {
             for (k, c) in m {
                 path.push(Step::Field(k.clone()));
                 collect(c, &format!("{dotted}.{k}"), table, path, set);
                 path.pop();
             }
         }
-        Value::Array(items) if !items.is_empty() => match strategy(table, dotted) {
-            Some(ListMerge::ByKey(key)) => {
+        Value::Array(items) if !items.is_empty() => match treatment {
+            Some(Assoc::Keys(keys)) => {
                 for e in items {
-                    let Some(step) = key_step(e, key) else {
+                    let Some(step) = key_step(e, keys) else {
                         set.insert(path);
                         return;
                     };
@@ -219,14 +247,14 @@ fn collect(v: &Value, dotted: &str, table: PatchTable, path: &mut Path, set: &mu
                     path.pop();
                 }
             }
-            Some(ListMerge::Primitive) => {
+            Some(Assoc::Set) => {
                 for e in items {
                     path.push(Step::Value(canonical(e)));
                     set.insert(path);
                     path.pop();
                 }
             }
-            None => set.insert(path),
+            Some(Assoc::Atomic) | None => set.insert(path),
         },
         _ => set.insert(path),
     }
@@ -240,7 +268,7 @@ fn value_at<'a>(obj: &'a Value, path: &[Step]) -> Option<&'a Value> {
             Step::Field(f) => cur.get(f)?,
             Step::Key(k) => {
                 let key: Map<String, Value> = serde_json::from_str(k).ok()?;
-                cur.as_array()?.iter().find(|e| key.iter().all(|(kk, kv)| e.get(kk) == Some(kv)))?
+                cur.as_array()?.iter().find(|e| has_key(e, &key))?
             }
             Step::Value(v) => {
                 let want: Value = serde_json::from_str(v).ok()?;
@@ -260,7 +288,7 @@ fn remove_at(obj: &mut Value, path: &[Step]) {
             Step::Field(f) => cur.get_mut(f),
             Step::Key(k) => {
                 let Ok(key) = serde_json::from_str::<Map<String, Value>>(k) else { return };
-                cur.as_array_mut().and_then(|a| a.iter_mut().find(|e| key.iter().all(|(kk, kv)| e.get(kk) == Some(kv))))
+                cur.as_array_mut().and_then(|a| a.iter_mut().find(|e| has_key(e, &key)))
             }
             Step::Value(_) => None,
         };
@@ -275,7 +303,7 @@ fn remove_at(obj: &mut Value, path: &[Step]) {
         }
         Step::Key(k) => {
             if let (Ok(key), Value::Array(a)) = (serde_json::from_str::<Map<String, Value>>(k), cur) {
-                a.retain(|e| !key.iter().all(|(kk, kv)| e.get(kk) == Some(kv)));
+                a.retain(|e| !has_key(e, &key));
             }
         }
         Step::Value(v) => {
@@ -288,9 +316,10 @@ fn remove_at(obj: &mut Value, path: &[Step]) {
 
 /// Merges an applied configuration into the live object: maps recursively,
 /// associative lists by key, sets by union, everything else replaced.
-fn merge(live: &mut Value, applied: &Value, dotted: &str, table: PatchTable) {
+fn merge(live: &mut Value, applied: &Value, dotted: &str, table: AssocTable) {
+    let treatment = assoc(table, dotted);
     match (live, applied) {
-        (Value::Object(l), Value::Object(a)) => {
+        (Value::Object(l), Value::Object(a)) if treatment != Some(Assoc::Atomic) => {
             for (k, av) in a {
                 let child = if dotted.is_empty() { k.clone() } else { format!("{dotted}.{k}") };
                 match l.get_mut(k) {
@@ -301,23 +330,23 @@ fn merge(live: &mut Value, applied: &Value, dotted: &str, table: PatchTable) {
                 }
             }
         }
-        (Value::Array(l), Value::Array(a)) => match strategy(table, dotted) {
-            Some(ListMerge::ByKey(key)) => {
+        (Value::Array(l), Value::Array(a)) => match treatment {
+            Some(Assoc::Keys(keys)) => {
                 for ae in a {
-                    match l.iter_mut().find(|le| ae.get(key).is_some() && le.get(key) == ae.get(key)) {
+                    match l.iter_mut().find(|le| same_key(le, ae, keys)) {
                         Some(le) => merge(le, ae, dotted, table),
                         None => l.push(ae.clone()),
                     }
                 }
             }
-            Some(ListMerge::Primitive) => {
+            Some(Assoc::Set) => {
                 for ae in a {
                     if !l.contains(ae) {
                         l.push(ae.clone());
                     }
                 }
             }
-            None => *l = a.clone(),
+            Some(Assoc::Atomic) | None => *l = a.clone(),
         },
         (l, a) => *l = a.clone(),
     }
@@ -399,7 +428,7 @@ pub struct Write {
     pub api_version: String,
     /// `status` for the status subresource, else empty.
     pub subresource: &'static str,
-    pub table: PatchTable,
+    pub table: AssocTable,
     pub now: String,
 }
 
@@ -601,7 +630,7 @@ fn conflict_error(conflicts: &BTreeMap<(String, String), Vec<String>>) -> ApiErr
 mod tests {
     use super::*;
 
-    const TABLE: PatchTable = &[("spec.containers", ListMerge::ByKey("name"))];
+    const TABLE: AssocTable = &[("spec.containers", Assoc::Keys(&["name"]))];
 
     fn w(manager: &str) -> Write {
         Write {

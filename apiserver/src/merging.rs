@@ -80,6 +80,23 @@ impl Fact {
         m
     }
 
+    /// How server-side apply treats the field, if not the default way (lists atomic,
+    /// structs and maps granular). Without a list type, a merging patch strategy
+    /// stands for one, as upstream's conversion of these markers does.
+    pub fn assoc(&'static self) -> Option<Assoc> {
+        match (self.list_type, self.map_type) {
+            (Some(Merge::Map), _) if !self.list_map_keys.is_empty() => Some(Assoc::Keys(self.list_map_keys)),
+            (Some(Merge::Set), _) => Some(Assoc::Set),
+            (Some(_), _) | (None, Some(Merge::Atomic)) => Some(Assoc::Atomic),
+            _ => match self.list_merge()? {
+                ListMerge::ByKey(_) => {
+                    Some(Assoc::Keys(std::slice::from_ref(self.patch_merge_key.as_ref().expect("a merge key"))))
+                }
+                ListMerge::Primitive => Some(Assoc::Set),
+            },
+        }
+    }
+
     /// How a strategic merge patch merges the field, if it is a merging list.
     pub fn list_merge(&self) -> Option<ListMerge> {
         let merges = self.patch_strategy?.split(',').any(|s| s == "merge");
@@ -96,12 +113,42 @@ pub fn of(definition: &str) -> impl Iterator<Item = &'static Fact> + '_ {
     FACTS.iter().filter(move |f| f.definition == definition)
 }
 
-/// The strategic-merge table of a type (`root`, a definition name in `defs`): the
-/// dotted path of every merging list its fields reach, lists' items included
-/// (`spec.containers.ports`). Map values are not walked: no built-in type merges lists
-/// inside them.
-pub fn patch_table(defs: &serde_json::Map<String, Value>, root: &str) -> Vec<(String, ListMerge)> {
-    let mut out = Vec::new();
+/// How server-side apply treats a list, struct or map (upstream's list and map types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assoc {
+    /// An associative list: elements are identified by these key fields.
+    Keys(&'static [&'static str]),
+    /// A list of scalars merged as a set.
+    Set,
+    /// Owned as a whole: a list, or a struct or map of atomic map type.
+    Atomic,
+}
+
+/// Server-side apply's table of a resource: (dotted path, treatment), for every field
+/// not treated the default way.
+pub type AssocTable = &'static [(&'static str, Assoc)];
+
+/// The treatment of the field at a dotted path (None: the default).
+pub fn assoc_at(table: AssocTable, path: &str) -> Option<Assoc> {
+    table.iter().find(|(p, _)| *p == path).map(|(_, a)| *a)
+}
+
+/// Key fields whose value, when an element leaves them out, is their default: they
+/// still identify the element (upstream's `+default` on these fields).
+pub const KEY_DEFAULTS: &[(&str, &str)] = &[("protocol", "TCP")];
+
+/// The merge tables of a type (`root`, a definition name in `defs`): strategic merge
+/// patch's merging lists and server-side apply's treatments, as dotted paths of the
+/// fields they reach, lists' items included (`spec.containers.ports`). Map values are
+/// not walked: no built-in type merges inside them.
+#[derive(Default)]
+pub struct Tables {
+    pub patch: Vec<(String, ListMerge)>,
+    pub assoc: Vec<(String, Assoc)>,
+}
+
+pub fn tables(defs: &serde_json::Map<String, Value>, root: &str) -> Tables {
+    let mut out = Tables::default();
     walk(defs, root, "", &mut Vec::new(), &mut out);
     out
 }
@@ -111,7 +158,7 @@ fn walk<'a>(
     name: &'a str,
     prefix: &str,
     stack: &mut Vec<&'a str>,
-    out: &mut Vec<(String, ListMerge)>,
+    out: &mut Tables,
 ) {
     // Recursive types (JSONSchemaProps) are walked once per branch.
     if stack.contains(&name) {
@@ -121,11 +168,19 @@ fn walk<'a>(
     stack.push(name);
     for (prop, schema) in props {
         let path = if prefix.is_empty() { prop.clone() } else { format!("{prefix}.{prop}") };
-        if let Some(m) = of(name).find(|f| f.property == prop).and_then(Fact::list_merge) {
-            out.push((path.clone(), m));
-        }
         let mut refs = Vec::new();
         references(schema, &mut refs);
+        let fact = of(name).find(|f| f.property == prop);
+        if let Some(m) = fact.and_then(Fact::list_merge) {
+            out.patch.push((path.clone(), m));
+        }
+        // A type that is atomic wherever it is used (LabelSelector).
+        let atomic_type = refs.iter().any(|r| of(r).any(|f| f.property.is_empty() && f.map_type == Some(Atomic)));
+        match fact.and_then(Fact::assoc) {
+            Some(a) => out.assoc.push((path.clone(), a)),
+            None if atomic_type => out.assoc.push((path.clone(), Assoc::Atomic)),
+            None => {}
+        }
         for r in refs {
             walk(defs, r, &path, stack, out);
         }
@@ -151,24 +206,46 @@ fn references<'a>(schema: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-/// Patch tables by (group, version, kind), made once each.
-pub fn cached_table(
-    key: (&str, &str, &str),
-    make: impl FnOnce() -> Option<Vec<(String, ListMerge)>>,
-) -> Option<crate::patch::PatchTable> {
-    type Tables = HashMap<(String, String, String), crate::patch::PatchTable>;
-    static TABLES: OnceLock<Mutex<Tables>> = OnceLock::new();
-    let tables = TABLES.get_or_init(Default::default);
+/// A kind's merge tables, made once and kept for the life of the process.
+#[derive(Clone, Copy)]
+pub struct KindTables {
+    pub patch: crate::patch::PatchTable,
+    pub assoc: AssocTable,
+}
+
+fn leak<T>(v: Vec<(String, T)>) -> &'static [(&'static str, T)] {
+    let v: Vec<(&'static str, T)> = v.into_iter().map(|(p, m)| (&*Box::leak(p.into_boxed_str()), m)).collect();
+    Box::leak(v.into_boxed_slice())
+}
+
+/// The merge tables of a kind by (group, version, kind), made by `make` the first time.
+pub fn cached_tables(key: (&str, &str, &str), make: impl FnOnce() -> Option<Tables>) -> Option<KindTables> {
+    type Cache = HashMap<(String, String, String), KindTables>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
     let k = (key.0.to_string(), key.1.to_string(), key.2.to_string());
-    if let Some(t) = tables.lock().unwrap_or_else(|e| e.into_inner()).get(&k) {
+    if let Some(t) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&k) {
         return Some(*t);
     }
     let made = make()?;
-    // Leaked once per kind: the tables live as long as the process.
-    let table: Vec<(&'static str, ListMerge)> =
-        made.into_iter().map(|(p, m)| (&*Box::leak(p.into_boxed_str()), m)).collect();
-    let table: crate::patch::PatchTable = Box::leak(table.into_boxed_slice());
-    Some(*tables.lock().unwrap_or_else(|e| e.into_inner()).entry(k).or_insert(table))
+    let tables = KindTables { patch: leak(made.patch), assoc: leak(made.assoc) };
+    Some(*cache.lock().unwrap_or_else(|e| e.into_inner()).entry(k).or_insert(tables))
+}
+
+/// Server-side apply's table for a strategic-merge table (kinds without merge facts).
+pub fn assoc_from_patch(table: crate::patch::PatchTable) -> Vec<(String, Assoc)> {
+    let meta = crate::patch::OBJECT_META_LISTS.iter();
+    table
+        .iter()
+        .chain(meta)
+        .map(|(p, m)| {
+            let a = match m {
+                ListMerge::ByKey(k) => Assoc::Keys(std::slice::from_ref(k)),
+                ListMerge::Primitive => Assoc::Set,
+            };
+            (p.to_string(), a)
+        })
+        .collect()
 }
 
 use Merge::{Atomic, Granular, Map, Set};

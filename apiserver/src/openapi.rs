@@ -107,17 +107,26 @@ fn kind_schema(group: &str, version: &str, kind: &str) -> Option<SchemaFn> {
     KINDS.iter().find(|k| k.group == group && k.version == version && k.kind == kind).map(|k| k.schema)
 }
 
-/// The strategic-merge table of a resource: every merging list its kind's schema
-/// reaches, from the merge facts in [`crate::merging`]. Kinds without a schema here
-/// fall back to the resource's own table.
-pub fn patch_table(r: &Resource) -> crate::patch::PatchTable {
-    let made = crate::merging::cached_table((r.group, r.version, r.kind), || {
-        let f = kind_schema(r.group, r.version, r.kind)?;
+/// The merge tables of a resource: strategic merge patch's merging lists and server-side
+/// apply's list and map types, for every field its kind's schema reaches, from the merge
+/// facts in [`crate::merging`]. Kinds without a schema here use the resource's own
+/// strategic-merge table for both.
+pub fn merge_tables(r: &Resource) -> crate::merging::KindTables {
+    let made = crate::merging::cached_tables((r.group, r.version, r.kind), || {
+        let Some(f) = kind_schema(r.group, r.version, r.kind) else {
+            let patch = r.patch_lists.iter().map(|(p, m)| (p.to_string(), *m)).collect();
+            return Some(crate::merging::Tables { patch, assoc: crate::merging::assoc_from_patch(r.patch_lists) });
+        };
         let mut g = Flavor::V3.generator();
         let root = ref_name(&f(&mut g))?;
-        Some(crate::merging::patch_table(g.definitions(), &root))
+        Some(crate::merging::tables(g.definitions(), &root))
     });
-    made.unwrap_or(r.patch_lists)
+    made.unwrap_or(crate::merging::KindTables { patch: r.patch_lists, assoc: &[] })
+}
+
+/// Strategic merge patch's table of a resource.
+pub fn patch_table(r: &Resource) -> crate::patch::PatchTable {
+    merge_tables(r).patch
 }
 
 /// Which document a schema set is for: refs differ (`#/components/schemas/` or

@@ -377,7 +377,7 @@ fn ownership(resource: &Resource, target: Target, manager: String) -> crate::man
         manager,
         api_version: resource.api_version(),
         subresource: if target == Target::Status { "status" } else { "" },
-        table: crate::openapi::patch_table(resource),
+        table: crate::openapi::merge_tables(resource).assoc,
         now: now_rfc3339(),
     }
 }

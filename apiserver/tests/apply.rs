@@ -102,6 +102,30 @@ fn scenario(backend: Backend) {
         c.stderr
     );
 
+    // List and map types as upstream's: a label selector is owned whole (atomic), ports
+    // are keyed by port and protocol (the protocol's default standing in when left out).
+    let svc = file(
+        "svc.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: keyed\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n    name: http\n  - port: 53\n    protocol: UDP\n    name: dns\n",
+    );
+    ok(&api, &["apply", "--server-side", "-f", &svc]);
+    let fields = &get(&api, &["svc", "keyed"])["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"];
+    assert_eq!(
+        fields["f:ports"],
+        serde_json::json!({
+            "k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}},
+            "k:{\"port\":53,\"protocol\":\"UDP\"}": {".": {}, "f:name": {}, "f:port": {}, "f:protocol": {}},
+        }),
+        "{fields}"
+    );
+    let dep = file(
+        "dsel.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: sel\nspec:\n  selector:\n    matchLabels:\n      app: sel\n  template:\n    metadata:\n      labels:\n        app: sel\n    spec:\n      containers:\n      - name: main\n        image: busybox\n",
+    );
+    ok(&api, &["apply", "--server-side", "-f", &dep]);
+    let fields = &get(&api, &["deployment", "sel"])["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"];
+    assert_eq!(fields["f:selector"], serde_json::json!({}), "{fields}");
+
     // Bad requests: an apply without a field manager, force on another patch type.
     let (code, body) = api.curl(&[
         "/api/v1/namespaces/default/configmaps/cfg",
