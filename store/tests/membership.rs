@@ -193,6 +193,8 @@ async fn one_member_grows_to_three_and_shrinks_back_while_clients_write() {
     assert!(String::from_utf8_lossy(&lin.stderr).contains("etcdserver: rpc not supported for learner"));
     assert!(ok(&m2, &["get", "w0/000001", "--consistency=s"]).contains("w0/000001"));
     assert!(ok(&m2, &["endpoint", "status"]).contains(&m2.endpoint()));
+    let status = ok(&m2, &["endpoint", "status", "-w", "json"]);
+    assert!(status.contains(r#""isLearner":true"#), "{status}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = run(m0.etcdctl().args(["member", "promote", &format!("{id2:x}")]));

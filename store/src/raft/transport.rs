@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use proto::raftpb::raft_transport_client::RaftTransportClient;
 use proto::raftpb::raft_transport_server::RaftTransport;
-use proto::raftpb::{Done, JoinMember, JoinRequest, JoinResponse, ProbeRequest, ProbeResponse, RaftEnvelope};
+use proto::raftpb::{
+    Done, JoinMember, JoinRequest, JoinResponse, ProbeRequest, ProbeResponse, RaftEnvelope, SnapshotChunk,
+};
 use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
 use tokio::sync::mpsc;
@@ -35,11 +37,16 @@ const PING_TIMEOUT: Duration = Duration::from_millis(500);
 const PEER_QUEUE: usize = 4096;
 /// How often each member measures its round trip to each peer.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// Snapshot data travels in pieces of this size.
+const SNAPSHOT_CHUNK: usize = 1 << 20;
+/// A snapshot claiming more data than this is refused (etcd's largest backend quota).
+const SNAPSHOT_MAX: u64 = 8 << 30;
 
 /// One queued message; snapshots report whether they went out.
 enum Outgoing {
     Encoded(Vec<u8>),
-    /// Encoded by the sender, off the Raft round: a snapshot carries the whole state.
+    /// Sent on a `Snapshot` call of its own, in chunks, off the Raft round: a snapshot
+    /// carries the whole state.
     Snapshot(Box<Message>),
 }
 
@@ -47,13 +54,52 @@ impl Outgoing {
     fn is_snapshot(&self) -> bool {
         matches!(self, Outgoing::Snapshot(_))
     }
+}
 
-    fn into_bytes(self) -> Vec<u8> {
-        match self {
-            Outgoing::Encoded(b) => b,
-            Outgoing::Snapshot(m) => m.write_to_bytes().unwrap_or_default(),
+/// The chunks of a snapshot message: the message without its data, then the data.
+fn snapshot_chunks(mut m: Message, me: u64, cluster_id: u64) -> Vec<SnapshotChunk> {
+    let data = std::mem::take(&mut m.mut_snapshot().data);
+    let first = SnapshotChunk {
+        from: me,
+        cluster_id,
+        message: m.write_to_bytes().unwrap_or_default(),
+        size: data.len() as u64,
+        data: Vec::new(),
+    };
+    let pieces = data.chunks(SNAPSHOT_CHUNK).map(|c| SnapshotChunk { data: c.to_vec(), ..Default::default() });
+    std::iter::once(first).chain(pieces).collect()
+}
+
+/// Sends one snapshot and tells Raft whether it arrived.
+async fn send_snapshot(mut client: RaftTransportClient<tonic::transport::Channel>, m: Message, ctx: SnapshotCtx) {
+    let (index, bytes) = (m.get_snapshot().get_metadata().index, m.get_snapshot().data.len());
+    let chunks = futures::stream::iter(snapshot_chunks(m, ctx.me, ctx.cluster_id));
+    let t = std::time::Instant::now();
+    let ok = match client.snapshot(chunks).await {
+        Ok(_) => {
+            tracing::info!(
+                to = format!("{:x}", ctx.peer),
+                index,
+                bytes,
+                elapsed_ms = t.elapsed().as_millis() as u64,
+                "sent a snapshot"
+            );
+            true
         }
-    }
+        Err(e) => {
+            tracing::warn!(to = format!("{:x}", ctx.peer), index, error = %e, "sending a snapshot failed");
+            false
+        }
+    };
+    let _ = ctx.inbox.queue(Input::SnapshotSent(ctx.peer, ok));
+}
+
+#[derive(Clone)]
+struct SnapshotCtx {
+    me: u64,
+    cluster_id: u64,
+    peer: u64,
+    inbox: Inbox,
 }
 
 struct Peer {
@@ -157,10 +203,9 @@ impl PeerCtx {
 /// outlives connections; a stream only borrows it while it is polled.
 struct Pull {
     queue: Arc<std::sync::Mutex<mpsc::Receiver<Outgoing>>>,
-    me: u64,
-    cluster_id: u64,
-    peer: u64,
-    inbox: Inbox,
+    ctx: SnapshotCtx,
+    /// Snapshots go out on calls of their own over the same connection.
+    client: RaftTransportClient<tonic::transport::Channel>,
 }
 
 impl futures::Stream for Pull {
@@ -171,19 +216,20 @@ impl futures::Stream for Pull {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        match q.poll_recv(cx) {
-            std::task::Poll::Ready(Some(m)) => {
-                if m.is_snapshot() {
-                    let _ = self.inbox.queue(Input::SnapshotSent(self.peer, true));
+        loop {
+            return match q.poll_recv(cx) {
+                std::task::Poll::Ready(Some(Outgoing::Encoded(bytes))) => std::task::Poll::Ready(Some(RaftEnvelope {
+                    from: self.ctx.me,
+                    message: bytes,
+                    cluster_id: self.ctx.cluster_id,
+                })),
+                std::task::Poll::Ready(Some(Outgoing::Snapshot(m))) => {
+                    tokio::spawn(send_snapshot(self.client.clone(), *m, self.ctx.clone()));
+                    continue;
                 }
-                std::task::Poll::Ready(Some(RaftEnvelope {
-                    from: self.me,
-                    message: m.into_bytes(),
-                    cluster_id: self.cluster_id,
-                }))
-            }
-            std::task::Poll::Ready(None) => std::task::Poll::Ready(None),
-            std::task::Poll::Pending => std::task::Poll::Pending,
+                std::task::Poll::Ready(None) => std::task::Poll::Ready(None),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            };
         }
     }
 }
@@ -245,10 +291,8 @@ async fn peer_loop(
         let mut client = RaftTransportClient::new(channel).max_encoding_message_size(usize::MAX);
         let pull = Pull {
             queue: queue.clone(),
-            me: ctx.me,
-            cluster_id: ctx.cluster_id,
-            peer: ctx.peer,
-            inbox: ctx.inbox.clone(),
+            ctx: SnapshotCtx { me: ctx.me, cluster_id: ctx.cluster_id, peer: ctx.peer, inbox: ctx.inbox.clone() },
+            client: client.clone(),
         };
         let prober = probe(client.clone(), &ctx);
         let outcome = tokio::select! {
@@ -404,6 +448,38 @@ impl RaftTransport for PeerService {
         Ok(Response::new(Done {}))
     }
 
+    async fn snapshot(&self, req: Request<Streaming<SnapshotChunk>>) -> Result<Response<Done>, Status> {
+        let mut s = req.into_inner();
+        let Some(first) = s.message().await? else {
+            return Err(Status::invalid_argument("an empty snapshot stream"));
+        };
+        if first.size > SNAPSHOT_MAX {
+            return Err(Status::invalid_argument(format!("a snapshot of {} bytes is too large", first.size)));
+        }
+        let (size, env) =
+            (first.size, RaftEnvelope { from: first.from, message: first.message, cluster_id: first.cluster_id });
+        let Some(mut m) = self.accept(env)? else {
+            return Err(Status::failed_precondition("snapshot refused"));
+        };
+        if m.get_msg_type() != MessageType::MsgSnapshot {
+            return Err(Status::invalid_argument("not a snapshot message"));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        while let Some(chunk) = s.message().await? {
+            if data.len() as u64 + chunk.data.len() as u64 > size {
+                return Err(Status::invalid_argument("snapshot data beyond its size"));
+            }
+            data.extend_from_slice(&chunk.data);
+        }
+        if data.len() as u64 != size {
+            return Err(Status::invalid_argument(format!("snapshot data ended at {} of {size} bytes", data.len())));
+        }
+        m.mut_snapshot().data = data.into();
+        // Installing it takes a while: the Raft thread does it, not this runtime's worker.
+        self.inbox.queue(Input::Message(Box::new(m))).map_err(|_| Status::unavailable("raft inbox full"))?;
+        Ok(Response::new(Done {}))
+    }
+
     async fn probe(&self, req: Request<ProbeRequest>) -> Result<Response<ProbeResponse>, Status> {
         if req.get_ref().cluster_id != self.cluster_id {
             return Err(Status::failed_precondition("etcdserver: cluster ID mismatch"));
@@ -435,5 +511,29 @@ impl RaftTransport for PeerService {
                 .map(|m| JoinMember { id: m.id, peer_urls: m.peer_ur_ls.clone(), is_learner: m.is_learner })
                 .collect(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_travels_in_chunks_that_reassemble() {
+        let mut m = Message::default();
+        m.set_msg_type(MessageType::MsgSnapshot);
+        m.to = 2;
+        m.mut_snapshot().mut_metadata().index = 42;
+        let data: Vec<u8> = (0..SNAPSHOT_CHUNK * 2 + 17).map(|i| (i % 251) as u8).collect();
+        m.mut_snapshot().data = data.clone().into();
+        let chunks = snapshot_chunks(m, 1, 7);
+        assert_eq!(chunks.len(), 4, "the message, then three pieces of data");
+        let first = &chunks[0];
+        assert_eq!((first.from, first.cluster_id, first.size), (1, 7, data.len() as u64));
+        let head = Message::parse_from_bytes(&first.message).unwrap();
+        assert!(head.get_snapshot().data.is_empty(), "the data is not in the message");
+        assert_eq!(head.get_snapshot().get_metadata().index, 42);
+        let joined: Vec<u8> = chunks[1..].iter().flat_map(|c| c.data.iter().copied()).collect();
+        assert_eq!(joined, data);
     }
 }

@@ -362,7 +362,7 @@ impl Maintenance for Services {
             raft_applied_index: s.sm.applied_index(),
             errors,
             db_size_in_use: s.db_size(),
-            is_learner: false,
+            is_learner: s.raft.status.learner.load(std::sync::atomic::Ordering::Acquire),
         });
         self.unary("Maintenance", "Status", out)
     }
