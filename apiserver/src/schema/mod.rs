@@ -14,6 +14,7 @@
 mod check;
 mod defaulting;
 mod formats;
+mod gofmt;
 mod listtype;
 mod objectmeta;
 mod pruning;

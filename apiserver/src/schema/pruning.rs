@@ -138,6 +138,6 @@ fn prune_embedded_metadata(v: &mut Value, path: &str, out: &mut Vec<String>) {
 pub(super) fn prunes_anything(v: &Value, s: &Structural) -> bool {
     let mut copy = v.clone();
     let mut out = Vec::new();
-    prune_value(&mut copy, Some(s), "", false, &mut out);
+    prune_value(&mut copy, Some(s), "", true, &mut out);
     copy != *v
 }
