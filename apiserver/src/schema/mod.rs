@@ -152,6 +152,15 @@ impl Structural {
         errs
     }
 
+    /// Validation of an update with upstream's ratcheting (`CRDValidationRatcheting`, on by default):
+    /// errors about values the update leaves as they were are dropped, so objects stored under an
+    /// older, looser schema can still be updated elsewhere. Values are correlated through object
+    /// fields only (not through list items, which upstream correlates only for `map` lists).
+    /// Composite (`anyOf`, `oneOf`, ...) errors are kept.
+    pub fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        self.validate(new).into_iter().filter(|e| !ratcheted(e, new, old)).collect()
+    }
+
     /// The schema at a dotted path (`.spec.replicas` or `spec.replicas`; `[*]`/`[n]` steps into
     /// `items`), following `properties`, then `additionalProperties`. `""` and `"."` are the root.
     pub fn at(&self, path: &str) -> Option<&Structural> {
@@ -194,6 +203,25 @@ pub fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
         };
     }
     Some(v)
+}
+
+/// Whether an error concerns a value the update did not change (for `Required`, its parent object).
+fn ratcheted(e: &FieldError, new: &Value, old: &Value) -> bool {
+    if e.field == "<nil>" || e.field.contains('[') {
+        return false;
+    }
+    let path = if e.reason == "FieldValueRequired" {
+        match e.field.rsplit_once('.') {
+            Some((parent, _)) => parent,
+            None => "",
+        }
+    } else {
+        e.field.as_str()
+    };
+    match (json_path(new, path), json_path(old, path)) {
+        (Some(n), Some(o)) => n == o,
+        _ => false,
+    }
 }
 
 enum Step<'a> {
