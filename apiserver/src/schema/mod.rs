@@ -135,10 +135,11 @@ impl Structural {
     }
 
     /// Applies `default`s (after pruning, as upstream does: on read from storage, on create/update
-    /// requests), then drops `null`s where the schema is neither nullable nor defaulted.
+    /// requests). First drops the `null`s whose schema is neither nullable nor defaulted; `null`s
+    /// of non-nullable fields with a default get the default.
     pub fn apply_defaults(&self, obj: &mut Value) {
-        defaulting::default(obj, Some(self));
         defaulting::prune_non_nullable_nulls_without_defaults(obj, Some(self));
+        defaulting::default(obj, Some(self));
     }
 
     /// Validates a (pruned, defaulted) custom object against the schema: the OpenAPI keywords (as

@@ -53,15 +53,15 @@ pub(super) fn validate_embedded_resource(path: &str, x: &serde_json::Map<String,
     let api_version_path = child_path(path, "apiVersion");
     let kind_path = child_path(path, "kind");
     if !x.contains_key("apiVersion") {
-        errs.push(FieldError::required(&api_version_path, "must not be empty"));
+        errs.push(FieldError::required(&api_version_path, ""));
     }
     if !x.contains_key("kind") {
-        errs.push(FieldError::required(&kind_path, "must not be empty"));
+        errs.push(FieldError::required(&kind_path, ""));
     }
     if let Some(v) = x.get("apiVersion") {
         match v.as_str() {
             None => errs.push(invalid(&api_version_path, v, "must be a string")),
-            Some("") => errs.push(invalid(&api_version_path, v, "must not be empty")),
+            Some("") => errs.push(FieldError::required(&api_version_path, "")),
             Some(av) if av.matches('/').count() > 1 => {
                 errs.push(invalid(&api_version_path, v, &format!("unexpected GroupVersion string: {av}")))
             }
@@ -71,7 +71,7 @@ pub(super) fn validate_embedded_resource(path: &str, x: &serde_json::Map<String,
     if let Some(v) = x.get("kind") {
         match v.as_str() {
             None => errs.push(invalid(&kind_path, v, "must be a string")),
-            Some("") => errs.push(invalid(&kind_path, v, "must not be empty")),
+            Some("") => errs.push(FieldError::required(&kind_path, "")),
             Some(kind) => {
                 let details = registry::dns1035_label(&kind.to_lowercase());
                 if !details.is_empty() {

@@ -107,8 +107,9 @@ fn skip_prune(x: &mut Value, s: &Structural, path: &str, is_root: bool, out: &mu
                 }
                 if let Some(prop) = s.properties.get(k) {
                     prune_value(v, Some(prop), &join(path, k), false, out);
-                } else if let Some(ap) = s.additional_properties.as_ref().and_then(|a| a.schema()) {
-                    prune_value(v, Some(ap), &join(path, k), false, out);
+                } else if let Some(ap) = &s.additional_properties {
+                    // `additionalProperties: true` has no schema: what is inside is pruned entirely.
+                    prune_value(v, ap.schema(), &join(path, k), false, out);
                 }
             }
         }

@@ -556,7 +556,7 @@ fn validation_keywords() {
             json!({"type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true}),
             json!({"metadata": {"name": "a/b"}, "kind": "bad_kind"}),
             vec![
-                "spec.x.apiVersion: Required value: must not be empty",
+                "spec.x.apiVersion: Required value",
                 r#"spec.x.kind: Invalid value: "bad_kind": may have mixed case, but should otherwise match: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"#,
                 r#"spec.x.metadata.name: Invalid value: "a/b": may not contain '/'"#,
             ],
