@@ -264,6 +264,9 @@ fn nested(n: &Structural, skip_any_of: bool, lvl: Level, path: &str, errs: &mut 
     if n.nullable {
         forbid(errs, "nullable", "must be false to be structural");
     }
+    if n.external_docs.is_some() {
+        forbid(errs, "externalDocs", "must be undefined to be structural");
+    }
     if n.preserve_unknown_fields {
         forbid(errs, "x-kubernetes-preserve-unknown-fields", "must be false to be structural");
     }
@@ -281,6 +284,9 @@ fn nested(n: &Structural, skip_any_of: bool, lvl: Level, path: &str, errs: &mut 
     }
     if n.map_type.is_some() {
         forbid(errs, "x-kubernetes-map-type", "must be undefined to be structural");
+    }
+    if !n.validations.is_empty() {
+        forbid(errs, "x-kubernetes-validations", "must be empty to be structural");
     }
     if n.properties.contains_key("metadata") {
         errs.push(FieldError::forbidden(
@@ -323,20 +329,14 @@ fn nested_completeness(v: &Structural, s: Option<&Structural>, s_path: &str, v_p
             errs,
         );
     }
-    let s_ap = s.additional_properties.as_ref().and_then(|a| a.schema());
+    // For CRDs, properties under additionalProperties may not be validated (upstream's
+    // `AllowValidationPropertiesWithAdditionalProperties` is off).
     for (k, vf) in &v.properties {
         let vp = key_path(&child_path(v_path, "properties"), k);
-        match (s.properties.get(k), s_ap) {
-            (Some(sf), _) => {
-                nested_completeness(vf, Some(sf), &key_path(&child_path(s_path, "properties"), k), &vp, errs)
-            }
-            (None, Some(ap)) => {
-                nested_completeness(vf, Some(ap), &child_path(s_path, "additionalProperties"), &vp, errs)
-            }
-            (None, None) => errs.push(FieldError::required(
-                &key_path(&child_path(s_path, "properties"), k),
-                &format!("because it is defined in {vp}"),
-            )),
+        let sp = key_path(&child_path(s_path, "properties"), k);
+        match s.properties.get(k) {
+            Some(sf) => nested_completeness(vf, Some(sf), &sp, &vp, errs),
+            None => errs.push(FieldError::required(&sp, &format!("because it is defined in {vp}"))),
         }
     }
 }

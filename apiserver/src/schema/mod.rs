@@ -36,6 +36,8 @@ pub struct Structural {
     pub title: String,
     pub default: Option<Value>,
     pub nullable: bool,
+    /// `externalDocs`, as given.
+    pub external_docs: Option<Value>,
     /// `properties`, sorted by name.
     pub properties: BTreeMap<String, Structural>,
     pub items: Option<Box<Structural>>,
@@ -347,6 +349,7 @@ fn parse(v: &Value, path: &str, errs: &mut Vec<FieldError>) -> Structural {
     s.title = string("title", errs);
     s.default = m.get("default").cloned();
     s.nullable = boolean("nullable", errs);
+    s.external_docs = m.get("externalDocs").filter(|v| !v.is_null()).cloned();
     if let Some(props) = m.get("properties").filter(|p| !p.is_null()) {
         match props.as_object() {
             Some(props) => {

@@ -118,6 +118,20 @@ fn structural_invariants_with_upstream_messages() {
             ],
         ),
         (
+            object(
+                json!({"m": {"type": "object", "additionalProperties": {"type": "string"}, "allOf": [{"x-kubernetes-validations": [{"rule": "true"}]}]}}),
+            ),
+            vec![
+                "spec.versions[0].schema.openAPIV3Schema.properties[m].allOf[0].x-kubernetes-validations: Forbidden: must be empty to be structural",
+            ],
+        ),
+        (
+            json!({"type": "object", "allOf": [{"properties": {"m": {"properties": {"k": {"maxLength": 2}}}}}], "properties": {"m": {"type": "object", "additionalProperties": {"type": "string"}}}}),
+            vec![
+                "spec.versions[0].schema.openAPIV3Schema.properties[m].properties[k]: Required value: because it is defined in spec.versions[0].schema.openAPIV3Schema.allOf[0].properties[m].properties[k]",
+            ],
+        ),
+        (
             json!({"type": "object", "additionalProperties": {"type": "string"}}),
             vec![
                 "spec.versions[0].schema.openAPIV3Schema.additionalProperties: Forbidden: must not be used at the root",
