@@ -241,6 +241,13 @@ fn defaults_must_be_pruned_and_valid() {
             ],
         ),
         (
+            // kube-openapi names additional properties `<path>.<key>` even at the root of the default.
+            object(json!({"m": {"type": "object", "additionalProperties": {"type": "string"}, "default": {"a": 1}}})),
+            vec![
+                r#"spec.versions[0].schema.openAPIV3Schema.properties[m].default.a: Invalid value: "integer": .a in body must be of type string: "integer""#,
+            ],
+        ),
+        (
             object(json!({"a": {"type": "integer", "minimum": 3, "default": 1}})),
             vec![
                 "spec.versions[0].schema.openAPIV3Schema.properties[a].default: Invalid value: 1:  in body should be greater than or equal to 3",
@@ -512,6 +519,11 @@ fn validation_keywords() {
             json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "required": ["a", "b"]}),
             json!({"a": "1"}),
             vec!["spec.x.b: Required value"],
+        ),
+        (
+            json!({"type": "object", "additionalProperties": false}),
+            json!({"foo": 1}),
+            vec![r#"spec.x: Invalid value: "foo": spec.x.foo in body is a forbidden property"#],
         ),
         (
             json!({"x-kubernetes-int-or-string": true}),

@@ -153,7 +153,7 @@ fn schema_type(v: &Value) -> &'static str {
 fn data_format(v: &Value) -> &'static str {
     match schema_type(v) {
         "integer" => "int64",
-        "number" => "double",
+        "number" => "float64",
         _ => "",
     }
 }
@@ -569,7 +569,7 @@ fn object_checks(s: &Structural, map: &serde_json::Map<String, Value>, path: &st
     match &s.additional_properties {
         Some(AdditionalProperties::Bool(false)) => {
             for k in map.keys() {
-                if !s.properties.contains_key(k) && k != "$schema" && k != "id" {
+                if !s.properties.contains_key(k) {
                     out.add(OpenApiError::new(
                         Code::Other,
                         path,
@@ -582,7 +582,8 @@ fn object_checks(s: &Structural, map: &serde_json::Map<String, Value>, path: &st
         Some(AdditionalProperties::Schema(ap)) => {
             for (k, v) in map {
                 if !s.properties.contains_key(k) {
-                    out.merge(validate_schema(ap, v, &child(path, k)));
+                    // kube-openapi joins with a dot even at the root (`.key`); the field path drops it.
+                    out.merge(validate_schema(ap, v, &format!("{path}.{k}")));
                 }
             }
         }
