@@ -227,6 +227,27 @@ fn ratcheted(e: &FieldError, new: &Value, old: &Value) -> bool {
     }
 }
 
+/// All values at a JSONPath that may step into every item of a list with `[*]`
+/// (`.spec.containers[*].image`), in document order; printer columns show them joined.
+pub fn json_path_all<'a>(obj: &'a Value, path: &str) -> Vec<&'a Value> {
+    let Some(steps) = path_steps(path) else { return Vec::new() };
+    let mut current = vec![obj];
+    for step in steps {
+        current = current
+            .into_iter()
+            .flat_map(|v| -> Vec<&Value> {
+                match step {
+                    Step::Key(k) => v.as_object().and_then(|m| m.get(k)).into_iter().collect(),
+                    Step::Index(i) => v.as_array().and_then(|a| a.get(i)).into_iter().collect(),
+                    Step::All => v.as_array().map(|a| a.iter().collect()).unwrap_or_default(),
+                }
+            })
+            .collect();
+    }
+    current
+}
+
+#[derive(Clone, Copy)]
 enum Step<'a> {
     Key(&'a str),
     Index(usize),

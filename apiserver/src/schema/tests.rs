@@ -620,6 +620,11 @@ fn json_paths() {
     assert_eq!(json_path(&obj, ".spec.missing"), None);
     assert_eq!(json_path(&obj, ".spec.list[1].a"), None);
     assert_eq!(json_path(&obj, "."), Some(&obj));
+    let pod = json!({"spec": {"containers": [{"image": "a"}, {"name": "x"}, {"image": "b"}]}});
+    assert_eq!(json_path_all(&pod, ".spec.containers[*].image"), [&json!("a"), &json!("b")]);
+    assert_eq!(json_path_all(&pod, ".spec.containers[0].image"), [&json!("a")]);
+    assert!(json_path_all(&pod, ".spec.missing[*]").is_empty());
+    assert_eq!(json_path(&pod, ".spec.containers[*].image"), None);
 }
 
 #[test]
