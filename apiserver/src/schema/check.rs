@@ -211,7 +211,7 @@ fn value_validation(
         nested(n, false, lvl, &child_path(path, "not"), errs);
     }
     if let Some(p) = &vv.pattern
-        && let Err(e) = regex::Regex::new(&p.source)
+        && let Err(e) = super::go_regex(&p.source)
     {
         let rust = e.to_string();
         let rust = rust.lines().last().unwrap_or_default().trim();

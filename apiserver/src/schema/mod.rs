@@ -284,6 +284,61 @@ fn path_steps(path: &str) -> Option<Vec<Step<'_>>> {
     Some(steps)
 }
 
+/// Compiles a pattern with Go's (RE2) meaning of the Perl classes and word boundaries, which are
+/// ASCII-only there (`\d` is `[0-9]`), while the `regex` crate's are Unicode-aware.
+pub(crate) fn go_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(next) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let replacement = match (in_class, next) {
+                    (false, 'd') => "[0-9]",
+                    (false, 'D') => "[^0-9]",
+                    (false, 'w') => "[0-9A-Za-z_]",
+                    (false, 'W') => "[^0-9A-Za-z_]",
+                    (false, 's') => "[\\t\\n\\f\\r ]",
+                    (false, 'S') => "[^\\t\\n\\f\\r ]",
+                    (false, 'b') => "(?-u:\\b)",
+                    (false, 'B') => "(?-u:\\B)",
+                    (true, 'd') => "0-9",
+                    (true, 'w') => "0-9A-Za-z_",
+                    (true, 's') => "\\t\\n\\f\\r ",
+                    _ => "",
+                };
+                if replacement.is_empty() {
+                    out.push('\\');
+                    out.push(next);
+                } else {
+                    out.push_str(replacement);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` right after `[` or `[^` is a literal.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(chars.next().unwrap_or(']'));
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    regex::Regex::new(&out)
+}
+
 /// Go's `field.Path.Key`: `base[key]`.
 fn key_path(base: &str, key: &str) -> String {
     format!("{base}[{key}]")
@@ -423,7 +478,7 @@ fn parse(v: &Value, path: &str, errs: &mut Vec<FieldError>) -> Structural {
     vv.min_length = integer("minLength", errs);
     let pattern = string("pattern", errs);
     if !pattern.is_empty() {
-        vv.pattern = Some(Pattern { regex: regex::Regex::new(&pattern).ok(), source: pattern });
+        vv.pattern = Some(Pattern { regex: go_regex(&pattern).ok(), source: pattern });
     }
     vv.max_items = integer("maxItems", errs);
     vv.min_items = integer("minItems", errs);

@@ -723,3 +723,16 @@ fn upstream_wording() {
             .ends_with("Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic")
     );
 }
+
+#[test]
+fn patterns_have_go_semantics() {
+    // RE2's Perl classes are ASCII-only.
+    assert!(go_regex(r"^\d+$").unwrap().is_match("123"));
+    assert!(!go_regex(r"^\d+$").unwrap().is_match("١٢٣"));
+    assert!(go_regex(r"^[\d.]+$").unwrap().is_match("1.2"));
+    assert!(go_regex(r"^[]a]+$").unwrap().is_match("]a"));
+    assert!(go_regex(r"^\w+\s\S$").unwrap().is_match("ab x"));
+    assert!(!go_regex(r"^\w+$").unwrap().is_match("é"));
+    assert!(go_regex(r"\bx\b").unwrap().is_match("a x b"));
+    assert!(go_regex(r"^a\.b$").unwrap().is_match("a.b"));
+}
