@@ -736,3 +736,117 @@ fn patterns_have_go_semantics() {
     assert!(go_regex(r"\bx\b").unwrap().is_match("a x b"));
     assert!(go_regex(r"^a\.b$").unwrap().is_match("a.b"));
 }
+
+/// The shapes controller-gen emits (kubebuilder's CronJob tutorial and typical operators): metadata
+/// as a bare object, quantities as int-or-string with a pattern, embedded templates, map lists,
+/// CEL rules, status with conditions.
+#[test]
+fn a_controller_gen_schema_round_trip() {
+    let s = schema(json!({
+        "description": "CronJob is the Schema for the cronjobs API",
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {
+                "type": "object",
+                "required": ["schedule"],
+                "x-kubernetes-validations": [{"rule": "self.schedule != ''", "message": "schedule must be set"}],
+                "properties": {
+                    "schedule": {"type": "string", "minLength": 0},
+                    "concurrencyPolicy": {"type": "string", "enum": ["Allow", "Forbid", "Replace"], "default": "Allow"},
+                    "startingDeadlineSeconds": {"type": "integer", "format": "int64", "minimum": 0},
+                    "suspend": {"type": "boolean"},
+                    "memory": {
+                        "anyOf": [{"type": "integer"}, {"type": "string"}],
+                        "pattern": "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$",
+                        "x-kubernetes-int-or-string": true,
+                    },
+                    "jobTemplate": {
+                        "type": "object",
+                        "x-kubernetes-embedded-resource": true,
+                        "x-kubernetes-preserve-unknown-fields": true,
+                    },
+                    "ports": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["containerPort", "protocol"],
+                        "items": {
+                            "type": "object",
+                            "required": ["containerPort"],
+                            "properties": {
+                                "containerPort": {"type": "integer", "format": "int32"},
+                                "protocol": {"type": "string", "default": "TCP"},
+                            },
+                        },
+                    },
+                    "selector": {
+                        "type": "object",
+                        "x-kubernetes-map-type": "atomic",
+                        "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
+                    },
+                },
+            },
+            "status": {
+                "type": "object",
+                "properties": {
+                    "active": {"type": "array", "x-kubernetes-list-type": "atomic", "items": {"type": "object", "x-kubernetes-map-type": "atomic", "properties": {"name": {"type": "string"}}}},
+                    "lastScheduleTime": {"type": "string", "format": "date-time"},
+                    "conditions": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["type"],
+                        "items": {
+                            "type": "object",
+                            "required": ["type", "status"],
+                            "properties": {
+                                "type": {"type": "string", "maxLength": 316},
+                                "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
+                                "observedGeneration": {"type": "integer", "format": "int64", "minimum": 0},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }));
+    let mut obj = json!({
+        "apiVersion": "batch.tutorial.kubebuilder.io/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "cj", "namespace": "default"},
+        "spec": {
+            "schedule": "*/1 * * * *",
+            "memory": "128Mi",
+            "jobTemplate": {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"labels": {"a": "b"}}, "spec": {"anything": true}},
+            "ports": [{"containerPort": 80}, {"containerPort": 80, "protocol": "UDP"}],
+            "typo": 1,
+        },
+        "status": {"lastScheduleTime": "2024-01-01T00:00:00Z", "conditions": [{"type": "Ready", "status": "True"}]},
+    });
+    assert_eq!(s.prune(&mut obj), ["spec.typo"]);
+    s.apply_defaults(&mut obj);
+    assert_eq!(obj["spec"]["concurrencyPolicy"], "Allow");
+    assert_eq!(obj["spec"]["ports"][0]["protocol"], "TCP");
+    assert_eq!(s.validate(&obj), []);
+
+    obj["spec"]["memory"] = json!("lots");
+    obj["spec"]["ports"][1]["protocol"] = json!("TCP");
+    obj["status"]["conditions"][0]["status"] = json!("Maybe");
+    obj["spec"]["startingDeadlineSeconds"] = json!(-1);
+    assert_eq!(
+        messages(&s, obj),
+        [
+            r#"spec.memory: Invalid value: "lots": spec.memory in body should match '^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$'"#,
+            "spec.startingDeadlineSeconds: Invalid value: -1: spec.startingDeadlineSeconds in body should be greater than or equal to 0",
+            r#"status.conditions[0].status: Unsupported value: "Maybe": supported values: "True", "False", "Unknown""#,
+            r#"spec.ports[1]: Duplicate value: map[string]interface {}{"containerPort":80, "protocol":"TCP"}"#,
+        ]
+    );
+}
+
+#[test]
+fn structural_is_shareable() {
+    fn shareable<T: Clone + std::fmt::Debug + Send + Sync + 'static>() {}
+    shareable::<Structural>();
+}
