@@ -850,3 +850,18 @@ fn structural_is_shareable() {
     fn shareable<T: Clone + std::fmt::Debug + Send + Sync + 'static>() {}
     shareable::<Structural>();
 }
+
+#[test]
+fn odd_inputs_do_not_panic() {
+    let s = keyword_schema(json!({"type": "integer", "multipleOf": -1, "minimum": -1e300, "maximum": 1e300}));
+    assert_eq!(s.validate(&json!({"spec": {"x": i64::MIN}})), []);
+    let s = keyword_schema(json!({"type": "number", "multipleOf": 0.1}));
+    assert_eq!(s.validate(&json!({"spec": {"x": 0.3}})), []);
+    assert_eq!(gofmt::float(f64::MIN_POSITIVE), "2.2250738585072014e-308");
+    assert_eq!(gofmt::float(1e21), "1e+21");
+    // Anything at all as a schema is refused or accepted, never a panic.
+    for v in [json!(null), json!([]), json!("x"), json!({"type": 1}), json!({"properties": []}), json!({"items": [{}]})]
+    {
+        assert!(Structural::new(&v, BASE).is_err(), "{v}");
+    }
+}

@@ -414,7 +414,7 @@ fn number_checks(s: &Structural, data: &Value, path: &str) -> Outcome {
         && factor != 0.0
     {
         let ok = if let (Some(i), true) = (data.as_i64(), factor.fract() == 0.0) {
-            i % (factor as i64) == 0
+            i.checked_rem(factor as i64).is_none_or(|r| r == 0)
         } else {
             let mult = if factor < 1.0 { (1.0 / factor) * x } else { x / factor };
             mult.is_finite() && (mult - mult.round()).abs() < 1e-9
