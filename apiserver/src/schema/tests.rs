@@ -423,6 +423,11 @@ fn validation_keywords() {
         ),
         (json!({"type": "string", "nullable": true}), Value::Null, vec![]),
         (
+            json!({"type": "string", "nullable": true, "enum": ["a"]}),
+            Value::Null,
+            vec![r#"spec.x: Unsupported value: "null": supported values: "a""#],
+        ),
+        (
             json!({"type": "boolean"}),
             json!({}),
             vec![r#"spec.x: Invalid value: "object": spec.x in body must be of type boolean: "object""#],

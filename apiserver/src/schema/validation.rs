@@ -510,7 +510,8 @@ pub(super) fn json_equal(a: &Value, b: &Value) -> bool {
 fn enum_check(s: &Structural, data: &Value, path: &str) -> Outcome {
     let vv = &s.value_validation;
     let mut out = Outcome::default();
-    if vv.enum_.is_empty() || (data.is_null() && s.nullable) {
+    // As kube-openapi: `null` never matches an enum, not even of a nullable field.
+    if vv.enum_.is_empty() {
         return out;
     }
     if !data.is_null() && vv.enum_.iter().any(|allowed| json_equal(allowed, data)) {
