@@ -257,6 +257,18 @@ fn defaults_must_be_pruned_and_valid() {
     for (schema, want) in cases {
         assert_eq!(refusal(schema.clone()), want, "{schema}");
     }
+    // Defaults inside an embedded resource's object meta must make valid metadata.
+    let embedded = object(json!({"t": {
+        "type": "object",
+        "x-kubernetes-embedded-resource": true,
+        "properties": {"metadata": {"type": "object", "properties": {"name": {"type": "string", "default": "a/b"}}}},
+    }}));
+    assert_eq!(
+        refusal(embedded),
+        [
+            r#"spec.versions[0].schema.openAPIV3Schema.properties[t].properties[metadata].properties[name].default: Invalid value: "a/b": must result in valid metadata: metadata.name: Invalid value: "a/b": may not contain '/'"#
+        ]
+    );
     // Structural errors hide default errors, as upstream checks defaults only on structural schemas.
     let both = object(json!({"a": {"type": "integer", "default": "x"}, "b": {}}));
     assert_eq!(
