@@ -290,6 +290,9 @@ pub struct WriteContext {
     pub admit: Option<Admit>,
     /// Who writes (for admission plugins that look at the user, e.g. NodeRestriction).
     pub user: Option<crate::auth::UserInfo>,
+    /// Audit annotations admission recorded for the request's audit event (upstream's
+    /// `audit.AddAuditAnnotations`), e.g. PodSecurity's `audit-violations`.
+    pub audit_annotations: Vec<(String, String)>,
 }
 
 /// See [`WriteContext::admit`].

@@ -6,12 +6,13 @@
 //! Which plugins run is fixed at startup by `--enable-admission-plugins` and
 //! `--disable-admission-plugins` ([`configure`]).
 
+pub mod configuration;
 mod default_storage_class;
 mod default_toleration_seconds;
 mod limit_ranger;
 mod namespace_lifecycle;
 mod node_restriction;
-mod pod_security;
+pub mod pod_security;
 mod priority;
 pub mod resource_quota;
 mod service_account;
@@ -122,6 +123,21 @@ pub fn enabled_set(enable: &[String], disable: &[String]) -> Vec<&'static str> {
 /// Fixes the enabled plugins for this process (the first call wins).
 pub fn configure(enable: &[String], disable: &[String]) {
     let _ = ENABLED.set(enabled_set(enable, disable));
+}
+
+/// Reads `--admission-control-config-file` and checks the configurations of the plugins
+/// this apiserver configures (PodSecurity); with `apply`, puts them in force.
+pub fn configure_from_file(path: Option<&std::path::Path>, apply: bool) -> Result<(), String> {
+    let Some(path) = path else { return Ok(()) };
+    for (name, cfg) in configuration::load(path)? {
+        if name == "PodSecurity" {
+            let parsed = pod_security::parse_configuration(&cfg).map_err(|e| format!("PodSecurity: {e}"))?;
+            if apply {
+                pod_security::configure(parsed);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn enabled(plugin: &str) -> bool {
