@@ -895,6 +895,9 @@ impl Rest {
                     Err(_) => release(&self.storage, &new, Some(&old)).await,
                 }
             }
+            if target == Target::Main {
+                admission::updated(self, resource, ns, &old, &new, written.is_ok()).await;
+            }
             match written {
                 Ok(rev)
                     if is_deleting(&new)

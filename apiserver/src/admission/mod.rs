@@ -240,6 +240,14 @@ pub async fn release(rest: &Rest, resource: &Resource, ns: Option<&str>, obj: &V
     }
 }
 
+/// After an update was written (`stored`) or failed: quota usage it gave up, or the
+/// growth admission counted, is given back.
+pub async fn updated(rest: &Rest, resource: &Resource, ns: Option<&str>, old: &Value, new: &Value, stored: bool) {
+    if enabled("ResourceQuota") && resource.namespaced {
+        resource_quota::updated(rest, resource, ns.unwrap_or_default(), old, new, stored).await;
+    }
+}
+
 /// The items of a namespace's (or the cluster's) list of `resource`.
 async fn list(rest: &Rest, resource: &str, ns: Option<&str>) -> Result<Vec<Value>, ApiError> {
     let (group, name) = match resource.split_once('.') {
