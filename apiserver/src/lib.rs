@@ -13,6 +13,7 @@ pub mod admission;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod decode_error;
 pub mod discovery;
 pub mod managedfields;
 pub mod openapi;
