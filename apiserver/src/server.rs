@@ -728,7 +728,12 @@ async fn rest_call(
             let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &body, &ctx).await?))
         }
-        _ => Err(ApiError::method_not_allowed()),
+        _ => {
+            // Read the body first: answering before it is read resets the HTTP/2 stream,
+            // which some clients (curl) report as a failed transfer.
+            let _ = read_raw_body(req).await;
+            Err(ApiError::method_not_allowed())
+        }
     }
 }
 
