@@ -194,7 +194,7 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn cases(rv_stale: &str, svc: &Value) -> Vec<Case> {
+fn cases(rv_stale: &str, svc: &Value, pod: &Value) -> Vec<Case> {
     let truncated = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"mj""#;
     let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: [name: my\n";
     let long = "a".repeat(254);
@@ -218,6 +218,8 @@ fn cases(rv_stale: &str, svc: &Value) -> Vec<Case> {
     new_ip["spec"]["clusterIP"] = json!("10.0.0.99");
     new_ip["spec"]["clusterIPs"] = json!(["10.0.0.99"]);
     let old_ip = svc["spec"]["clusterIP"].clone();
+    let mut pod_change = pod.clone();
+    pod_change["spec"]["restartPolicy"] = json!("Never");
     let with = |kind: &str, api_version: &str, name: &str| {
         json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}}).to_string()
     };
@@ -274,6 +276,9 @@ fn cases(rv_stale: &str, svc: &Value) -> Vec<Case> {
         case("service clusterIP change", "PUT", &format!("{NS}/services/svc"), new_ip.to_string())
             .answers(422, "Invalid", r#"Service "svc" is invalid: spec.clusterIPs[0]: Invalid value: "10.0.0.99": may not change once set"#)
             .unchanged(&format!("{NS}/services/svc"), "/spec/clusterIP", old_ip),
+        case("pod spec change", "PUT", &format!("{NS}/pods/pod1"), pod_change.to_string())
+            .answers_around(422, "Invalid", "Pod \"pod1\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)", "")
+            .unchanged(&format!("{NS}/pods/pod1"), "/spec/restartPolicy", json!("Always")),
         case("stale resourceVersion", "PUT", &format!("{CMS}/stale"), stale.to_string())
             .answers(409, "Conflict", r#"Operation cannot be fulfilled on configmaps "stale": the object has been modified; please apply your changes to the latest version and try again"#)
             .unchanged(&format!("{CMS}/stale"), "/data/k", json!("second")),
@@ -374,8 +379,14 @@ fn scenario(backend: Backend) {
             "spec": {"ports": [{"port": 80}], "selector": {"app": "x"}}}),
     );
 
-    let all = cases(&rv_stale, &svc);
-    assert!(all.len() >= 28, "the matrix lists every case");
+    let pod = s.must(
+        "POST",
+        &format!("{NS}/pods"),
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pod1"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+    );
+    let all = cases(&rv_stale, &svc, &pod);
+    assert!(all.len() >= 29, "the matrix lists every case");
     for c in &all {
         check(&s, c);
     }
