@@ -126,6 +126,24 @@ fn scenario(backend: Backend) {
         r#"pods "priv" is forbidden: violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)"#
     ), "{}", out.stderr);
 
+    // Ephemeral containers are evaluated too: a privileged debug container is refused.
+    let out = apply(&api, &pod("strict", "target", json!({"containers": [{"name": "c", "image": "nginx"}]})));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out =
+        kubectl(&api, &["debug", "target", "-n", "strict", "--image=busybox", "--container=dbg", "--profile=sysadmin"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(r#"pods "target" is forbidden: violates PodSecurity "baseline:latest": privileged (container "dbg" must not set securityContext.privileged=true)"#),
+        "{}",
+        out.stderr
+    );
+    let out =
+        ok(&api, &["debug", "target", "-n", "strict", "--image=busybox", "--container=dbg2", "--profile=baseline"]);
+    assert_eq!(out.code, 0);
+    let target =
+        kubectl(&api, &["get", "pod", "target", "-n", "strict", "-o", "jsonpath={.spec.ephemeralContainers[*].name}"]);
+    assert_eq!(target.stdout.trim(), "dbg2", "only the allowed debug container was added");
+
     // Audit only: no warning, not refused (the violation is an audit annotation).
     let audited =
         json!({"pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "privileged"});

@@ -229,6 +229,17 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut Wr
     Ok(())
 }
 
+/// PodSecurity on `pods/ephemeralcontainers`, which upstream evaluates like a pod update
+/// (the subresource is written with the server's own update checks, not admission's).
+pub async fn validate_ephemeral_containers(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    obj: &Value,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if enabled("PodSecurity") { pod_security::validate(rest, a, obj, ctx).await } else { Ok(()) }
+}
+
 /// Gives back the quota usage of an object that was counted but not stored, or that
 /// is gone.
 pub async fn release(rest: &Rest, resource: &Resource, ns: Option<&str>, obj: &Value) {
