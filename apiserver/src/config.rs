@@ -85,6 +85,9 @@ pub struct Config {
     /// enabled plugins list.
     #[arg(long = "disable-admission-plugins", value_delimiter = ',')]
     pub disable_admission_plugins: Vec<String>,
+    /// File with admission control configuration (an AdmissionConfiguration).
+    #[arg(long = "admission-control-config-file")]
+    pub admission_control_config_file: Option<PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -173,6 +176,8 @@ impl Config {
         }
         self.service_config()?;
         crate::admission::check_flags(&self.enable_admission_plugins, &self.disable_admission_plugins)
+            .map_err(ConfigError::Admission)?;
+        crate::admission::configure_from_file(self.admission_control_config_file.as_deref(), false)
             .map_err(ConfigError::Admission)?;
         Ok(())
     }

@@ -192,6 +192,10 @@ pub(crate) fn storage_error(resource: &Resource, name: &str, e: StorageError) ->
         StorageError::Compacted { requested, current } => {
             ApiError::gone(format!("too old resource version: {requested} ({current})"))
         }
+        StorageError::Etcd(s) if s.message() == "etcdserver: request is too large" => {
+            tracing::warn!(resource = resource.name, name, "etcd refused an object as too large");
+            ApiError::unknown(s.message())
+        }
         e @ (StorageError::Etcd(_) | StorageError::Endpoint { .. } | StorageError::BadEndpoint(_)) => {
             tracing::warn!(error = %e, resource = resource.name, name, "storage request failed");
             ApiError::internal(e.to_string())
@@ -290,6 +294,9 @@ pub struct WriteContext {
     pub admit: Option<Admit>,
     /// Who writes (for admission plugins that look at the user, e.g. NodeRestriction).
     pub user: Option<crate::auth::UserInfo>,
+    /// Audit annotations admission recorded for the request's audit event (upstream's
+    /// `audit.AddAuditAnnotations`), e.g. PodSecurity's `audit-violations`.
+    pub audit_annotations: Vec<(String, String)>,
 }
 
 /// See [`WriteContext::admit`].
@@ -410,22 +417,45 @@ pub fn unknown_fields(input: &Value, decoded: &Value, path: &str, out: &mut Vec<
 /// Parses and checks a request body against the resource and the URL's namespace. The
 /// result is the typed decoding re-encoded, so unknown fields are never stored.
 fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut WriteContext) -> Result<Value, ApiError> {
-    let mut obj: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
+    use crate::decode_error::{SCHEME, go_json_error, internal_package, unrecognized};
+    // Upstream first reads the apiVersion and kind with Go's encoding/json, whose words
+    // a syntax error carries.
+    if let Some(e) = go_json_error(body) {
+        let err = format!("couldn't get version/kind; json parse error: {e}");
+        return Err(ApiError::bad_request(unrecognized(resource.kind, &err, body)));
+    }
+    let mut obj: Value = serde_json::from_slice(body).map_err(|e| {
+        let err = format!("couldn't get version/kind; json parse error: {e}");
+        ApiError::bad_request(unrecognized(resource.kind, &err, body))
+    })?;
+    if obj.is_null() {
+        obj = json!({});
+    }
     let Some(map) = obj.as_object_mut() else {
-        return Err(ApiError::bad_request("couldn't get version/kind; json parse error: not an object"));
+        let err = "couldn't get version/kind; json parse error: not an object";
+        return Err(ApiError::bad_request(unrecognized(resource.kind, err, body)));
     };
     let expected = resource.api_version();
     let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or(&expected).to_string();
-    if api_version != expected {
-        return Err(ApiError::bad_request(format!(
-            "the API version in the data ({api_version}) does not match the expected API version ({expected})"
-        )));
-    }
     let kind = map.get("kind").and_then(Value::as_str).unwrap_or(resource.kind).to_string();
-    if kind != resource.kind {
+    if api_version != expected || kind != resource.kind {
+        // The scheme decodes the kind the body names, then fails to convert it to the
+        // resource's type, or knows no such kind in that version.
+        let version = api_version.rsplit('/').next().unwrap_or_default();
+        let known = registry::all().any(|r| r.api_version() == api_version && r.kind == kind);
+        let detail = if !known {
+            format!("no kind {kind:?} is registered for version {api_version:?} in scheme {SCHEME:?}")
+        } else if kind == resource.kind {
+            format!("the API version in the data ({api_version}) does not match the expected API version ({expected})")
+        } else {
+            format!(
+                "converting ({version}.{kind}) to ({}.{}): unknown conversion",
+                internal_package(resource.group),
+                resource.kind
+            )
+        };
         return Err(ApiError::bad_request(format!(
-            "the kind in the data ({kind}) does not match the expected kind ({})",
+            "{kind} in version {version:?} cannot be handled as a {}: {detail}",
             resource.kind
         )));
     }
@@ -482,7 +512,11 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
 
 fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
     let name = name_of(obj);
-    let mut errs: Vec<FieldError> = registry::validate_name(resource.name_rule, name);
+    let mut errs: Vec<FieldError> = match obj["metadata"]["generateName"].as_str().filter(|g| !g.is_empty()) {
+        Some(prefix) => registry::validate_generate_name(resource.name_rule, prefix),
+        None => Vec::new(),
+    };
+    errs.extend(registry::validate_name(resource.name_rule, name));
     errs.extend(registry::validate_labels_and_annotations(obj));
     errs.extend((resource.validate)(obj));
     if errs.is_empty() { Ok(()) } else { Err(invalid(resource, name, &errs)) }
@@ -609,6 +643,11 @@ impl Rest {
         }
         admission::validate(self, &attrs, &obj, ctx).await?;
         if ctx.dry_run {
+            // Upstream's dry-run storage still refuses a name that is taken.
+            let key = resource.key(ns, &name);
+            if self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, &name, e))?.is_some() {
+                return Err(storage_error(resource, &name, StorageError::AlreadyExists));
+            }
             return Ok(obj);
         }
         if let Some(allocate) = resource.allocate {
@@ -891,6 +930,9 @@ impl Rest {
                     Ok(_) => release(&self.storage, &old, Some(&new)).await,
                     Err(_) => release(&self.storage, &new, Some(&old)).await,
                 }
+            }
+            if target == Target::Main {
+                admission::updated(self, resource, ns, &old, &new, written.is_ok()).await;
             }
             match written {
                 Ok(rev)
@@ -1380,7 +1422,12 @@ pub fn patched(
         "application/strategic-merge-patch+json" => {
             crate::patch::strategic_merge_patch(current, patch, table).map_err(ApiError::bad_request)
         }
-        other => Err(ApiError::unsupported_media_type(other)),
+        _ => Err(ApiError::unsupported_media_type(&[
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/apply-patch+yaml",
+            "application/strategic-merge-patch+json",
+        ])),
     }
 }
 

@@ -307,16 +307,32 @@ async fn read_body(req: Request<Incoming>, schema: &[crate::protobuf::Field]) ->
         "application/yaml" => {
             let text = std::str::from_utf8(&bytes)
                 .map_err(|_| ApiError::bad_request("error converting YAML to JSON: invalid UTF-8"))?;
-            let v: Value = serde_saphyr::from_str(text)
-                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?;
+            let v: Value = serde_saphyr::from_str(text).map_err(|e| {
+                // Upstream's words and body summary; the resource's kind is put in front
+                // by the caller (`unrecognized_yaml`).
+                let summary = crate::decode_error::summarize(&bytes);
+                ApiError::bad_request(format!("error converting YAML to JSON: yaml: {e} ({summary})"))
+            })?;
             Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
         }
         "application/vnd.kubernetes.protobuf" => {
             let v = crate::protobuf::decode_object(&bytes, schema).map_err(|e| ApiError::bad_request(e.to_string()))?;
             Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
         }
-        _ => Err(ApiError::unsupported_media_type(&ct)),
+        _ => Err(ApiError::unsupported_media_type(&[
+            "application/json",
+            "application/yaml",
+            "application/vnd.kubernetes.protobuf",
+        ])),
     }
+}
+
+/// A YAML body that does not parse: upstream names the type it was decoding.
+fn unrecognized_yaml(mut e: ApiError, res: &registry::Resource) -> ApiError {
+    if e.message.starts_with("error converting YAML to JSON") {
+        e.message = format!("the object provided is unrecognized (must be of type {}): {}", res.kind, e.message);
+    }
+    e
 }
 
 /// The shape a client asked for in the first entry of `Accept`.
@@ -664,7 +680,7 @@ async fn rest_call(
                 let out = rest.bind(pods, ns, name.as_deref().unwrap_or_default(), &body, &mut ctx).await?;
                 return Ok(json_response(StatusCode::CREATED, &out));
             }
-            let body = read_body(req, res.proto).await?;
+            let body = read_body(req, res.proto).await.map_err(|e| unrecognized_yaml(e, res))?;
             let body = crate::auth::certificates::with_requester(res, requester.as_ref(), body);
             let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             ctx.user = requester.clone();
@@ -681,7 +697,7 @@ async fn rest_call(
         }
         (&Method::PUT, Some(name)) => {
             info.verb = "update";
-            let body = read_body(req, res.proto).await?;
+            let body = read_body(req, res.proto).await.map_err(|e| unrecognized_yaml(e, res))?;
             let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             ctx.user = requester.clone();
             ctx.admit = admit.clone();
@@ -712,7 +728,12 @@ async fn rest_call(
             let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
             Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &body, &ctx).await?))
         }
-        _ => Err(ApiError::method_not_allowed()),
+        _ => {
+            // Read the body first: answering before it is read resets the HTTP/2 stream,
+            // which some clients (curl) report as a failed transfer.
+            let _ = read_raw_body(req).await;
+            Err(ApiError::method_not_allowed())
+        }
     }
 }
 

@@ -166,15 +166,24 @@ impl ApiError {
         Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()), None)
     }
 
-    pub fn unsupported_media_type(content_type: &str) -> ApiError {
+    /// `the body of the request was in an unknown format - accepted media types include: ...`.
+    pub fn unsupported_media_type(accepted: &[&str]) -> ApiError {
         Self::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type})"
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
             ),
             None,
         )
+    }
+
+    /// An error upstream's storage passes on as is (`ErrorToAPIStatus`'s fallback): 500
+    /// with no reason and the error's own text, e.g. etcd's `etcdserver: request is too
+    /// large`.
+    pub fn unknown(message: impl Into<String>) -> ApiError {
+        Self::new(500, "", message.into(), None)
     }
 
     pub fn too_large() -> ApiError {
@@ -254,6 +263,10 @@ impl ApiError {
         });
         if let Some(d) = &self.details {
             s["details"] = d.clone();
+        }
+        if self.reason.is_empty() {
+            // `reason` is omitted when empty (StatusReasonUnknown).
+            s.as_object_mut().map(|m| m.remove("reason"));
         }
         s
     }

@@ -106,8 +106,17 @@ impl Rest {
                         return Err(ApiError::invalid("Pod", name, &[err]));
                     }
                 }
-                let mut merged = current;
+                let mut merged = current.clone();
                 merged["spec"]["ephemeralContainers"] = json!(new_list);
+                let attrs = crate::admission::Attributes {
+                    resource,
+                    operation: crate::admission::Operation::Update,
+                    namespace: ns,
+                    name: name.to_string(),
+                    old: Some(&current),
+                    dry_run: ctx.dry_run,
+                };
+                crate::admission::validate_ephemeral_containers(self, &attrs, &merged, ctx).await?;
                 match body["metadata"]["resourceVersion"].as_str() {
                     Some(rv) if !rv.is_empty() => merged["metadata"]["resourceVersion"] = json!(rv),
                     _ => {

@@ -235,7 +235,7 @@ fn scenario(backend: Backend) {
     fails(
         &api,
         &["run", "priv", "--image=nginx", "-n", "secure", "--privileged"],
-        r#"Error from server (Forbidden): pods "priv" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "priv" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "priv" must set securityContext.capabilities.drop=["ALL"]), privileged (container "priv" must not set securityContext.privileged=true), runAsNonRoot != true (pod or container "priv" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "priv" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")"#,
+        r#"Error from server (Forbidden): pods "priv" is forbidden: violates PodSecurity "restricted:latest": privileged (container "priv" must not set securityContext.privileged=true), allowPrivilegeEscalation != false (container "priv" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "priv" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "priv" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "priv" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")"#,
     );
     let good = r#"--overrides={"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},"containers":[{"name":"good","image":"nginx","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}"#;
     ok(&api, &["run", "good", "--image=nginx", "-n", "secure", good]);
@@ -248,7 +248,7 @@ fn scenario(backend: Backend) {
     assert_eq!(tighten.code, 0, "{}", tighten.stderr);
     assert_eq!(
         tighten.stderr.trim(),
-        "Warning: existing pods in namespace \"adm\" violate the new PodSecurity enforce level \"restricted:latest\"\nWarning: crit, hi, p, q: allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile"
+        "Warning: existing pods in namespace \"adm\" violate the new PodSecurity enforce level \"restricted:latest\"\nWarning: crit (and 3 other pods): allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile"
     );
     let dep = kubectl(&api, &["create", "deployment", "web", "--image=nginx", "-n", "secure"]);
     assert_eq!(dep.code, 0, "a workload is warned about, not refused: {}", dep.stderr);

@@ -6,12 +6,13 @@
 //! Which plugins run is fixed at startup by `--enable-admission-plugins` and
 //! `--disable-admission-plugins` ([`configure`]).
 
+pub mod configuration;
 mod default_storage_class;
 mod default_toleration_seconds;
 mod limit_ranger;
 mod namespace_lifecycle;
 mod node_restriction;
-mod pod_security;
+pub mod pod_security;
 mod priority;
 pub mod resource_quota;
 mod service_account;
@@ -124,6 +125,21 @@ pub fn configure(enable: &[String], disable: &[String]) {
     let _ = ENABLED.set(enabled_set(enable, disable));
 }
 
+/// Reads `--admission-control-config-file` and checks the configurations of the plugins
+/// this apiserver configures (PodSecurity); with `apply`, puts them in force.
+pub fn configure_from_file(path: Option<&std::path::Path>, apply: bool) -> Result<(), String> {
+    let Some(path) = path else { return Ok(()) };
+    for (name, cfg) in configuration::load(path)? {
+        if name == "PodSecurity" {
+            let parsed = pod_security::parse_configuration(&cfg).map_err(|e| format!("PodSecurity: {e}"))?;
+            if apply {
+                pod_security::configure(parsed);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn enabled(plugin: &str) -> bool {
     ENABLED.get_or_init(|| enabled_set(&[], &[])).contains(&plugin)
 }
@@ -213,6 +229,17 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut Wr
     Ok(())
 }
 
+/// PodSecurity on `pods/ephemeralcontainers`, which upstream evaluates like a pod update
+/// (the subresource is written with the server's own update checks, not admission's).
+pub async fn validate_ephemeral_containers(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    obj: &Value,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if enabled("PodSecurity") { pod_security::validate(rest, a, obj, ctx).await } else { Ok(()) }
+}
+
 /// Gives back the quota usage of an object that was counted but not stored, or that
 /// is gone.
 pub async fn release(rest: &Rest, resource: &Resource, ns: Option<&str>, obj: &Value) {
@@ -221,6 +248,14 @@ pub async fn release(rest: &Rest, resource: &Resource, ns: Option<&str>, obj: &V
         && !(resource.group.is_empty() && resource.name == "resourcequotas")
     {
         resource_quota::release(rest, resource, ns.unwrap_or_default(), obj).await;
+    }
+}
+
+/// After an update was written (`stored`) or failed: quota usage it gave up, or the
+/// growth admission counted, is given back.
+pub async fn updated(rest: &Rest, resource: &Resource, ns: Option<&str>, old: &Value, new: &Value, stored: bool) {
+    if enabled("ResourceQuota") && resource.namespaced {
+        resource_quota::updated(rest, resource, ns.unwrap_or_default(), old, new, stored).await;
     }
 }
 

@@ -457,13 +457,27 @@ pub fn dns1123_subdomain(s: &str) -> Vec<String> {
 
 /// `ValidateObjectMeta`'s name checks for a resource's rule.
 pub fn validate_name(rule: NameRule, name: &str) -> Vec<FieldError> {
-    let details = match rule {
+    name_details(rule, name).iter().map(|d| FieldError::invalid("metadata.name", name, d)).collect()
+}
+
+fn name_details(rule: NameRule, name: &str) -> Vec<String> {
+    match rule {
         NameRule::DnsLabel => dns1123_label(name),
         NameRule::DnsSubdomain => dns1123_subdomain(name),
         NameRule::PathSegment => path_segment(name),
         NameRule::Dns1035 => dns1035_label(name),
+    }
+}
+
+/// `metadata.generateName` checked as a name prefix (upstream's `maskTrailingDash`: a
+/// final dash, which the generated suffix follows, is read as a letter).
+pub fn validate_generate_name(rule: NameRule, prefix: &str) -> Vec<FieldError> {
+    let masked = if prefix.len() > 1 && prefix.ends_with('-') {
+        format!("{}a", &prefix[..prefix.len() - 2])
+    } else {
+        prefix.to_string()
     };
-    details.iter().map(|d| FieldError::invalid("metadata.name", name, d)).collect()
+    name_details(rule, &masked).iter().map(|d| FieldError::invalid("metadata.generateName", prefix, d)).collect()
 }
 
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";

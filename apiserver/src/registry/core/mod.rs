@@ -437,6 +437,7 @@ pub static RESOURCES: &[Resource] = &[
                     ));
                 }
             }
+            errs.extend(crate::admission::resource_quota::validate_spec(o));
             errs
         },
         columns: &[
