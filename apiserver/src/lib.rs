@@ -13,6 +13,7 @@ pub mod admission;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod crdcontroller;
 pub mod discovery;
 pub mod managedfields;
 pub mod openapi;
@@ -123,6 +124,15 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             }
         });
     }
+    // The CRD controllers (naming, establishing, finalizing) and the served custom resources.
+    let crds = state.rest.clone();
+    let token = shutdown.token();
+    shutdown.spawn(async move {
+        tokio::select! {
+            _ = crdcontroller::run(crds) => {}
+            _ = token.cancelled() => {}
+        }
+    });
     let counter = state.clone();
     let token = shutdown.token();
     shutdown.spawn(async move {
