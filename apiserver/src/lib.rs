@@ -21,6 +21,7 @@ pub mod patch;
 pub mod protobuf;
 pub mod registry;
 pub mod rest;
+pub mod schema;
 pub mod selector;
 pub mod server;
 pub mod status;

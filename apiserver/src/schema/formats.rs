@@ -1,0 +1,1 @@
+//! Upstream's supported string formats.
