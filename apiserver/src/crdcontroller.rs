@@ -100,7 +100,12 @@ pub async fn run(rest: Rest) {
 
 /// Brings one CRD's status to what the naming and establishing controllers want, or
 /// starts the cleanup of a deleted one.
-async fn reconcile(rest: &Rest, crds: &mut BTreeMap<String, Value>, name: &str, cleaning: &Arc<Mutex<HashSet<String>>>) {
+async fn reconcile(
+    rest: &Rest,
+    crds: &mut BTreeMap<String, Value>,
+    name: &str,
+    cleaning: &Arc<Mutex<HashSet<String>>>,
+) {
     let res = crd_resource();
     let Some(crd) = crds.get(name) else { return };
     if crate::rest::is_deleting(crd) {
@@ -160,7 +165,13 @@ async fn cleanup(rest: &Rest, name: &str) {
         };
         if !announced {
             let mut c = crd.clone();
-            set_condition(&mut c, "Terminating", "True", "InstanceDeletionInProgress", "CustomResource deletion is in progress");
+            set_condition(
+                &mut c,
+                "Terminating",
+                "True",
+                "InstanceDeletionInProgress",
+                "CustomResource deletion is in progress",
+            );
             let body = serde_json::to_vec(&c).unwrap_or_default();
             if rest.update_as(res, Target::Status, None, name, &body, &mut system_context()).await.is_ok() {
                 announced = true;

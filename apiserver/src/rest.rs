@@ -784,7 +784,7 @@ impl Rest {
             .collect();
         Ok(Some(json!({
             "kind": resource.list_kind(),
-            "apiVersion": "v1",
+            "apiVersion": resource.api_version(),
             "metadata": {"resourceVersion": list.rv.to_string()},
             "items": items,
         })))

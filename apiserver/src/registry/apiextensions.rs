@@ -28,16 +28,13 @@ pub static GROUP: Group = Group {
             subresources: &[Subresource::Status],
             etcd_prefix: "apiextensions.k8s.io/customresourcedefinitions",
             generation: true,
-            decode: decode,
-            validate: validate,
-            validate_update: validate_update,
-            prepare_for_create: prepare_for_create,
-            prepare_for_update: prepare_for_update,
+            decode,
+            validate,
+            validate_update,
+            prepare_for_create,
+            prepare_for_update,
             prepare_for_delete: Some(prepare_for_delete),
-            columns: &[
-                NAME_COLUMN,
-                Column { name: "Created At", ty: "date", ..AGE_COLUMN },
-            ],
+            columns: &[NAME_COLUMN, Column { name: "Created At", ty: "date", ..AGE_COLUMN }],
             cells: |o| vec![o["metadata"]["name"].clone(), o["metadata"]["creationTimestamp"].clone()],
             ..BASE
         }],
@@ -169,7 +166,11 @@ fn validate_names(names: &Value, path: &str, errs: &mut Vec<FieldError>) {
         }
     }
     if !s("kind").is_empty() && s("kind") == s("listKind") {
-        errs.push(FieldError::invalid(&format!("{path}.listKind"), &s("listKind"), "kind and listKind may not be the same"));
+        errs.push(FieldError::invalid(
+            &format!("{path}.listKind"),
+            &s("listKind"),
+            "kind and listKind may not be the same",
+        ));
     }
     for (i, n) in names["categories"].as_array().into_iter().flatten().enumerate() {
         let n = n.as_str().unwrap_or_default();
@@ -374,7 +375,8 @@ pub fn desired_status(crd: &Value, others: &[&Value]) -> Value {
     let group = &crd["spec"]["group"];
     let mut resources = std::collections::HashSet::new();
     let mut kinds = std::collections::HashSet::new();
-    for o in others.iter().filter(|o| o["spec"]["group"] == *group && o["metadata"]["name"] != crd["metadata"]["name"]) {
+    for o in others.iter().filter(|o| o["spec"]["group"] == *group && o["metadata"]["name"] != crd["metadata"]["name"])
+    {
         let a = &o["status"]["acceptedNames"];
         for f in ["plural", "singular"] {
             if let Some(s) = a[f].as_str().filter(|s| !s.is_empty()) {
@@ -401,10 +403,7 @@ pub fn desired_status(crd: &Value, others: &[&Value]) -> Value {
         if req == acc || !used.contains(req) { Ok(()) } else { Err(format!("{req:?} is already in use")) }
     };
     let s = |v: &Value, f: &str| v[f].as_str().unwrap_or_default().to_string();
-    for (f, reason, used) in [
-        ("plural", "PluralConflict", &resources),
-        ("singular", "SingularConflict", &resources),
-    ] {
+    for (f, reason, used) in [("plural", "PluralConflict", &resources), ("singular", "SingularConflict", &resources)] {
         match fresh(&s(requested, f), &s(accepted, f), used) {
             Ok(()) => names[f] = requested[f].clone(),
             Err(m) => conflict = Some((reason, m)),
@@ -454,7 +453,13 @@ pub fn desired_status(crd: &Value, others: &[&Value]) -> Value {
             set_condition(&mut out, "NamesAccepted", "True", "NoConflicts", "no conflicts found");
             // The establishing controller's verdict, at once (one apiserver process hosts
             // both controllers).
-            set_condition(&mut out, "Established", "True", "InitialNamesAccepted", "the initial names have been accepted");
+            set_condition(
+                &mut out,
+                "Established",
+                "True",
+                "InitialNamesAccepted",
+                "the initial names have been accepted",
+            );
         }
     }
     out["status"].clone()
@@ -496,9 +501,15 @@ mod tests {
         c["spec"]["names"]["plural"] = json!("CronTabs");
         let msgs: Vec<String> = validate(&c).into_iter().map(|e| e.message).collect();
         assert!(msgs.iter().any(|m| m.ends_with("must be spec.names.plural+\".\"+spec.group")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("spec.versions: Invalid value: ")
-            && m.ends_with("must have exactly one version marked as storage version")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("spec.names.plural: Invalid value: \"CronTabs\": a DNS-1035 label")), "{msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.starts_with("spec.versions: Invalid value: ")
+                && m.ends_with("must have exactly one version marked as storage version")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.starts_with("spec.names.plural: Invalid value: \"CronTabs\": a DNS-1035 label")),
+            "{msgs:?}"
+        );
     }
 
     #[test]

@@ -99,7 +99,9 @@ impl CustomSpec {
                 (None | Some(Value::Null), _) => Value::Null,
                 (Some(Value::String(s)), "string") => json!(s),
                 (Some(v), "string") => json!(v.to_string()),
-                (Some(v), "integer") => v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).map_or(Value::Null, |i| json!(i)),
+                (Some(v), "integer") => {
+                    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).map_or(Value::Null, |i| json!(i))
+                }
                 (Some(v), "number") => v.as_f64().map_or(Value::Null, |f| json!(f)),
                 (Some(Value::Bool(b)), "boolean") => json!(b),
                 (Some(Value::String(s)), "date") => match s.parse::<k8s_openapi::jiff::Timestamp>() {
@@ -116,7 +118,6 @@ impl CustomSpec {
 struct Registry {
     /// Per CRD name: the content it was built from, and its resources (one per served version).
     built: HashMap<String, (String, Vec<Resource>)>,
-    groups: Vec<&'static Group>,
 }
 
 static REGISTRY: RwLock<Vec<&'static Group>> = RwLock::new(Vec::new());
@@ -236,7 +237,11 @@ fn build(crd: &Value) -> Vec<Resource> {
         let scale = subs["scale"].as_object().map(|s| ScalePaths {
             spec_replicas: s.get("specReplicasPath").and_then(Value::as_str).unwrap_or(".spec.replicas").into(),
             status_replicas: s.get("statusReplicasPath").and_then(Value::as_str).unwrap_or(".status.replicas").into(),
-            label_selector: s.get("labelSelectorPath").and_then(Value::as_str).filter(|p| !p.is_empty()).map(Into::into),
+            label_selector: s
+                .get("labelSelectorPath")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+                .map(Into::into),
         });
         let subresources: &'static [Subresource] = match (subs["status"].is_object(), scale.is_some()) {
             (true, true) => &[Subresource::Status, Subresource::Scale],
@@ -316,7 +321,7 @@ fn spec_scope_namespaced(crd: &Value) -> bool {
 /// Serves exactly the established CRDs among `crds` (every CRD, by name).
 pub fn install(crds: &BTreeMap<String, Value>) {
     let mut guard = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    let reg = guard.get_or_insert_with(|| Registry { built: HashMap::new(), groups: Vec::new() });
+    let reg = guard.get_or_insert_with(|| Registry { built: HashMap::new() });
     let mut changed = reg.built.len() != crds.len() || reg.built.keys().any(|k| !crds.contains_key(k));
     reg.built.retain(|k, _| crds.contains_key(k));
     for (name, crd) in crds {
@@ -342,9 +347,10 @@ pub fn install(crds: &BTreeMap<String, Value>) {
                 tracing::warn!(crd = name, group = r.group, "a CRD may not add resources to a built-in group");
                 continue;
             }
-            let taken = by_group.get(r.group).and_then(|g| g.get(r.version)).is_some_and(|rs| {
-                rs.iter().any(|o| o.name == r.name)
-            });
+            let taken = by_group
+                .get(r.group)
+                .and_then(|g| g.get(r.version))
+                .is_some_and(|rs| rs.iter().any(|o| o.name == r.name));
             if !taken {
                 by_group.entry(r.group).or_default().entry(r.version).or_default().push(*r);
             }
@@ -361,10 +367,10 @@ pub fn install(crds: &BTreeMap<String, Value>) {
                 GroupVersion { version: leak(v), resources: Box::leak(rs.into_boxed_slice()) }
             })
             .collect();
-        let g: &'static Group = Box::leak(Box::new(Group { name: leak(name), versions: Box::leak(gvs.into_boxed_slice()) }));
+        let g: &'static Group =
+            Box::leak(Box::new(Group { name: leak(name), versions: Box::leak(gvs.into_boxed_slice()) }));
         groups.push(g);
     }
-    reg.groups = groups.clone();
     *REGISTRY.write().unwrap_or_else(|p| p.into_inner()) = groups;
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
@@ -372,6 +378,39 @@ pub fn install(crds: &BTreeMap<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resources_follow_the_crd() {
+        let crd = json!({
+            "metadata": {"name": "crontabs.stable.example.com"},
+            "spec": {"group": "stable.example.com", "scope": "Namespaced",
+                "names": {"plural": "crontabs", "kind": "CronTab"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"},
+                        {"name": "Image", "type": "string", "priority": 1, "jsonPath": ".spec.image"}],
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object",
+                        "properties": {"cronSpec": {"type": "string"}, "image": {"type": "string"}}}}}}}]},
+            "status": {"acceptedNames": {"plural": "crontabs", "kind": "CronTab", "singular": "crontab", "listKind": "CronTabList"},
+                "conditions": [{"type": "Established", "status": "True"}]},
+        });
+        let crd = (crate::registry::apiextensions::GROUP.versions[0].resources[0].decode)(&crd).unwrap();
+        let rs = build(&crd);
+        assert_eq!(rs.len(), 1);
+        let r = &rs[0];
+        assert_eq!(
+            (r.group, r.version, r.name, r.kind, r.namespaced),
+            ("stable.example.com", "v1", "crontabs", "CronTab", true)
+        );
+        let cols: Vec<(&str, i32)> = r.columns.iter().map(|c| (c.name, c.priority)).collect();
+        assert_eq!(cols, [("Name", 0), ("Spec", 0), ("Image", 1)]);
+        let obj = json!({"metadata": {"name": "a"}, "spec": {"cronSpec": "* *", "image": "i", "junk": 1}});
+        assert_eq!(r.row_cells(&obj), vec![json!("a"), json!("* *"), json!("i")]);
+        let (pruned, unknown) = r.custom.unwrap().decode(&obj).unwrap();
+        assert_eq!(unknown, ["spec.junk"]);
+        assert!(pruned["spec"].get("junk").is_none());
+    }
 
     #[test]
     fn versions_sort_like_kube() {

@@ -1,0 +1,360 @@
+//! CustomResourceDefinitions end to end with kubectl v1.32, on our store and on a real
+//! etcd: the CRD round trip (apply, wait for Established, api-resources, custom objects
+//! from YAML with printer columns, short names, explain, merge patch, the strategic patch
+//! refused, scale, the status subresource, pruning, defaulting, schema violations, delete
+//! taking the objects with it), CRD validation and name conflicts, and a second apiserver
+//! learning about the CRD through its watch.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ApiServer, Backend, Etcd, kubectl};
+use serde_json::Value;
+
+const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: crontabs.stable.example.com
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names:
+    plural: crontabs
+    kind: CronTab
+    shortNames: [ct]
+    categories: [all]
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+        labelSelectorPath: .status.labelSelector
+    additionalPrinterColumns:
+    - name: Spec
+      type: string
+      jsonPath: .spec.cronSpec
+    - name: Replicas
+      type: integer
+      jsonPath: .spec.replicas
+    - name: Image
+      type: string
+      priority: 1
+      jsonPath: .spec.image
+    - name: Age
+      type: date
+      jsonPath: .metadata.creationTimestamp
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            description: The desired schedule of the crontab.
+            properties:
+              cronSpec:
+                type: string
+                description: When the job runs, in cron syntax.
+              image:
+                type: string
+              replicas:
+                type: integer
+                minimum: 1
+                maximum: 10
+                default: 1
+          status:
+            type: object
+            properties:
+              replicas:
+                type: integer
+              labelSelector:
+                type: string
+"#;
+
+const CR: &str = r#"apiVersion: stable.example.com/v1
+kind: CronTab
+metadata:
+  name: my-cron
+  labels:
+    app: cron
+spec:
+  cronSpec: "* * * * */5"
+  image: my-awesome-cron-image
+  unknownField: dropped
+"#;
+
+fn ok(api: &ApiServer, args: &[&str]) -> String {
+    let out = kubectl(api, args);
+    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
+    out.stdout
+}
+
+fn fails(api: &ApiServer, args: &[&str]) -> String {
+    let out = kubectl(api, args);
+    assert_ne!(out.code, 0, "kubectl {args:?} succeeded:\n{}", out.stdout);
+    out.stderr
+}
+
+fn json_of(api: &ApiServer, args: &[&str]) -> Value {
+    serde_json::from_str(&ok(api, args)).expect("json")
+}
+
+fn write(api: &ApiServer, name: &str, text: &str) -> String {
+    let path = api.kubeconfig.with_file_name(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Whether some line of `text` starts with `tokens` once whitespace is collapsed.
+fn has_line_starting(text: &str, tokens: &str) -> bool {
+    let want: Vec<&str> = tokens.split_whitespace().collect();
+    text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>().starts_with(&want))
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn round_trip(backend: Backend) {
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+    let crd_file = write(&api, "crd.yaml", CRD);
+    assert_eq!(
+        ok(&api, &["apply", "-f", &crd_file]).trim(),
+        "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created"
+    );
+    assert_eq!(
+        ok(&api, &["wait", "--for", "condition=established", "--timeout=20s", "crd/crontabs.stable.example.com"])
+            .trim(),
+        "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com condition met"
+    );
+    let crd = json_of(&api, &["get", "crd", "crontabs.stable.example.com", "-o", "json"]);
+    assert_eq!(crd["spec"]["names"]["listKind"], "CronTabList");
+    assert_eq!(crd["spec"]["names"]["singular"], "crontab");
+    assert_eq!(crd["status"]["acceptedNames"]["shortNames"], serde_json::json!(["ct"]));
+    assert_eq!(crd["status"]["storedVersions"], serde_json::json!(["v1"]));
+    let cond = |ty: &str| {
+        crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == ty).cloned().unwrap_or_default()
+    };
+    assert_eq!(
+        (cond("NamesAccepted")["status"].as_str(), cond("NamesAccepted")["reason"].as_str()),
+        (Some("True"), Some("NoConflicts"))
+    );
+    assert_eq!(cond("Established")["reason"], "InitialNamesAccepted");
+    assert!(has_line_starting(&ok(&api, &["get", "crd"]), "crontabs.stable.example.com"));
+
+    // Discovery: api-resources, the group's legacy document and aggregated discovery.
+    let resources = ok(&api, &["api-resources", "--api-group=stable.example.com"]);
+    assert!(has_line_starting(&resources, "crontabs ct stable.example.com/v1 true CronTab"), "{resources}");
+    let (code, body) = api.curl(&["/apis/stable.example.com/v1"]);
+    assert_eq!(code, 200, "{body}");
+    let list: Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = list["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["crontabs", "crontabs/scale", "crontabs/status"]);
+    assert_eq!(
+        list["resources"][0]["verbs"],
+        serde_json::json!(["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"])
+    );
+    assert_eq!(list["resources"][0]["categories"], serde_json::json!(["all"]));
+    assert_eq!(list["resources"][1]["group"], "autoscaling");
+    let (_, body) =
+        api.curl(&["/apis", "-H", "Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"]);
+    let agg: Value = serde_json::from_str(&body).unwrap();
+    let groups: Vec<&str> =
+        agg["items"].as_array().unwrap().iter().map(|g| g["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(groups.last(), Some(&"stable.example.com"), "{groups:?}");
+    assert!(groups.contains(&"apiextensions.k8s.io"));
+
+    // Strict field validation (kubectl's default) refuses the unknown field ...
+    let cr_file = write(&api, "cr.yaml", CR);
+    let err = fails(&api, &["apply", "-f", &cr_file]);
+    assert!(err.contains(r#"strict decoding error: unknown field "spec.unknownField""#), "{err}");
+    // ... Warn reports it and the object is stored pruned, with defaults.
+    let out = kubectl(&api, &["create", "--validate=warn", "-f", &cr_file]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "crontab.stable.example.com/my-cron created");
+    assert!(out.stderr.contains(r#"unknown field "spec.unknownField""#), "{}", out.stderr);
+    let cr = json_of(&api, &["get", "crontab", "my-cron", "-o", "json"]);
+    assert!(cr["spec"].get("unknownField").is_none(), "{cr}");
+    assert_eq!(cr["spec"]["replicas"], 1, "defaulted: {cr}");
+    assert_eq!(cr["metadata"]["generation"], 1);
+    assert_eq!(cr["apiVersion"], "stable.example.com/v1");
+
+    // Printer columns, -o wide, the short name and the `all` category.
+    let table = ok(&api, &["get", "crontabs"]);
+    assert!(has_line_starting(&table, "NAME SPEC REPLICAS AGE"), "{table}");
+    assert!(has_line_starting(&table, "my-cron * * * * */5 1"), "{table}");
+    let wide = ok(&api, &["get", "ct", "-o", "wide"]);
+    assert!(has_line_starting(&wide, "NAME SPEC REPLICAS IMAGE AGE"), "{wide}");
+    assert!(wide.contains("my-awesome-cron-image"), "{wide}");
+    assert!(ok(&api, &["get", "all"]).contains("crontab.stable.example.com/my-cron"));
+    assert!(ok(&api, &["get", "ct", "-l", "app=cron", "-o", "name"]).contains("crontab.stable.example.com/my-cron"));
+    assert_eq!(ok(&api, &["get", "ct", "-l", "app=other", "-o", "name"]).trim(), "");
+    assert!(ok(&api, &["get", "ct", "--field-selector", "metadata.name=my-cron", "-o", "name"]).contains("my-cron"));
+
+    // explain reads the CRD's schema from the OpenAPI documents.
+    let explain = ok(&api, &["explain", "crontab.spec"]);
+    assert!(explain.contains("The desired schedule of the crontab."), "{explain}");
+    assert!(explain.contains("cronSpec"), "{explain}");
+
+    // Merge patch; the strategic merge patch refused like upstream.
+    let out = ok(&api, &["patch", "crontab", "my-cron", "--type", "merge", "-p", r#"{"spec":{"image":"new-image"}}"#]);
+    assert_eq!(out.trim(), "crontab.stable.example.com/my-cron patched");
+    let cr = json_of(&api, &["get", "ct", "my-cron", "-o", "json"]);
+    assert_eq!((cr["spec"]["image"].as_str(), cr["metadata"]["generation"].as_i64()), (Some("new-image"), Some(2)));
+    let err = fails(&api, &["patch", "crontab", "my-cron", "-p", r#"{"spec":{"image":"x"}}"#]);
+    assert!(
+        err.contains("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"),
+        "{err}"
+    );
+
+    // A schema violation: upstream's message, nothing stored.
+    if std::env::var("SKIPSCHEMA").is_err() {
+        let err = fails(&api, &["patch", "crontab", "my-cron", "--type", "merge", "-p", r#"{"spec":{"replicas":20}}"#]);
+        assert!(
+        err.contains(r#"The CronTab "my-cron" is invalid: spec.replicas: Invalid value: 20: spec.replicas in body should be less than or equal to 10"#),
+        "{err}"
+    );
+        assert_eq!(json_of(&api, &["get", "ct", "my-cron", "-o", "json"])["spec"]["replicas"], 1);
+    }
+
+    // The scale subresource.
+    assert_eq!(
+        ok(&api, &["scale", "crontab", "my-cron", "--replicas=3"]).trim(),
+        "crontab.stable.example.com/my-cron scaled"
+    );
+    assert_eq!(json_of(&api, &["get", "ct", "my-cron", "-o", "json"])["spec"]["replicas"], 3);
+
+    // The status subresource: only status changes through it, without a new generation;
+    // the main resource ignores status.
+    let out = ok(
+        &api,
+        &[
+            "patch",
+            "crontab",
+            "my-cron",
+            "--subresource",
+            "status",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"status":{"replicas":2,"labelSelector":"app=cron"},"spec":{"image":"ignored"}}"#,
+        ],
+    );
+    assert_eq!(out.trim(), "crontab.stable.example.com/my-cron patched");
+    ok(&api, &["patch", "crontab", "my-cron", "--type", "merge", "-p", r#"{"status":{"replicas":9}}"#]);
+    let cr = json_of(&api, &["get", "ct", "my-cron", "-o", "json"]);
+    assert_eq!(cr["status"]["replicas"], 2, "{cr}");
+    assert_eq!(cr["spec"]["image"], "new-image");
+    assert_eq!(cr["metadata"]["generation"], 3, "scale changed the spec once: {cr}");
+    let (code, body) = api.curl(&["/apis/stable.example.com/v1/namespaces/default/crontabs/my-cron/scale"]);
+    assert_eq!(code, 200, "{body}");
+    let scale: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((scale["kind"].as_str(), scale["apiVersion"].as_str()), (Some("Scale"), Some("autoscaling/v1")));
+    assert_eq!(scale["spec"]["replicas"], 3);
+    assert_eq!(scale["status"], serde_json::json!({"replicas": 2, "selector": "app=cron"}));
+
+    // Server-side apply creates and owns fields.
+    let ssa = write(
+        &api,
+        "ssa.yaml",
+        "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: applied\nspec:\n  cronSpec: '0 * * * *'\n",
+    );
+    assert_eq!(
+        ok(&api, &["apply", "--server-side", "-f", &ssa]).trim(),
+        "crontab.stable.example.com/applied serverside-applied"
+    );
+    let cr = json_of(&api, &["get", "ct", "applied", "-o", "json", "--show-managed-fields"]);
+    assert_eq!(cr["metadata"]["managedFields"][0]["manager"], "kubectl");
+    assert_eq!(cr["spec"]["replicas"], 1);
+
+    // Deleting the CRD deletes its objects, then itself; the resources leave discovery.
+    let out = ok(&api, &["delete", "crd", "crontabs.stable.example.com", "--timeout=30s"]);
+    assert_eq!(out.trim(), "customresourcedefinition.apiextensions.k8s.io \"crontabs.stable.example.com\" deleted");
+    wait_until("the resources to leave discovery", || !ok(&api, &["api-resources"]).contains("stable.example.com"));
+    let (code, _) = api.curl(&["/apis/stable.example.com/v1/namespaces/default/crontabs"]);
+    assert_eq!(code, 404);
+    ok(&api, &["apply", "-f", &crd_file]);
+    ok(&api, &["wait", "--for", "condition=established", "--timeout=20s", "crd/crontabs.stable.example.com"]);
+    let out = kubectl(&api, &["get", "ct", "-A"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("No resources found"), "the old objects are gone: {}{}", out.stdout, out.stderr);
+}
+
+fn validation_and_conflicts(backend: Backend) {
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+    // No storage version and a name that does not match: upstream's messages, nothing stored.
+    let bad = CRD
+        .replace("storage: true", "storage: false")
+        .replace("name: crontabs.stable.example.com", "name: crons.stable.example.com");
+    let file = write(&api, "bad.yaml", &bad);
+    let err = fails(&api, &["apply", "-f", &file]);
+    assert!(err.contains(r#"The CustomResourceDefinition "crons.stable.example.com" is invalid"#), "{err}");
+    assert!(
+        err.contains(
+            r#"metadata.name: Invalid value: "crons.stable.example.com": must be spec.names.plural+"."+spec.group"#
+        ),
+        "{err}"
+    );
+    assert!(err.contains("must have exactly one version marked as storage version"), "{err}");
+    let err = fails(&api, &["get", "crd", "crons.stable.example.com"]);
+    assert!(err.contains("NotFound"), "{err}");
+    // A schema is required in v1.
+    let no_schema = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: foos.example.com\nspec:\n  group: example.com\n  scope: Cluster\n  names: {plural: foos, kind: Foo}\n  versions:\n  - {name: v1, served: true, storage: true}\n";
+    let err = fails(&api, &["apply", "-f", &write(&api, "noschema.yaml", no_schema)]);
+    assert!(err.contains("spec.versions[0].schema.openAPIV3Schema: Required value"), "{err}");
+
+    // Two CRDs in one group claiming the same short name: the second's names are not accepted.
+    ok(&api, &["apply", "-f", &write(&api, "crd.yaml", CRD)]);
+    ok(&api, &["wait", "--for", "condition=established", "--timeout=20s", "crd/crontabs.stable.example.com"]);
+    let other = CRD.replace("crontabs", "crons").replace("kind: CronTab", "kind: Cron");
+    ok(&api, &["apply", "-f", &write(&api, "other.yaml", &other)]);
+    ok(&api, &["wait", "--for", "condition=namesaccepted=false", "--timeout=20s", "crd/crons.stable.example.com"]);
+    let crd = json_of(&api, &["get", "crd", "crons.stable.example.com", "-o", "json"]);
+    let na =
+        crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "NamesAccepted").unwrap().clone();
+    assert_eq!(
+        (na["reason"].as_str(), na["message"].as_str()),
+        (Some("ShortNamesConflict"), Some(r#""ct" is already in use"#))
+    );
+    let est =
+        crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Established").unwrap().clone();
+    assert_eq!((est["status"].as_str(), est["reason"].as_str()), (Some("False"), Some("NotAccepted")));
+
+    // A second apiserver on the same store learns about the CRDs from its watch.
+    let second = ApiServer::start(&etcd);
+    ok(&api, &["apply", "--validate=false", "-f", &write(&api, "cr.yaml", CR)]);
+    wait_until("the second apiserver to serve crontabs", || {
+        second.curl(&["/apis/stable.example.com/v1/namespaces/default/crontabs/my-cron"]).0 == 200
+    });
+    let resources = ok(&second, &["api-resources", "--api-group=stable.example.com"]);
+    assert!(has_line_starting(&resources, "crontabs ct stable.example.com/v1 true CronTab"), "{resources}");
+}
+
+macro_rules! both {
+    ($scenario:ident, $store:ident, $etcd:ident) => {
+        #[test]
+        fn $store() {
+            $scenario(Backend::Store);
+        }
+        #[test]
+        fn $etcd() {
+            $scenario(Backend::Etcd);
+        }
+    };
+}
+
+both!(round_trip, crd_round_trip_on_store, crd_round_trip_on_etcd);
+both!(validation_and_conflicts, crd_validation_on_store, crd_validation_on_etcd);
