@@ -712,7 +712,8 @@ impl Rest {
             if !fields_match(&terms, &obj) || !labels.matches(&obj) {
                 continue;
             }
-            if let Some(m) = obj.as_object_mut() {
+            // Custom objects keep their kind in lists, as upstream's unstructured lists do.
+            if let Some(m) = obj.as_object_mut().filter(|_| resource.custom.is_none()) {
                 m.shift_remove("kind");
                 m.shift_remove("apiVersion");
             }
@@ -773,7 +774,7 @@ impl Rest {
             .map(|o| {
                 let mut o = Value::clone(o);
                 if let Some(c) = resource.custom {
-                    o = c.from_storage(o, "");
+                    return c.from_storage(o, &resource.api_version());
                 }
                 if let Some(m) = o.as_object_mut() {
                     m.shift_remove("kind");

@@ -10,6 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{ApiServer, Backend, Etcd, kubectl};
+use futures::StreamExt;
 use serde_json::Value;
 
 const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
@@ -341,6 +342,85 @@ fn validation_and_conflicts(backend: Backend) {
     });
     let resources = ok(&second, &["api-resources", "--api-group=stable.example.com"]);
     assert!(has_line_starting(&resources, "crontabs ct stable.example.com/v1 true CronTab"), "{resources}");
+}
+
+/// kube-rs against custom resources: the CRD through its typed API, `await_condition`
+/// for Established, discovery of the new kind, then `DynamicObject` create, list, merge
+/// patch, the status subresource and a watch.
+async fn kube_rs_dynamic(backend: Backend) {
+    use futures::TryStreamExt;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+    use kube::runtime::{conditions, wait::await_condition, watcher};
+
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut cfg = kube::Config::new(api.url.parse().expect("url"));
+    cfg.accept_invalid_certs = true;
+    let client = kube::Client::try_from(cfg).expect("kube client");
+
+    let crd: CustomResourceDefinition = serde_saphyr::from_str(CRD).expect("CRD yaml");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &crd).await.expect("create CRD");
+    let established = await_condition(crds, "crontabs.stable.example.com", conditions::is_crd_established());
+    tokio::time::timeout(Duration::from_secs(20), established).await.expect("established in time").expect("watch");
+
+    let discovery = kube::Discovery::new(client.clone()).run().await.expect("discovery");
+    let (ar, caps) = discovery
+        .groups()
+        .flat_map(|g| g.recommended_resources())
+        .find(|(ar, _)| ar.kind == "CronTab")
+        .expect("CronTab discovered");
+    assert_eq!((ar.group.as_str(), ar.version.as_str(), ar.plural.as_str()), ("stable.example.com", "v1", "crontabs"));
+    assert!(caps.subresources.iter().any(|(s, _)| s.plural == "status"), "{caps:?}");
+    let crons: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
+
+    let mut events = watcher(crons.clone(), watcher::Config::default()).boxed();
+    let obj: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "stable.example.com/v1", "kind": "CronTab",
+        "metadata": {"name": "dyn"}, "spec": {"cronSpec": "* * * * *", "extra": 1},
+    }))
+    .unwrap();
+    let created = crons.create(&PostParams::default(), &obj).await.expect("create");
+    assert_eq!(created.data["spec"], serde_json::json!({"cronSpec": "* * * * *", "replicas": 1}));
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(ev) = events.try_next().await.expect("watch") {
+            if let watcher::Event::Apply(o) | watcher::Event::InitApply(o) = ev
+                && o.metadata.name.as_deref() == Some("dyn")
+            {
+                return o;
+            }
+        }
+        panic!("watch ended")
+    })
+    .await
+    .expect("the watch sees the object");
+    assert_eq!(seen.types.as_ref().map(|t| t.kind.as_str()), Some("CronTab"));
+
+    let patched = crons
+        .patch("dyn", &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"image": "i"}})))
+        .await
+        .expect("merge patch");
+    assert_eq!(patched.data["spec"]["image"], "i");
+    let status = crons
+        .patch_status("dyn", &PatchParams::default(), &Patch::Merge(serde_json::json!({"status": {"replicas": 4}})))
+        .await
+        .expect("status patch");
+    assert_eq!(status.data["status"]["replicas"], 4);
+    let list = crons.list(&ListParams::default()).await.expect("list");
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].data["status"]["replicas"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_dynamic_on_store() {
+    kube_rs_dynamic(Backend::Store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_dynamic_on_etcd() {
+    kube_rs_dynamic(Backend::Etcd).await;
 }
 
 macro_rules! both {
