@@ -1,6 +1,6 @@
-//! Defaulting (upstream's `pkg/apiserver/schema/defaulting`): sets `default`s of absent fields
-//! (and of `null`s where the schema is not nullable), recursing into what was set; then removes
-//! the `null`s that are neither nullable nor defaulted.
+//! Defaulting (upstream's `pkg/apiserver/schema/defaulting`): removes the `null`s that are neither
+//! nullable nor defaulted, then sets `default`s of absent fields (and of `null`s where the schema is
+//! not nullable), recursing into what was set.
 
 use serde_json::Value;
 

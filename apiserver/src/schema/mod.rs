@@ -14,6 +14,7 @@
 mod check;
 mod defaulting;
 mod formats;
+mod gofmt;
 mod listtype;
 mod objectmeta;
 mod pruning;
@@ -134,10 +135,11 @@ impl Structural {
     }
 
     /// Applies `default`s (after pruning, as upstream does: on read from storage, on create/update
-    /// requests), then drops `null`s where the schema is neither nullable nor defaulted.
+    /// requests). First drops the `null`s whose schema is neither nullable nor defaulted; `null`s
+    /// of non-nullable fields with a default get the default.
     pub fn apply_defaults(&self, obj: &mut Value) {
-        defaulting::default(obj, Some(self));
         defaulting::prune_non_nullable_nulls_without_defaults(obj, Some(self));
+        defaulting::default(obj, Some(self));
     }
 
     /// Validates a (pruned, defaulted) custom object against the schema: the OpenAPI keywords (as
@@ -149,6 +151,15 @@ impl Structural {
         errs.extend(objectmeta::validate_embedded(obj, self, ""));
         errs.extend(listtype::validate_list_sets_and_maps("", self, obj));
         errs
+    }
+
+    /// Validation of an update with upstream's ratcheting (`CRDValidationRatcheting`, on by default):
+    /// errors about values the update leaves as they were are dropped, so objects stored under an
+    /// older, looser schema can still be updated elsewhere. Values are correlated through object
+    /// fields only (not through list items, which upstream correlates only for `map` lists).
+    /// Composite (`anyOf`, `oneOf`, ...) errors are kept.
+    pub fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        self.validate(new).into_iter().filter(|e| !ratcheted(e, new, old)).collect()
     }
 
     /// The schema at a dotted path (`.spec.replicas` or `spec.replicas`; `[*]`/`[n]` steps into
@@ -193,6 +204,25 @@ pub fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
         };
     }
     Some(v)
+}
+
+/// Whether an error concerns a value the update did not change (for `Required`, its parent object).
+fn ratcheted(e: &FieldError, new: &Value, old: &Value) -> bool {
+    if e.field == "<nil>" || e.field.contains('[') {
+        return false;
+    }
+    let path = if e.reason == "FieldValueRequired" {
+        match e.field.rsplit_once('.') {
+            Some((parent, _)) => parent,
+            None => "",
+        }
+    } else {
+        e.field.as_str()
+    };
+    match (json_path(new, path), json_path(old, path)) {
+        (Some(n), Some(o)) => n == o,
+        _ => false,
+    }
 }
 
 enum Step<'a> {

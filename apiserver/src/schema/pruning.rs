@@ -107,8 +107,9 @@ fn skip_prune(x: &mut Value, s: &Structural, path: &str, is_root: bool, out: &mu
                 }
                 if let Some(prop) = s.properties.get(k) {
                     prune_value(v, Some(prop), &join(path, k), false, out);
-                } else if let Some(ap) = s.additional_properties.as_ref().and_then(|a| a.schema()) {
-                    prune_value(v, Some(ap), &join(path, k), false, out);
+                } else if let Some(ap) = &s.additional_properties {
+                    // `additionalProperties: true` has no schema: what is inside is pruned entirely.
+                    prune_value(v, ap.schema(), &join(path, k), false, out);
                 }
             }
         }
@@ -138,6 +139,6 @@ fn prune_embedded_metadata(v: &mut Value, path: &str, out: &mut Vec<String>) {
 pub(super) fn prunes_anything(v: &Value, s: &Structural) -> bool {
     let mut copy = v.clone();
     let mut out = Vec::new();
-    prune_value(&mut copy, Some(s), "", false, &mut out);
+    prune_value(&mut copy, Some(s), "", true, &mut out);
     copy != *v
 }
