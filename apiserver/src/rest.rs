@@ -493,13 +493,15 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
     Ok(obj)
 }
 
-fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
+/// The object's checks; `old` is the stored object of an update (custom resources'
+/// schema errors about unchanged values are ratcheted away, as upstream does).
+fn validate(resource: &Resource, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
     let name = name_of(obj);
     let mut errs: Vec<FieldError> = registry::validate_name(resource.name_rule, name);
     errs.extend(registry::validate_labels_and_annotations(obj));
     errs.extend((resource.validate)(obj));
     if let Some(c) = resource.custom {
-        errs.extend(c.validate(obj));
+        errs.extend(c.validate(obj, old));
     }
     if errs.is_empty() { Ok(()) } else { Err(invalid(resource, name, &errs)) }
 }
@@ -626,7 +628,7 @@ impl Rest {
         };
         admission::mutate(self, &attrs, &mut obj, ctx).await?;
         (resource.prepare_for_create)(&mut obj);
-        validate(resource, &obj)?;
+        validate(resource, &obj, None)?;
         record_fields(resource, Target::Main, ctx, None, &mut obj);
         if let Some(admit) = &ctx.admit {
             (admit.0)(obj.clone()).await?;
@@ -899,7 +901,7 @@ impl Rest {
             if target == Target::Main {
                 admission::mutate(self, &attrs, &mut new, ctx).await?;
             }
-            validate(resource, &new)?;
+            validate(resource, &new, Some(&old))?;
             let errs = if target == Target::System { Vec::new() } else { (resource.validate_update)(&new, &old) };
             if !errs.is_empty() {
                 return Err(invalid(resource, name, &errs));

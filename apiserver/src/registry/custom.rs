@@ -84,9 +84,14 @@ impl CustomSpec {
         obj
     }
 
-    /// The schema's verdict on an object (metadata is validated generically).
-    pub fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        self.schema.as_ref().map(|s| s.validate(obj)).unwrap_or_default()
+    /// The schema's verdict on an object (metadata is validated generically); for an
+    /// update, with upstream's ratcheting against the stored object.
+    pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+        match (&self.schema, old) {
+            (Some(s), Some(old)) => s.validate_update(obj, old),
+            (Some(s), None) => s.validate(obj),
+            (None, _) => Vec::new(),
+        }
     }
 
     /// The Table cells: the name, then each printer column (upstream's tableconvertor:
