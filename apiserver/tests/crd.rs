@@ -67,6 +67,18 @@ spec:
                 minimum: 1
                 maximum: 10
                 default: 1
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name:
+                      type: string
+                    port:
+                      type: integer
           status:
             type: object
             properties:
@@ -277,6 +289,39 @@ fn round_trip(backend: Backend) {
     let cr = json_of(&api, &["get", "ct", "applied", "-o", "json", "--show-managed-fields"]);
     assert_eq!(cr["metadata"]["managedFields"][0]["manager"], "kubectl");
     assert_eq!(cr["spec"]["replicas"], 1);
+    // Two managers own one entry each of a list-map (x-kubernetes-list-map-keys).
+    for (manager, port) in [("first", 1), ("second", 2)] {
+        let text = format!(
+            "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: applied\nspec:\n  ports:\n  - name: {manager}\n    port: {port}\n"
+        );
+        let file = write(&api, &format!("{manager}.yaml"), &text);
+        ok(&api, &["apply", "--server-side", "--field-manager", manager, "-f", &file]);
+    }
+    let cr = json_of(&api, &["get", "ct", "applied", "-o", "json"]);
+    assert_eq!(
+        cr["spec"]["ports"],
+        serde_json::json!([{"name": "first", "port": 1}, {"name": "second", "port": 2}]),
+        "{cr}"
+    );
+    assert_eq!(cr["spec"]["cronSpec"], "0 * * * *", "kubectl's fields stay: {cr}");
+
+    // A watch sees the status (kubectl wait lists, then watches).
+    ok(&api, &["wait", "--for=jsonpath={.status.replicas}=2", "--timeout=10s", "crontab/my-cron"]);
+    // deletecollection with a label selector.
+    ok(&api, &["label", "ct", "applied", "batch=one"]);
+    let (code, body) = api.curl(&[
+        "/apis/stable.example.com/v1/namespaces/default/crontabs?labelSelector=batch%3Done",
+        "-X",
+        "DELETE",
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let deleted: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(deleted["kind"], "CronTabList");
+    assert_eq!(deleted["items"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(ok(&api, &["get", "ct", "-o", "name"]).trim(), "crontab.stable.example.com/my-cron");
+    // An object in another namespace, for the cleanup below.
+    ok(&api, &["create", "namespace", "other"]);
+    ok(&api, &["create", "--validate=false", "-n", "other", "-f", &cr_file]);
 
     // Deleting the CRD deletes its objects, then itself; the resources leave discovery.
     let out = ok(&api, &["delete", "crd", "crontabs.stable.example.com", "--timeout=30s"]);

@@ -287,6 +287,12 @@ fn build(crd: &Value) -> Vec<Resource> {
                 (p, p)
             })
             .collect();
+        let mut lists = Vec::new();
+        if let Some(s) = &schema {
+            list_table(s, "", &mut lists);
+        }
+        let patch_lists: crate::patch::PatchTable =
+            if lists.is_empty() { &[] } else { Box::leak(lists.into_boxed_slice()) };
         let spec = Box::leak(Box::new(CustomSpec {
             crd: crd["metadata"]["name"].as_str().unwrap_or_default().to_string(),
             storage_api_version: format!("{group}/{storage}"),
@@ -312,11 +318,35 @@ fn build(crd: &Value) -> Vec<Resource> {
             generation: true,
             field_selectors: if selectors.is_empty() { &[] } else { Box::leak(selectors.into_boxed_slice()) },
             columns: Box::leak(columns.into_boxed_slice()),
+            patch_lists,
             custom: Some(spec),
             ..BASE
         });
     }
     out
+}
+
+/// The lists server-side apply merges by key or as sets, from the schema's
+/// `x-kubernetes-list-type` (a map list merges by its first key).
+fn list_table(s: &Structural, dotted: &str, out: &mut Vec<(&'static str, crate::patch::ListMerge)>) {
+    use crate::patch::ListMerge;
+    if s.type_ == "array" {
+        match (s.list_type.as_deref(), s.list_map_keys.first()) {
+            (Some("map"), Some(key)) => out.push((leak(dotted), ListMerge::ByKey(leak(key)))),
+            (Some("set"), _) => out.push((leak(dotted), ListMerge::Primitive)),
+            _ => {}
+        }
+        if let Some(items) = &s.items {
+            list_table(items, dotted, out);
+        }
+    }
+    for (k, p) in &s.properties {
+        if dotted.is_empty() && k == "metadata" {
+            continue;
+        }
+        let child = if dotted.is_empty() { k.clone() } else { format!("{dotted}.{k}") };
+        list_table(p, &child, out);
+    }
 }
 
 fn spec_scope_namespaced(crd: &Value) -> bool {
