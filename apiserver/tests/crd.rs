@@ -466,6 +466,37 @@ async fn kube_rs_dynamic_on_etcd() {
     kube_rs_dynamic(Backend::Etcd).await;
 }
 
+/// The Python `kubernetes` package (`tests/python/crd.py`, installed by `make deps` into
+/// `<workspace>/.venv`, or `$PYTHON_KUBERNETES`): ApiextensionsV1Api and CustomObjectsApi.
+fn python_custom_objects(backend: Backend) {
+    let py = std::env::var_os("PYTHON_KUBERNETES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/crd.py");
+    let out = std::process::Command::new(&py)
+        .arg(&script)
+        .arg(&api.url)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run `make deps` or set PYTHON_KUBERNETES)", py.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "crd.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect(&stdout);
+    assert_eq!(
+        summary,
+        serde_json::json!({
+            "accepted_kind": "Widget",
+            "defaulted_size": 3,
+            "listed": [["Widget", "w1"]],
+            "patched_color": "blue",
+            "ready": true,
+            "invalid": "Widget.widgets.example.com \"w1\" is invalid: spec.color: Unsupported value: \"green\": supported values: \"red\", \"blue\"",
+            "after_delete": "widgets.widgets.example.com \"w1\" not found",
+        })
+    );
+}
+
 macro_rules! both {
     ($scenario:ident, $store:ident, $etcd:ident) => {
         #[test]
@@ -481,3 +512,4 @@ macro_rules! both {
 
 both!(round_trip, crd_round_trip_on_store, crd_round_trip_on_etcd);
 both!(validation_and_conflicts, crd_validation_on_store, crd_validation_on_etcd);
+both!(python_custom_objects, python_custom_objects_on_store, python_custom_objects_on_etcd);
