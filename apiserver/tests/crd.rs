@@ -189,6 +189,23 @@ fn round_trip(backend: Backend) {
     assert_eq!(groups.last(), Some(&"stable.example.com"), "{groups:?}");
     assert!(groups.contains(&"apiextensions.k8s.io"));
 
+    // OpenAPI: the group version's v3 document and the v2 document carry the schema.
+    let (_, index) = api.curl(&["/openapi/v3"]);
+    let index: Value = serde_json::from_str(&index).unwrap();
+    let url = index["paths"]["apis/stable.example.com/v1"]["serverRelativeURL"].as_str().expect("indexed").to_string();
+    let (code, doc) = api.curl(&[&url]);
+    assert_eq!(code, 200);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let schema = &doc["components"]["schemas"]["com.example.stable.v1.CronTab"];
+    assert_eq!(
+        schema["x-kubernetes-group-version-kind"],
+        serde_json::json!([{"group": "stable.example.com", "kind": "CronTab", "version": "v1"}])
+    );
+    assert_eq!(schema["properties"]["spec"]["properties"]["replicas"]["maximum"], 10);
+    let (_, v2) = api.curl(&["/openapi/v2"]);
+    let v2: Value = serde_json::from_str(&v2).unwrap();
+    assert!(v2["definitions"]["com.example.stable.v1.CronTab"]["x-kubernetes-group-version-kind"].is_array());
+
     // Strict field validation (kubectl's default) refuses the unknown field ...
     let cr_file = write(&api, "cr.yaml", CR);
     let err = fails(&api, &["apply", "-f", &cr_file]);
@@ -376,6 +393,29 @@ fn validation_and_conflicts(backend: Backend) {
     let est =
         crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Established").unwrap().clone();
     assert_eq!((est["status"].as_str(), est["reason"].as_str()), (Some("False"), Some("NotAccepted")));
+
+    // Two served versions (conversion None): objects are stored in the storage version and
+    // read in the version asked for; the deprecated one warns.
+    let gadgets = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.example.com\nspec:\n  group: example.com\n  scope: Cluster\n  names: {plural: gadgets, kind: Gadget}\n  versions:\n  - name: v1beta1\n    served: true\n    storage: false\n    deprecated: true\n    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n  - name: v1\n    served: true\n    storage: true\n    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n";
+    ok(&api, &["apply", "-f", &write(&api, "gadgets.yaml", gadgets)]);
+    ok(&api, &["wait", "--for", "condition=established", "--timeout=20s", "crd/gadgets.example.com"]);
+    let gadget =
+        write(&api, "gadget.yaml", "apiVersion: example.com/v1beta1\nkind: Gadget\nmetadata:\n  name: g\nsize: 3\n");
+    let out = kubectl(&api, &["create", "-f", &gadget]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Warning: example.com/v1beta1 Gadget is deprecated; use example.com/v1 Gadget"),
+        "{}",
+        out.stderr
+    );
+    let old = json_of(&api, &["get", "gadgets.v1beta1.example.com", "g", "-o", "json"]);
+    let new = json_of(&api, &["get", "gadgets.v1.example.com", "g", "-o", "json"]);
+    assert_eq!(
+        (old["apiVersion"].as_str(), new["apiVersion"].as_str()),
+        (Some("example.com/v1beta1"), Some("example.com/v1"))
+    );
+    assert_eq!((old["size"].as_i64(), new["size"].as_i64()), (Some(3), Some(3)));
+    assert!(new["metadata"].get("namespace").is_none(), "cluster-scoped: {new}");
 
     // A second apiserver on the same store learns about the CRDs from its watch.
     let second = ApiServer::start(&etcd);

@@ -44,8 +44,33 @@ pub static GROUP: Group = Group {
 /// Typed decoding, then `SetDefaults_CustomResourceDefinition` (v1).
 fn decode(v: &Value) -> Result<Value, String> {
     let mut crd = typed::<CustomResourceDefinition>(v)?;
+    for version in crd["spec"]["versions"].as_array_mut().into_iter().flatten() {
+        go_numbers(&mut version["schema"]["openAPIV3Schema"]);
+    }
     set_defaults(&mut crd);
     Ok(crd)
+}
+
+/// k8s-openapi holds `maximum`, `minimum` and `multipleOf` as f64 (`10.0`); Go writes a
+/// whole float64 without a fraction (`10`), so they are stored and shown that way.
+fn go_numbers(schema: &mut Value) {
+    match schema {
+        Value::Object(m) => {
+            for (k, v) in m.iter_mut() {
+                if matches!(k.as_str(), "maximum" | "minimum" | "multipleOf")
+                    && let Some(f) = v.as_f64()
+                    && f.fract() == 0.0
+                    && f.abs() < 9.0e15
+                {
+                    *v = json!(f as i64);
+                } else if !matches!(k.as_str(), "default" | "enum" | "example") {
+                    go_numbers(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(go_numbers),
+        _ => {}
+    }
 }
 
 fn set_defaults(crd: &mut Value) {

@@ -287,6 +287,10 @@ fn build(crd: &Value) -> Vec<Resource> {
                 (p, p)
             })
             .collect();
+        let warning = (v["deprecated"] == true).then(|| match v["deprecationWarning"].as_str() {
+            Some(w) => leak(w),
+            None => leak(&deprecation_warning(group, version, kind, &versions)),
+        });
         let mut lists = Vec::new();
         if let Some(s) = &schema {
             list_table(s, "", &mut lists);
@@ -319,11 +323,28 @@ fn build(crd: &Value) -> Vec<Resource> {
             field_selectors: if selectors.is_empty() { &[] } else { Box::leak(selectors.into_boxed_slice()) },
             columns: Box::leak(columns.into_boxed_slice()),
             patch_lists,
+            warning,
             custom: Some(spec),
             ..BASE
         });
     }
     out
+}
+
+/// Upstream's default warning for a deprecated version: the newest served version that
+/// is not deprecated and newer than it, if any.
+fn deprecation_warning(group: &str, deprecated: &str, kind: &str, versions: &[Value]) -> String {
+    let msg = format!("{group}/{deprecated} {kind} is deprecated");
+    let newer = versions
+        .iter()
+        .filter(|v| v["served"] == true && v["deprecated"] != true)
+        .filter_map(|v| v["name"].as_str())
+        .filter(|v| version_key(v) < version_key(deprecated))
+        .min_by_key(|v| version_key(v));
+    match newer {
+        Some(n) => format!("{msg}; use {group}/{n} {kind}"),
+        None => msg,
+    }
 }
 
 /// The lists server-side apply merges by key or as sets, from the schema's
