@@ -64,6 +64,7 @@ pub async fn run(rest: Rest) {
         while let Some(ev) = events.next().await {
             let obj = &ev["object"];
             let name = name_of(obj);
+            let group = obj["spec"]["group"].clone();
             match ev["type"].as_str().unwrap_or_default() {
                 "ADDED" | "MODIFIED" => {
                     crds.insert(name.clone(), obj.clone());
@@ -90,8 +91,15 @@ pub async fn run(rest: Rest) {
             }
             if synced {
                 custom::install(&crds);
+                // Names taken or freed in a group concern every CRD of it (upstream's
+                // naming controller requeues the group).
+                let mut names: Vec<String> =
+                    crds.values().filter(|c| c["spec"]["group"] == group && name_of(c) != name).map(name_of).collect();
                 if crds.contains_key(&name) {
-                    reconcile(&rest, &mut crds, &name, &cleaning).await;
+                    names.insert(0, name);
+                }
+                for n in names {
+                    reconcile(&rest, &mut crds, &n, &cleaning).await;
                 }
             }
         }

@@ -340,6 +340,14 @@ fn round_trip(backend: Backend) {
     ok(&api, &["create", "namespace", "other"]);
     ok(&api, &["create", "--validate=false", "-n", "other", "-f", &cr_file]);
 
+    // A deleted namespace takes its custom objects with it.
+    ok(&api, &["create", "namespace", "gone"]);
+    ok(&api, &["create", "--validate=false", "-n", "gone", "-f", &cr_file]);
+    ok(&api, &["delete", "namespace", "gone", "--timeout=30s"]);
+    let (code, body) = api.curl(&["/apis/stable.example.com/v1/namespaces/gone/crontabs"]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["items"], serde_json::json!([]), "{body}");
+
     // Deleting the CRD deletes its objects, then itself; the resources leave discovery.
     let out = ok(&api, &["delete", "crd", "crontabs.stable.example.com", "--timeout=30s"]);
     assert_eq!(out.trim(), "customresourcedefinition.apiextensions.k8s.io \"crontabs.stable.example.com\" deleted");
@@ -393,6 +401,13 @@ fn validation_and_conflicts(backend: Backend) {
     let est =
         crd["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Established").unwrap().clone();
     assert_eq!((est["status"].as_str(), est["reason"].as_str()), (Some("False"), Some("NotAccepted")));
+    // Deleting the first frees the short name: the second is accepted then.
+    ok(&api, &["delete", "crd", "crontabs.stable.example.com", "--timeout=30s"]);
+    ok(&api, &["wait", "--for", "condition=established", "--timeout=20s", "crd/crons.stable.example.com"]);
+    ok(&api, &["apply", "-f", &write(&api, "crd.yaml", CRD)]);
+    ok(&api, &["wait", "--for", "condition=namesaccepted=false", "--timeout=20s", "crd/crontabs.stable.example.com"]);
+    ok(&api, &["delete", "crd", "crons.stable.example.com", "--timeout=30s"]);
+    ok(&api, &["wait", "--for", "condition=established", "--timeout=20s", "crd/crontabs.stable.example.com"]);
 
     // Two served versions (conversion None): objects are stored in the storage version and
     // read in the version asked for; the deprecated one warns.
