@@ -19,7 +19,7 @@ pub(super) fn validate_schema(s: &Structural, raw: &Value, base: &str) -> Vec<Fi
     if structural.is_empty() {
         let mut root = s.clone();
         root.embedded_resource = true;
-        defaults(&root, base, false, &mut errs);
+        defaults(&root, base, false, None, &mut errs);
     } else {
         errs.extend(structural);
     }
@@ -211,7 +211,7 @@ fn value_validation(
         nested(n, false, lvl, &child_path(path, "not"), errs);
     }
     if let Some(p) = &vv.pattern
-        && let Err(e) = regex::Regex::new(&p.source)
+        && let Err(e) = super::go_regex(&p.source)
     {
         let rust = e.to_string();
         let rust = rust.lines().last().unwrap_or_default().trim();
@@ -264,6 +264,9 @@ fn nested(n: &Structural, skip_any_of: bool, lvl: Level, path: &str, errs: &mut 
     if n.nullable {
         forbid(errs, "nullable", "must be false to be structural");
     }
+    if n.external_docs.is_some() {
+        forbid(errs, "externalDocs", "must be undefined to be structural");
+    }
     if n.preserve_unknown_fields {
         forbid(errs, "x-kubernetes-preserve-unknown-fields", "must be false to be structural");
     }
@@ -281,6 +284,9 @@ fn nested(n: &Structural, skip_any_of: bool, lvl: Level, path: &str, errs: &mut 
     }
     if n.map_type.is_some() {
         forbid(errs, "x-kubernetes-map-type", "must be undefined to be structural");
+    }
+    if !n.validations.is_empty() {
+        forbid(errs, "x-kubernetes-validations", "must be empty to be structural");
     }
     if n.properties.contains_key("metadata") {
         errs.push(FieldError::forbidden(
@@ -323,20 +329,14 @@ fn nested_completeness(v: &Structural, s: Option<&Structural>, s_path: &str, v_p
             errs,
         );
     }
-    let s_ap = s.additional_properties.as_ref().and_then(|a| a.schema());
+    // For CRDs, properties under additionalProperties may not be validated (upstream's
+    // `AllowValidationPropertiesWithAdditionalProperties` is off).
     for (k, vf) in &v.properties {
         let vp = key_path(&child_path(v_path, "properties"), k);
-        match (s.properties.get(k), s_ap) {
-            (Some(sf), _) => {
-                nested_completeness(vf, Some(sf), &key_path(&child_path(s_path, "properties"), k), &vp, errs)
-            }
-            (None, Some(ap)) => {
-                nested_completeness(vf, Some(ap), &child_path(s_path, "additionalProperties"), &vp, errs)
-            }
-            (None, None) => errs.push(FieldError::required(
-                &key_path(&child_path(s_path, "properties"), k),
-                &format!("because it is defined in {vp}"),
-            )),
+        let sp = key_path(&child_path(s_path, "properties"), k);
+        match s.properties.get(k) {
+            Some(sf) => nested_completeness(vf, Some(sf), &sp, &vp, errs),
+            None => errs.push(FieldError::required(&sp, &format!("because it is defined in {vp}"))),
         }
     }
 }
@@ -344,12 +344,28 @@ fn nested_completeness(v: &Structural, s: Option<&Structural>, s_path: &str, v_p
 // ---------------------------------------------------------------------------------------------
 // Defaults (upstream's `defaulting.ValidateDefaults`).
 
-fn defaults(s: &Structural, path: &str, inside_meta: bool, errs: &mut Vec<FieldError>) {
+/// `meta_path` is where `s` sits below the innermost embedded resource, as keys (`None` once the
+/// walk went through list items, where upstream's surrounding-object function indexes into lists).
+fn defaults(s: &Structural, path: &str, inside_meta: bool, meta_path: Option<&[String]>, errs: &mut Vec<FieldError>) {
     let inside_meta = inside_meta && !s.embedded_resource;
+    let meta_path: Option<&[String]> = if s.embedded_resource { Some(&[]) } else { meta_path };
     if let Some(d) = &s.default {
         let default_path = child_path(path, "default");
         if inside_meta {
-            errs.extend(validation::validate_custom_resource(Some(&default_path), d, s));
+            // Type and object meta defaults must give valid metadata once placed in an object.
+            let meta_errs = match meta_path {
+                Some(keys) => surrounding_meta_errors(keys, d),
+                None => Vec::new(),
+            };
+            if !meta_errs.is_empty() {
+                let joined = match meta_errs.as_slice() {
+                    [one] => one.message.clone(),
+                    many => format!("[{}]", many.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(", ")),
+                };
+                errs.push(invalid(&default_path, d, &format!("must result in valid metadata: {joined}")));
+            } else {
+                errs.extend(validation::validate_custom_resource(Some(&default_path), d, s));
+            }
         } else {
             if pruning::prunes_anything(d, s) {
                 errs.push(invalid(&default_path, d, "must not have unknown fields"));
@@ -364,11 +380,28 @@ fn defaults(s: &Structural, path: &str, inside_meta: bool, errs: &mut Vec<FieldE
     }
     // additionalProperties are not followed: defaults are forbidden there.
     if let Some(items) = &s.items {
-        defaults(items, &child_path(path, "items"), inside_meta, errs);
+        defaults(items, &child_path(path, "items"), inside_meta, None, errs);
     }
     for (k, sub) in &s.properties {
         let sub_inside = inside_meta || (s.embedded_resource && META_FIELDS.contains(&k.as_str()));
-        defaults(sub, &key_path(&child_path(path, "properties"), k), sub_inside, errs);
+        let sub_path: Option<Vec<String>> = meta_path.map(|p| p.iter().cloned().chain([k.clone()]).collect());
+        defaults(sub, &key_path(&child_path(path, "properties"), k), sub_inside, sub_path.as_deref(), errs);
+    }
+}
+
+/// Upstream's root-object function: the default placed at `keys` in
+/// `{"apiVersion": "validation/v1", "kind": "Validation"}`, whose type and object meta are then checked.
+fn surrounding_meta_errors(keys: &[String], d: &Value) -> Vec<FieldError> {
+    let mut obj = serde_json::json!({"apiVersion": "validation/v1", "kind": "Validation"});
+    let mut at = &mut obj;
+    for (i, k) in keys.iter().enumerate() {
+        let Some(map) = at.as_object_mut() else { return Vec::new() };
+        let next = if i + 1 == keys.len() { d.clone() } else { serde_json::json!({}) };
+        at = map.entry(k.clone()).or_insert(next);
+    }
+    match obj.as_object() {
+        Some(map) => objectmeta::validate_embedded_resource("", map),
+        None => Vec::new(),
     }
 }
 

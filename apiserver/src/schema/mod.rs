@@ -36,6 +36,8 @@ pub struct Structural {
     pub title: String,
     pub default: Option<Value>,
     pub nullable: bool,
+    /// `externalDocs`, as given.
+    pub external_docs: Option<Value>,
     /// `properties`, sorted by name.
     pub properties: BTreeMap<String, Structural>,
     pub items: Option<Box<Structural>>,
@@ -225,6 +227,27 @@ fn ratcheted(e: &FieldError, new: &Value, old: &Value) -> bool {
     }
 }
 
+/// All values at a JSONPath that may step into every item of a list with `[*]`
+/// (`.spec.containers[*].image`), in document order; printer columns show them joined.
+pub fn json_path_all<'a>(obj: &'a Value, path: &str) -> Vec<&'a Value> {
+    let Some(steps) = path_steps(path) else { return Vec::new() };
+    let mut current = vec![obj];
+    for step in steps {
+        current = current
+            .into_iter()
+            .flat_map(|v| -> Vec<&Value> {
+                match step {
+                    Step::Key(k) => v.as_object().and_then(|m| m.get(k)).into_iter().collect(),
+                    Step::Index(i) => v.as_array().and_then(|a| a.get(i)).into_iter().collect(),
+                    Step::All => v.as_array().map(|a| a.iter().collect()).unwrap_or_default(),
+                }
+            })
+            .collect();
+    }
+    current
+}
+
+#[derive(Clone, Copy)]
 enum Step<'a> {
     Key(&'a str),
     Index(usize),
@@ -259,6 +282,61 @@ fn path_steps(path: &str) -> Option<Vec<Step<'_>>> {
         }
     }
     Some(steps)
+}
+
+/// Compiles a pattern with Go's (RE2) meaning of the Perl classes and word boundaries, which are
+/// ASCII-only there (`\d` is `[0-9]`), while the `regex` crate's are Unicode-aware.
+pub(crate) fn go_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(next) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let replacement = match (in_class, next) {
+                    (false, 'd') => "[0-9]",
+                    (false, 'D') => "[^0-9]",
+                    (false, 'w') => "[0-9A-Za-z_]",
+                    (false, 'W') => "[^0-9A-Za-z_]",
+                    (false, 's') => "[\\t\\n\\f\\r ]",
+                    (false, 'S') => "[^\\t\\n\\f\\r ]",
+                    (false, 'b') => "(?-u:\\b)",
+                    (false, 'B') => "(?-u:\\B)",
+                    (true, 'd') => "0-9",
+                    (true, 'w') => "0-9A-Za-z_",
+                    (true, 's') => "\\t\\n\\f\\r ",
+                    _ => "",
+                };
+                if replacement.is_empty() {
+                    out.push('\\');
+                    out.push(next);
+                } else {
+                    out.push_str(replacement);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` right after `[` or `[^` is a literal.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(chars.next().unwrap_or(']'));
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    regex::Regex::new(&out)
 }
 
 /// Go's `field.Path.Key`: `base[key]`.
@@ -347,6 +425,7 @@ fn parse(v: &Value, path: &str, errs: &mut Vec<FieldError>) -> Structural {
     s.title = string("title", errs);
     s.default = m.get("default").cloned();
     s.nullable = boolean("nullable", errs);
+    s.external_docs = m.get("externalDocs").filter(|v| !v.is_null()).cloned();
     if let Some(props) = m.get("properties").filter(|p| !p.is_null()) {
         match props.as_object() {
             Some(props) => {
@@ -399,7 +478,7 @@ fn parse(v: &Value, path: &str, errs: &mut Vec<FieldError>) -> Structural {
     vv.min_length = integer("minLength", errs);
     let pattern = string("pattern", errs);
     if !pattern.is_empty() {
-        vv.pattern = Some(Pattern { regex: regex::Regex::new(&pattern).ok(), source: pattern });
+        vv.pattern = Some(Pattern { regex: go_regex(&pattern).ok(), source: pattern });
     }
     vv.max_items = integer("maxItems", errs);
     vv.min_items = integer("minItems", errs);

@@ -118,6 +118,20 @@ fn structural_invariants_with_upstream_messages() {
             ],
         ),
         (
+            object(
+                json!({"m": {"type": "object", "additionalProperties": {"type": "string"}, "allOf": [{"x-kubernetes-validations": [{"rule": "true"}]}]}}),
+            ),
+            vec![
+                "spec.versions[0].schema.openAPIV3Schema.properties[m].allOf[0].x-kubernetes-validations: Forbidden: must be empty to be structural",
+            ],
+        ),
+        (
+            json!({"type": "object", "allOf": [{"properties": {"m": {"properties": {"k": {"maxLength": 2}}}}}], "properties": {"m": {"type": "object", "additionalProperties": {"type": "string"}}}}),
+            vec![
+                "spec.versions[0].schema.openAPIV3Schema.properties[m].properties[k]: Required value: because it is defined in spec.versions[0].schema.openAPIV3Schema.allOf[0].properties[m].properties[k]",
+            ],
+        ),
+        (
             json!({"type": "object", "additionalProperties": {"type": "string"}}),
             vec![
                 "spec.versions[0].schema.openAPIV3Schema.additionalProperties: Forbidden: must not be used at the root",
@@ -227,6 +241,13 @@ fn defaults_must_be_pruned_and_valid() {
             ],
         ),
         (
+            // kube-openapi names additional properties `<path>.<key>` even at the root of the default.
+            object(json!({"m": {"type": "object", "additionalProperties": {"type": "string"}, "default": {"a": 1}}})),
+            vec![
+                r#"spec.versions[0].schema.openAPIV3Schema.properties[m].default.a: Invalid value: "integer": .a in body must be of type string: "integer""#,
+            ],
+        ),
+        (
             object(json!({"a": {"type": "integer", "minimum": 3, "default": 1}})),
             vec![
                 "spec.versions[0].schema.openAPIV3Schema.properties[a].default: Invalid value: 1:  in body should be greater than or equal to 3",
@@ -236,6 +257,18 @@ fn defaults_must_be_pruned_and_valid() {
     for (schema, want) in cases {
         assert_eq!(refusal(schema.clone()), want, "{schema}");
     }
+    // Defaults inside an embedded resource's object meta must make valid metadata.
+    let embedded = object(json!({"t": {
+        "type": "object",
+        "x-kubernetes-embedded-resource": true,
+        "properties": {"metadata": {"type": "object", "properties": {"name": {"type": "string", "default": "a/b"}}}},
+    }}));
+    assert_eq!(
+        refusal(embedded),
+        [
+            r#"spec.versions[0].schema.openAPIV3Schema.properties[t].properties[metadata].properties[name].default: Invalid value: "a/b": must result in valid metadata: metadata.name: Invalid value: "a/b": may not contain '/'"#
+        ]
+    );
     // Structural errors hide default errors, as upstream checks defaults only on structural schemas.
     let both = object(json!({"a": {"type": "integer", "default": "x"}, "b": {}}));
     assert_eq!(
@@ -402,6 +435,11 @@ fn validation_keywords() {
         ),
         (json!({"type": "string", "nullable": true}), Value::Null, vec![]),
         (
+            json!({"type": "string", "nullable": true, "enum": ["a"]}),
+            Value::Null,
+            vec![r#"spec.x: Unsupported value: "null": supported values: "a""#],
+        ),
+        (
             json!({"type": "boolean"}),
             json!({}),
             vec![r#"spec.x: Invalid value: "object": spec.x in body must be of type boolean: "object""#],
@@ -500,6 +538,11 @@ fn validation_keywords() {
             vec!["spec.x.b: Required value"],
         ),
         (
+            json!({"type": "object", "additionalProperties": false}),
+            json!({"foo": 1}),
+            vec![r#"spec.x: Invalid value: "foo": spec.x.foo in body is a forbidden property"#],
+        ),
+        (
             json!({"x-kubernetes-int-or-string": true}),
             json!(true),
             vec![r#"spec.x: Invalid value: "boolean": spec.x in body must be of type integer,string: "boolean""#],
@@ -594,6 +637,11 @@ fn json_paths() {
     assert_eq!(json_path(&obj, ".spec.missing"), None);
     assert_eq!(json_path(&obj, ".spec.list[1].a"), None);
     assert_eq!(json_path(&obj, "."), Some(&obj));
+    let pod = json!({"spec": {"containers": [{"image": "a"}, {"name": "x"}, {"image": "b"}]}});
+    assert_eq!(json_path_all(&pod, ".spec.containers[*].image"), [&json!("a"), &json!("b")]);
+    assert_eq!(json_path_all(&pod, ".spec.containers[0].image"), [&json!("a")]);
+    assert!(json_path_all(&pod, ".spec.missing[*]").is_empty());
+    assert_eq!(json_path(&pod, ".spec.containers[*].image"), None);
 }
 
 #[test]
@@ -691,4 +739,146 @@ fn upstream_wording() {
         unique[0]
             .ends_with("Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic")
     );
+}
+
+#[test]
+fn patterns_have_go_semantics() {
+    // RE2's Perl classes are ASCII-only.
+    assert!(go_regex(r"^\d+$").unwrap().is_match("123"));
+    assert!(!go_regex(r"^\d+$").unwrap().is_match("١٢٣"));
+    assert!(go_regex(r"^[\d.]+$").unwrap().is_match("1.2"));
+    assert!(go_regex(r"^[]a]+$").unwrap().is_match("]a"));
+    assert!(go_regex(r"^\w+\s\S$").unwrap().is_match("ab x"));
+    assert!(!go_regex(r"^\w+$").unwrap().is_match("é"));
+    assert!(go_regex(r"\bx\b").unwrap().is_match("a x b"));
+    assert!(go_regex(r"^a\.b$").unwrap().is_match("a.b"));
+}
+
+/// The shapes controller-gen emits (kubebuilder's CronJob tutorial and typical operators): metadata
+/// as a bare object, quantities as int-or-string with a pattern, embedded templates, map lists,
+/// CEL rules, status with conditions.
+#[test]
+fn a_controller_gen_schema_round_trip() {
+    let s = schema(json!({
+        "description": "CronJob is the Schema for the cronjobs API",
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {
+                "type": "object",
+                "required": ["schedule"],
+                "x-kubernetes-validations": [{"rule": "self.schedule != ''", "message": "schedule must be set"}],
+                "properties": {
+                    "schedule": {"type": "string", "minLength": 0},
+                    "concurrencyPolicy": {"type": "string", "enum": ["Allow", "Forbid", "Replace"], "default": "Allow"},
+                    "startingDeadlineSeconds": {"type": "integer", "format": "int64", "minimum": 0},
+                    "suspend": {"type": "boolean"},
+                    "memory": {
+                        "anyOf": [{"type": "integer"}, {"type": "string"}],
+                        "pattern": "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$",
+                        "x-kubernetes-int-or-string": true,
+                    },
+                    "jobTemplate": {
+                        "type": "object",
+                        "x-kubernetes-embedded-resource": true,
+                        "x-kubernetes-preserve-unknown-fields": true,
+                    },
+                    "ports": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["containerPort", "protocol"],
+                        "items": {
+                            "type": "object",
+                            "required": ["containerPort"],
+                            "properties": {
+                                "containerPort": {"type": "integer", "format": "int32"},
+                                "protocol": {"type": "string", "default": "TCP"},
+                            },
+                        },
+                    },
+                    "selector": {
+                        "type": "object",
+                        "x-kubernetes-map-type": "atomic",
+                        "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
+                    },
+                },
+            },
+            "status": {
+                "type": "object",
+                "properties": {
+                    "active": {"type": "array", "x-kubernetes-list-type": "atomic", "items": {"type": "object", "x-kubernetes-map-type": "atomic", "properties": {"name": {"type": "string"}}}},
+                    "lastScheduleTime": {"type": "string", "format": "date-time"},
+                    "conditions": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["type"],
+                        "items": {
+                            "type": "object",
+                            "required": ["type", "status"],
+                            "properties": {
+                                "type": {"type": "string", "maxLength": 316},
+                                "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
+                                "observedGeneration": {"type": "integer", "format": "int64", "minimum": 0},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }));
+    let mut obj = json!({
+        "apiVersion": "batch.tutorial.kubebuilder.io/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "cj", "namespace": "default"},
+        "spec": {
+            "schedule": "*/1 * * * *",
+            "memory": "128Mi",
+            "jobTemplate": {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"labels": {"a": "b"}}, "spec": {"anything": true}},
+            "ports": [{"containerPort": 80}, {"containerPort": 80, "protocol": "UDP"}],
+            "typo": 1,
+        },
+        "status": {"lastScheduleTime": "2024-01-01T00:00:00Z", "conditions": [{"type": "Ready", "status": "True"}]},
+    });
+    assert_eq!(s.prune(&mut obj), ["spec.typo"]);
+    s.apply_defaults(&mut obj);
+    assert_eq!(obj["spec"]["concurrencyPolicy"], "Allow");
+    assert_eq!(obj["spec"]["ports"][0]["protocol"], "TCP");
+    assert_eq!(s.validate(&obj), []);
+
+    obj["spec"]["memory"] = json!("lots");
+    obj["spec"]["ports"][1]["protocol"] = json!("TCP");
+    obj["status"]["conditions"][0]["status"] = json!("Maybe");
+    obj["spec"]["startingDeadlineSeconds"] = json!(-1);
+    assert_eq!(
+        messages(&s, obj),
+        [
+            r#"spec.memory: Invalid value: "lots": spec.memory in body should match '^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$'"#,
+            "spec.startingDeadlineSeconds: Invalid value: -1: spec.startingDeadlineSeconds in body should be greater than or equal to 0",
+            r#"status.conditions[0].status: Unsupported value: "Maybe": supported values: "True", "False", "Unknown""#,
+            r#"spec.ports[1]: Duplicate value: map[string]interface {}{"containerPort":80, "protocol":"TCP"}"#,
+        ]
+    );
+}
+
+#[test]
+fn structural_is_shareable() {
+    fn shareable<T: Clone + std::fmt::Debug + Send + Sync + 'static>() {}
+    shareable::<Structural>();
+}
+
+#[test]
+fn odd_inputs_do_not_panic() {
+    let s = keyword_schema(json!({"type": "integer", "multipleOf": -1, "minimum": -1e300, "maximum": 1e300}));
+    assert_eq!(s.validate(&json!({"spec": {"x": i64::MIN}})), []);
+    let s = keyword_schema(json!({"type": "number", "multipleOf": 0.1}));
+    assert_eq!(s.validate(&json!({"spec": {"x": 0.3}})), []);
+    assert_eq!(gofmt::float(f64::MIN_POSITIVE), "2.2250738585072014e-308");
+    assert_eq!(gofmt::float(1e21), "1e+21");
+    // Anything at all as a schema is refused or accepted, never a panic.
+    for v in [json!(null), json!([]), json!("x"), json!({"type": 1}), json!({"properties": []}), json!({"items": [{}]})]
+    {
+        assert!(Structural::new(&v, BASE).is_err(), "{v}");
+    }
 }

@@ -153,7 +153,7 @@ fn schema_type(v: &Value) -> &'static str {
 fn data_format(v: &Value) -> &'static str {
     match schema_type(v) {
         "integer" => "int64",
-        "number" => "double",
+        "number" => "float64",
         _ => "",
     }
 }
@@ -414,7 +414,7 @@ fn number_checks(s: &Structural, data: &Value, path: &str) -> Outcome {
         && factor != 0.0
     {
         let ok = if let (Some(i), true) = (data.as_i64(), factor.fract() == 0.0) {
-            i % (factor as i64) == 0
+            i.checked_rem(factor as i64).is_none_or(|r| r == 0)
         } else {
             let mult = if factor < 1.0 { (1.0 / factor) * x } else { x / factor };
             mult.is_finite() && (mult - mult.round()).abs() < 1e-9
@@ -510,7 +510,8 @@ pub(super) fn json_equal(a: &Value, b: &Value) -> bool {
 fn enum_check(s: &Structural, data: &Value, path: &str) -> Outcome {
     let vv = &s.value_validation;
     let mut out = Outcome::default();
-    if vv.enum_.is_empty() || (data.is_null() && s.nullable) {
+    // As kube-openapi: `null` never matches an enum, not even of a nullable field.
+    if vv.enum_.is_empty() {
         return out;
     }
     if !data.is_null() && vv.enum_.iter().any(|allowed| json_equal(allowed, data)) {
@@ -569,7 +570,7 @@ fn object_checks(s: &Structural, map: &serde_json::Map<String, Value>, path: &st
     match &s.additional_properties {
         Some(AdditionalProperties::Bool(false)) => {
             for k in map.keys() {
-                if !s.properties.contains_key(k) && k != "$schema" && k != "id" {
+                if !s.properties.contains_key(k) {
                     out.add(OpenApiError::new(
                         Code::Other,
                         path,
@@ -582,7 +583,8 @@ fn object_checks(s: &Structural, map: &serde_json::Map<String, Value>, path: &st
         Some(AdditionalProperties::Schema(ap)) => {
             for (k, v) in map {
                 if !s.properties.contains_key(k) {
-                    out.merge(validate_schema(ap, v, &child(path, k)));
+                    // kube-openapi joins with a dot even at the root (`.key`); the field path drops it.
+                    out.merge(validate_schema(ap, v, &format!("{path}.{k}")));
                 }
             }
         }
