@@ -440,6 +440,28 @@ fn validation_and_conflicts(backend: Backend) {
     });
     let resources = ok(&second, &["api-resources", "--api-group=stable.example.com"]);
     assert!(has_line_starting(&resources, "crontabs ct stable.example.com/v1 true CronTab"), "{resources}");
+
+    // An object's own finalizer holds a deleted CRD in Terminating; no objects are created
+    // meanwhile; releasing it lets the cleanup finish.
+    ok(
+        &api,
+        &["patch", "ct", "my-cron", "--type", "merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#],
+    );
+    ok(&api, &["delete", "crd", "crontabs.stable.example.com", "--wait=false"]);
+    ok(&api, &["wait", "--for", "condition=terminating", "--timeout=20s", "crd/crontabs.stable.example.com"]);
+    let crd = json_of(&api, &["get", "crd", "crontabs.stable.example.com", "-o", "json"]);
+    assert_eq!(crd["metadata"]["finalizers"], serde_json::json!(["customresourcecleanup.apiextensions.k8s.io"]));
+    let other = write(&api, "other-cr.yaml", &CR.replace("name: my-cron", "name: late"));
+    let err = fails(&api, &["create", "--validate=false", "-f", &other]);
+    assert!(
+        err.contains("(MethodNotAllowed)")
+            && err.contains("create not allowed while custom resource definition is terminating"),
+        "{err}"
+    );
+    let cr = json_of(&api, &["get", "ct", "my-cron", "-o", "json"]);
+    assert!(cr["metadata"]["deletionTimestamp"].is_string(), "the cleanup deleted it: {cr}");
+    ok(&api, &["patch", "ct", "my-cron", "--type", "merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    wait_until("the CRD to go", || kubectl(&api, &["get", "crd", "crontabs.stable.example.com"]).code != 0);
 }
 
 /// kube-rs against custom resources: the CRD through its typed API, `await_condition`
