@@ -6,7 +6,9 @@
 //! subresources in `subresource`) driven by `registry` (groups, resources and their
 //! strategies, one file per group) → `storage` (etcd KV and Watch), with LIST and WATCH
 //! served by `cache` (a watch cache per resource, fed by one store watch). Errors are
-//! `status::ApiError`, rendered as upstream `Status` objects.
+//! `status::ApiError`, rendered as upstream `Status` objects. Custom resources join the
+//! registry at run time: `crdcontroller` follows the stored CRDs and publishes their
+//! resources through `registry::custom`.
 //! The apiserver is stateless: everything it serves comes from the store.
 
 pub mod admission;
