@@ -292,7 +292,7 @@ impl Builder {
         };
         let gvk = gvk(r.group, r.version, r.kind);
         let can = |v: &str| r.verbs.contains(&v);
-        let ops = Ops { flavor: self.flavor, gvk: &gvk, tag: tag(r.group, r.version) };
+        let ops = Ops { flavor: self.flavor, gvk: &gvk, tag: tag(r.group, r.version), custom: r.custom.is_some() };
 
         let mut coll_ops = Map::new();
         if can("list") {
@@ -372,7 +372,8 @@ impl Builder {
             } else {
                 self.gvks.get(&target).and_then(|g| g.first().cloned()).unwrap_or_else(|| gvk.clone())
             };
-            let sops = Ops { flavor: self.flavor, gvk: &sub_gvk, tag: tag(r.group, r.version) };
+            let sops =
+                Ops { flavor: self.flavor, gvk: &sub_gvk, tag: tag(r.group, r.version), custom: r.custom.is_some() };
             let mut m = Map::new();
             for v in verbs {
                 let op = match *v {
@@ -478,6 +479,8 @@ struct Ops<'a> {
     flavor: Flavor,
     gvk: &'a Value,
     tag: String,
+    /// A custom resource: no strategic merge patch (kubectl reads this to pick its patch type).
+    custom: bool,
 }
 
 const MEDIA: &[&str] = &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
@@ -543,8 +546,11 @@ impl Ops<'_> {
         if let Some(Value::Array(ps)) = op.get_mut("parameters") {
             ps.push(typed_param(self.flavor, "force", "query", "boolean", "Force an apply request.", false));
         }
-        let types =
-            ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"];
+        let types: &[&str] = if self.custom {
+            &["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"]
+        } else {
+            &["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"]
+        };
         match self.flavor {
             Flavor::V3 => {
                 let content: Map<String, Value> =
