@@ -1294,7 +1294,7 @@ impl Rest {
                 bookmarks: opts.allow_watch_bookmarks,
                 timeout,
                 kind: resource.kind.to_string(),
-                api_version: "v1".to_string(),
+                api_version: resource.api_version(),
             };
             match cacher.get(&resource.prefix()).watch(cacher.storage(), params).await {
                 Ok(s) => match resource.custom {

@@ -35,6 +35,8 @@ spec:
         specReplicasPath: .spec.replicas
         statusReplicasPath: .status.replicas
         labelSelectorPath: .status.labelSelector
+    selectableFields:
+    - jsonPath: .spec.image
     additionalPrinterColumns:
     - name: Spec
       type: string
@@ -232,6 +234,9 @@ fn round_trip(backend: Backend) {
     assert!(ok(&api, &["get", "ct", "-l", "app=cron", "-o", "name"]).contains("crontab.stable.example.com/my-cron"));
     assert_eq!(ok(&api, &["get", "ct", "-l", "app=other", "-o", "name"]).trim(), "");
     assert!(ok(&api, &["get", "ct", "--field-selector", "metadata.name=my-cron", "-o", "name"]).contains("my-cron"));
+    let by_image = ["get", "ct", "--field-selector", "spec.image=my-awesome-cron-image", "-o", "name"];
+    assert_eq!(ok(&api, &by_image).trim(), "crontab.stable.example.com/my-cron");
+    assert_eq!(ok(&api, &["get", "ct", "--field-selector", "spec.image=other", "-o", "name"]).trim(), "");
 
     // explain reads the CRD's schema from the OpenAPI documents.
     let explain = ok(&api, &["explain", "crontab.spec"]);
