@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::Value;
+use tokio::task::JoinSet;
 
 use crate::cache::{WatchParams, WatchStart};
 use crate::registry::apiextensions::{CLEANUP_FINALIZER, desired_status, set_condition};
@@ -41,6 +42,8 @@ pub async fn run(rest: Rest) {
         return;
     };
     let cleaning: Arc<Mutex<HashSet<String>>> = Arc::default();
+    // The cleanups run as long as this task (dropping the set aborts them at shutdown).
+    let mut cleanups = JoinSet::new();
     loop {
         let params = WatchParams {
             start: WatchStart::InitialEvents { consistent: true, min_rv: 0, end_bookmark: true },
@@ -79,7 +82,7 @@ pub async fn run(rest: Rest) {
                         tracing::info!(crds = crds.len(), "custom resource definitions synced");
                         let names: Vec<String> = crds.keys().cloned().collect();
                         for n in names {
-                            reconcile(&rest, &mut crds, &n, &cleaning).await;
+                            reconcile(&rest, &mut crds, &n, &cleaning, &mut cleanups).await;
                         }
                     }
                     continue;
@@ -99,7 +102,7 @@ pub async fn run(rest: Rest) {
                     names.insert(0, name);
                 }
                 for n in names {
-                    reconcile(&rest, &mut crds, &n, &cleaning).await;
+                    reconcile(&rest, &mut crds, &n, &cleaning, &mut cleanups).await;
                 }
             }
         }
@@ -113,14 +116,16 @@ async fn reconcile(
     crds: &mut BTreeMap<String, Value>,
     name: &str,
     cleaning: &Arc<Mutex<HashSet<String>>>,
+    cleanups: &mut JoinSet<()>,
 ) {
+    while cleanups.try_join_next().is_some() {}
     let res = crd_resource();
     let Some(crd) = crds.get(name) else { return };
     if crate::rest::is_deleting(crd) {
         let ours = crd["metadata"]["finalizers"].as_array().into_iter().flatten().any(|f| f == CLEANUP_FINALIZER);
         if ours && cleaning.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string()) {
             let (rest, name, cleaning) = (rest.clone(), name.to_string(), cleaning.clone());
-            tokio::spawn(async move {
+            cleanups.spawn(async move {
                 cleanup(&rest, &name).await;
                 cleaning.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
             });
