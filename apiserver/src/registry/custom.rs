@@ -99,7 +99,8 @@ impl CustomSpec {
     pub fn cells(&self, o: &Value) -> Vec<Value> {
         let mut cells = vec![o["metadata"]["name"].clone()];
         for (path, ty) in &self.column_paths {
-            let v = crate::schema::json_path(o, path);
+            let v = column_value(o, path);
+            let v = v.as_ref();
             cells.push(match (v, ty.as_str()) {
                 (None | Some(Value::Null), _) => Value::Null,
                 (Some(Value::String(s)), "string") => json!(s),
@@ -117,6 +118,68 @@ impl CustomSpec {
             });
         }
         cells
+    }
+}
+
+/// The first value a printer column's JSONPath finds: the dot notation with `[n]`, `[*]`
+/// and filters such as `[?(@.type=="Ready")]` (client-go's jsonpath, as far as CRDs use it).
+pub fn column_value(obj: &Value, path: &str) -> Option<Value> {
+    let mut current = vec![obj.clone()];
+    let mut rest = path.trim();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('[') {
+            let end = if r.starts_with("?(") { r.find(")]")? + 1 } else { r.find(']')? };
+            let inner = &r[..end];
+            rest = &r[end + 1..];
+            current = if inner == "*" {
+                current.iter().flat_map(children).collect()
+            } else if let Some(filter) = inner.strip_prefix("?(").and_then(|f| f.strip_suffix(')')) {
+                let (lhs, rhs, equal) = match filter.split_once("!=") {
+                    Some((l, r)) => (l, r, false),
+                    None => {
+                        let (l, r) = filter.split_once("==")?;
+                        (l, r, true)
+                    }
+                };
+                let field = lhs.trim().strip_prefix("@.")?;
+                let want = rhs.trim().trim_matches(|c| c == '"' || c == '\'');
+                current
+                    .iter()
+                    .flat_map(children)
+                    .filter(|item| {
+                        let got = column_value(item, &format!(".{field}"));
+                        let text = match &got {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(v) => v.to_string(),
+                            None => return !equal,
+                        };
+                        (text == want) == equal
+                    })
+                    .collect()
+            } else {
+                let i: usize = inner.trim().parse().ok()?;
+                current.iter().filter_map(|v| v.as_array()?.get(i).cloned()).collect()
+            };
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let key = &r[..end];
+            rest = &r[end..];
+            if key.is_empty() {
+                continue;
+            }
+            current = current.iter().filter_map(|v| v.get(key).cloned()).collect();
+        } else {
+            return None;
+        }
+    }
+    current.into_iter().next()
+}
+
+fn children(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        Value::Object(m) => m.values().cloned().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -466,6 +529,21 @@ mod tests {
         let (pruned, unknown) = r.custom.unwrap().decode(&obj).unwrap();
         assert_eq!(unknown, ["spec.junk"]);
         assert!(pruned["spec"].get("junk").is_none());
+    }
+
+    #[test]
+    fn printer_column_paths() {
+        let o = json!({"metadata": {"name": "a"}, "status": {"conditions": [
+            {"type": "Synced", "status": "False"}, {"type": "Ready", "status": "True", "reason": "Up"}]},
+            "spec": {"ports": [{"port": 80}, {"port": 443}]}});
+        assert_eq!(column_value(&o, ".metadata.name"), Some(json!("a")));
+        assert_eq!(column_value(&o, r#".status.conditions[?(@.type=="Ready")].status"#), Some(json!("True")));
+        assert_eq!(column_value(&o, ".status.conditions[?(@.type=='Ready')].reason"), Some(json!("Up")));
+        assert_eq!(column_value(&o, r#".status.conditions[?(@.type!="Synced")].type"#), Some(json!("Ready")));
+        assert_eq!(column_value(&o, ".spec.ports[1].port"), Some(json!(443)));
+        assert_eq!(column_value(&o, ".spec.ports[*].port"), Some(json!(80)));
+        assert_eq!(column_value(&o, ".spec.missing"), None);
+        assert_eq!(column_value(&o, r#".status.conditions[?(@.type=="Gone")].status"#), None);
     }
 
     #[test]
