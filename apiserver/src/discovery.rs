@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::registry::{GROUPS, Group, GroupVersion, Resource};
+use crate::registry::{Group, GroupVersion, Resource, groups};
 
 /// The Kubernetes version this server implements.
 pub const KUBE_MINOR: &str = "33";
@@ -56,7 +56,7 @@ fn group_json(g: &Group) -> Value {
 
 /// `/apis`: the named groups.
 pub fn api_groups() -> Value {
-    let groups: Vec<Value> = GROUPS.iter().filter(|g| !g.name.is_empty()).map(|g| group_json(g)).collect();
+    let groups: Vec<Value> = groups().iter().filter(|g| !g.name.is_empty()).map(|g| group_json(g)).collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -216,12 +216,12 @@ fn aggregated_list(version: &str, items: Vec<Value>) -> Value {
 
 /// `/api` as an `APIGroupDiscoveryList`: the legacy group, unnamed.
 pub fn aggregated_core(version: &str) -> Value {
-    aggregated_list(version, GROUPS.iter().filter(|g| g.name.is_empty()).map(|g| aggregated_group(g)).collect())
+    aggregated_list(version, groups().iter().filter(|g| g.name.is_empty()).map(|g| aggregated_group(g)).collect())
 }
 
 /// `/apis` as an `APIGroupDiscoveryList`: every named group, versions in preference order.
 pub fn aggregated_groups(version: &str) -> Value {
-    aggregated_list(version, GROUPS.iter().filter(|g| !g.name.is_empty()).map(|g| aggregated_group(g)).collect())
+    aggregated_list(version, groups().iter().filter(|g| !g.name.is_empty()).map(|g| aggregated_group(g)).collect())
 }
 
 #[cfg(test)]

@@ -6,13 +6,16 @@
 //! subresources in `subresource`) driven by `registry` (groups, resources and their
 //! strategies, one file per group) → `storage` (etcd KV and Watch), with LIST and WATCH
 //! served by `cache` (a watch cache per resource, fed by one store watch). Errors are
-//! `status::ApiError`, rendered as upstream `Status` objects.
+//! `status::ApiError`, rendered as upstream `Status` objects. Custom resources join the
+//! registry at run time: `crdcontroller` follows the stored CRDs and publishes their
+//! resources through `registry::custom`.
 //! The apiserver is stateless: everything it serves comes from the store.
 
 pub mod admission;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod crdcontroller;
 pub mod decode_error;
 pub mod discovery;
 pub mod managedfields;
@@ -127,6 +130,15 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             }
         });
     }
+    // The CRD controllers (naming, establishing, finalizing) and the served custom resources.
+    let crds = state.rest.clone();
+    let token = shutdown.token();
+    shutdown.spawn(async move {
+        tokio::select! {
+            _ = crdcontroller::run(crds) => {}
+            _ = token.cancelled() => {}
+        }
+    });
     let counter = state.clone();
     let token = shutdown.token();
     shutdown.spawn(async move {

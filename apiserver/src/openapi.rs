@@ -9,7 +9,7 @@
 //! served resources are fixed at start.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use k8s_openapi::Resource as _;
 use schemars::SchemaGenerator;
@@ -100,6 +100,7 @@ static KINDS: &[Kind] = {
         storage::v1::CSINode,
         storage::v1::StorageClass,
         storage::v1::VolumeAttachment,
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
     ]
 };
 
@@ -112,6 +113,10 @@ fn kind_schema(group: &str, version: &str, kind: &str) -> Option<SchemaFn> {
 /// facts in [`crate::merging`]. Kinds without a schema here use the resource's own
 /// strategic-merge table for both.
 pub fn merge_tables(r: &Resource) -> crate::merging::KindTables {
+    // A custom resource's tables follow its CRD's current schema.
+    if let Some(c) = r.custom {
+        return crate::merging::KindTables { patch: r.patch_lists, assoc: c.assoc };
+    }
     let made = crate::merging::cached_tables((r.group, r.version, r.kind), || {
         let Some(f) = kind_schema(r.group, r.version, r.kind) else {
             let patch = r.patch_lists.iter().map(|(p, m)| (p.to_string(), *m)).collect();
@@ -187,13 +192,47 @@ impl Builder {
 
     /// The schema name of a kind (registered with its GVK), if we have its schema.
     fn kind(&mut self, group: &str, version: &str, kind: &str) -> Option<String> {
-        let f = kind_schema(group, version, kind)?;
-        let name = ref_name(&f(&mut self.generator))?;
+        let name = match kind_schema(group, version, kind) {
+            Some(f) => ref_name(&f(&mut self.generator))?,
+            None => self.custom_kind(group, version, kind)?,
+        };
         let list = self.gvks.entry(name.clone()).or_default();
         let g = gvk(group, version, kind);
         if !list.contains(&g) {
             list.push(g);
         }
+        Some(name)
+    }
+
+    /// A custom resource's schema (its CRD's `openAPIV3Schema` with the object's standard
+    /// fields), named as upstream names it (`com.example.stable.v1.CronTab`).
+    fn custom_kind(&mut self, group: &str, version: &str, kind: &str) -> Option<String> {
+        let r = registry::all()
+            .find(|r| r.custom.is_some() && r.group == group && r.version == version && r.kind == kind)?;
+        let c = r.custom?;
+        let reversed: Vec<&str> = group.split('.').rev().collect();
+        let name = format!("{}.{version}.{kind}", reversed.join("."));
+        let meta =
+            ref_name(&self.generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>())?;
+        let mut schema = if c.openapi_schema.is_object() { c.openapi_schema.clone() } else { json!({}) };
+        schema["type"] = json!("object");
+        if !schema["properties"].is_object() {
+            schema["properties"] = json!({});
+        }
+        let props = &mut schema["properties"];
+        props["apiVersion"] = json!({
+            "description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+            "type": "string",
+        });
+        props["kind"] = json!({
+            "description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+            "type": "string",
+        });
+        props["metadata"] = self.with_description(
+            &meta,
+            "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+        );
+        self.lists.insert(name.clone(), schema);
         Some(name)
     }
 
@@ -279,7 +318,7 @@ impl Builder {
         };
         let gvk = gvk(r.group, r.version, r.kind);
         let can = |v: &str| r.verbs.contains(&v);
-        let ops = Ops { flavor: self.flavor, gvk: &gvk, tag: tag(r.group, r.version) };
+        let ops = Ops { flavor: self.flavor, gvk: &gvk, tag: tag(r.group, r.version), custom: r.custom.is_some() };
 
         let mut coll_ops = Map::new();
         if can("list") {
@@ -359,7 +398,8 @@ impl Builder {
             } else {
                 self.gvks.get(&target).and_then(|g| g.first().cloned()).unwrap_or_else(|| gvk.clone())
             };
-            let sops = Ops { flavor: self.flavor, gvk: &sub_gvk, tag: tag(r.group, r.version) };
+            let sops =
+                Ops { flavor: self.flavor, gvk: &sub_gvk, tag: tag(r.group, r.version), custom: r.custom.is_some() };
             let mut m = Map::new();
             for v in verbs {
                 let op = match *v {
@@ -477,6 +517,8 @@ struct Ops<'a> {
     flavor: Flavor,
     gvk: &'a Value,
     tag: String,
+    /// A custom resource: no strategic merge patch (kubectl reads this to pick its patch type).
+    custom: bool,
 }
 
 const MEDIA: &[&str] = &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
@@ -542,8 +584,11 @@ impl Ops<'_> {
         if let Some(Value::Array(ps)) = op.get_mut("parameters") {
             ps.push(typed_param(self.flavor, "force", "query", "boolean", "Force an apply request.", false));
         }
-        let types =
-            ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"];
+        let types: &[&str] = if self.custom {
+            &["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"]
+        } else {
+            &["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"]
+        };
         match self.flavor {
             Flavor::V3 => {
                 let content: Map<String, Value> =
@@ -600,12 +645,33 @@ struct V3Doc {
     hash: String,
 }
 
+/// The documents of the custom resources' group versions, for one registry generation.
+type CustomDocs = (u64, Arc<BTreeMap<String, V3Doc>>);
+
+fn custom_v3_docs() -> Arc<BTreeMap<String, V3Doc>> {
+    static DOCS: Mutex<Option<CustomDocs>> = Mutex::new(None);
+    let generation = registry::custom::generation();
+    let mut cached = DOCS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((g, docs)) = cached.as_ref()
+        && *g == generation
+    {
+        return docs.clone();
+    }
+    let docs = Arc::new(build_v3_docs(&registry::custom::groups()));
+    *cached = Some((generation, docs.clone()));
+    docs
+}
+
 /// `api/v1`, `apis/apps/v1`, ... → document.
 fn v3_docs() -> &'static BTreeMap<String, V3Doc> {
     static DOCS: OnceLock<BTreeMap<String, V3Doc>> = OnceLock::new();
-    DOCS.get_or_init(|| {
+    DOCS.get_or_init(|| build_v3_docs(registry::GROUPS))
+}
+
+fn build_v3_docs(groups: &[&'static registry::Group]) -> BTreeMap<String, V3Doc> {
+    {
         let mut docs = BTreeMap::new();
-        for g in registry::GROUPS {
+        for g in groups {
             for gv in g.versions {
                 let mut b = Builder::new(Flavor::V3);
                 for r in gv.resources {
@@ -629,7 +695,7 @@ fn v3_docs() -> &'static BTreeMap<String, V3Doc> {
             }
         }
         docs
-    })
+    }
 }
 
 /// A stable content hash (FNV-1a, 64-bit, twice with different offsets), upper-case hex
@@ -647,30 +713,43 @@ fn hash_hex(bytes: &[u8]) -> String {
 
 /// `/openapi/v3`: where each group version's document is.
 pub fn v3_index() -> Value {
+    let custom = custom_v3_docs();
     let paths: Map<String, Value> = v3_docs()
         .iter()
+        .chain(custom.iter())
         .map(|(k, d)| (k.clone(), json!({ "serverRelativeURL": format!("/openapi/v3/{k}?hash={}", d.hash) })))
         .collect();
     json!({ "paths": paths })
 }
 
 /// `/openapi/v3/<gv>`: the document (JSON bytes) and its hash.
-pub fn v3_document(gv: &str) -> Option<(&'static [u8], &'static str)> {
-    v3_docs().get(gv).map(|d| (d.body.as_slice(), d.hash.as_str()))
+pub fn v3_document(gv: &str) -> Option<(Vec<u8>, String)> {
+    if let Some(d) = v3_docs().get(gv) {
+        return Some((d.body.clone(), d.hash.clone()));
+    }
+    custom_v3_docs().get(gv).map(|d| (d.body.clone(), d.hash.clone()))
 }
 
-/// `/openapi/v2`: every group version in one Swagger 2.0 document (JSON bytes).
-pub fn v2_document() -> &'static [u8] {
-    static DOC: OnceLock<Vec<u8>> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let mut b = Builder::new(Flavor::V2);
-        for r in registry::all() {
-            b.resource(r);
-        }
-        let (definitions, paths) = b.schemas();
-        let doc = json!({ "swagger": "2.0", "info": info(), "paths": paths, "definitions": definitions });
-        serde_json::to_vec(&doc).unwrap_or_default()
-    })
+/// `/openapi/v2`: every group version in one Swagger 2.0 document (JSON bytes), built
+/// again when the served custom resources change.
+pub fn v2_document() -> Arc<Vec<u8>> {
+    static DOC: Mutex<Option<(u64, Arc<Vec<u8>>)>> = Mutex::new(None);
+    let generation = registry::custom::generation();
+    let mut cached = DOC.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((g, doc)) = cached.as_ref()
+        && *g == generation
+    {
+        return doc.clone();
+    }
+    let mut b = Builder::new(Flavor::V2);
+    for r in registry::all() {
+        b.resource(r);
+    }
+    let (definitions, paths) = b.schemas();
+    let doc = json!({ "swagger": "2.0", "info": info(), "paths": paths, "definitions": definitions });
+    let doc = Arc::new(serde_json::to_vec(&doc).unwrap_or_default());
+    *cached = Some((generation, doc.clone()));
+    doc
 }
 
 #[cfg(test)]
@@ -679,12 +758,12 @@ mod tests {
     use crate::patch::ListMerge;
 
     fn doc(gv: &str) -> Value {
-        serde_json::from_slice(v3_document(gv).expect("document").0).expect("json")
+        serde_json::from_slice(&v3_document(gv).expect("document").0).expect("json")
     }
 
     #[test]
     fn every_served_kind_has_a_schema() {
-        for r in registry::all() {
+        for r in registry::all().filter(|r| r.custom.is_none()) {
             assert!(
                 kind_schema(r.group, r.version, r.kind).is_some(),
                 "no schema for {}/{} {}",
@@ -735,7 +814,7 @@ mod tests {
         let url = idx["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap();
         assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
         assert!(idx["paths"]["api/v1"].is_object());
-        let v2: Value = serde_json::from_slice(v2_document()).unwrap();
+        let v2: Value = serde_json::from_slice(&v2_document()).unwrap();
         assert!(v2["definitions"]["io.k8s.api.core.v1.Pod"]["x-kubernetes-group-version-kind"].is_array());
         assert_eq!(v2["swagger"], "2.0");
     }

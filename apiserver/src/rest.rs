@@ -239,6 +239,10 @@ pub(crate) fn encode_for_storage(resource: &Resource, obj: &Value) -> Vec<u8> {
         Some((to_storage, _)) => to_storage(obj.clone()),
         None => obj.clone(),
     };
+    if let (Some(c), Some(m)) = (resource.custom, o.as_object_mut()) {
+        // Custom objects are stored in the CRD's storage version (conversion None).
+        m.insert("apiVersion".into(), json!(c.storage_api_version));
+    }
     if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.shift_remove("resourceVersion");
     }
@@ -248,9 +252,10 @@ pub(crate) fn encode_for_storage(resource: &Resource, obj: &Value) -> Vec<u8> {
 pub(crate) fn decode_stored(resource: &Resource, value: &[u8]) -> Result<Value, ApiError> {
     let obj = serde_json::from_slice(value)
         .map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", resource.name)))?;
-    Ok(match resource.storage_form {
-        Some((_, from_storage)) => from_storage(obj),
-        None => obj,
+    Ok(match (resource.storage_form, resource.custom) {
+        (Some((_, from_storage)), _) => from_storage(obj),
+        (None, Some(c)) => c.from_storage(obj, &resource.api_version()),
+        (None, None) => obj,
     })
 }
 
@@ -464,15 +469,23 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
     if !map.get("metadata").is_some_and(Value::is_object) {
         map.insert("metadata".into(), json!({}));
     }
-    let decoded = (resource.decode)(&obj).map_err(|e| {
+    let cannot = |e: String| {
         ApiError::bad_request(format!(
             "{k} in version \"{v}\" cannot be handled as a {k}: {e}",
             k = resource.kind,
             v = resource.version
         ))
-    })?;
-    let mut unknown = Vec::new();
-    unknown_fields(&obj, &decoded, "", &mut unknown);
+    };
+    let (decoded, unknown) = match resource.custom {
+        // Custom resources: pruned by their schema (the dropped fields are the unknown ones).
+        Some(c) => c.decode(&obj).map_err(cannot)?,
+        None => {
+            let decoded = (resource.decode)(&obj).map_err(cannot)?;
+            let mut unknown = Vec::new();
+            unknown_fields(&obj, &decoded, "", &mut unknown);
+            (decoded, unknown)
+        }
+    };
     let mut obj = decoded;
     if !unknown.is_empty() {
         let texts: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
@@ -510,7 +523,9 @@ fn decode_body(resource: &Resource, ns: Option<&str>, body: &[u8], ctx: &mut Wri
     Ok(obj)
 }
 
-fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
+/// The object's checks; `old` is the stored object of an update (custom resources'
+/// schema errors about unchanged values are ratcheted away, as upstream does).
+fn validate(resource: &Resource, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
     let name = name_of(obj);
     let mut errs: Vec<FieldError> = match obj["metadata"]["generateName"].as_str().filter(|g| !g.is_empty()) {
         Some(prefix) => registry::validate_generate_name(resource.name_rule, prefix),
@@ -519,6 +534,9 @@ fn validate(resource: &Resource, obj: &Value) -> Result<(), ApiError> {
     errs.extend(registry::validate_name(resource.name_rule, name));
     errs.extend(registry::validate_labels_and_annotations(obj));
     errs.extend((resource.validate)(obj));
+    if let Some(c) = resource.custom {
+        errs.extend(c.validate(obj, old));
+    }
     if errs.is_empty() { Ok(()) } else { Err(invalid(resource, name, &errs)) }
 }
 
@@ -598,6 +616,14 @@ impl Rest {
         body: &[u8],
         ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
+        if resource.custom.is_some_and(|c| c.terminating) {
+            return Err(ApiError {
+                code: 405,
+                reason: "MethodNotAllowed",
+                message: "create not allowed while custom resource definition is terminating".into(),
+                details: Some(json!({"group": resource.group, "kind": resource.name})),
+            });
+        }
         let mut obj = decode_body(resource, ns, body, ctx)?;
         let meta = obj["metadata"].as_object_mut().expect("metadata is an object");
         let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
@@ -636,7 +662,7 @@ impl Rest {
         };
         admission::mutate(self, &attrs, &mut obj, ctx).await?;
         (resource.prepare_for_create)(&mut obj);
-        validate(resource, &obj)?;
+        validate(resource, &obj, None)?;
         record_fields(resource, Target::Main, ctx, None, &mut obj);
         if let Some(admit) = &ctx.admit {
             (admit.0)(obj.clone()).await?;
@@ -727,7 +753,8 @@ impl Rest {
             if !fields_match(&terms, &obj) || !labels.matches(&obj) {
                 continue;
             }
-            if let Some(m) = obj.as_object_mut() {
+            // Custom objects keep their kind in lists, as upstream's unstructured lists do.
+            if let Some(m) = obj.as_object_mut().filter(|_| resource.custom.is_none()) {
                 m.shift_remove("kind");
                 m.shift_remove("apiVersion");
             }
@@ -745,7 +772,7 @@ impl Rest {
             }
         }
         Ok(json!({
-            "kind": format!("{}List", resource.kind),
+            "kind": resource.list_kind(),
             "apiVersion": resource.api_version(),
             "metadata": meta,
             "items": items,
@@ -787,6 +814,9 @@ impl Rest {
             .iter()
             .map(|o| {
                 let mut o = Value::clone(o);
+                if let Some(c) = resource.custom {
+                    return c.from_storage(o, &resource.api_version());
+                }
                 if let Some(m) = o.as_object_mut() {
                     m.shift_remove("kind");
                     m.shift_remove("apiVersion");
@@ -795,8 +825,8 @@ impl Rest {
             })
             .collect();
         Ok(Some(json!({
-            "kind": format!("{}List", resource.kind),
-            "apiVersion": "v1",
+            "kind": resource.list_kind(),
+            "apiVersion": resource.api_version(),
             "metadata": {"resourceVersion": list.rv.to_string()},
             "items": items,
         })))
@@ -885,7 +915,17 @@ impl Rest {
             }
             if resource.generation {
                 let gen_of = |o: &Value| o["metadata"]["generation"].as_i64().unwrap_or(0);
-                let spec_changed = spec_of(&new) != spec_of(&old);
+                let spec_changed = if resource.custom.is_some() && !resource.has(Subresource::Status) {
+                    // Without a status subresource every change but metadata counts (upstream).
+                    let strip = |o: &Value| {
+                        let mut o = o.clone();
+                        o.as_object_mut().map(|m| m.shift_remove("metadata"));
+                        o
+                    };
+                    strip(&new) != strip(&old)
+                } else {
+                    spec_of(&new) != spec_of(&old)
+                };
                 new["metadata"]["generation"] = json!(gen_of(&old) + i64::from(spec_changed));
             }
             (resource.prepare_for_update)(&mut new, &old);
@@ -900,7 +940,7 @@ impl Rest {
             if target == Target::Main {
                 admission::mutate(self, &attrs, &mut new, ctx).await?;
             }
-            validate(resource, &new)?;
+            validate(resource, &new, Some(&old))?;
             let errs = if target == Target::System { Vec::new() } else { (resource.validate_update)(&new, &old) };
             if !errs.is_empty() {
                 return Err(invalid(resource, name, &errs));
@@ -984,6 +1024,9 @@ impl Rest {
         body: &[u8],
         ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
+        if resource.custom.is_some() && media == "application/strategic-merge-patch+json" {
+            return Err(custom_patch_media_type());
+        }
         if media == "application/apply-patch+yaml" {
             return self.apply(resource, target, ns, name, body, ctx).await;
         }
@@ -1098,6 +1141,11 @@ impl Rest {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
             let Some(current) = current else { return Err(not_found(resource, name)) };
             let mut old = decode_stored(resource, &current.value)?;
+            if let Some(prepare) = resource.prepare_for_delete
+                && !is_deleting(&old)
+            {
+                prepare(&mut old);
+            }
             let uid = old["metadata"]["uid"].as_str().unwrap_or("").to_string();
             if let Some(want) = &pre_uid
                 && *want != uid
@@ -1288,10 +1336,22 @@ impl Rest {
                 bookmarks: opts.allow_watch_bookmarks,
                 timeout,
                 kind: resource.kind.to_string(),
-                api_version: "v1".to_string(),
+                api_version: resource.api_version(),
             };
             match cacher.get(&resource.prefix()).watch(cacher.storage(), params).await {
-                Ok(s) => return Ok(s),
+                Ok(s) => match resource.custom {
+                    // The cache holds custom objects as stored (pruned, in the storage version).
+                    Some(c) => {
+                        let api_version = resource.api_version();
+                        return Ok(Box::pin(s.map(move |mut ev| {
+                            if ev["type"] != "ERROR" && ev["type"] != "BOOKMARK" {
+                                ev["object"] = c.from_storage(ev["object"].take(), &api_version);
+                            }
+                            ev
+                        })));
+                    }
+                    None => return Ok(s),
+                },
                 // Initialising, or not provably current in time: watch storage.
                 Err(e) => tracing::debug!(error = ?e, resource = resource.name, "watch served from storage"),
             }
@@ -1395,11 +1455,21 @@ impl Rest {
             }
         }
         Ok(json!({
-            "kind": format!("{}List", resource.kind),
+            "kind": resource.list_kind(),
             "apiVersion": resource.api_version(),
             "metadata": {"resourceVersion": list["metadata"]["resourceVersion"].clone()},
             "items": deleted,
         }))
+    }
+}
+
+/// Custom resources take no strategic merge patch (upstream's 415 for them).
+pub fn custom_patch_media_type() -> ApiError {
+    ApiError {
+        code: 415,
+        reason: "UnsupportedMediaType",
+        message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml".into(),
+        details: None,
     }
 }
 

@@ -771,7 +771,7 @@ fn to_table(res: &Resource, v: &Value, list: bool) -> Value {
         if list { v["items"].as_array().map(|a| a.iter().collect()).unwrap_or_default() } else { vec![v] };
     let rows: Vec<Value> = objects
         .into_iter()
-        .map(|o| serde_json::json!({"cells": (res.cells)(o), "object": partial_metadata(o)}))
+        .map(|o| serde_json::json!({"cells": res.row_cells(o), "object": partial_metadata(o)}))
         .collect();
     let mut meta = serde_json::json!({});
     if list {
@@ -807,6 +807,7 @@ async fn health(state: &Arc<State>, kind: &str, rest: &[&str], query: Option<&st
     }
     checks.push(("poststarthook/start-system-namespaces-controller", bootstrapped));
     checks.push(("poststarthook/bootstrap-controller", bootstrapped));
+    checks.push(("poststarthook/crd-informer-synced", registry::custom::synced()));
     if state.auth.rbac_enabled() {
         checks.push(("poststarthook/rbac/bootstrap-roles", state.rbac_bootstrapped.load(Ordering::Acquire)));
     }

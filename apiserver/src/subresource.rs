@@ -7,8 +7,8 @@ use crate::registry::{self, Resource, Subresource};
 use crate::rest::{self, Rest, Target, WriteContext};
 use crate::status::{ApiError, FieldError};
 
-/// The `Scale` of an object.
-fn scale_of(obj: &Value) -> Value {
+/// The `Scale` of an object (a custom resource's from its CRD's scale paths).
+fn scale_of(resource: &Resource, obj: &Value) -> Value {
     let meta = &obj["metadata"];
     let mut m = serde_json::Map::new();
     for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
@@ -16,15 +16,39 @@ fn scale_of(obj: &Value) -> Value {
             m.insert(f.into(), v.clone());
         }
     }
-    // A LabelSelector, or a plain map for ReplicationControllers: selector_string reads both.
-    let selector = registry::selector_string(&obj["spec"]["selector"]);
+    let (spec, status, selector) = match resource.custom.and_then(|c| c.scale.as_ref()) {
+        Some(p) => {
+            let at = |path: &str| crate::schema::json_path(obj, path);
+            let selector = p.label_selector.as_deref().and_then(at).and_then(Value::as_str).unwrap_or_default();
+            (at(&p.spec_replicas), at(&p.status_replicas), selector.to_string())
+        }
+        // A LabelSelector, or a plain map for ReplicationControllers: selector_string reads both.
+        None => (
+            obj["spec"].get("replicas"),
+            obj["status"].get("replicas"),
+            registry::selector_string(&obj["spec"]["selector"]),
+        ),
+    };
+    let replicas = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0);
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": m,
-        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
-        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+        "spec": {"replicas": replicas(spec)},
+        "status": {"replicas": replicas(status), "selector": selector},
     })
+}
+
+/// Sets the value at a simple `.a.b.c` path, making the objects on the way.
+fn set_path(obj: &mut Value, path: &str, value: Value) {
+    let mut v = obj;
+    for key in path.trim_start_matches('.').split('.') {
+        if !v.is_object() {
+            *v = json!({});
+        }
+        v = &mut v[key];
+    }
+    *v = value;
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
@@ -42,7 +66,7 @@ impl Rest {
     ) -> Result<Value, ApiError> {
         let obj = self.get(resource, ns, name).await?;
         match sub {
-            Subresource::Scale => Ok(scale_of(&obj)),
+            Subresource::Scale => Ok(scale_of(resource, &obj)),
             _ => Ok(obj),
         }
     }
@@ -187,7 +211,10 @@ impl Rest {
             Subresource::Scale => {
                 let patch: Value = serde_json::from_slice(body)
                     .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-                let current = scale_of(&self.get(resource, ns, name).await?);
+                if resource.custom.is_some() && media == "application/strategic-merge-patch+json" {
+                    return Err(rest::custom_patch_media_type());
+                }
+                let current = scale_of(resource, &self.get(resource, ns, name).await?);
                 // A Scale has no merging lists: strategic merge is a merge patch.
                 let mut patched = crate::rest::patched(&current, media, &patch, &[])?;
                 if patch["metadata"]["resourceVersion"].is_null() {
@@ -228,10 +255,13 @@ impl Rest {
                 obj["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
             }
         }
-        obj["spec"]["replicas"] = json!(n);
+        match resource.custom.and_then(|c| c.scale.as_ref()) {
+            Some(p) => set_path(&mut obj, &p.spec_replicas, json!(n)),
+            None => obj["spec"]["replicas"] = json!(n),
+        }
         let body = serde_json::to_vec(&obj).unwrap_or_default();
         let updated = self.update_as(resource, Target::Main, ns, name, &body, ctx).await?;
-        Ok(scale_of(&updated))
+        Ok(scale_of(resource, &updated))
     }
 
     /// `pods/binding`: sets `spec.nodeName` of a pod that has none.

@@ -5,10 +5,12 @@
 //! [`GROUPS`] lists the groups in upstream's discovery order. Adding a group is one file
 //! plus its line in [`GROUPS`]; adding a resource is one entry in its group's table.
 
+pub mod apiextensions;
 pub mod apps;
 pub mod batch;
 pub mod cluster;
 pub mod core;
+pub mod custom;
 pub mod podspec;
 pub mod proto;
 pub mod rbac;
@@ -145,6 +147,7 @@ pub const AGE_COLUMN: Column = Column::new(
 );
 
 /// One REST resource of a group/version.
+#[derive(Clone, Copy)]
 pub struct Resource {
     /// The API group; empty for the legacy core group.
     pub group: &'static str,
@@ -201,6 +204,12 @@ pub struct Resource {
     /// Graceful deletion: the grace period of a delete given the stored object and the
     /// requested period (0: delete at once).
     pub graceful_delete: Option<fn(&Value, Option<i64>) -> i64>,
+    /// On the first DELETE, before finalizers are looked at (CRDs add their cleanup
+    /// finalizer and the Terminating condition here).
+    pub prepare_for_delete: Option<fn(&mut Value)>,
+    /// A custom resource: what its CustomResourceDefinition declares (schema, subresource
+    /// paths, printer columns); None for built-in resources.
+    pub custom: Option<&'static custom::CustomSpec>,
 }
 
 /// A conversion between two shapes of one object.
@@ -246,6 +255,8 @@ pub const BASE: Resource = Resource {
     reallocate: None,
     release: None,
     graceful_delete: None,
+    prepare_for_delete: None,
+    custom: None,
 };
 
 /// Decoding through the k8s-openapi type `T`: unknown fields are dropped, wrong types refused.
@@ -267,6 +278,22 @@ impl Resource {
     /// The kind as `Invalid` errors name it: `Pod`, `Deployment.apps`.
     pub fn group_kind(&self) -> String {
         if self.group.is_empty() { self.kind.to_string() } else { format!("{}.{}", self.kind, self.group) }
+    }
+
+    /// The kind of this resource's lists (`PodList`; a CRD's `listKind`).
+    pub fn list_kind(&self) -> String {
+        match self.custom {
+            Some(c) => c.list_kind.clone(),
+            None => format!("{}List", self.kind),
+        }
+    }
+
+    /// The Table cells of an object (a custom resource's come from its printer columns).
+    pub fn row_cells(&self, o: &Value) -> Vec<Value> {
+        match self.custom {
+            Some(c) => c.cells(o),
+            None => (self.cells)(o),
+        }
     }
 
     pub fn has(&self, sub: Subresource) -> bool {
@@ -318,20 +345,29 @@ pub static GROUPS: &[&Group] = &[
     &cluster::POLICY,
     &rbac::RBAC,
     &cluster::STORAGE,
+    &apiextensions::GROUP,
     &cluster::SCHEDULING,
     &cluster::COORDINATION,
     &cluster::NODE,
     &cluster::DISCOVERY,
 ];
 
+/// Every served group: the built-in [`GROUPS`], then the groups of established
+/// CustomResourceDefinitions ([`custom::groups`]), as upstream orders them.
+pub fn groups() -> Vec<&'static Group> {
+    let mut out: Vec<&'static Group> = GROUPS.to_vec();
+    out.extend(custom::groups());
+    out
+}
+
 /// Every served resource.
 pub fn all() -> impl Iterator<Item = &'static Resource> {
-    GROUPS.iter().flat_map(|g| g.versions.iter()).flat_map(|v| v.resources.iter())
+    groups().into_iter().flat_map(|g| g.versions.iter()).flat_map(|v| v.resources.iter())
 }
 
 /// A named group (None for an unknown one; "" is the core group).
 pub fn group(name: &str) -> Option<&'static Group> {
-    GROUPS.iter().copied().find(|g| g.name == name)
+    groups().into_iter().find(|g| g.name == name)
 }
 
 /// A resource of a group version.
@@ -754,7 +790,7 @@ mod tests {
         for r in all() {
             assert!(seen.insert((r.group, r.version, r.name)), "{} twice", r.name);
             assert!(!r.kind.is_empty() && !r.etcd_prefix.is_empty(), "{}", r.name);
-            assert_eq!(r.columns.len(), (r.cells)(&json!({"metadata": {}})).len(), "{} cells", r.name);
+            assert_eq!(r.columns.len(), r.row_cells(&json!({"metadata": {}})).len(), "{} cells", r.name);
         }
         assert_eq!(lookup("coordination.k8s.io", "v1", "leases").unwrap().group_kind(), "Lease.coordination.k8s.io");
         assert_eq!(find("pods").unwrap().qualified_name(), "pods");
