@@ -5,7 +5,9 @@
 //! registry: metadata, validation, optimistic concurrency, watch translation; generic
 //! subresources in `subresource`) driven by `registry` (groups, resources and their
 //! strategies, one file per group) → `storage` (etcd KV and Watch), with LIST and WATCH
-//! served by `cache` (a watch cache per resource, fed by one store watch). Errors are
+//! served by `cache` (a watch cache per resource, fed by one store watch, holding each
+//! object as its JSON) and encoded item by item by `wire` (LIST bodies streamed in
+//! chunks, watch events as lines). Errors are
 //! `status::ApiError`, rendered as upstream `Status` objects.
 //! The apiserver is stateless: everything it serves comes from the store.
 
@@ -25,6 +27,7 @@ pub mod server;
 pub mod status;
 pub mod storage;
 pub mod subresource;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
