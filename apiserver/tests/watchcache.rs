@@ -438,6 +438,7 @@ fn memory_scenario(backend: Backend) {
     );
     // The process: decoded trees of these objects would take ~50 MiB; their JSON is ~3 MiB.
     let grown = rss_kib(&api).saturating_sub(rss_before);
+    eprintln!("{backend:?}: {N} objects, {json_bytes} bytes of JSON, cache metric {cached}, RSS +{grown} KiB");
     assert!(grown < 20 * 1024, "RSS grew by {grown} KiB for {N} objects of {json_bytes} bytes of JSON in all");
 
     // LISTs of all of them (about 4 MiB each) are streamed: the process stays lean.
@@ -448,6 +449,7 @@ fn memory_scenario(backend: Backend) {
         assert_eq!(list["items"].as_array().unwrap().len(), N);
     }
     let grown = rss_kib(&api).saturating_sub(rss_before);
+    eprintln!("{backend:?}: RSS +{grown} KiB after three LISTs");
     assert!(grown < 20 * 1024, "RSS grew by {grown} KiB after three LISTs of {json_bytes} bytes of JSON");
 }
 
