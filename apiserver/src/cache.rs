@@ -281,7 +281,7 @@ pub struct WatchParams {
 }
 
 /// A stored value as the cache keeps it; `None`: not a JSON object with metadata.
-pub fn decode(value: &[u8], rv: i64, paths: &FieldPaths) -> Option<RawObject> {
+fn decode(value: &[u8], rv: i64, paths: &FieldPaths) -> Option<RawObject> {
     RawObject::new(serde_json::from_slice(value).ok()?, rv, paths)
 }
 
