@@ -6,6 +6,11 @@
 //! - `State::rv` is the revision the cache reflects: `objects` equals the store's
 //!   content under the prefix at `rv`, and the window holds every event of the prefix
 //!   in `(floor, rv]` in revision order.
+//! - Each version of an object is kept once, as its served JSON plus the labels and
+//!   field-selector values that selectors read ([`RawObject`]), shared by `objects`, the
+//!   window and the events in flight; LISTs and watch events copy those bytes, never a
+//!   decoded tree (one is decoded per object only for a conversion, a Table row, a
+//!   metadata view or a field the cache does not extract).
 //! - Events reach watchers through one broadcast ring; a watcher that falls more than
 //!   the ring behind is disconnected (it re-watches from its last resourceVersion), so a
 //!   slow client never holds up the feeder or other watchers.
@@ -33,8 +38,9 @@ use futures::StreamExt;
 use std::pin::Pin;
 
 /// A watch's events, as the HTTP body streams them.
-pub type WatchStream = Pin<Box<dyn futures::Stream<Item = Value> + Send + Sync + 'static>>;
-use serde_json::{Value, json};
+pub type WatchStream = Pin<Box<dyn futures::Stream<Item = Event> + Send + Sync + 'static>>;
+use bytes::Bytes;
+use serde_json::json;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +53,7 @@ use prometheus_client::registry::Registry;
 
 use crate::status::ApiError;
 use crate::storage::{Storage, StorageError, WatchEvent};
+use crate::wire::{Event, FieldPaths, RawObject, at_version};
 
 /// Labels of the per-resource cache metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -69,6 +76,7 @@ pub struct CacheMetrics {
     events_received: Family<ResourceLabel, Counter>,
     resource_version: Family<ResourceLabel, Gauge>,
     watchers: Family<KindLabels, Gauge>,
+    objects_bytes: Family<ResourceLabel, Gauge>,
 }
 
 impl CacheMetrics {
@@ -92,6 +100,12 @@ impl CacheMetrics {
             "apiserver_registered_watchers",
             "Number of currently registered watchers for a given resources",
             self.watchers.clone(),
+        );
+        // Not an upstream metric (kube-apiserver has none for the cache's size).
+        registry.register(
+            "apiserver_watch_cache_objects_bytes",
+            "Bytes held by the objects of the watch cache broken by resource type.",
+            self.objects_bytes.clone(),
         );
     }
 }
@@ -136,8 +150,8 @@ pub struct CacheEvent {
     pub kind: EventType,
     pub key: String,
     /// The new object (for deletions: the last state, with the deletion's version).
-    pub object: Arc<Value>,
-    pub prev: Option<Arc<Value>>,
+    pub object: Arc<RawObject>,
+    pub prev: Option<Arc<RawObject>>,
     pub rv: i64,
 }
 
@@ -156,7 +170,10 @@ struct State {
     /// first eviction.
     list_rv: i64,
     evicted: bool,
-    objects: BTreeMap<String, Arc<Value>>,
+    /// Shared with the window's events: one copy of each version.
+    objects: BTreeMap<String, Arc<RawObject>>,
+    /// `RawObject::heap_size` of `objects`, with their keys.
+    bytes: usize,
     /// Keys whose values are not JSON objects (skipped, but counted for freshness).
     undecodable: std::collections::BTreeSet<String>,
     window: VecDeque<Arc<CacheEvent>>,
@@ -216,6 +233,8 @@ pub fn too_large_error(requested: i64, current: i64) -> ApiError {
 /// The cache of one key prefix (e.g. `/registry/configmaps/`).
 pub struct WatchCache {
     prefix: String,
+    /// The field selector paths extracted from each object.
+    paths: FieldPaths,
     config: CacheConfig,
     metrics: CacheMetrics,
     label: ResourceLabel,
@@ -225,12 +244,12 @@ pub struct WatchCache {
 }
 
 /// A filter on objects (label and field selectors), shared by a watcher.
-pub type Filter = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
+pub type Filter = Arc<dyn Fn(&RawObject) -> bool + Send + Sync>;
 
 /// What a LIST from the cache returns: matching objects in key order and the list's
 /// resourceVersion.
 pub struct CachedList {
-    pub items: Vec<Arc<Value>>,
+    pub items: Vec<Arc<RawObject>>,
     pub rv: i64,
 }
 
@@ -261,14 +280,17 @@ pub struct WatchParams {
     pub api_version: String,
 }
 
-fn decode(value: &[u8], rv: i64) -> Option<Value> {
-    let mut obj: Value = serde_json::from_slice(value).ok()?;
-    obj.get_mut("metadata")?.as_object_mut()?.insert("resourceVersion".into(), Value::String(rv.to_string()));
-    Some(obj)
+/// A stored value as the cache keeps it; `None`: not a JSON object with metadata.
+fn decode(value: &[u8], rv: i64, paths: &FieldPaths) -> Option<RawObject> {
+    RawObject::new(serde_json::from_slice(value).ok()?, rv, paths)
+}
+
+fn entry_size(key: &str, obj: &RawObject) -> usize {
+    key.len() + obj.heap_size()
 }
 
 impl WatchCache {
-    fn new(prefix: String, config: CacheConfig, metrics: CacheMetrics) -> WatchCache {
+    fn new(prefix: String, paths: FieldPaths, config: CacheConfig, metrics: CacheMetrics) -> WatchCache {
         let (tx, _) = broadcast::channel(config.ring.max(1));
         let (advanced, _) = tokio::sync::watch::channel(0);
         // `/registry/configmaps/` → `configmaps`.
@@ -277,6 +299,7 @@ impl WatchCache {
             label: ResourceLabel { resource },
             metrics,
             prefix,
+            paths,
             config,
             state: Mutex::new(State {
                 ready: false,
@@ -284,6 +307,7 @@ impl WatchCache {
                 list_rv: 0,
                 evicted: false,
                 objects: BTreeMap::new(),
+                bytes: 0,
                 undecodable: Default::default(),
                 window: VecDeque::new(),
                 tx,
@@ -308,13 +332,15 @@ impl WatchCache {
 
     /// Replaces the whole state with a listing at `rv` (`None`: a value that does not
     /// decode); ends every open watch.
-    pub fn replace(&self, items: Vec<(String, Option<Value>)>, rv: i64) {
+    pub fn replace(&self, items: Vec<(String, Option<RawObject>)>, rv: i64) {
         let mut s = self.lock();
         s.objects.clear();
         s.undecodable.clear();
+        s.bytes = 0;
         for (k, v) in items {
             match v {
                 Some(v) => {
+                    s.bytes += entry_size(&k, &v);
                     s.objects.insert(k, Arc::new(v));
                 }
                 None => {
@@ -329,7 +355,9 @@ impl WatchCache {
         s.ready = true;
         // Receivers of the old ring see it closed: their watches end.
         s.tx = broadcast::channel(self.config.ring.max(1)).0;
+        let bytes = s.bytes;
         drop(s);
+        self.metrics.objects_bytes.get_or_create(&self.label).set(bytes as i64);
         self.metrics.initializations.get_or_create(&self.label).inc();
         self.metrics.resource_version.get_or_create(&self.label).set(rv);
         self.advanced.send_replace(rv);
@@ -358,7 +386,9 @@ impl WatchCache {
                 last = Some(rv);
             }
         }
+        let bytes = s.bytes;
         drop(s);
+        self.metrics.objects_bytes.get_or_create(&self.label).set(bytes as i64);
         if let Some(rv) = last {
             self.metrics.resource_version.get_or_create(&self.label).set(rv);
             self.advanced.send_replace(rv);
@@ -374,33 +404,36 @@ impl WatchCache {
             // Already reflected (never expected: the store watch resumes after `rv`).
             return None;
         }
-        let prev = s.objects.get(&key).cloned();
+        let prev = s.objects.remove(&key);
+        if let Some(p) = &prev {
+            s.bytes -= entry_size(&key, p);
+        }
         let event = match ev {
             WatchEvent::Put { kv, .. } => {
-                let Some(obj) = decode(&kv.value, rv) else {
+                let Some(obj) = decode(&kv.value, rv, &self.paths) else {
                     tracing::warn!(key, "undecodable object in the store; skipped by the watch cache");
-                    s.objects.remove(&key);
                     s.undecodable.insert(key);
                     s.rv = s.rv.max(rv);
                     return Some(rv);
                 };
                 s.undecodable.remove(&key);
+                s.bytes += entry_size(&key, &obj);
                 let obj = Arc::new(obj);
                 s.objects.insert(key.clone(), obj.clone());
                 let kind = if prev.is_some() { EventType::Modified } else { EventType::Added };
                 CacheEvent { kind, key, object: obj, prev, rv }
             }
             WatchEvent::Delete { prev: prev_value, .. } => {
-                s.objects.remove(&key);
                 s.undecodable.remove(&key);
-                let last = prev.clone().map(|p| (*p).clone()).or_else(|| prev_value.and_then(|v| decode(&v, rv)));
-                let Some(mut last) = last else {
+                // The last state at the deletion's version.
+                let last = match &prev {
+                    Some(p) => at_version(p, rv),
+                    None => prev_value.and_then(|v| decode(&v, rv, &self.paths)),
+                };
+                let Some(last) = last else {
                     s.rv = s.rv.max(rv);
                     return Some(rv);
                 };
-                if let Some(m) = last.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.insert("resourceVersion".into(), Value::String(rv.to_string()));
-                }
                 CacheEvent { kind: EventType::Deleted, key, object: Arc::new(last), prev, rv }
             }
         };
@@ -516,7 +549,7 @@ impl WatchCache {
         consistent: bool,
         min_rv: i64,
         key_prefix: &str,
-        filter: &(dyn Fn(&Value) -> bool + Sync),
+        filter: &(dyn Fn(&RawObject) -> bool + Sync),
     ) -> Result<CachedList, CacheError> {
         self.wait_fresh(storage, consistent, min_rv).await?;
         let s = self.lock();
@@ -536,7 +569,7 @@ impl WatchCache {
     pub async fn watch(&self, storage: &Storage, p: WatchParams) -> Result<WatchStream, CacheError> {
         self.wait_ready().await?;
         let deadline = Instant::now() + p.timeout;
-        let mut backlog: VecDeque<Value> = VecDeque::new();
+        let mut backlog: VecDeque<Event> = VecDeque::new();
         let (rx, after, last_rv) = match p.start {
             WatchStart::InitialEvents { consistent, min_rv, end_bookmark } => {
                 match self.wait_fresh(storage, consistent, min_rv).await {
@@ -553,7 +586,7 @@ impl WatchCache {
                         return Err(CacheError::NotReady);
                     }
                     // Only Arcs under the lock; the events are built after it.
-                    let objects: Vec<Arc<Value>> = s
+                    let objects: Vec<Arc<RawObject>> = s
                         .objects
                         .range(p.key_prefix.clone()..)
                         .take_while(|(k, _)| k.starts_with(&p.key_prefix))
@@ -562,7 +595,7 @@ impl WatchCache {
                     (objects, s.tx.subscribe(), s.rv)
                 };
                 for obj in objects.iter().filter(|o| (p.filter)(o)) {
-                    backlog.push_back(json!({"type": "ADDED", "object": obj.as_ref()}));
+                    backlog.push_back(Event { kind: "ADDED", object: obj.json().clone() });
                 }
                 if end_bookmark {
                     backlog.push_back(bookmark(&p.kind, &p.api_version, rv, true));
@@ -632,22 +665,22 @@ fn next_bookmark(now: Instant, deadline: Instant, frequency: Duration) -> Instan
     if pre_timeout < heartbeat && pre_timeout > now { pre_timeout } else { heartbeat }
 }
 
-fn bookmark(kind: &str, api_version: &str, rv: i64, initial_events_end: bool) -> Value {
+fn bookmark(kind: &str, api_version: &str, rv: i64, initial_events_end: bool) -> Event {
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if initial_events_end {
         meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": meta}})
+    Event::new("BOOKMARK", &json!({"kind": kind, "apiVersion": api_version, "metadata": meta}))
 }
 
 fn error_stream(e: ApiError) -> WatchStream {
-    Box::pin(futures::stream::iter([json!({"type": "ERROR", "object": e.to_status()})]))
+    Box::pin(futures::stream::iter([Event::new("ERROR", &e.to_status())]))
 }
 
 /// Upstream's `cacheWatcher.convertToWatchEvent`: selector transitions turn into
 /// ADDED (now matches) and DELETED (no longer matches, with the old object at the
 /// event's version).
-fn convert(ev: &CacheEvent, key_prefix: &str, filter: &Filter) -> Option<Value> {
+fn convert(ev: &CacheEvent, key_prefix: &str, filter: &Filter) -> Option<Event> {
     if !ev.key.starts_with(key_prefix) {
         return None;
     }
@@ -657,17 +690,17 @@ fn convert(ev: &CacheEvent, key_prefix: &str, filter: &Filter) -> Option<Value> 
         (None, _) => false,
     };
     match (cur, old) {
-        (true, false) => Some(json!({"type": "ADDED", "object": ev.object.as_ref()})),
-        (true, true) => Some(json!({"type": "MODIFIED", "object": ev.object.as_ref()})),
+        (true, false) => Some(Event { kind: "ADDED", object: ev.object.json().clone() }),
+        (true, true) => Some(Event { kind: "MODIFIED", object: ev.object.json().clone() }),
         (false, true) => {
-            let mut o = match ev.kind {
-                EventType::Deleted => (*ev.object).clone(),
-                _ => ev.prev.as_deref().cloned().unwrap_or(Value::Null),
+            let object = match (ev.kind, &ev.prev) {
+                // Already at the deletion's version.
+                (EventType::Deleted, _) => ev.object.json().clone(),
+                // Left the selection: its last matching state, at this event's version.
+                (_, Some(p)) => at_version(p, ev.rv).map_or_else(|| p.json().clone(), |o| o.json().clone()),
+                (_, None) => Bytes::from_static(b"null"),
             };
-            if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-                m.insert("resourceVersion".into(), Value::String(ev.rv.to_string()));
-            }
-            Some(json!({"type": "DELETED", "object": o}))
+            Some(Event { kind: "DELETED", object })
         }
         (false, false) => None,
     }
@@ -685,7 +718,7 @@ impl Drop for Registered {
 struct Watcher {
     _registered: Registered,
     rx: broadcast::Receiver<Message>,
-    backlog: VecDeque<Value>,
+    backlog: VecDeque<Event>,
     after: i64,
     last_rv: i64,
     next_bookmark: Option<Instant>,
@@ -696,7 +729,7 @@ struct Watcher {
 }
 
 impl Watcher {
-    async fn next(&mut self) -> Option<Value> {
+    async fn next(&mut self) -> Option<Event> {
         if let Some(v) = self.backlog.pop_front() {
             return Some(v);
         }
@@ -784,7 +817,12 @@ impl Cacher {
         if let Some(c) = caches.get(prefix) {
             return c.clone();
         }
-        let cache = Arc::new(WatchCache::new(prefix.to_string(), self.config.clone(), self.metrics.clone()));
+        let cache = Arc::new(WatchCache::new(
+            prefix.to_string(),
+            field_paths(prefix),
+            self.config.clone(),
+            self.metrics.clone(),
+        ));
         caches.insert(prefix.to_string(), cache.clone());
         let (storage, feed, cancel) = (self.storage.clone(), cache.clone(), self.cancel.clone());
         tokio::spawn(async move {
@@ -796,6 +834,20 @@ impl Cacher {
         });
         cache
     }
+}
+
+/// The field selector paths of the resources stored under `prefix` in their stored
+/// form (a resource served through a conversion filters on decoded objects).
+fn field_paths(prefix: &str) -> FieldPaths {
+    let mut paths: Vec<Box<str>> = vec!["metadata.name".into(), "metadata.namespace".into()];
+    for r in crate::registry::all().filter(|r| r.storage_form.is_none() && r.prefix() == prefix) {
+        for (_, path) in r.field_selectors {
+            if !paths.iter().any(|p| &**p == *path) {
+                paths.push((*path).into());
+            }
+        }
+    }
+    paths.into()
 }
 
 /// While a cache has watchers, proves it current every `progress_interval` (upstream
@@ -837,7 +889,7 @@ async fn run_feeder(storage: &Storage, cache: &WatchCache) {
         let items = page
             .items
             .into_iter()
-            .map(|kv| (String::from_utf8_lossy(&kv.key).into_owned(), decode(&kv.value, kv.mod_revision)))
+            .map(|kv| (String::from_utf8_lossy(&kv.key).into_owned(), decode(&kv.value, kv.mod_revision, &cache.paths)))
             .collect();
         cache.replace(items, page.revision);
         tracing::debug!(prefix = cache.prefix, revision = page.revision, "watch cache initialised");
@@ -878,6 +930,7 @@ async fn run_feeder(storage: &Storage, cache: &WatchCache) {
 mod tests {
     use super::*;
     use crate::storage::Versioned;
+    use serde_json::Value;
 
     fn put(key: &str, rv: i64, labels: Value) -> WatchEvent {
         let obj = json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": key.rsplit('/').next().unwrap(), "labels": labels}});
@@ -894,13 +947,14 @@ mod tests {
     fn cache(window: usize) -> WatchCache {
         WatchCache::new(
             "/registry/configmaps/".into(),
+            field_paths("/registry/configmaps/"),
             CacheConfig { window, ..Default::default() },
             Default::default(),
         )
     }
 
     fn all() -> Filter {
-        Arc::new(|_: &Value| true)
+        Arc::new(|_: &RawObject| true)
     }
 
     #[test]
@@ -914,10 +968,14 @@ mod tests {
         let s = c.lock();
         assert_eq!(s.rv, 9);
         assert_eq!(s.objects.len(), 1);
-        assert_eq!(s.objects["/registry/configmaps/a/x"]["metadata"]["resourceVersion"], "7");
+        assert_eq!(s.objects["/registry/configmaps/a/x"].value()["metadata"]["resourceVersion"], "7");
         let kinds: Vec<EventType> = s.window.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, [EventType::Added, EventType::Modified, EventType::Added, EventType::Deleted]);
-        assert_eq!(s.window[3].object["metadata"]["resourceVersion"], "9", "a deletion carries its own version");
+        assert_eq!(
+            s.window[3].object.value()["metadata"]["resourceVersion"],
+            "9",
+            "a deletion carries its own version"
+        );
         assert_eq!(s.floor(), 5);
     }
 
@@ -965,9 +1023,12 @@ mod tests {
 
     #[test]
     fn selector_transitions_become_added_and_deleted() {
-        let f: Filter = Arc::new(|o: &Value| o["metadata"]["labels"]["app"] == "web");
-        let prev = Arc::new(json!({"metadata": {"name": "x", "labels": {"app": "web"}, "resourceVersion": "3"}}));
-        let now = Arc::new(json!({"metadata": {"name": "x", "labels": {"app": "db"}, "resourceVersion": "4"}}));
+        let f: Filter = Arc::new(|o: &RawObject| o.label("app") == Some("web"));
+        let paths = field_paths("/registry/configmaps/");
+        let prev =
+            Arc::new(RawObject::new(json!({"metadata": {"name": "x", "labels": {"app": "web"}}}), 3, &paths).unwrap());
+        let now =
+            Arc::new(RawObject::new(json!({"metadata": {"name": "x", "labels": {"app": "db"}}}), 4, &paths).unwrap());
         let leave = CacheEvent {
             kind: EventType::Modified,
             key: "/registry/configmaps/a/x".into(),
@@ -975,13 +1036,13 @@ mod tests {
             prev: Some(prev.clone()),
             rv: 4,
         };
-        let v = convert(&leave, "/registry/configmaps/", &f).unwrap();
+        let v = convert(&leave, "/registry/configmaps/", &f).unwrap().to_value();
         assert_eq!(v["type"], "DELETED");
         assert_eq!(v["object"]["metadata"]["labels"]["app"], "web");
         assert_eq!(v["object"]["metadata"]["resourceVersion"], "4");
         let enter =
             CacheEvent { kind: EventType::Modified, key: leave.key.clone(), object: prev, prev: Some(now), rv: 5 };
-        assert_eq!(convert(&enter, "/registry/configmaps/", &f).unwrap()["type"], "ADDED");
+        assert_eq!(convert(&enter, "/registry/configmaps/", &f).unwrap().kind, "ADDED");
         assert!(convert(&enter, "/registry/configmaps/other/", &f).is_none(), "other namespace");
     }
 
@@ -1016,7 +1077,7 @@ mod tests {
             kind: "ConfigMap".into(),
             api_version: "v1".into(),
         };
-        let evs: Vec<Value> = c.watch(&no_storage(), p.clone()).await.unwrap().collect().await;
+        let evs: Vec<Value> = c.watch(&no_storage(), p.clone()).await.unwrap().map(|e| e.to_value()).collect().await;
         assert_eq!(evs.len(), 1);
         assert_eq!(evs[0]["type"], "ERROR");
         assert_eq!(evs[0]["object"]["code"], 410);
@@ -1025,10 +1086,10 @@ mod tests {
 
         // From the floor: the kept events, in order, then live ones.
         let mut s = Box::pin(c.watch(&no_storage(), WatchParams { start: WatchStart::From(12), ..p }).await.unwrap());
-        assert_eq!(s.next().await.unwrap()["object"]["metadata"]["resourceVersion"], "13");
-        assert_eq!(s.next().await.unwrap()["object"]["metadata"]["resourceVersion"], "14");
+        assert_eq!(s.next().await.unwrap().to_value()["object"]["metadata"]["resourceVersion"], "13");
+        assert_eq!(s.next().await.unwrap().to_value()["object"]["metadata"]["resourceVersion"], "14");
         c.apply(put("/registry/configmaps/a/x", 15, json!({})));
-        assert_eq!(s.next().await.unwrap()["object"]["metadata"]["resourceVersion"], "15");
+        assert_eq!(s.next().await.unwrap().to_value()["object"]["metadata"]["resourceVersion"], "15");
         // A relist ends the watch.
         c.replace(vec![], 20);
         assert!(s.next().await.is_none());
@@ -1044,21 +1105,21 @@ mod tests {
         let p = WatchParams {
             start: WatchStart::InitialEvents { consistent: false, min_rv: 0, end_bookmark: true },
             key_prefix: "/registry/configmaps/a/".into(),
-            filter: Arc::new(|o: &Value| o["metadata"]["labels"]["app"] == "web"),
+            filter: Arc::new(|o: &RawObject| o.label("app") == Some("web")),
             bookmarks: true,
             timeout: Duration::from_secs(5),
             kind: "ConfigMap".into(),
             api_version: "v1".into(),
         };
         let mut s = Box::pin(c.watch(&no_storage(), p).await.unwrap());
-        let first = s.next().await.unwrap();
+        let first = s.next().await.unwrap().to_value();
         assert_eq!((first["type"].as_str(), first["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("x")));
-        let end = s.next().await.unwrap();
+        let end = s.next().await.unwrap().to_value();
         assert_eq!(end["type"], "BOOKMARK");
         assert_eq!(end["object"]["metadata"]["resourceVersion"], "6");
         assert_eq!(end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
         c.apply(put("/registry/configmaps/a/y", 7, json!({"app": "web"})));
-        let next = s.next().await.unwrap();
+        let next = s.next().await.unwrap().to_value();
         assert_eq!((next["type"].as_str(), next["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("y")));
     }
 
@@ -1066,6 +1127,7 @@ mod tests {
     async fn a_watcher_that_falls_behind_the_ring_is_cut_off() {
         let c = WatchCache::new(
             "/registry/configmaps/".into(),
+            field_paths("/registry/configmaps/"),
             CacheConfig { ring: 4, ..Default::default() },
             Default::default(),
         );
@@ -1083,12 +1145,12 @@ mod tests {
         let mut fast = c.watch(&no_storage(), p).await.unwrap();
         for rv in 2..=4 {
             c.apply(put("/registry/configmaps/a/x", rv, json!({})));
-            assert_eq!(fast.next().await.unwrap()["object"]["metadata"]["resourceVersion"], rv.to_string());
+            assert_eq!(fast.next().await.unwrap().to_value()["object"]["metadata"]["resourceVersion"], rv.to_string());
         }
         // The feeder never waits for the slow one; it is closed once the ring laps it.
         for rv in 5..=10 {
             c.apply(put("/registry/configmaps/a/x", rv, json!({})));
-            assert_eq!(fast.next().await.unwrap()["object"]["metadata"]["resourceVersion"], rv.to_string());
+            assert_eq!(fast.next().await.unwrap().to_value()["object"]["metadata"]["resourceVersion"], rv.to_string());
         }
         assert!(slow.next().await.is_none());
     }
@@ -1109,8 +1171,8 @@ mod tests {
         let start = Instant::now();
         let mut s = Box::pin(c.watch(&no_storage(), p).await.unwrap());
         c.apply(put("/registry/configmaps/other/q", 9, json!({})));
-        assert_eq!(s.next().await.unwrap()["type"], "ADDED");
-        let b = s.next().await.unwrap();
+        assert_eq!(s.next().await.unwrap().to_value()["type"], "ADDED");
+        let b = s.next().await.unwrap().to_value();
         assert_eq!(b["type"], "BOOKMARK");
         assert_eq!(b["object"]["metadata"]["resourceVersion"], "9");
         assert_eq!(start.elapsed(), Duration::from_secs(3));
@@ -1138,7 +1200,7 @@ mod tests {
         });
         let mut s = c.watch(&no_storage(), p).await.unwrap();
         c.apply(put("/registry/configmaps/a/x", 8, json!({})));
-        assert_eq!(s.next().await.unwrap()["object"]["metadata"]["resourceVersion"], "8");
+        assert_eq!(s.next().await.unwrap().to_value()["object"]["metadata"]["resourceVersion"], "8");
     }
 
     #[tokio::test]
@@ -1157,7 +1219,7 @@ mod tests {
         let mut s = c.watch(&no_storage(), p).await.unwrap();
         c.apply(put("/registry/configmaps/a/x", 4, json!({})));
         c.apply(put("/registry/configmaps/a/x", 6, json!({})));
-        assert_eq!(s.next().await.unwrap()["object"]["metadata"]["resourceVersion"], "6");
+        assert_eq!(s.next().await.unwrap().to_value()["object"]["metadata"]["resourceVersion"], "6");
     }
 
     #[tokio::test(start_paused = true)]

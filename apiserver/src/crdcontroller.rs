@@ -65,10 +65,10 @@ pub async fn run(rest: Rest) {
         let mut crds: BTreeMap<String, Value> = BTreeMap::new();
         let mut synced = false;
         while let Some(ev) = events.next().await {
-            let obj = &ev["object"];
+            let obj = &ev.object_value();
             let name = name_of(obj);
             let group = obj["spec"]["group"].clone();
-            match ev["type"].as_str().unwrap_or_default() {
+            match ev.kind {
                 "ADDED" | "MODIFIED" => {
                     crds.insert(name.clone(), obj.clone());
                 }
@@ -88,7 +88,7 @@ pub async fn run(rest: Rest) {
                     continue;
                 }
                 _ => {
-                    tracing::debug!(event = %ev, "CRD watch ended");
+                    tracing::debug!(event = %ev.to_value(), "CRD watch ended");
                     break;
                 }
             }

@@ -5,10 +5,11 @@
 //! registry: metadata, validation, optimistic concurrency, watch translation; generic
 //! subresources in `subresource`) driven by `registry` (groups, resources and their
 //! strategies, one file per group) → `storage` (etcd KV and Watch), with LIST and WATCH
-//! served by `cache` (a watch cache per resource, fed by one store watch). Errors are
-//! `status::ApiError`, rendered as upstream `Status` objects. Custom resources join the
-//! registry at run time: `crdcontroller` follows the stored CRDs and publishes their
-//! resources through `registry::custom`.
+//! served by `cache` (a watch cache per resource, fed by one store watch, holding each
+//! object as its JSON) and encoded item by item by `wire` (LIST bodies streamed in
+//! chunks, watch events as lines). Errors are `status::ApiError`, rendered as upstream
+//! `Status` objects. Custom resources join the registry at run time: `crdcontroller`
+//! follows the stored CRDs and publishes their resources through `registry::custom`.
 //! The apiserver is stateless: everything it serves comes from the store.
 
 pub mod admission;
@@ -31,6 +32,7 @@ pub mod server;
 pub mod status;
 pub mod storage;
 pub mod subresource;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -15,6 +15,7 @@ use crate::registry::{self, Resource, Subresource};
 use crate::selector::LabelSelector;
 use crate::status::{ApiError, FieldError};
 use crate::storage::{Storage, StorageError, WatchEvent};
+use crate::wire::{Event, ListItem, ListPage, RawObject};
 
 /// Query parameters the list and watch handlers understand.
 #[derive(Clone, Debug, Default)]
@@ -150,6 +151,25 @@ fn unsupported_field(resource: &Resource, field: &str) -> String {
 
 fn fields_match(terms: &[FieldTerm], obj: &Value) -> bool {
     terms.iter().all(|t| (registry::field_value(obj, &t.field) == t.value) == t.equal)
+}
+
+/// The selectors as a filter on cached objects: on what the cache extracted, or, for a
+/// resource served through a conversion, on the converted object.
+fn cache_filter(resource: &Resource, terms: &[FieldTerm], labels: &LabelSelector) -> crate::cache::Filter {
+    let (terms, labels) = (terms.to_vec(), labels.clone());
+    if terms.is_empty() && labels.is_empty() {
+        return std::sync::Arc::new(|_: &RawObject| true);
+    }
+    match resource.storage_form {
+        Some((_, from_storage)) => std::sync::Arc::new(move |o: &RawObject| {
+            let v = from_storage(o.value());
+            fields_match(&terms, &v) && labels.matches(&v)
+        }),
+        None => std::sync::Arc::new(move |o: &RawObject| {
+            terms.iter().all(|t| (o.field(&t.field) == t.value.as_str()) == t.equal)
+                && labels.matches_labels(|k| o.label(k))
+        }),
+    }
 }
 
 /// Upstream's details of an error about a resource of a named group: `kind` is the
@@ -711,7 +731,18 @@ impl Rest {
         }
     }
 
+    /// LIST as one tree (for callers inside the apiserver).
     pub async fn list(&self, resource: &Resource, ns: Option<&str>, opts: &ListOptions) -> Result<Value, ApiError> {
+        Ok(self.list_page(resource, ns, opts).await?.into_value())
+    }
+
+    /// LIST, its items kept encoded (the HTTP handler streams them).
+    pub async fn list_page(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<ListPage, ApiError> {
         validate_list_options(opts)?;
         let labels = parse_label_selector(opts)?;
         let terms = parse_field_selector(resource, opts.field_selector.as_deref().unwrap_or(""))?;
@@ -749,6 +780,7 @@ impl Rest {
         let mut items = Vec::with_capacity(page.items.len());
         let last_key = page.items.last().map(|kv| kv.key.clone());
         for kv in page.items {
+            // One object decoded at a time; the list keeps its JSON.
             let mut obj = with_rv(decode_stored(resource, &kv.value)?, kv.mod_revision);
             if !fields_match(&terms, &obj) || !labels.matches(&obj) {
                 continue;
@@ -758,7 +790,7 @@ impl Rest {
                 m.shift_remove("kind");
                 m.shift_remove("apiVersion");
             }
-            items.push(obj);
+            items.push(ListItem::Json(Bytes::from(serde_json::to_vec(&obj).unwrap_or_default())));
         }
         let mut meta = Map::new();
         meta.insert("resourceVersion".into(), json!(list_rv.to_string()));
@@ -771,12 +803,13 @@ impl Rest {
                 meta.insert("remainingItemCount".into(), json!(page.remaining));
             }
         }
-        Ok(json!({
-            "kind": resource.list_kind(),
-            "apiVersion": resource.api_version(),
-            "metadata": meta,
-            "items": items,
-        }))
+        Ok(ListPage {
+            kind: resource.list_kind(),
+            api_version: resource.api_version(),
+            metadata: Value::Object(meta),
+            items,
+            convert: None,
+        })
     }
 
     /// Serves a LIST from the watch cache where upstream's cacher does (no continue,
@@ -790,7 +823,7 @@ impl Rest {
         opts: &ListOptions,
         terms: &[FieldTerm],
         labels: &LabelSelector,
-    ) -> Result<Option<Value>, ApiError> {
+    ) -> Result<Option<ListPage>, ApiError> {
         let Some(cacher) = &self.cacher else { return Ok(None) };
         let rv = opts.resource_version.as_deref().unwrap_or("");
         let exact = opts.resource_version_match.as_deref() == Some("Exact");
@@ -803,33 +836,19 @@ impl Rest {
             v => (false, parse_rv(v)?),
         };
         let cache = cacher.get(&resource.prefix());
-        let filter = |o: &Value| fields_match(terms, o) && labels.matches(o);
-        let list = match cache.list(cacher.storage(), consistent, min_rv, prefix, &filter).await {
+        let filter = cache_filter(resource, terms, labels);
+        let list = match cache.list(cacher.storage(), consistent, min_rv, prefix, &*filter).await {
             Ok(l) => l,
             Err(e @ CacheError::TooLarge { .. }) if !consistent => return Err(e.to_api()),
             Err(_) => return Ok(None),
         };
-        let items: Vec<Value> = list
-            .items
-            .iter()
-            .map(|o| {
-                let mut o = Value::clone(o);
-                if let Some(c) = resource.custom {
-                    return c.from_storage(o, &resource.api_version());
-                }
-                if let Some(m) = o.as_object_mut() {
-                    m.shift_remove("kind");
-                    m.shift_remove("apiVersion");
-                }
-                o
-            })
-            .collect();
-        Ok(Some(json!({
-            "kind": resource.list_kind(),
-            "apiVersion": resource.api_version(),
-            "metadata": {"resourceVersion": list.rv.to_string()},
-            "items": items,
-        })))
+        Ok(Some(ListPage {
+            kind: resource.list_kind(),
+            api_version: resource.api_version(),
+            metadata: json!({"resourceVersion": list.rv.to_string()}),
+            items: list.items.into_iter().map(ListItem::Cached).collect(),
+            convert: crate::wire::Conversion::of(resource),
+        }))
     }
 
     pub async fn update(
@@ -1328,29 +1347,26 @@ impl Rest {
             } else {
                 WatchStart::From(parse_rv(rv)?)
             };
-            let (t, l) = (terms.clone(), labels.clone());
             let params = WatchParams {
                 start,
                 key_prefix: prefix.clone(),
-                filter: std::sync::Arc::new(move |o: &Value| fields_match(&t, o) && l.matches(o)),
+                filter: cache_filter(resource, &terms, &labels),
                 bookmarks: opts.allow_watch_bookmarks,
                 timeout,
                 kind: resource.kind.to_string(),
                 api_version: resource.api_version(),
             };
             match cacher.get(&resource.prefix()).watch(cacher.storage(), params).await {
-                Ok(s) => match resource.custom {
-                    // The cache holds custom objects as stored (pruned, in the storage version).
+                // Objects in the stored form (or a custom resource's) are converted one
+                // event at a time.
+                Ok(s) => match crate::wire::Conversion::of(resource) {
+                    None => return Ok(s),
                     Some(c) => {
-                        let api_version = resource.api_version();
-                        return Ok(Box::pin(s.map(move |mut ev| {
-                            if ev["type"] != "ERROR" && ev["type"] != "BOOKMARK" {
-                                ev["object"] = c.from_storage(ev["object"].take(), &api_version);
-                            }
-                            ev
+                        return Ok(Box::pin(s.map(move |ev| match ev.kind {
+                            "ERROR" | "BOOKMARK" => ev,
+                            kind => Event::new(kind, &c.apply(ev.object_value())),
                         })));
                     }
-                    None => return Ok(s),
                 },
                 // Initialising, or not provably current in time: watch storage.
                 Err(e) => tracing::debug!(error = ?e, resource = resource.name, "watch served from storage"),
@@ -1365,7 +1381,7 @@ impl Rest {
             let list = self.list(resource, ns.as_deref(), &list_opts).await?;
             let list_rv = parse_rv(list["metadata"]["resourceVersion"].as_str().unwrap_or("0"))?;
             let items = list["items"].as_array().cloned().unwrap_or_default();
-            let mut initial: Vec<Value> = items
+            let mut initial: Vec<Event> = items
                 .into_iter()
                 .map(|o| {
                     let mut ordered = Map::new();
@@ -1374,18 +1390,21 @@ impl Rest {
                     if let Some(m) = o.as_object() {
                         ordered.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
                     }
-                    json!({"type": "ADDED", "object": ordered})
+                    Event::new("ADDED", &Value::Object(ordered))
                 })
                 .collect();
             if opts.send_initial_events == Some(true) {
-                initial.push(json!({"type": "BOOKMARK", "object": {
-                    "kind": resource.kind,
-                    "apiVersion": resource.api_version(),
-                    "metadata": {
-                        "resourceVersion": list_rv.to_string(),
-                        "annotations": {"k8s.io/initial-events-end": "true"},
-                    },
-                }}));
+                initial.push(Event::new(
+                    "BOOKMARK",
+                    &json!({
+                        "kind": resource.kind,
+                        "apiVersion": resource.api_version(),
+                        "metadata": {
+                            "resourceVersion": list_rv.to_string(),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    }),
+                ));
             }
             (initial, list_rv)
         } else if rv.is_empty() || rv == "0" {
@@ -1414,7 +1433,7 @@ impl Rest {
                     }
                     Err(StorageError::Compacted { requested, current }) => {
                         let status = ApiError::gone(format!("too old resource version: {} ({current})", requested - 1));
-                        return Some(json!({"type": "ERROR", "object": status.to_status()}));
+                        return Some(Event::new("ERROR", &status.to_status()));
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "watch ended");
@@ -1424,7 +1443,7 @@ impl Rest {
                 if !fields_match(&terms, &obj) || !labels.matches(&obj) {
                     return None;
                 }
-                Some(json!({"type": kind, "object": obj}))
+                Some(Event::new(kind, &obj))
             }
         });
         let stream = futures::stream::iter(initial).chain(translated);
@@ -1580,10 +1599,10 @@ fn parse_label_selector(opts: &ListOptions) -> Result<LabelSelector, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))
 }
 
-fn take_until_timeout<S: Stream<Item = Value> + Send + 'static>(
+fn take_until_timeout<S: Stream<Item = Event> + Send + 'static>(
     s: S,
     timeout: Duration,
-) -> impl Stream<Item = Value> + Send + 'static {
+) -> impl Stream<Item = Event> + Send + 'static {
     let deadline = tokio::time::sleep(timeout);
     s.take_until(deadline)
 }
@@ -1747,13 +1766,6 @@ fn decode_continue(token: &str) -> Result<(i64, String), ApiError> {
         return Err(bad());
     }
     Ok((rv, start.to_string()))
-}
-
-/// Encodes watch events as upstream does on the wire: one JSON object per line.
-pub fn event_bytes(ev: &Value) -> Bytes {
-    let mut b = serde_json::to_vec(ev).unwrap_or_default();
-    b.push(b'\n');
-    Bytes::from(b)
 }
 
 #[cfg(test)]

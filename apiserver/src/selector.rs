@@ -138,11 +138,21 @@ impl LabelSelector {
         Ok(LabelSelector { reqs })
     }
 
+    /// Whether the selector selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
     /// Whether an object's `metadata.labels` satisfy every requirement.
     pub fn matches(&self, obj: &Value) -> bool {
         let labels = obj["metadata"]["labels"].as_object();
+        self.matches_labels(|k| labels.and_then(|l| l.get(k)).and_then(Value::as_str))
+    }
+
+    /// Whether labels read through `label` (a key's string value) satisfy every requirement.
+    pub fn matches_labels<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.reqs.iter().all(|r| {
-            let v = labels.and_then(|l| l.get(&r.key)).and_then(Value::as_str);
+            let v = label(&r.key);
             match &r.op {
                 Op::In(set) => v.is_some_and(|v| set.iter().any(|s| s == v)),
                 Op::NotIn(set) => v.is_none_or(|v| !set.iter().any(|s| s == v)),

@@ -27,6 +27,7 @@ use tracing::Instrument;
 use crate::registry::{self, Resource, Subresource};
 use crate::rest::{self, ListOptions, Rest, WriteContext};
 use crate::status::ApiError;
+use crate::wire::{self, Event, ListPage};
 use crate::{discovery, openapi, storage::Storage};
 
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -361,27 +362,65 @@ fn requested_shape(req: &Request<Incoming>) -> Shape {
     }
 }
 
-/// An object or list as `PartialObjectMetadata[List]`.
-fn to_metadata(v: &Value, list: bool) -> Value {
-    if !list {
-        return partial_metadata(v);
-    }
-    let items: Vec<Value> = v["items"].as_array().into_iter().flatten().map(partial_metadata).collect();
-    serde_json::json!({
-        "kind": "PartialObjectMetadataList",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": v["metadata"].clone(),
-        "items": items,
-    })
-}
-
-fn shape_event(shape: Shape, res: &Resource, ev: Value) -> Value {
+fn shape_event(shape: Shape, res: &Resource, ev: Event) -> Event {
     match shape {
         Shape::Full => ev,
-        Shape::Table => table_event(res, ev),
-        Shape::Metadata if ev["type"] == "ERROR" => ev,
-        Shape::Metadata => serde_json::json!({"type": ev["type"].clone(), "object": partial_metadata(&ev["object"])}),
+        _ if ev.kind == "ERROR" => ev,
+        Shape::Table => Event::new(ev.kind, &to_table(res, &ev.object_value())),
+        Shape::Metadata => Event::new(ev.kind, &partial_metadata(&ev.object_value())),
     }
+}
+
+/// A LIST's response in the requested shape: small lists in one piece, big ones
+/// streamed in chunks as their items are encoded (never whole in memory).
+fn list_response(shape: Shape, res: &'static Resource, page: ListPage) -> Response<Body> {
+    let convert = page.convert.clone();
+    let meta_k8s = Value::from("meta.k8s.io/v1");
+    let chunks: Box<dyn Iterator<Item = Bytes> + Send + Sync> = match shape {
+        Shape::Full => Box::new(wire::Chunks::new(page.head(), page.items, move |i, out| {
+            wire::write_item(i, convert.as_ref(), out)
+        })),
+        Shape::Table => {
+            let cols = Value::Array(table_columns(res));
+            let head = wire::envelope(
+                &[
+                    ("kind", &Value::from("Table")),
+                    ("apiVersion", &meta_k8s),
+                    ("metadata", &page.metadata),
+                    ("columnDefinitions", &cols),
+                ],
+                "rows",
+            );
+            Box::new(wire::Chunks::new(head, page.items, move |i, out| {
+                let _ = serde_json::to_writer(&mut *out, &table_row(res, &wire::item_value(i, convert.as_ref())));
+            }))
+        }
+        Shape::Metadata => {
+            let head = wire::envelope(
+                &[
+                    ("kind", &Value::from("PartialObjectMetadataList")),
+                    ("apiVersion", &meta_k8s),
+                    ("metadata", &page.metadata),
+                ],
+                "items",
+            );
+            Box::new(wire::Chunks::new(head, page.items, move |i, out| {
+                let _ = serde_json::to_writer(&mut *out, &partial_metadata(&wire::item_value(i, convert.as_ref())));
+            }))
+        }
+    };
+    let mut chunks = chunks.peekable();
+    let first = chunks.next().unwrap_or_default();
+    if chunks.peek().is_none() {
+        return full(StatusCode::OK, "application/json", first);
+    }
+    let body = futures::stream::iter(std::iter::once(first).chain(chunks)).map(|b| Ok::<_, Infallible>(Frame::data(b)));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-cache, private")
+        .body(BodyExt::boxed(StreamBody::new(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
 }
 
 async fn handle(state: Arc<State>, mut req: Request<Incoming>, identity: &crate::auth::ConnIdentity) -> Response<Body> {
@@ -603,10 +642,11 @@ async fn rest_call(
     let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let admit = crate::auth::escalation::admit(state, &req, res, ns);
     let requester = req.extensions().get::<crate::auth::RequestUser>().map(|u| u.0.clone());
-    let render = |v: Value, code: StatusCode, list: bool| match shape {
+    // One object; lists go through `list_response`.
+    let render = |v: Value, code: StatusCode| match shape {
         Shape::Full => json_response(code, &v),
-        Shape::Table => json_response(code, &to_table(res, &v, list)),
-        Shape::Metadata => json_response(code, &to_metadata(&v, list)),
+        Shape::Table => json_response(code, &to_table(res, &v)),
+        Shape::Metadata => json_response(code, &partial_metadata(&v)),
     };
     if let (Some(sub), Some(name)) = (rp.subresource, &rp.name) {
         if res.namespaced && ns.is_none() {
@@ -640,7 +680,7 @@ async fn rest_call(
             _ => return Err(ApiError::method_not_allowed()),
         };
         info.verb = verb;
-        let resp = if sub == Subresource::Status { render(obj, code, false) } else { json_response(code, &obj) };
+        let resp = if sub == Subresource::Status { render(obj, code) } else { json_response(code, &obj) };
         return Ok(with_warnings(resp, &ctx));
     }
     match (method, &rp.name) {
@@ -652,7 +692,7 @@ async fn rest_call(
                 let cancel = state.cancel.clone();
                 let body = events
                     .map(move |ev| shape_event(shape, res, ev))
-                    .map(|ev| Ok::<_, Infallible>(Frame::data(rest::event_bytes(&ev))))
+                    .map(|ev| Ok::<_, Infallible>(Frame::data(ev.line())))
                     .take_until(async move { cancel.cancelled().await });
                 return Ok(Response::builder()
                     .status(StatusCode::OK)
@@ -662,7 +702,7 @@ async fn rest_call(
                     .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed())));
             }
             info.verb = "list";
-            Ok(render(rest.list(res, ns, &opts).await?, StatusCode::OK, true))
+            Ok(list_response(shape, res, rest.list_page(res, ns, &opts).await?))
         }
         (&Method::POST, None) => {
             info.verb = "create";
@@ -686,14 +726,14 @@ async fn rest_call(
             ctx.user = requester.clone();
             ctx.admit = admit.clone().or_else(|| crate::auth::certificates::admit_create(res));
             let obj = rest.create(res, ns, &body, &mut ctx).await?;
-            Ok(with_warnings(render(obj, StatusCode::CREATED, false), &ctx))
+            Ok(with_warnings(render(obj, StatusCode::CREATED), &ctx))
         }
         (&Method::GET, Some(name)) => {
             if res.namespaced && ns.is_none() {
                 return Err(ApiError::no_route());
             }
             info.verb = "get";
-            Ok(render(rest.get(res, ns, name).await?, StatusCode::OK, false))
+            Ok(render(rest.get(res, ns, name).await?, StatusCode::OK))
         }
         (&Method::PUT, Some(name)) => {
             info.verb = "update";
@@ -702,7 +742,7 @@ async fn rest_call(
             ctx.user = requester.clone();
             ctx.admit = admit.clone();
             let obj = rest.update(res, ns, name, &body, &mut ctx).await?;
-            Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
+            Ok(with_warnings(render(obj, StatusCode::OK), &ctx))
         }
         (&Method::DELETE, Some(name)) => {
             info.verb = "delete";
@@ -719,7 +759,7 @@ async fn rest_call(
             ctx.user = requester.clone();
             ctx.admit = admit.clone();
             let obj = rest.patch(res, ns, name, &media, &body, &mut ctx).await?;
-            Ok(with_warnings(render(obj, StatusCode::OK, false), &ctx))
+            Ok(with_warnings(render(obj, StatusCode::OK), &ctx))
         }
         (&Method::DELETE, None) if res.verbs.contains(&"deletecollection") => {
             info.verb = "deletecollection";
@@ -756,43 +796,36 @@ fn partial_metadata(obj: &Value) -> Value {
     })
 }
 
-/// A `meta.k8s.io/v1` Table of one object or a list, with the resource's columns.
-fn to_table(res: &Resource, v: &Value, list: bool) -> Value {
-    let cols: Vec<Value> = res
-        .columns
-        .iter()
-        .map(|c| {
-            serde_json::json!({
-                "name": c.name, "type": c.ty, "format": c.format, "description": c.description, "priority": c.priority,
-            })
-        })
-        .collect();
-    let objects: Vec<&Value> =
-        if list { v["items"].as_array().map(|a| a.iter().collect()).unwrap_or_default() } else { vec![v] };
-    let rows: Vec<Value> = objects
-        .into_iter()
-        .map(|o| serde_json::json!({"cells": res.row_cells(o), "object": partial_metadata(o)}))
-        .collect();
+/// A `meta.k8s.io/v1` Table of one object, with the resource's columns.
+fn to_table(res: &Resource, v: &Value) -> Value {
     let mut meta = serde_json::json!({});
-    if list {
-        meta = v["metadata"].clone();
-    } else if let Some(rv) = v["metadata"].get("resourceVersion") {
+    if let Some(rv) = v["metadata"].get("resourceVersion") {
         meta["resourceVersion"] = rv.clone();
     }
     serde_json::json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": meta,
-        "columnDefinitions": cols,
-        "rows": rows,
+        "columnDefinitions": table_columns(res),
+        "rows": [table_row(res, v)],
     })
 }
 
-fn table_event(res: &Resource, ev: Value) -> Value {
-    if ev["type"] == "ERROR" {
-        return ev;
-    }
-    serde_json::json!({"type": ev["type"].clone(), "object": to_table(res, &ev["object"], false)})
+/// A Table's `columnDefinitions`.
+fn table_columns(res: &Resource) -> Vec<Value> {
+    res.columns
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name, "type": c.ty, "format": c.format, "description": c.description, "priority": c.priority,
+            })
+        })
+        .collect()
+}
+
+/// A Table row of one object.
+fn table_row(res: &Resource, o: &Value) -> Value {
+    serde_json::json!({"cells": res.row_cells(o), "object": partial_metadata(o)})
 }
 
 /// `/healthz`, `/livez`, `/readyz` (and `/<kind>/<check>`), as upstream renders them.

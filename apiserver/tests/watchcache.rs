@@ -372,3 +372,93 @@ fn watch_cache_bookmarks_progress_on_store() {
 fn watch_cache_bookmarks_progress_on_etcd() {
     bookmark_progress_scenario(Backend::Etcd);
 }
+
+fn rss_kib(api: &ApiServer) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", api.proc.child.id())).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+fn metric(api: &ApiServer, line_prefix: &str) -> Option<u64> {
+    let (_, text) = api.curl(&["/metrics"]);
+    text.lines().find_map(|l| l.strip_prefix(line_prefix)).and_then(|n| n.trim().parse().ok())
+}
+
+/// The cache keeps each object as its JSON (not as a decoded tree, which for objects
+/// of many small fields is ten times bigger or more): its size metric stays close to the
+/// objects' JSON, and the process grows by about that much as they arrive. A big LIST
+/// comes back whole and exact, and does not leave the process much bigger.
+fn memory_scenario(backend: Backend) {
+    const N: usize = 1500;
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start(&etcd);
+    let base = "/api/v1/namespaces/default/configmaps";
+    let data: serde_json::Map<String, Value> = (0..200).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let cm = json!({"metadata": {"generateName": "m-", "labels": {"app": "mem"}}, "data": data});
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("cm.json");
+    std::fs::write(&body, cm.to_string()).unwrap();
+    let bytes_before = metric(&api, r#"apiserver_watch_cache_objects_bytes{resource="configmaps"} "#).unwrap_or(0);
+    let rss_before = rss_kib(&api);
+    // One curl process creates them all (its URL glob repeats the POST).
+    let (code, out) = api.curl(&[
+        &format!("{base}?n=[1-{N}]"),
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &format!("@{}", body.display()),
+    ]);
+    assert_eq!(code, 201, "{}", &out[out.len().saturating_sub(500)..]);
+    let (code, list) = get(&api, &format!("{base}?labelSelector=app%3Dmem"));
+    assert_eq!(code, 200);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), N);
+    assert_eq!(items[N - 1]["data"]["k199"], "v");
+    assert_eq!(list["kind"], "ConfigMapList");
+    let json_bytes: usize = items.iter().map(|i| i.to_string().len()).sum();
+
+    // The metric: the objects' JSON plus a little per object (kind, key, labels, fields).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let cached = loop {
+        let b = metric(&api, r#"apiserver_watch_cache_objects_bytes{resource="configmaps"} "#).unwrap_or(0);
+        if b > bytes_before + json_bytes as u64 || Instant::now() > deadline {
+            break b - bytes_before;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(cached >= json_bytes as u64, "cache holds {cached} bytes for {json_bytes} bytes of JSON");
+    assert!(
+        cached <= json_bytes as u64 + (N as u64) * 512,
+        "cache holds {cached} bytes for {json_bytes} bytes of JSON"
+    );
+    // The process: decoded trees of these objects would take ~50 MiB; their JSON is ~3 MiB.
+    let grown = rss_kib(&api).saturating_sub(rss_before);
+    eprintln!("{backend:?}: {N} objects, {json_bytes} bytes of JSON, cache metric {cached}, RSS +{grown} KiB");
+    assert!(grown < 20 * 1024, "RSS grew by {grown} KiB for {N} objects of {json_bytes} bytes of JSON in all");
+
+    // LISTs of all of them (about 4 MiB each) are streamed: the process stays lean.
+    let rss_before = rss_kib(&api);
+    for _ in 0..3 {
+        let (code, list) = get(&api, base);
+        assert_eq!(code, 200);
+        assert_eq!(list["items"].as_array().unwrap().len(), N);
+    }
+    let grown = rss_kib(&api).saturating_sub(rss_before);
+    eprintln!("{backend:?}: RSS +{grown} KiB after three LISTs");
+    assert!(grown < 20 * 1024, "RSS grew by {grown} KiB after three LISTs of {json_bytes} bytes of JSON");
+}
+
+#[test]
+fn watch_cache_memory_on_store() {
+    memory_scenario(Backend::Store);
+}
+
+#[test]
+fn watch_cache_memory_on_etcd() {
+    memory_scenario(Backend::Etcd);
+}
