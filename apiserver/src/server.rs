@@ -598,6 +598,7 @@ async fn rest_call(
         }
         let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
         ctx.user = requester.clone();
+        ctx.subresource = Some(sub.name());
         ctx.admit = crate::auth::certificates::admit(state, requester.as_ref(), res, sub);
         let (verb, obj, code) = match (sub, method) {
             (Subresource::Binding, &Method::POST) => {
@@ -691,8 +692,10 @@ async fn rest_call(
         (&Method::DELETE, Some(name)) => {
             info.verb = "delete";
             let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
-            let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
-            Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body, &ctx).await?))
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.user = requester.clone();
+            let out = rest.delete(res, ns, name, &body, &mut ctx).await?;
+            Ok(with_warnings(json_response(StatusCode::OK, &out), &ctx))
         }
         (&Method::PATCH, Some(name)) => {
             info.verb = "patch";
@@ -709,8 +712,10 @@ async fn rest_call(
             info.verb = "deletecollection";
             let opts = ListOptions::parse(query)?;
             let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
-            let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
-            Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &body, &ctx).await?))
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.user = requester.clone();
+            let out = rest.delete_collection(res, ns, &opts, &body, &mut ctx).await?;
+            Ok(with_warnings(json_response(StatusCode::OK, &out), &ctx))
         }
         _ => Err(ApiError::method_not_allowed()),
     }

@@ -17,6 +17,7 @@ pub mod resource_quota;
 mod service_account;
 mod storage_protection;
 mod taint_nodes;
+pub mod webhook;
 
 use std::sync::OnceLock;
 
@@ -132,6 +133,8 @@ fn enabled(plugin: &str) -> bool {
 pub enum Operation {
     Create,
     Update,
+    Delete,
+    Connect,
 }
 
 /// What a plugin is told about the request (upstream's `admission.Attributes`).
@@ -142,6 +145,8 @@ pub struct Attributes<'a> {
     pub name: String,
     pub old: Option<&'a Value>,
     pub dry_run: bool,
+    /// The subresource written (`status`, `scale`, ...), for the webhooks' rules.
+    pub subresource: Option<&'a str>,
 }
 
 impl Attributes<'_> {
@@ -190,7 +195,7 @@ pub async fn mutate(rest: &Rest, a: &Attributes<'_>, obj: &mut Value, ctx: &mut 
     if enabled("StorageObjectInUseProtection") {
         storage_protection::mutate(a, obj);
     }
-    Ok(())
+    mutate_webhooks(rest, a, obj, ctx).await
 }
 
 /// The validating phase: every enabled validating plugin, in order.
@@ -207,8 +212,67 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut Wr
     if enabled("Priority") {
         priority::validate(rest, a, obj).await?;
     }
+    validate_webhooks(rest, a, Some(obj), ctx).await?;
     if enabled("ResourceQuota") {
         resource_quota::validate(rest, a, obj).await?;
+    }
+    Ok(())
+}
+
+/// MutatingAdmissionWebhook alone (subresource writes, which the built-in plugins do not
+/// look at). Only API requests are sent to webhooks, not the apiserver's own writes.
+pub async fn mutate_webhooks(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    obj: &mut Value,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if !enabled("MutatingAdmissionWebhook") || ctx.user.is_none() {
+        return Ok(());
+    }
+    let options = webhook::write_options(a.operation, ctx);
+    let user = ctx.user.clone();
+    let req = webhook::Request { attrs: a, options, user: user.as_ref() };
+    webhook::mutate(rest, &req, obj, ctx).await
+}
+
+/// ValidatingAdmissionWebhook alone (`obj` is None for a delete).
+pub async fn validate_webhooks(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    obj: Option<&Value>,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if !enabled("ValidatingAdmissionWebhook") || ctx.user.is_none() {
+        return Ok(());
+    }
+    let options = webhook::write_options(a.operation, ctx);
+    let user = ctx.user.clone();
+    let req = webhook::Request { attrs: a, options, user: user.as_ref() };
+    webhook::validate(rest, &req, obj, ctx).await
+}
+
+/// The admission of a DELETE: mutating webhooks (told neither object, as upstream's
+/// handler calls them), then validating webhooks with the stored object as `oldObject`.
+/// `options` is the request's DeleteOptions.
+pub async fn delete(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    options: Value,
+    phase_mutating: bool,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if ctx.user.is_none() {
+        return Ok(());
+    }
+    let user = ctx.user.clone();
+    let req = webhook::Request { attrs: a, options, user: user.as_ref() };
+    if phase_mutating {
+        if enabled("MutatingAdmissionWebhook") {
+            webhook::mutate(rest, &req, &mut Value::Null, ctx).await?;
+        }
+    } else if enabled("ValidatingAdmissionWebhook") {
+        webhook::validate(rest, &req, None, ctx).await?;
     }
     Ok(())
 }
