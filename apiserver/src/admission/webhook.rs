@@ -609,7 +609,12 @@ async fn endpoint(rest: &Rest, hook: &Hook) -> Result<Endpoint, String> {
 /// `ResolveCluster`: a service's cluster IP and the service port, or an ExternalName.
 async fn resolve_service(rest: &Rest, namespace: &str, name: &str, port: u16) -> Result<(String, u16), String> {
     let services = registry::find("services").expect("services are registered");
-    let svc = rest.get(services, Some(namespace), name).await.map_err(|e| e.message)?;
+    let svc = match rest.get(services, Some(namespace), name).await {
+        Ok(s) => s,
+        // The service lister's words.
+        Err(e) if e.code == 404 => return Err(format!("service {name:?} not found")),
+        Err(e) => return Err(e.message),
+    };
     let ty = svc["spec"]["type"].as_str().unwrap_or("ClusterIP");
     let cluster_ip = svc["spec"]["clusterIP"].as_str().unwrap_or_default();
     match ty {
