@@ -557,10 +557,19 @@ async fn route(
                 (None, Some(_)) => "namespace",
                 (None, None) => "cluster",
             };
-            let mut resp = match rest_call(state, req, method, query, &rp, info).await {
+            // Admission webhooks' warnings go back on failed requests too.
+            let webhook_warnings = crate::admission::webhook::Warnings::default();
+            let call = rest_call(state, req, method, query, &rp, info);
+            let mut resp = match crate::admission::webhook::WARNINGS.scope(webhook_warnings.clone(), call).await {
                 Ok(r) => r,
                 Err(e) => error_response(&e),
             };
+            for w in webhook_warnings.take() {
+                let quoted = serde_json::to_string(&w).unwrap_or_default();
+                if let Ok(v) = http::HeaderValue::from_str(&format!("299 - {quoted}")) {
+                    resp.headers_mut().append("warning", v);
+                }
+            }
             if let Some(w) = rp.resource.warning
                 && let Ok(v) = http::HeaderValue::from_str(&format!("299 - {}", serde_json::Value::from(w)))
             {

@@ -265,7 +265,7 @@ fn scenario(backend: Backend) {
         &api,
         &["create", "-f", &denied],
         &format!(
-            "Error from server (Forbidden): error when creating {denied:?}: admission webhook \"deny.example.com\" denied the request: label deny=true is not allowed"
+            "Warning: validated by test webhook\nError from server (Forbidden): error when creating {denied:?}: admission webhook \"deny.example.com\" denied the request: label deny=true is not allowed"
         ),
     );
     let (code, body) = api.curl(&["/api/v1/namespaces/default/configmaps/denied"]);
@@ -366,7 +366,7 @@ fn scenario(backend: Backend) {
         &api,
         &["create", "-f", &legacy_cm, "--dry-run=server"],
         &format!(
-            "Error from server (BadRequest): error when creating {legacy_cm:?}: admission webhook \"legacy.example.com\" does not support dry run"
+            "Warning: validated by test webhook\nError from server (BadRequest): error when creating {legacy_cm:?}: admission webhook \"legacy.example.com\" does not support dry run"
         ),
     );
     assert!(server.reviews("/allow", "legacy").is_empty());
@@ -397,7 +397,7 @@ fn scenario(backend: Backend) {
         &api,
         &["create", "-f", &fail_cm],
         &format!(
-            "Error from server (InternalError): error when creating {fail_cm:?}: Internal error occurred: failed calling webhook \"fail.example.com\": failed to call webhook: Post \"{down}?timeout=10s\": dial tcp 127.0.0.1:{}: connect: connection refused",
+            "Warning: validated by test webhook\nError from server (InternalError): error when creating {fail_cm:?}: Internal error occurred: failed calling webhook \"fail.example.com\": failed to call webhook: Post \"{down}?timeout=10s\": dial tcp 127.0.0.1:{}: connect: connection refused",
             down.split(':').nth(2).unwrap().trim_end_matches("/down")
         ),
     );
@@ -409,7 +409,7 @@ fn scenario(backend: Backend) {
         &api,
         &["create", "-f", &slow_cm],
         &format!(
-            "Error from server (InternalError): error when creating {slow_cm:?}: Internal error occurred: failed calling webhook \"slow.example.com\": failed to call webhook: Post \"{}?timeout=1s\": context deadline exceeded",
+            "Warning: validated by test webhook\nError from server (InternalError): error when creating {slow_cm:?}: Internal error occurred: failed calling webhook \"slow.example.com\": failed to call webhook: Post \"{}?timeout=1s\": context deadline exceeded",
             server.url("/slow")
         ),
     );
@@ -433,6 +433,32 @@ fn scenario(backend: Backend) {
     assert_eq!(calls.len() - before, 2, "called, then reinvoked once");
     assert!(calls[before]["request"]["object"]["metadata"]["labels"].get("mutated").is_none());
     assert_eq!(calls[before + 1]["request"]["object"]["metadata"]["labels"]["mutated"], "yes");
+
+    // Subresources: a rule on pods/status sees status writes, and not the pod's own.
+    let mut status = webhook("status.example.com", &server.url("/allow"), &ca, &["UPDATE"]);
+    status["rules"][0]["resources"] = json!(["pods/status"]);
+    let path = files.write("status.json", &configuration("ValidatingWebhookConfiguration", "status-cfg", vec![status]));
+    ok(&api, &["apply", "-f", &path]);
+    ok(&api, &["run", "p", "--image=nginx"]);
+    eventually("the status webhook takes effect", || {
+        ok(
+            &api,
+            &["patch", "pod", "p", "--subresource=status", "--type=merge", "-p", r#"{"status":{"message":"m1"}}"#],
+        );
+        !server.reviews("/allow", "p").is_empty()
+    });
+    let before = server.reviews("/allow", "p").len();
+    ok(&api, &["label", "pod", "p", "tier=web"]);
+    ok(&api, &["patch", "pod", "p", "--subresource=status", "--type=merge", "-p", r#"{"status":{"message":"m2"}}"#]);
+    let reviews = server.reviews("/allow", "p");
+    assert_eq!(reviews.len(), before + 1, "only the status write was sent");
+    let q = &reviews[before]["request"];
+    assert_eq!((&q["subResource"], &q["requestSubResource"]), (&json!("status"), &json!("status")));
+    assert_eq!(q["kind"], json!({"group": "", "version": "v1", "kind": "Pod"}));
+    assert_eq!(q["resource"], json!({"group": "", "version": "v1", "resource": "pods"}));
+    assert_eq!((&q["operation"], &q["object"]["status"]["message"]), (&json!("UPDATE"), &json!("m2")));
+    assert_eq!(q["oldObject"]["status"]["message"], "m1");
+    ok(&api, &["delete", "validatingwebhookconfigurations", "status-cfg"]);
 
     // A service reference: resolved through the Service (an ExternalName here, as nothing
     // routes cluster IPs yet) and verified as <service>.<namespace>.svc.

@@ -36,6 +36,37 @@ use crate::status::ApiError;
 
 const GROUP: &str = "admissionregistration.k8s.io";
 
+/// The warnings webhooks answered during one API request.
+#[derive(Clone, Default)]
+pub struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl Warnings {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+tokio::task_local! {
+    /// Set by the server around each API request: webhooks' warnings are sent back as
+    /// `Warning` headers even when the request fails, as upstream's warning recorder does.
+    pub static WARNINGS: Warnings;
+}
+
+/// Records a webhook's warnings for the response (the request's context when the server
+/// did not set [`WARNINGS`]).
+fn warn(ctx: &mut WriteContext, warnings: Vec<String>) {
+    if warnings.is_empty() {
+        return;
+    }
+    let mut pending = Some(warnings);
+    let _ = WARNINGS.try_with(|w| {
+        w.0.lock().unwrap_or_else(|e| e.into_inner()).extend(pending.take().unwrap_or_default());
+    });
+    if let Some(w) = pending {
+        ctx.warnings.extend(w);
+    }
+}
+
 /// One webhook of a configuration, as the dispatchers use it.
 #[derive(Clone, Debug)]
 struct Hook {
@@ -460,11 +491,11 @@ pub async fn mutate(rest: &Rest, req: &Request<'_>, obj: &mut Value, ctx: &mut W
             let mut changed = false;
             match verdict {
                 Verdict::Denied(e, warnings) => {
-                    ctx.warnings.extend(warnings);
+                    warn(ctx, warnings);
                     return Err(e);
                 }
                 Verdict::Allowed { patch, warnings } => {
-                    ctx.warnings.extend(warnings);
+                    warn(ctx, warnings);
                     if let Some(ops) = patch {
                         if !has_object {
                             return Err(ApiError::internal(format!(
@@ -525,11 +556,11 @@ pub async fn validate(
         let err = match result {
             Err(e) => Some(e),
             Ok(Ok(Verdict::Allowed { warnings, .. })) => {
-                ctx.warnings.extend(warnings);
+                warn(ctx, warnings);
                 None
             }
             Ok(Ok(Verdict::Denied(e, warnings))) => {
-                ctx.warnings.extend(warnings);
+                warn(ctx, warnings);
                 Some(e)
             }
             Ok(Err(e)) if hook.ignore_failures => {
