@@ -460,6 +460,39 @@ fn scenario(backend: Backend) {
     assert_eq!(q["oldObject"]["status"]["message"], "m1");
     ok(&api, &["delete", "validatingwebhookconfigurations", "status-cfg"]);
 
+    // matchPolicy: Equivalent also matches another version of the resource (sent the object
+    // converted to it); Exact does not.
+    let rule = json!([{"operations": ["CREATE"], "apiGroups": ["autoscaling"], "apiVersions": ["v1"], "resources": ["horizontalpodautoscalers"]}]);
+    let mut equivalent = webhook("equivalent.example.com", &server.url("/allow"), &ca, &["CREATE"]);
+    equivalent["rules"] = rule.clone();
+    let mut exact = webhook("exact.example.com", &server.url("/exact"), &ca, &["CREATE"]);
+    exact["rules"] = rule;
+    exact["matchPolicy"] = json!("Exact");
+    let path = files
+        .write("hpa-cfg.json", &configuration("ValidatingWebhookConfiguration", "hpa-cfg", vec![equivalent, exact]));
+    ok(&api, &["apply", "-f", &path]);
+    let hpa = json!({
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "minReplicas": 1, "maxReplicas": 3,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]},
+    });
+    let hpa_path = files.write("hpa.json", &hpa);
+    eventually("the HPA webhook takes effect", || {
+        ok(&api, &["create", "-f", &hpa_path, "--dry-run=server"]);
+        !server.reviews("/allow", "web").is_empty()
+    });
+    assert!(server.reviews("/exact", "web").is_empty(), "Exact does not match another version");
+    let q = &server.reviews("/allow", "web")[0]["request"];
+    assert_eq!(q["kind"], json!({"group": "autoscaling", "version": "v1", "kind": "HorizontalPodAutoscaler"}));
+    assert_eq!(q["resource"], json!({"group": "autoscaling", "version": "v1", "resource": "horizontalpodautoscalers"}));
+    assert_eq!(q["requestKind"], json!({"group": "autoscaling", "version": "v2", "kind": "HorizontalPodAutoscaler"}));
+    assert_eq!(q["requestResource"]["version"], "v2");
+    assert_eq!(
+        (&q["object"]["apiVersion"], &q["object"]["spec"]["targetCPUUtilizationPercentage"]),
+        (&json!("autoscaling/v1"), &json!(50))
+    );
+    ok(&api, &["delete", "validatingwebhookconfigurations", "hpa-cfg"]);
+
     // A service reference: resolved through the Service (an ExternalName here, as nothing
     // routes cluster IPs yet) and verified as <service>.<namespace>.svc.
     ok(&api, &["create", "service", "externalname", "whsvc", "--external-name", "localhost"]);

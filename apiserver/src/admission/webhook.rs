@@ -8,8 +8,9 @@
 //! - Matching (`ShouldCallHook`): namespaceSelector (a namespace's own labels for
 //!   namespaces; cluster-scoped objects always match), objectSelector (new or old
 //!   labels), then rules (operations, groups, versions, resources with subresources,
-//!   scope). matchPolicy Equivalent matches nothing more here: every resource is served
-//!   in one version but HPAs and events, whose other versions are not converted to.
+//!   scope). matchPolicy Equivalent also matches rules naming another version of the
+//!   same stored resource (autoscaling/v1 and v2 HPAs, core and events.k8s.io events):
+//!   the webhook is then sent the object converted to that version.
 //! - Mutating webhooks run one after the other; a JSONPatch response is applied, and
 //!   webhooks with reinvocationPolicy IfNeeded run once more when a later one changed the
 //!   object. Validating webhooks run concurrently on the final object.
@@ -30,7 +31,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 
 use super::{Attributes, Operation};
-use crate::registry;
+use crate::registry::{self, Resource};
 use crate::rest::{ListOptions, Rest, WriteContext};
 use crate::status::ApiError;
 
@@ -77,6 +78,8 @@ struct Hook {
     ca_bundle: Vec<u8>,
     rules: Vec<Value>,
     ignore_failures: bool,
+    /// matchPolicy Equivalent: a rule naming another version of the resource matches too.
+    equivalent: bool,
     namespace_selector: Value,
     object_selector: Value,
     side_effects: String,
@@ -124,6 +127,7 @@ fn parse_configurations(items: &[Value], mutating: bool) -> Vec<Hook> {
                 ca_bundle,
                 rules: h["rules"].as_array().cloned().unwrap_or_default(),
                 ignore_failures: h["failurePolicy"] == "Ignore",
+                equivalent: h["matchPolicy"] != "Exact",
                 namespace_selector: h["namespaceSelector"].clone(),
                 object_selector: h["objectSelector"].clone(),
                 side_effects: h["sideEffects"].as_str().unwrap_or_default().into(),
@@ -189,12 +193,40 @@ fn exempt(a: &Attributes<'_>) -> bool {
     a.resource.group == GROUP || matches!(a.subresource, Some("scale" | "binding" | "eviction"))
 }
 
-/// (group, version, kind) of what a request carries.
-fn request_kind(a: &Attributes<'_>) -> (&'static str, &'static str, &'static str) {
+/// (group, version, kind) of what a request about `resource` carries.
+fn request_kind(resource: &Resource, a: &Attributes<'_>) -> (&'static str, &'static str, &'static str) {
     match a.subresource.and_then(registry::Subresource::parse) {
-        Some(sub) => sub.response_kind(a.resource),
-        None => (a.resource.group, a.resource.version, a.resource.kind),
+        Some(sub) => sub.response_kind(resource),
+        None => (resource.group, resource.version, resource.kind),
     }
+}
+
+/// The other versions of a resource (same storage): autoscaling/v1 and v2 HPAs, core and
+/// events.k8s.io events.
+fn equivalents<'r>(resource: &'r Resource, sub: Option<&'r str>) -> impl Iterator<Item = &'static Resource> + 'r {
+    registry::all().filter(move |r| {
+        r.etcd_prefix == resource.etcd_prefix
+            && (r.group, r.version) != (resource.group, resource.version)
+            && sub.is_none_or(|s| registry::Subresource::parse(s).is_some_and(|s| r.has(s)))
+    })
+}
+
+/// An object in `from`'s shape converted to `to`'s, through the stored form.
+fn convert(obj: &Value, from: &Resource, to: &Resource) -> Value {
+    if std::ptr::eq(from, to) || !obj.is_object() {
+        return obj.clone();
+    }
+    let stored = match from.storage_form {
+        Some((to_stored, _)) => to_stored(obj.clone()),
+        None => obj.clone(),
+    };
+    let mut out = match to.storage_form {
+        Some((_, from_stored)) => from_stored(stored),
+        None => stored,
+    };
+    out["apiVersion"] = json!(to.api_version());
+    out["kind"] = json!(to.kind);
+    out
 }
 
 /// `rules.Matcher`: operation, group, version, resource/subresource and scope.
@@ -231,7 +263,14 @@ fn selector_is_empty(sel: &Value) -> bool {
 
 /// `ShouldCallHook`: the namespace and object selectors, then the rules. A namespace
 /// that does not exist only matters to a webhook whose rules match (404, as upstream).
-async fn should_call(rest: &Rest, hook: &Hook, a: &Attributes<'_>, object: Option<&Value>) -> Result<bool, ApiError> {
+/// The answer is the resource the webhook is called about: the request's, or under
+/// matchPolicy Equivalent another version of it.
+async fn should_call<'a>(
+    rest: &Rest,
+    hook: &Hook,
+    a: &Attributes<'a>,
+    object: Option<&Value>,
+) -> Result<Option<&'a Resource>, ApiError> {
     let is_namespace = a.resource.group.is_empty() && a.resource.name == "namespaces";
     let mut namespace_error = None;
     if !selector_is_empty(&hook.namespace_selector) {
@@ -255,7 +294,7 @@ async fn should_call(rest: &Rest, hook: &Hook, a: &Attributes<'_>, object: Optio
         if let Some(labels) = labels
             && !crate::auth::rbac::selector_matches(&hook.namespace_selector, &labels)
         {
-            return Ok(false);
+            return Ok(None);
         }
     }
     if !selector_is_empty(&hook.object_selector) {
@@ -263,15 +302,22 @@ async fn should_call(rest: &Rest, hook: &Hook, a: &Attributes<'_>, object: Optio
             o.is_some_and(|o| crate::auth::rbac::selector_matches(&hook.object_selector, &o["metadata"]["labels"]))
         };
         if !matches(object) && !matches(a.old) {
-            return Ok(false);
+            return Ok(None);
         }
     }
-    if !hook.rules.iter().any(|r| rule_matches(r, a)) {
-        return Ok(false);
-    }
-    match namespace_error {
-        Some(e) => Err(e),
-        None => Ok(true),
+    let rules_match = |a: &Attributes<'_>| hook.rules.iter().any(|r| rule_matches(r, a));
+    let matched = if rules_match(a) {
+        Some(a.resource)
+    } else if hook.equivalent {
+        equivalents(a.resource, a.subresource)
+            .find(|r| rules_match(&Attributes { resource: r, name: a.name.clone(), ..*a }))
+    } else {
+        None
+    };
+    match (matched, namespace_error) {
+        (None, _) => Ok(None),
+        (Some(_), Some(e)) => Err(e),
+        (Some(r), None) => Ok(Some(r)),
     }
 }
 
@@ -290,6 +336,7 @@ async fn call(
     rest: &Rest,
     hook: &Hook,
     req: &Request<'_>,
+    target: &Resource,
     object: Option<&Value>,
     mutating: bool,
 ) -> Result<Result<Verdict, CallError>, ApiError> {
@@ -298,19 +345,21 @@ async fn call(
         return Err(ApiError::bad_request(format!("admission webhook {:?} does not support dry run", hook.name)));
     }
     let uid = crate::rest::new_uid();
-    let (group, version, kind) = request_kind(a);
-    let gvk = json!({"group": group, "version": version, "kind": kind});
-    let gvr = json!({"group": a.resource.group, "version": a.resource.version, "resource": a.resource.name});
+    let gvk_of = |r: &Resource| {
+        let (group, version, kind) = request_kind(r, a);
+        json!({"group": group, "version": version, "kind": kind})
+    };
+    let gvr_of = |r: &Resource| json!({"group": r.group, "version": r.version, "resource": r.name});
     let mut request = json!({
         "uid": uid,
-        "kind": gvk,
-        "resource": gvr,
+        "kind": gvk_of(target),
+        "resource": gvr_of(target),
     });
     if let Some(sub) = a.subresource {
         request["subResource"] = json!(sub);
     }
-    request["requestKind"] = gvk;
-    request["requestResource"] = gvr;
+    request["requestKind"] = gvk_of(a.resource);
+    request["requestResource"] = gvr_of(a.resource);
     if let Some(sub) = a.subresource {
         request["requestSubResource"] = json!(sub);
     }
@@ -323,7 +372,7 @@ async fn call(
     request["operation"] = json!(a.operation.as_str());
     request["userInfo"] = req.user.map_or_else(|| json!({}), crate::auth::UserInfo::to_json);
     request["object"] = object.cloned().unwrap_or(Value::Null);
-    request["oldObject"] = a.old.cloned().unwrap_or(Value::Null);
+    request["oldObject"] = a.old.map_or(Value::Null, |o| convert(o, a.resource, target));
     request["dryRun"] = json!(a.dry_run);
     request["options"] = req.options.clone();
     let api_version = format!("admission.k8s.io/{}", hook.review_version);
@@ -471,13 +520,12 @@ pub async fn mutate(rest: &Rest, req: &Request<'_>, obj: &mut Value, ctx: &mut W
         for hook in &hooks {
             let has_object = a.operation != Operation::Delete && obj.is_object();
             let object = if has_object { Some(&*obj) } else { None };
-            if !should_call(rest, hook, a, object).await? {
-                continue;
-            }
+            let Some(target) = should_call(rest, hook, a, object).await? else { continue };
             if round == 1 && !reinvoke.contains(&hook.uid) {
                 continue;
             }
-            let verdict = match call(rest, hook, req, object, true).await? {
+            let sent = object.map(|o| convert(o, a.resource, target));
+            let verdict = match call(rest, hook, req, target, sent.as_ref(), true).await? {
                 Ok(v) => v,
                 Err(e) if hook.ignore_failures => {
                     tracing::warn!(webhook = %hook.name, error = %e.0, "failed calling webhook, failing open");
@@ -503,16 +551,16 @@ pub async fn mutate(rest: &Rest, req: &Request<'_>, obj: &mut Value, ctx: &mut W
                                 hook.name
                             )));
                         }
-                        let patched = crate::patch::json_patch(obj, &ops).map_err(ApiError::internal)?;
-                        let patched = (a.resource.decode)(&patched).map_err(ApiError::internal)?;
-                        let mut patched = patched;
-                        // The typed decode drops what the kind does not have; kind and
-                        // apiVersion stay as the request had them.
+                        let base = sent.unwrap_or_default();
+                        let patched = crate::patch::json_patch(&base, &ops).map_err(ApiError::internal)?;
+                        // The typed decode drops what the kind does not have.
+                        let mut patched = (target.decode)(&patched).map_err(ApiError::internal)?;
                         for f in ["kind", "apiVersion"] {
-                            if let Some(v) = obj.get(f) {
+                            if let Some(v) = base.get(f) {
                                 patched[f] = v.clone();
                             }
                         }
+                        let patched = convert(&patched, target, a.resource);
                         changed = patched != *obj;
                         *obj = patched;
                     }
@@ -545,14 +593,14 @@ pub async fn validate(
     let hooks = hooks(rest, false).await?;
     let mut relevant = Vec::new();
     for hook in &hooks {
-        if should_call(rest, hook, a, obj).await? {
-            relevant.push(hook);
+        if let Some(target) = should_call(rest, hook, a, obj).await? {
+            relevant.push((hook, target, obj.map(|o| convert(o, a.resource, target))));
         }
     }
-    let calls = relevant.iter().map(|hook| call(rest, hook, req, obj, false));
+    let calls = relevant.iter().map(|(hook, target, sent)| call(rest, hook, req, target, sent.as_ref(), false));
     let results = futures::future::join_all(calls).await;
     let mut first: Option<ApiError> = None;
-    for (hook, result) in relevant.iter().zip(results) {
+    for ((hook, _, _), result) in relevant.iter().zip(results) {
         let err = match result {
             Err(e) => Some(e),
             Ok(Ok(Verdict::Allowed { warnings, .. })) => {
