@@ -133,6 +133,7 @@ impl State {
         let cacher = crate::cache::Cacher::new(storage.clone(), Default::default(), cancel.clone());
         let mut metrics = Metrics::new();
         cacher.metrics().register(&mut metrics.registry);
+        crate::admission::webhook::metrics().register(&mut metrics.registry);
         Arc::new(State {
             rest: Rest { cacher: Some(cacher), storage },
             metrics,

@@ -493,6 +493,18 @@ fn scenario(backend: Backend) {
     );
     ok(&api, &["delete", "validatingwebhookconfigurations", "hpa-cfg"]);
 
+    // Upstream's webhook metrics.
+    let (code, metrics) = api.curl(&["/metrics"]);
+    assert_eq!(code, 200);
+    for want in [
+        r#"apiserver_admission_webhook_request_total{code="200",name="deny.example.com",operation="CREATE",rejected="true",type="validating"}"#,
+        r#"apiserver_admission_webhook_request_total{code="200",name="mutate.example.com",operation="CREATE",rejected="false",type="admit"}"#,
+        r#"apiserver_admission_webhook_request_total{code="0",name="fail.example.com",operation="CREATE",rejected="true",type="validating"}"#,
+        r#"apiserver_admission_webhook_admission_duration_seconds_bucket{le="2.5",name="slow.example.com",operation="CREATE",rejected="true",type="validating"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l.starts_with(want)), "{want} in\n{metrics}");
+    }
+
     // A service reference: resolved through the Service (an ExternalName here, as nothing
     // routes cluster IPs yet) and verified as <service>.<namespace>.svc.
     ok(&api, &["create", "service", "externalname", "whsvc", "--external-name", "localhost"]);

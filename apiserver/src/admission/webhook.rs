@@ -26,6 +26,10 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
@@ -36,6 +40,57 @@ use crate::rest::{ListOptions, Rest, WriteContext};
 use crate::status::ApiError;
 
 const GROUP: &str = "admissionregistration.k8s.io";
+
+type Labels = Vec<(&'static str, String)>;
+
+/// The webhooks' metrics, under upstream's names (`k8s.io/apiserver/pkg/admission/metrics`).
+#[derive(Clone)]
+pub struct WebhookMetrics {
+    durations: Family<Labels, Histogram, fn() -> Histogram>,
+    requests: Family<Labels, Counter>,
+}
+
+fn webhook_histogram() -> Histogram {
+    Histogram::new([0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 10.0, 25.0])
+}
+
+/// The process's webhook metrics (one set, registered with every server's registry).
+pub fn metrics() -> &'static WebhookMetrics {
+    static METRICS: OnceLock<WebhookMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| WebhookMetrics {
+        durations: Family::new_with_constructor(webhook_histogram as fn() -> Histogram),
+        requests: Family::default(),
+    })
+}
+
+impl WebhookMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "apiserver_admission_webhook_admission_duration_seconds",
+            "Admission webhook latency histogram in seconds, identified by name and broken out for each operation and API resource and type (validate or admit)",
+            self.durations.clone(),
+        );
+        registry.register(
+            "apiserver_admission_webhook_request",
+            "Admission webhook request total, identified by name and broken out for each admission type (validating or mutating) and operation. Additional labels specify whether the request was rejected or not and an HTTP status code. Codes greater than 600 are truncated to 600, to keep the metrics cardinality bounded",
+            self.requests.clone(),
+        );
+    }
+
+    fn observe(&self, hook: &str, mutating: bool, operation: Operation, code: u16, rejected: bool, secs: f64) {
+        let ty = if mutating { "admit" } else { "validating" };
+        let base: Labels = vec![
+            ("name", hook.to_string()),
+            ("operation", operation.as_str().to_string()),
+            ("rejected", rejected.to_string()),
+            ("type", ty.to_string()),
+        ];
+        self.durations.get_or_create(&base).observe(secs);
+        let mut with_code = base;
+        with_code.insert(0, ("code", code.min(600).to_string()));
+        self.requests.get_or_create(&with_code).inc();
+    }
+}
 
 /// The warnings webhooks answered during one API request.
 #[derive(Clone, Default)]
@@ -378,16 +433,23 @@ async fn call(
     let api_version = format!("admission.k8s.io/{}", hook.review_version);
     let review = json!({"kind": "AdmissionReview", "apiVersion": api_version, "request": request});
     let body = serde_json::to_vec(&review).unwrap_or_default();
-    let answer = match post(rest, hook, body).await {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(CallError(format!("failed to call webhook: {e}")))),
+    let started = std::time::Instant::now();
+    let answer = post(rest, hook, body).await;
+    let code = match &answer {
+        Ok(_) => 200,
+        Err((code, _)) => *code,
     };
-    let response: Value = match serde_json::from_slice(&answer) {
-        Ok(v) => v,
-        Err(e) => return Ok(Err(CallError(format!("failed to call webhook: {e}")))),
+    let result = match answer {
+        Err((_, e)) => Err(CallError(format!("failed to call webhook: {e}"))),
+        Ok(answer) => match serde_json::from_slice::<Value>(&answer) {
+            Err(e) => Err(CallError(format!("failed to call webhook: {e}"))),
+            Ok(response) => verify(&hook.name, &uid, &api_version, mutating, &response)
+                .map_err(|e| CallError(format!("received invalid webhook response: {e}"))),
+        },
     };
-    Ok(verify(&hook.name, &uid, &api_version, mutating, &response)
-        .map_err(|e| CallError(format!("received invalid webhook response: {e}"))))
+    let rejected = !matches!(result, Ok(Verdict::Allowed { .. }));
+    metrics().observe(&hook.name, mutating, a.operation, code, rejected, started.elapsed().as_secs_f64());
+    Ok(result)
 }
 
 /// `VerifyAdmissionResponse`.
@@ -736,15 +798,16 @@ fn tls_config(ca_bundle: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
 }
 
 /// POSTs the review and returns the body of a 2xx answer; errors read like Go's
-/// `net/http` and client-go's (`Post "<url>": ...`).
-async fn post(rest: &Rest, hook: &Hook, body: Vec<u8>) -> Result<Bytes, String> {
-    let ep = endpoint(rest, hook).await?;
+/// `net/http` and client-go's (`Post "<url>": ...`), with the HTTP status when there was
+/// an answer (else 0).
+async fn post(rest: &Rest, hook: &Hook, body: Vec<u8>) -> Result<Bytes, (u16, String)> {
+    let ep = endpoint(rest, hook).await.map_err(|e| (0, e))?;
     let shown = ep.shown.clone();
     match tokio::time::timeout(hook.timeout, exchange(&ep, &hook.ca_bundle, body)).await {
         Ok(Ok((status, bytes))) if (200..300).contains(&status) => Ok(bytes),
-        Ok(Ok((status, bytes))) => Err(status_error(status, &bytes)),
-        Ok(Err(e)) => Err(format!("Post {shown:?}: {e}")),
-        Err(_) => Err(format!("Post {shown:?}: context deadline exceeded")),
+        Ok(Ok((status, bytes))) => Err((status, status_error(status, &bytes))),
+        Ok(Err(e)) => Err((0, format!("Post {shown:?}: {e}"))),
+        Err(_) => Err((0, format!("Post {shown:?}: context deadline exceeded"))),
     }
 }
 
