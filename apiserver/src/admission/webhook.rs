@@ -910,6 +910,32 @@ mod tests {
     }
 
     #[test]
+    fn equivalent_versions_convert_through_storage() {
+        let v2 = registry::lookup("autoscaling", "v2", "horizontalpodautoscalers").unwrap();
+        let v1 = registry::lookup("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
+        let names: Vec<String> = equivalents(v2, None).map(|r| r.api_version()).collect();
+        assert_eq!(names, ["autoscaling/v1"]);
+        assert_eq!(equivalents(v2, Some("status")).count(), 1);
+        assert_eq!(equivalents(registry::find("configmaps").unwrap(), None).count(), 0);
+        let events: Vec<String> =
+            equivalents(registry::find("events").unwrap(), None).map(|r| r.api_version()).collect();
+        assert_eq!(events, ["events.k8s.io/v1"]);
+        let hpa = json!({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
+            "spec": {"maxReplicas": 3, "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+        });
+        let old = convert(&hpa, v2, v1);
+        assert_eq!(
+            (&old["apiVersion"], &old["spec"]["targetCPUUtilizationPercentage"]),
+            (&json!("autoscaling/v1"), &json!(70))
+        );
+        let back = convert(&old, v1, v2);
+        assert_eq!(back["spec"]["metrics"], hpa["spec"]["metrics"]);
+        assert_eq!(back["apiVersion"], "autoscaling/v2");
+        assert_eq!(convert(&hpa, v2, v2), hpa);
+    }
+
+    #[test]
     fn rules_match_as_upstream() {
         let pods = registry::find("pods").unwrap();
         let ns = registry::find("namespaces").unwrap();
