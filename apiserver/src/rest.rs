@@ -605,6 +605,8 @@ impl Rest {
             subresource: None,
         };
         admission::mutate(self, &attrs, &mut obj, ctx).await?;
+        // Stored under the name the object has after admission (a webhook may change it).
+        let name = name_of(&obj).to_string();
         (resource.prepare_for_create)(&mut obj);
         validate(resource, &obj)?;
         record_fields(resource, Target::Main, ctx, None, &mut obj);

@@ -28,7 +28,8 @@ struct WebhookServer {
 
 /// The server's answer to one review, by path:
 /// - `/validate`: refuses objects labelled `deny=true` (403, Forbidden) and warns.
-/// - `/mutate`: adds the label `mutated=yes` (JSONPatch).
+/// - `/mutate`: adds the label `mutated=yes` (JSONPatch), and renames objects labelled
+///   `rename=1`.
 /// - `/first`: allows without changes (reinvocation is observed through its calls).
 /// - `/slow`: answers after 3 s.
 /// - `/allow`: allows.
@@ -46,11 +47,15 @@ async fn answer(path: &str, review: &Value) -> Value {
             response["warnings"] = json!(["validated by test webhook"]);
         }
         "/mutate" => {
-            let ops = if req["object"]["metadata"]["labels"].is_object() {
+            let mut ops = if req["object"]["metadata"]["labels"].is_object() {
                 json!([{"op": "add", "path": "/metadata/labels/mutated", "value": "yes"}])
             } else {
                 json!([{"op": "add", "path": "/metadata/labels", "value": {"mutated": "yes"}}])
             };
+            if req["object"]["metadata"]["labels"]["rename"] == "1" {
+                let renamed = format!("{}-renamed", req["object"]["metadata"]["name"].as_str().unwrap_or_default());
+                ops.as_array_mut().unwrap().push(json!({"op": "replace", "path": "/metadata/name", "value": renamed}));
+            }
             let patch = base64::engine::general_purpose::STANDARD.encode(ops.to_string());
             response["patchType"] = json!("JSONPatch");
             response["patch"] = json!(patch);
@@ -278,6 +283,12 @@ fn scenario(backend: Backend) {
     assert_eq!(out.stderr.trim(), "Warning: validated by test webhook");
     let labels = ok(&api, &["get", "configmap", "allowed", "-o", "jsonpath={.metadata.labels}"]);
     assert_eq!(serde_json::from_str::<Value>(&labels).unwrap(), json!({"app": "x", "mutated": "yes"}));
+
+    // A webhook that renames the object: it is stored under its new name.
+    let rename = files.write("rename.json", &configmap("old-name", json!({"rename": "1"})));
+    assert_eq!(ok(&api, &["create", "-f", &rename]).trim(), "configmap/old-name-renamed created");
+    ok(&api, &["get", "configmap", "old-name-renamed"]);
+    assert_eq!(api.curl(&["/api/v1/namespaces/default/configmaps/old-name"]).0, 404);
 
     // The AdmissionReview as upstream sends it.
     let reviews = server.reviews("/validate", "allowed");

@@ -845,22 +845,24 @@ async fn exchange(ep: &Endpoint, ca_bundle: &[u8], body: Vec<u8>) -> Result<(u16
     let tls = connector.connect(server_name, tcp).await.map_err(|e| format!("tls: {e}"))?;
     let io = hyper_util::rt::TokioIo::new(tls);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(conn);
+    // The connection goes with this call, also when the call is dropped at its timeout.
+    struct AbortOnDrop(tokio::task::JoinHandle<Result<(), hyper::Error>>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let _driver = AbortOnDrop(tokio::spawn(conn));
     let req = http::Request::post(&ep.path)
         .header("host", &ep.host_header)
         .header("content-type", "application/json")
         .header("accept", "application/json, */*")
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
-    let result = async {
-        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok((status, bytes))
-    }
-    .await;
-    driver.abort();
-    result
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok((status, bytes))
 }
 
 #[cfg(test)]
