@@ -85,6 +85,10 @@ pub struct Config {
     /// enabled plugins list.
     #[arg(long = "disable-admission-plugins", value_delimiter = ',')]
     pub disable_admission_plugins: Vec<String>,
+    /// Turns on aggregator routing requests to endpoints IP rather than cluster IP (here:
+    /// admission webhooks that name a Service).
+    #[arg(long = "enable-aggregator-routing", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_aggregator_routing: bool,
     #[command(flatten)]
     pub log: LogArgs,
 }

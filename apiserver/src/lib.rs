@@ -87,6 +87,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     });
     registry::core::services::configure(cfg.service_config()?);
     admission::configure(&cfg.enable_admission_plugins, &cfg.disable_admission_plugins);
+    admission::webhook::route_to_endpoints(cfg.enable_aggregator_routing);
     let state =
         State::new(storage.clone(), SocketAddr::new(advertise, addr.port()).to_string(), shutdown.token(), auth);
     if let Some(cacher) = &state.rest.cacher {

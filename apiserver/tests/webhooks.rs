@@ -362,13 +362,7 @@ fn scenario(backend: Backend) {
     let mut legacy_cfg = configuration("ValidatingWebhookConfiguration", "legacy", vec![legacy]);
     legacy_cfg["metadata"]["uid"] = json!("0b6c7a34-3a63-4a4e-9d2e-0d3f2c1b9a01");
     legacy_cfg["metadata"]["creationTimestamp"] = json!("2019-01-01T00:00:00Z");
-    let put = std::process::Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args(["--endpoints", &etcd.endpoint, "put", "/registry/validatingwebhookconfigurations/legacy"])
-        .arg(legacy_cfg.to_string())
-        .output()
-        .expect("etcdctl (Debian package etcd-client)");
-    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    etcd_put(&etcd, "/registry/validatingwebhookconfigurations/legacy", &legacy_cfg);
     let legacy_cm = files.write("legacy.json", &configmap("legacy", json!({"legacy": "1"})));
     eventually("the stored legacy configuration takes effect", || {
         kubectl(&api, &["create", "-f", &legacy_cm, "--dry-run=server"]).code == 1
@@ -550,6 +544,74 @@ fn scenario(backend: Backend) {
         "{}",
         out.stderr
     );
+}
+
+/// `etcdctl put` of an object, as another writer (an old apiserver, a controller) left it.
+fn etcd_put(etcd: &Etcd, key: &str, value: &Value) {
+    let put = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", &etcd.endpoint, "put", key])
+        .arg(value.to_string())
+        .output()
+        .expect("etcdctl (Debian package etcd-client)");
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+}
+
+/// `--enable-aggregator-routing`: a service reference goes to an address of the
+/// service's Endpoints (there is no kube-proxy to route its cluster IP).
+fn endpoint_routing(backend: Backend) {
+    let etcd = Etcd::start(backend);
+    let api = ApiServer::start_with_flags(
+        &etcd,
+        &["--enable-aggregator-routing", "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition"],
+    );
+    let server = WebhookServer::start();
+    let files = Files(tempfile::tempdir().expect("tempdir"));
+    ok(&api, &["create", "service", "clusterip", "whsvc", "--tcp=443:8443"]);
+    // What an endpoints controller would write for a webhook pod on this host, written to
+    // the store (upstream's API refuses loopback addresses in Endpoints).
+    let endpoints = json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "whsvc", "namespace": "default", "uid": "6f1d8a52-1c7e-4d8e-9a51-6a0b8e2f4c11", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "443-8443", "port": server.port, "protocol": "TCP"}]}],
+    });
+    etcd_put(&etcd, "/registry/services/endpoints/default/whsvc", &endpoints);
+    let mut svc = webhook("svc.example.com", "", &server.ca_bundle(), &["CREATE"]);
+    svc["clientConfig"] = json!({"service": {"namespace": "default", "name": "whsvc", "path": "/validate"}, "caBundle": server.ca_bundle()});
+    let path = files.write("svc.json", &configuration("ValidatingWebhookConfiguration", "svc-cfg", vec![svc]));
+    ok(&api, &["apply", "-f", &path]);
+    let denied = files.write("denied.json", &configmap("denied", json!({"deny": "true"})));
+    eventually("the service webhook takes effect", || {
+        kubectl(&api, &["create", "-f", &denied, "--dry-run=server"]).code == 1
+    });
+    fails(
+        &api,
+        &["create", "-f", &denied],
+        &format!(
+            "Warning: validated by test webhook\nError from server (Forbidden): error when creating {denied:?}: admission webhook \"svc.example.com\" denied the request: label deny=true is not allowed"
+        ),
+    );
+    ok(&api, &["delete", "endpoints", "whsvc"]);
+    eventually("the missing endpoints fail the call", || {
+        kubectl(&api, &["create", "-f", &denied, "--dry-run=server"]).stderr.contains("not found")
+    });
+    fails(
+        &api,
+        &["create", "-f", &denied],
+        &format!(
+            "Error from server (InternalError): error when creating {denied:?}: Internal error occurred: failed calling webhook \"svc.example.com\": failed to call webhook: Post \"https://whsvc.default.svc:443/validate?timeout=10s\": endpoints \"whsvc\" not found"
+        ),
+    );
+}
+
+#[test]
+fn endpoint_routing_on_our_store() {
+    endpoint_routing(Backend::Store);
+}
+
+#[test]
+fn endpoint_routing_on_etcd() {
+    endpoint_routing(Backend::Etcd);
 }
 
 #[test]

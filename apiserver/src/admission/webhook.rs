@@ -14,9 +14,10 @@
 //! - Mutating webhooks run one after the other; a JSONPatch response is applied, and
 //!   webhooks with reinvocationPolicy IfNeeded run once more when a later one changed the
 //!   object. Validating webhooks run concurrently on the final object.
-//! - `clientConfig.service` is resolved as kube-apiserver does without
-//!   `--enable-aggregator-routing`: to the service's cluster IP and port (an
-//!   ExternalName service: its name), verified as `<service>.<namespace>.svc`.
+//! - `clientConfig.service` is resolved as kube-apiserver does: to the service's cluster
+//!   IP and port (an ExternalName service: its name), or with
+//!   `--enable-aggregator-routing` to an address of its Endpoints; the certificate is
+//!   verified as `<service>.<namespace>.svc`.
 //! - Configurations themselves are never sent to webhooks (upstream exempts them).
 
 use std::collections::HashSet;
@@ -747,30 +748,77 @@ async fn endpoint(rest: &Rest, hook: &Hook) -> Result<Endpoint, String> {
     }
 }
 
-/// `ResolveCluster`: a service's cluster IP and the service port, or an ExternalName.
+static ENDPOINT_ROUTING: OnceLock<bool> = OnceLock::new();
+
+/// `--enable-aggregator-routing`: services resolve to an endpoint's address rather than the
+/// cluster IP (fixed at startup; the first call wins).
+pub fn route_to_endpoints(on: bool) {
+    let _ = ENDPOINT_ROUTING.set(on);
+}
+
+/// `ResolveCluster` (a service's cluster IP and the service port, or an ExternalName), or
+/// with `--enable-aggregator-routing` `ResolveEndpoint` (an endpoint address and port).
 async fn resolve_service(rest: &Rest, namespace: &str, name: &str, port: u16) -> Result<(String, u16), String> {
-    let services = registry::find("services").expect("services are registered");
-    let svc = match rest.get(services, Some(namespace), name).await {
-        Ok(s) => s,
-        // The service lister's words.
-        Err(e) if e.code == 404 => return Err(format!("service {name:?} not found")),
-        Err(e) => return Err(e.message),
+    // The listers' words for a missing object.
+    let get = |resource: &'static str, singular: &'static str| async move {
+        let r = registry::find(resource).expect("registered");
+        match rest.get(r, Some(namespace), name).await {
+            Ok(o) => Ok(o),
+            Err(e) if e.code == 404 => Err(format!("{singular} {name:?} not found")),
+            Err(e) => Err(e.message),
+        }
     };
+    let svc = get("services", "service").await?;
+    if *ENDPOINT_ROUTING.get().unwrap_or(&false) {
+        let endpoints = get("endpoints", "endpoints").await?;
+        return resolve_endpoint(&svc, &endpoints, name, port);
+    }
+    resolve_cluster(&svc, name, port)
+}
+
+/// `findServicePort`.
+fn service_port<'v>(svc: &'v Value, name: &str, port: u16) -> Result<&'v Value, String> {
+    svc["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["port"].as_u64() == Some(port.into()))
+        .ok_or_else(|| format!("no service port {port} found for service {name:?}"))
+}
+
+fn resolve_cluster(svc: &Value, name: &str, port: u16) -> Result<(String, u16), String> {
     let ty = svc["spec"]["type"].as_str().unwrap_or("ClusterIP");
     let cluster_ip = svc["spec"]["clusterIP"].as_str().unwrap_or_default();
     match ty {
         "ClusterIP" if cluster_ip == "None" => Err(r#"cannot route to service with ClusterIP "None""#.into()),
         "ClusterIP" | "LoadBalancer" | "NodePort" => {
-            let found =
-                svc["spec"]["ports"].as_array().into_iter().flatten().any(|p| p["port"].as_u64() == Some(port.into()));
-            if !found {
-                return Err(format!("no service port {port} found for service {name:?}"));
-            }
+            service_port(svc, name, port)?;
             Ok((cluster_ip.to_string(), port))
         }
         "ExternalName" => Ok((svc["spec"]["externalName"].as_str().unwrap_or_default().to_string(), port)),
         other => Err(format!("unsupported service type {other:?}")),
     }
+}
+
+/// `ResolveEndpoint`: a random ready address of the subset carrying the service port's name.
+fn resolve_endpoint(svc: &Value, endpoints: &Value, name: &str, port: u16) -> Result<(String, u16), String> {
+    let ty = svc["spec"]["type"].as_str().unwrap_or("ClusterIP");
+    if !["ClusterIP", "LoadBalancer", "NodePort"].contains(&ty) {
+        return Err(format!("unsupported service type {ty:?}"));
+    }
+    let port_name = service_port(svc, name, port)?["name"].as_str().unwrap_or_default();
+    for subset in endpoints["subsets"].as_array().into_iter().flatten() {
+        let addresses = subset["addresses"].as_array().map_or(&[][..], Vec::as_slice);
+        for p in subset["ports"].as_array().into_iter().flatten() {
+            if p["name"].as_str().unwrap_or_default() != port_name || addresses.is_empty() {
+                continue;
+            }
+            let pick = &addresses[rand::random_range(0..addresses.len())];
+            let target = p["port"].as_u64().and_then(|n| u16::try_from(n).ok()).unwrap_or(port);
+            return Ok((pick["ip"].as_str().unwrap_or_default().to_string(), target));
+        }
+    }
+    Err(format!("no endpoints available for service {name:?}"))
 }
 
 fn tls_config(ca_bundle: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
@@ -935,6 +983,28 @@ mod tests {
         assert_eq!(back["spec"]["metrics"], hpa["spec"]["metrics"]);
         assert_eq!(back["apiVersion"], "autoscaling/v2");
         assert_eq!(convert(&hpa, v2, v2), hpa);
+    }
+
+    #[test]
+    fn services_resolve_as_upstream() {
+        let svc = json!({"spec": {"type": "ClusterIP", "clusterIP": "10.0.0.5", "ports": [{"name": "https", "port": 443, "targetPort": 8443}]}});
+        assert_eq!(resolve_cluster(&svc, "s", 443), Ok(("10.0.0.5".into(), 443)));
+        assert_eq!(resolve_cluster(&svc, "s", 444), Err(r#"no service port 444 found for service "s""#.into()));
+        let headless = json!({"spec": {"clusterIP": "None", "ports": [{"port": 443}]}});
+        assert_eq!(
+            resolve_cluster(&headless, "s", 443),
+            Err(r#"cannot route to service with ClusterIP "None""#.into())
+        );
+        let ext = json!({"spec": {"type": "ExternalName", "externalName": "hooks.example.com"}});
+        assert_eq!(resolve_cluster(&ext, "s", 8443), Ok(("hooks.example.com".into(), 8443)));
+        let eps = json!({"subsets": [
+            {"addresses": [{"ip": "10.1.0.1"}], "ports": [{"name": "metrics", "port": 9090}]},
+            {"addresses": [{"ip": "10.1.0.2"}], "ports": [{"name": "https", "port": 8443}]},
+        ]});
+        assert_eq!(resolve_endpoint(&svc, &eps, "s", 443), Ok(("10.1.0.2".into(), 8443)));
+        let empty = json!({"subsets": [{"notReadyAddresses": [{"ip": "10.1.0.3"}], "ports": [{"name": "https", "port": 8443}]}]});
+        assert_eq!(resolve_endpoint(&svc, &empty, "s", 443), Err(r#"no endpoints available for service "s""#.into()));
+        assert_eq!(resolve_endpoint(&ext, &eps, "s", 443), Err(r#"unsupported service type "ExternalName""#.into()));
     }
 
     #[test]
