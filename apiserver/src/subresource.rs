@@ -213,6 +213,21 @@ impl Rest {
             return Err(ApiError::invalid("Scale.autoscaling", name, &[err]));
         }
         let mut obj = self.get(resource, ns, name).await?;
+        // Admission webhooks see the Scale, and may change its replicas.
+        let old_scale = scale_of(&obj);
+        let mut new_scale = old_scale.clone();
+        new_scale["spec"]["replicas"] = json!(n);
+        let attrs = crate::admission::Attributes {
+            resource,
+            operation: crate::admission::Operation::Update,
+            namespace: ns,
+            name: name.to_string(),
+            old: Some(&old_scale),
+            dry_run: ctx.dry_run,
+            subresource: Some("scale"),
+        };
+        crate::admission::scale_webhooks(self, &attrs, &mut new_scale, ctx).await?;
+        let n = new_scale["spec"]["replicas"].as_i64().unwrap_or(n);
         match scale["metadata"]["resourceVersion"].as_str() {
             Some(rv) if !rv.is_empty() => obj["metadata"]["resourceVersion"] = json!(rv),
             _ => {

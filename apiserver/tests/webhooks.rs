@@ -465,6 +465,27 @@ fn scenario(backend: Backend) {
     assert_eq!(q["oldObject"]["status"]["message"], "m1");
     ok(&api, &["delete", "validatingwebhookconfigurations", "status-cfg"]);
 
+    // The scale subresource: webhooks see the Scale.
+    let mut scale = webhook("scale.example.com", &server.url("/allow"), &ca, &["UPDATE"]);
+    scale["rules"] = json!([{"operations": ["UPDATE"], "apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments/scale"]}]);
+    let path =
+        files.write("scale-cfg.json", &configuration("ValidatingWebhookConfiguration", "scale-cfg", vec![scale]));
+    ok(&api, &["apply", "-f", &path]);
+    ok(&api, &["create", "deployment", "scaled", "--image=nginx"]);
+    eventually("the scale webhook takes effect", || {
+        ok(&api, &["scale", "deployment", "scaled", "--replicas=2", "--dry-run=server"]);
+        !server.reviews("/allow", "scaled").is_empty()
+    });
+    ok(&api, &["scale", "deployment", "scaled", "--replicas=3"]);
+    let q = &server.reviews("/allow", "scaled").last().unwrap()["request"].clone();
+    assert_eq!(q["kind"], json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}));
+    assert_eq!(q["resource"], json!({"group": "apps", "version": "v1", "resource": "deployments"}));
+    assert_eq!((&q["subResource"], &q["operation"]), (&json!("scale"), &json!("UPDATE")));
+    assert_eq!((&q["object"]["kind"], &q["object"]["spec"]["replicas"]), (&json!("Scale"), &json!(3)));
+    assert_eq!(q["oldObject"]["spec"]["replicas"], 1);
+    assert_eq!(ok(&api, &["get", "deployment", "scaled", "-o", "jsonpath={.spec.replicas}"]), "3");
+    ok(&api, &["delete", "validatingwebhookconfigurations", "scale-cfg"]);
+
     // matchPolicy: Equivalent also matches another version of the resource (sent the object
     // converted to it); Exact does not.
     let rule = json!([{"operations": ["CREATE"], "apiGroups": ["autoscaling"], "apiVersions": ["v1"], "resources": ["horizontalpodautoscalers"]}]);

@@ -232,7 +232,7 @@ pub async fn mutate_webhooks(
     }
     let options = webhook::write_options(a.operation, ctx);
     let user = ctx.user.clone();
-    let req = webhook::Request { attrs: a, options, user: user.as_ref() };
+    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_object: false };
     webhook::mutate(rest, &req, obj, ctx).await
 }
 
@@ -248,8 +248,30 @@ pub async fn validate_webhooks(
     }
     let options = webhook::write_options(a.operation, ctx);
     let user = ctx.user.clone();
-    let req = webhook::Request { attrs: a, options, user: user.as_ref() };
+    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_object: false };
     webhook::validate(rest, &req, obj, ctx).await
+}
+
+/// The webhooks of a scale subresource write, which see the `Scale` (upstream admits the
+/// subresource's own object): mutating ones, then validating ones on the result.
+pub async fn scale_webhooks(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    scale: &mut Value,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if ctx.user.is_none() {
+        return Ok(());
+    }
+    let user = ctx.user.clone();
+    let req = |options| webhook::Request { attrs: a, options, user: user.as_ref(), subresource_object: true };
+    if enabled("MutatingAdmissionWebhook") {
+        webhook::mutate(rest, &req(webhook::write_options(a.operation, ctx)), scale, ctx).await?;
+    }
+    if enabled("ValidatingAdmissionWebhook") {
+        webhook::validate(rest, &req(webhook::write_options(a.operation, ctx)), Some(scale), ctx).await?;
+    }
+    Ok(())
 }
 
 /// The admission of a DELETE: mutating webhooks (told neither object, as upstream's
@@ -266,7 +288,7 @@ pub async fn delete(
         return Ok(());
     }
     let user = ctx.user.clone();
-    let req = webhook::Request { attrs: a, options, user: user.as_ref() };
+    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_object: false };
     if phase_mutating {
         if enabled("MutatingAdmissionWebhook") {
             webhook::mutate(rest, &req, &mut Value::Null, ctx).await?;

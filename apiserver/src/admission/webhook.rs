@@ -211,6 +211,8 @@ pub struct Request<'a> {
     /// CreateOptions, UpdateOptions or DeleteOptions (meta.k8s.io/v1).
     pub options: Value,
     pub user: Option<&'a crate::auth::UserInfo>,
+    /// The object is the subresource's own kind (a Scale), not the parent's.
+    pub subresource_object: bool,
 }
 
 /// `CreateOptions` / `UpdateOptions` of a write, as webhooks are sent them.
@@ -243,10 +245,12 @@ impl Operation {
 }
 
 /// Upstream exempts its own admission configuration from webhooks (no deadlocks).
-/// Deliberate gap: the subresources whose object is of another kind (`scale`, `binding`,
-/// `eviction`) are not sent to webhooks, as the object at hand here is the parent's.
-fn exempt(a: &Attributes<'_>) -> bool {
-    a.resource.group == GROUP || matches!(a.subresource, Some("scale" | "binding" | "eviction"))
+/// Subresources whose object is of another kind are sent only with that object (`scale`:
+/// see `admission::scale_webhooks`); `binding` and `eviction` are not sent (a gap).
+fn exempt(req: &Request<'_>) -> bool {
+    let a = req.attrs;
+    a.resource.group == GROUP
+        || (matches!(a.subresource, Some("scale" | "binding" | "eviction")) && !req.subresource_object)
 }
 
 /// (group, version, kind) of what a request about `resource` carries.
@@ -566,7 +570,7 @@ fn failed(hook: &Hook, e: &CallError) -> ApiError {
 /// a webhook changed the object, the IfNeeded webhooks called before it run once more.
 pub async fn mutate(rest: &Rest, req: &Request<'_>, obj: &mut Value, ctx: &mut WriteContext) -> Result<(), ApiError> {
     let a = req.attrs;
-    if exempt(a) {
+    if exempt(req) {
         return Ok(());
     }
     let hooks = hooks(rest, true).await?;
@@ -617,7 +621,12 @@ pub async fn mutate(rest: &Rest, req: &Request<'_>, obj: &mut Value, ctx: &mut W
                         let base = sent.unwrap_or_default();
                         let patched = crate::patch::json_patch(&base, &ops).map_err(ApiError::internal)?;
                         // The typed decode drops what the kind does not have.
-                        let mut patched = (target.decode)(&patched).map_err(ApiError::internal)?;
+                        let decoded = if req.subresource_object {
+                            registry::typed::<k8s_openapi::api::autoscaling::v1::Scale>(&patched)
+                        } else {
+                            (target.decode)(&patched)
+                        };
+                        let mut patched = decoded.map_err(ApiError::internal)?;
                         for f in ["kind", "apiVersion"] {
                             if let Some(v) = base.get(f) {
                                 patched[f] = v.clone();
@@ -650,7 +659,7 @@ pub async fn validate(
     ctx: &mut WriteContext,
 ) -> Result<(), ApiError> {
     let a = req.attrs;
-    if exempt(a) {
+    if exempt(req) {
         return Ok(());
     }
     let hooks = hooks(rest, false).await?;
