@@ -226,7 +226,8 @@ impl Rest {
             dry_run: ctx.dry_run,
             subresource: Some("scale"),
         };
-        crate::admission::scale_webhooks(self, &attrs, &mut new_scale, ctx).await?;
+        let decode = registry::typed::<k8s_openapi::api::autoscaling::v1::Scale>;
+        crate::admission::subresource_webhooks(self, &attrs, &mut new_scale, decode, ctx).await?;
         let n = new_scale["spec"]["replicas"].as_i64().unwrap_or(n);
         match scale["metadata"]["resourceVersion"].as_str() {
             Some(rv) if !rv.is_empty() => obj["metadata"]["resourceVersion"] = json!(rv),
@@ -240,6 +241,33 @@ impl Rest {
         Ok(scale_of(&updated))
     }
 
+    /// The admission webhooks of a CREATE of `pods/binding` or `pods/eviction`, which see
+    /// the Binding or Eviction.
+    async fn subresource_admission(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        sub: &'static str,
+        obj: &mut Value,
+        ctx: &mut WriteContext,
+    ) -> Result<(), ApiError> {
+        let attrs = crate::admission::Attributes {
+            resource,
+            operation: crate::admission::Operation::Create,
+            namespace: ns,
+            name: name.to_string(),
+            old: None,
+            dry_run: ctx.dry_run,
+            subresource: Some(sub),
+        };
+        let decode = match sub {
+            "binding" => registry::typed::<k8s_openapi::api::core::v1::Binding>,
+            _ => registry::typed::<k8s_openapi::api::policy::v1::Eviction>,
+        };
+        crate::admission::subresource_webhooks(self, &attrs, obj, decode, ctx).await
+    }
+
     /// `pods/binding`: sets `spec.nodeName` of a pod that has none.
     pub async fn bind(
         &self,
@@ -249,7 +277,8 @@ impl Rest {
         body: &[u8],
         ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
-        let binding = parse_json(body)?;
+        let mut binding = parse_json(body)?;
+        self.subresource_admission(resource, ns, name, "binding", &mut binding, ctx).await?;
         let node = binding["target"]["name"].as_str().unwrap_or_default().to_string();
         if binding["metadata"]["name"].as_str().is_some_and(|n| n != name) {
             return Err(ApiError::bad_request(format!("name in URL does not match name in Binding object: {name}")));
@@ -309,10 +338,11 @@ impl Rest {
         body: &[u8],
         ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
-        let eviction = parse_json(body)?;
+        let mut eviction = parse_json(body)?;
         if eviction["metadata"]["name"].as_str().is_some_and(|n| n != name) {
             return Err(ApiError::bad_request(format!("name in URL does not match name in Eviction object: {name}")));
         }
+        self.subresource_admission(resource, ns, name, "eviction", &mut eviction, ctx).await?;
         let pod = self.get(resource, ns, name).await?;
         let delete_body = serde_json::to_vec(&eviction["deleteOptions"]).unwrap_or_default();
         let delete_body = if eviction["deleteOptions"].is_object() { delete_body } else { Vec::new() };

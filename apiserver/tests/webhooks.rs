@@ -465,6 +465,36 @@ fn scenario(backend: Backend) {
     assert_eq!(q["oldObject"]["status"]["message"], "m1");
     ok(&api, &["delete", "validatingwebhookconfigurations", "status-cfg"]);
 
+    // pods/binding and pods/eviction: webhooks see the Binding and the Eviction.
+    let mut subs = webhook("subresources.example.com", &server.url("/allow"), &ca, &["CREATE"]);
+    subs["rules"][0]["resources"] = json!(["pods/binding", "pods/eviction"]);
+    let path = files.write("subs-cfg.json", &configuration("ValidatingWebhookConfiguration", "subs-cfg", vec![subs]));
+    ok(&api, &["apply", "-f", &path]);
+    let post = |sub: &str, query: &str, body: Value| {
+        let path = format!("/api/v1/namespaces/default/pods/p/{sub}{query}");
+        api.curl(&[&path, "-X", "POST", "-H", "Content-Type: application/json", "-d", &body.to_string()])
+    };
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}});
+    let sent = |sub: &str| {
+        server.reviews("/allow", "p").into_iter().filter(|r| r["request"]["subResource"] == sub).collect::<Vec<_>>()
+    };
+    eventually("the subresource webhook takes effect", || {
+        post("binding", "?dryRun=All", binding.clone());
+        !sent("binding").is_empty()
+    });
+    let (code, body) = post("binding", "", binding);
+    assert_eq!(code, 201, "{body}");
+    let q = &sent("binding").last().unwrap()["request"].clone();
+    assert_eq!(q["kind"], json!({"group": "", "version": "v1", "kind": "Binding"}));
+    assert_eq!((&q["operation"], &q["object"]["target"]["name"]), (&json!("CREATE"), &json!("n1")));
+    let (code, body) =
+        post("eviction", "", json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}}));
+    assert_eq!(code, 201, "{body}");
+    let q = &sent("eviction").last().unwrap()["request"].clone();
+    assert_eq!(q["kind"], json!({"group": "policy", "version": "v1", "kind": "Eviction"}));
+    assert_eq!((&q["resource"]["resource"], &q["object"]["kind"]), (&json!("pods"), &json!("Eviction")));
+    ok(&api, &["delete", "validatingwebhookconfigurations", "subs-cfg"]);
+
     // The scale subresource: webhooks see the Scale.
     let mut scale = webhook("scale.example.com", &server.url("/allow"), &ca, &["UPDATE"]);
     scale["rules"] = json!([{"operations": ["UPDATE"], "apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments/scale"]}]);

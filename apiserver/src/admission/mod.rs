@@ -232,7 +232,7 @@ pub async fn mutate_webhooks(
     }
     let options = webhook::write_options(a.operation, ctx);
     let user = ctx.user.clone();
-    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_object: false };
+    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_decode: None };
     webhook::mutate(rest, &req, obj, ctx).await
 }
 
@@ -248,28 +248,30 @@ pub async fn validate_webhooks(
     }
     let options = webhook::write_options(a.operation, ctx);
     let user = ctx.user.clone();
-    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_object: false };
+    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_decode: None };
     webhook::validate(rest, &req, obj, ctx).await
 }
 
-/// The webhooks of a scale subresource write, which see the `Scale` (upstream admits the
-/// subresource's own object): mutating ones, then validating ones on the result.
-pub async fn scale_webhooks(
+/// The webhooks of a subresource write whose object is of its own kind (upstream admits
+/// that object: a Scale, a Binding, an Eviction): mutating ones, then validating ones on
+/// the result. `decode` reads a patched object back.
+pub async fn subresource_webhooks(
     rest: &Rest,
     a: &Attributes<'_>,
-    scale: &mut Value,
+    obj: &mut Value,
+    decode: fn(&Value) -> Result<Value, String>,
     ctx: &mut WriteContext,
 ) -> Result<(), ApiError> {
     if ctx.user.is_none() {
         return Ok(());
     }
     let user = ctx.user.clone();
-    let req = |options| webhook::Request { attrs: a, options, user: user.as_ref(), subresource_object: true };
+    let req = |options| webhook::Request { attrs: a, options, user: user.as_ref(), subresource_decode: Some(decode) };
     if enabled("MutatingAdmissionWebhook") {
-        webhook::mutate(rest, &req(webhook::write_options(a.operation, ctx)), scale, ctx).await?;
+        webhook::mutate(rest, &req(webhook::write_options(a.operation, ctx)), obj, ctx).await?;
     }
     if enabled("ValidatingAdmissionWebhook") {
-        webhook::validate(rest, &req(webhook::write_options(a.operation, ctx)), Some(scale), ctx).await?;
+        webhook::validate(rest, &req(webhook::write_options(a.operation, ctx)), Some(obj), ctx).await?;
     }
     Ok(())
 }
@@ -288,7 +290,7 @@ pub async fn delete(
         return Ok(());
     }
     let user = ctx.user.clone();
-    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_object: false };
+    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_decode: None };
     if phase_mutating {
         if enabled("MutatingAdmissionWebhook") {
             webhook::mutate(rest, &req, &mut Value::Null, ctx).await?;

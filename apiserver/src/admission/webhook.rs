@@ -211,8 +211,9 @@ pub struct Request<'a> {
     /// CreateOptions, UpdateOptions or DeleteOptions (meta.k8s.io/v1).
     pub options: Value,
     pub user: Option<&'a crate::auth::UserInfo>,
-    /// The object is the subresource's own kind (a Scale), not the parent's.
-    pub subresource_object: bool,
+    /// Set when the object is the subresource's own kind (a Scale, a Binding, an
+    /// Eviction): how a patched one is decoded.
+    pub subresource_decode: Option<fn(&Value) -> Result<Value, String>>,
 }
 
 /// `CreateOptions` / `UpdateOptions` of a write, as webhooks are sent them.
@@ -245,12 +246,12 @@ impl Operation {
 }
 
 /// Upstream exempts its own admission configuration from webhooks (no deadlocks).
-/// Subresources whose object is of another kind are sent only with that object (`scale`:
-/// see `admission::scale_webhooks`); `binding` and `eviction` are not sent (a gap).
+/// Subresources whose object is of another kind are sent only with that object (see
+/// `admission::subresource_webhooks`), not with the parent the write then changes.
 fn exempt(req: &Request<'_>) -> bool {
     let a = req.attrs;
     a.resource.group == GROUP
-        || (matches!(a.subresource, Some("scale" | "binding" | "eviction")) && !req.subresource_object)
+        || (matches!(a.subresource, Some("scale" | "binding" | "eviction")) && req.subresource_decode.is_none())
 }
 
 /// (group, version, kind) of what a request about `resource` carries.
@@ -621,10 +622,9 @@ pub async fn mutate(rest: &Rest, req: &Request<'_>, obj: &mut Value, ctx: &mut W
                         let base = sent.unwrap_or_default();
                         let patched = crate::patch::json_patch(&base, &ops).map_err(ApiError::internal)?;
                         // The typed decode drops what the kind does not have.
-                        let decoded = if req.subresource_object {
-                            registry::typed::<k8s_openapi::api::autoscaling::v1::Scale>(&patched)
-                        } else {
-                            (target.decode)(&patched)
+                        let decoded = match req.subresource_decode {
+                            Some(decode) => decode(&patched),
+                            None => (target.decode)(&patched),
                         };
                         let mut patched = decoded.map_err(ApiError::internal)?;
                         for f in ["kind", "apiVersion"] {
