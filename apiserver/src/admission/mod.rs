@@ -259,7 +259,7 @@ pub async fn subresource_webhooks(
     rest: &Rest,
     a: &Attributes<'_>,
     obj: &mut Value,
-    decode: fn(&Value) -> Result<Value, String>,
+    decode: webhook::Decode,
     ctx: &mut WriteContext,
 ) -> Result<(), ApiError> {
     if ctx.user.is_none() {

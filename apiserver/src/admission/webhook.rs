@@ -205,6 +205,9 @@ async fn hooks(rest: &Rest, mutating: bool) -> Result<Vec<Hook>, ApiError> {
     Ok(parse_configurations(list["items"].as_array().map_or(&[][..], Vec::as_slice), mutating))
 }
 
+/// Reads a (patched) object into its kind, dropping unknown fields.
+pub type Decode = fn(&Value) -> Result<Value, String>;
+
 /// What one request looks like to the webhooks.
 pub struct Request<'a> {
     pub attrs: &'a Attributes<'a>,
@@ -213,7 +216,7 @@ pub struct Request<'a> {
     pub user: Option<&'a crate::auth::UserInfo>,
     /// Set when the object is the subresource's own kind (a Scale, a Binding, an
     /// Eviction): how a patched one is decoded.
-    pub subresource_decode: Option<fn(&Value) -> Result<Value, String>>,
+    pub subresource_decode: Option<Decode>,
 }
 
 /// `CreateOptions` / `UpdateOptions` of a write, as webhooks are sent them.
