@@ -245,6 +245,19 @@ fn scenario(backend: Backend) {
         (&json!("Fail"), &json!("Equivalent"), &json!(10), &json!("*")),
         "{h}"
     );
+    // An update is validated once, in the same words.
+    fails(
+        &api,
+        &[
+            "patch",
+            "validatingwebhookconfigurations",
+            "deny-cfg",
+            "--type=json",
+            "-p",
+            r#"[{"op": "replace", "path": "/webhooks/0/timeoutSeconds", "value": 31}]"#,
+        ],
+        r#"The ValidatingWebhookConfiguration "deny-cfg" is invalid: webhooks[0].timeoutSeconds: Invalid value: 31: the timeout value must be between 1 and 30 seconds"#,
+    );
     let mutating: Value =
         serde_json::from_str(&ok(&api, &["get", "mutatingwebhookconfigurations", "mutate-cfg", "-o", "json"])).unwrap();
     let m = &mutating["webhooks"][0];

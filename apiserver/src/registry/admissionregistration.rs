@@ -34,8 +34,7 @@ pub static GROUP: Group = Group {
                 etcd_prefix: "mutatingwebhookconfigurations",
                 name_rule: NameRule::DnsSubdomain,
                 decode: typed::<MutatingWebhookConfiguration>,
-                validate: |o| validate_configuration(o, true, None),
-                validate_update: |new, old| validate_configuration(new, true, Some(old)),
+                validate: |o| validate_configuration(o, true),
                 prepare_for_create: |o| default_configuration(o, true),
                 prepare_for_update: |o, _| default_configuration(o, true),
                 columns: &[NAME_COLUMN, WEBHOOKS_COLUMN, AGE_COLUMN],
@@ -52,8 +51,7 @@ pub static GROUP: Group = Group {
                 etcd_prefix: "validatingwebhookconfigurations",
                 name_rule: NameRule::DnsSubdomain,
                 decode: typed::<ValidatingWebhookConfiguration>,
-                validate: |o| validate_configuration(o, false, None),
-                validate_update: |new, old| validate_configuration(new, false, Some(old)),
+                validate: |o| validate_configuration(o, false),
                 prepare_for_create: |o| default_configuration(o, false),
                 prepare_for_update: |o, _| default_configuration(o, false),
                 columns: &[NAME_COLUMN, WEBHOOKS_COLUMN, AGE_COLUMN],
@@ -95,7 +93,6 @@ pub fn default_configuration(o: &mut Value, mutating: bool) {
 }
 
 const SIDE_EFFECTS: &[&str] = &["None", "NoneOnDryRun"];
-const SIDE_EFFECTS_V1BETA1: &[&str] = &["None", "NoneOnDryRun", "Some", "Unknown"];
 const REVIEW_VERSIONS: &[&str] = &["v1", "v1beta1"];
 
 fn strings(v: &Value) -> Vec<&str> {
@@ -115,42 +112,29 @@ fn invalid_list(field: &str, v: &[&str], detail: &str) -> FieldError {
     }
 }
 
-/// `ValidateMutatingWebhookConfiguration` / `ValidateValidatingWebhookConfiguration`
-/// (and their `...Update` forms: side effects and review versions that an old object
-/// already had stay allowed).
-pub fn validate_configuration(o: &Value, mutating: bool, old: Option<&Value>) -> Vec<FieldError> {
-    let old_hooks = old.map(|o| o["webhooks"].as_array().cloned().unwrap_or_default()).unwrap_or_default();
-    // On update, invalid side effects or unrecognized review versions already stored stay allowed.
-    let allow_invalid_side_effects =
-        old_hooks.iter().any(|h| !SIDE_EFFECTS.contains(&h["sideEffects"].as_str().unwrap_or_default()));
-    let require_recognized_version = old.is_none()
-        || old_hooks.iter().all(|h| strings(&h["admissionReviewVersions"]).iter().any(|v| REVIEW_VERSIONS.contains(v)));
-    let unique_names = old.is_none() || {
-        let mut names: Vec<&str> = old_hooks.iter().filter_map(|h| h["name"].as_str()).collect();
-        let n = names.len();
-        names.sort_unstable();
-        names.dedup();
-        names.len() == n
-    };
+/// `ValidateMutatingWebhookConfiguration` / `ValidateValidatingWebhookConfiguration`.
+/// Creates and updates are held to the same rules: upstream's update leniency (side
+/// effects or review versions an old object already had stay allowed) is not kept, so a
+/// configuration stored before v1 must be fixed when it is next updated.
+pub fn validate_configuration(o: &Value, mutating: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, hook) in o["webhooks"].as_array().into_iter().flatten().enumerate() {
         let path = format!("webhooks[{i}]");
-        errs.extend(validate_webhook(hook, &path, mutating, allow_invalid_side_effects));
+        errs.extend(validate_webhook(hook, &path, mutating));
         errs.extend(validate_review_versions(
             &hook["admissionReviewVersions"],
             &format!("{path}.admissionReviewVersions"),
-            require_recognized_version,
         ));
         let name = hook["name"].as_str().unwrap_or_default();
-        if unique_names && !name.is_empty() && !seen.insert(name) {
+        if !name.is_empty() && !seen.insert(name) {
             errs.push(FieldError::duplicate(&format!("{path}.name"), &json!(name)));
         }
     }
     errs
 }
 
-fn validate_review_versions(v: &Value, path: &str, require_recognized: bool) -> Vec<FieldError> {
+fn validate_review_versions(v: &Value, path: &str) -> Vec<FieldError> {
     let versions = strings(v);
     let mut errs = Vec::new();
     if versions.is_empty() {
@@ -167,7 +151,7 @@ fn validate_review_versions(v: &Value, path: &str, require_recognized: bool) -> 
             errs.push(FieldError::invalid(&format!("{path}[{i}]"), version, &m));
         }
     }
-    if require_recognized && !versions.iter().any(|v| REVIEW_VERSIONS.contains(v)) {
+    if !versions.iter().any(|v| REVIEW_VERSIONS.contains(v)) {
         errs.push(invalid_list(
             path,
             &versions,
@@ -178,7 +162,7 @@ fn validate_review_versions(v: &Value, path: &str, require_recognized: bool) -> 
 }
 
 /// One webhook: `validateMutatingWebhook` / `validateValidatingWebhook`.
-fn validate_webhook(hook: &Value, path: &str, mutating: bool, allow_invalid_side_effects: bool) -> Vec<FieldError> {
+fn validate_webhook(hook: &Value, path: &str, mutating: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let name = hook["name"].as_str().unwrap_or_default();
     errs.extend(fully_qualified_name(&format!("{path}.name"), name));
@@ -194,7 +178,7 @@ fn validate_webhook(hook: &Value, path: &str, mutating: bool, allow_invalid_side
     };
     one_of(&mut errs, "failurePolicy", &["Fail", "Ignore"]);
     one_of(&mut errs, "matchPolicy", &["Equivalent", "Exact"]);
-    let side_effects = if allow_invalid_side_effects { SIDE_EFFECTS_V1BETA1 } else { SIDE_EFFECTS };
+    let side_effects = SIDE_EFFECTS;
     match hook["sideEffects"].as_str().unwrap_or_default() {
         "" => errs.push(FieldError::required(
             &format!("{path}.sideEffects"),
@@ -509,7 +493,7 @@ mod tests {
     }
 
     fn messages(o: &Value, mutating: bool) -> Vec<String> {
-        validate_configuration(o, mutating, None).into_iter().map(|e| e.message).collect()
+        validate_configuration(o, mutating).into_iter().map(|e| e.message).collect()
     }
 
     #[test]
