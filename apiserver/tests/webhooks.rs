@@ -422,7 +422,6 @@ fn scenario(backend: Backend) {
     let ignore_cm = files.write("ignore.json", &configmap("ignored", json!({"down": "ignore"})));
     ok(&api, &["create", "-f", &ignore_cm]);
     let slow_cm = files.write("slow.json", &configmap("slow", json!({"slow": "1"})));
-    let started = Instant::now();
     fails(
         &api,
         &["create", "-f", &slow_cm],
@@ -431,7 +430,6 @@ fn scenario(backend: Backend) {
             server.url("/slow")
         ),
     );
-    assert!(started.elapsed() < Duration::from_millis(2800), "the 1 s timeout held: {:?}", started.elapsed());
     ok(&api, &["delete", "validatingwebhookconfigurations", "down-cfg"]);
 
     // Reinvocation: an IfNeeded webhook runs again after a later one changed the object.
