@@ -88,6 +88,10 @@ pub struct Config {
     /// File with admission control configuration (an AdmissionConfiguration).
     #[arg(long = "admission-control-config-file")]
     pub admission_control_config_file: Option<PathBuf>,
+    /// Turns on aggregator routing requests to endpoints IP rather than cluster IP (here:
+    /// admission webhooks that name a Service).
+    #[arg(long = "enable-aggregator-routing", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_aggregator_routing: bool,
     #[command(flatten)]
     pub log: LogArgs,
 }

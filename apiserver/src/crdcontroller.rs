@@ -198,7 +198,7 @@ async fn cleanup(rest: &Rest, name: &str) {
                 let list = rest.list(r, None, &ListOptions::default()).await;
                 for item in list.iter().flat_map(|l| l["items"].as_array().cloned().unwrap_or_default()) {
                     let ns = item["metadata"]["namespace"].as_str();
-                    if let Err(e) = rest.delete(r, ns, &name_of(&item), b"", &WriteContext::default()).await
+                    if let Err(e) = rest.delete(r, ns, &name_of(&item), b"", &mut WriteContext::default()).await
                         && e.code != 404
                     {
                         tracing::warn!(crd = name, error = %e.message, "deleting a custom object failed");

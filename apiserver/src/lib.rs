@@ -96,6 +96,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
     registry::core::services::configure(cfg.service_config()?);
     admission::configure(&cfg.enable_admission_plugins, &cfg.disable_admission_plugins);
     admission::configure_from_file(cfg.admission_control_config_file.as_deref(), true).map_err(anyhow::Error::msg)?;
+    admission::webhook::route_to_endpoints(cfg.enable_aggregator_routing);
     let state =
         State::new(storage.clone(), SocketAddr::new(advertise, addr.port()).to_string(), shutdown.token(), auth);
     if let Some(cacher) = &state.rest.cacher {

@@ -42,8 +42,8 @@ macro_rules! kinds {
 /// Every kind the apiserver may serve, with its schema.
 static KINDS: &[Kind] = {
     use k8s_openapi::api::{
-        apps, authentication, authorization, autoscaling, batch, certificates, coordination, core, discovery, events,
-        networking, node, policy, rbac, scheduling, storage,
+        admissionregistration, apps, authentication, authorization, autoscaling, batch, certificates, coordination,
+        core, discovery, events, networking, node, policy, rbac, scheduling, storage,
     };
     kinds![
         core::v1::Binding,
@@ -62,6 +62,8 @@ static KINDS: &[Kind] = {
         core::v1::Secret,
         core::v1::Service,
         core::v1::ServiceAccount,
+        admissionregistration::v1::MutatingWebhookConfiguration,
+        admissionregistration::v1::ValidatingWebhookConfiguration,
         apps::v1::ControllerRevision,
         apps::v1::DaemonSet,
         apps::v1::Deployment,

@@ -318,10 +318,13 @@ pub struct WriteContext {
     /// escalation prevention).
     pub admit: Option<Admit>,
     /// Who writes (for admission plugins that look at the user, e.g. NodeRestriction).
+    /// Only requests with a user are sent to admission webhooks.
     pub user: Option<crate::auth::UserInfo>,
     /// Audit annotations admission recorded for the request's audit event (upstream's
     /// `audit.AddAuditAnnotations`), e.g. PodSecurity's `audit-violations`.
     pub audit_annotations: Vec<(String, String)>,
+    /// The subresource the request was for (`status`, `scale`, ...).
+    pub subresource: Option<&'static str>,
 }
 
 /// See [`WriteContext::admit`].
@@ -679,8 +682,11 @@ impl Rest {
             name: name.clone(),
             old: None,
             dry_run: ctx.dry_run,
+            subresource: None,
         };
         admission::mutate(self, &attrs, &mut obj, ctx).await?;
+        // Stored under the name the object has after admission (a webhook may change it).
+        let name = name_of(&obj).to_string();
         (resource.prepare_for_create)(&mut obj);
         validate(resource, &obj, None)?;
         record_fields(resource, Target::Main, ctx, None, &mut obj);
@@ -955,9 +961,12 @@ impl Rest {
                 name: name.to_string(),
                 old: Some(&old),
                 dry_run: ctx.dry_run,
+                subresource: ctx.subresource,
             };
             if target == Target::Main {
                 admission::mutate(self, &attrs, &mut new, ctx).await?;
+            } else {
+                admission::mutate_webhooks(self, &attrs, &mut new, ctx).await?;
             }
             validate(resource, &new, Some(&old))?;
             let errs = if target == Target::System { Vec::new() } else { (resource.validate_update)(&new, &old) };
@@ -968,6 +977,8 @@ impl Rest {
             record_fields(resource, target, ctx, Some(&old), &mut new);
             if target == Target::Main && new != old {
                 admission::validate(self, &attrs, &new, ctx).await?;
+            } else if new != old {
+                admission::validate_webhooks(self, &attrs, Some(&new), ctx).await?;
             }
             if let Some(admit) = &ctx.admit
                 && new != old
@@ -1141,7 +1152,7 @@ impl Rest {
         ns: Option<&str>,
         name: &str,
         body: &[u8],
-        ctx: &WriteContext,
+        ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
         if resource.name == "namespaces" && ["default", "kube-system", "kube-public"].contains(&name) {
             return Err(ApiError {
@@ -1152,14 +1163,28 @@ impl Rest {
             });
         }
         let opts = delete_options(body, ctx)?;
+        let webhook_options = opts.to_json(ctx.dry_run || opts.dry_run);
         let (pre_rv, pre_uid) = (opts.resource_version, opts.uid);
         let dry_run = ctx.dry_run || opts.dry_run;
         let requested_grace = opts.grace_period_seconds.or(ctx.grace_period_seconds);
+        let attrs = admission::Attributes {
+            resource,
+            operation: admission::Operation::Delete,
+            namespace: ns,
+            name: name.to_string(),
+            old: None,
+            dry_run,
+            subresource: ctx.subresource,
+        };
+        admission::delete(self, &attrs, webhook_options.clone(), true, ctx).await?;
         let key = resource.key(ns, name);
         for _ in 0..UPDATE_RETRIES {
             let current = self.storage.get(key.as_bytes()).await.map_err(|e| storage_error(resource, name, e))?;
             let Some(current) = current else { return Err(not_found(resource, name)) };
             let mut old = decode_stored(resource, &current.value)?;
+            let stored = with_rv(old.clone(), current.mod_revision);
+            let attrs = admission::Attributes { old: Some(&stored), name: name.to_string(), ..attrs };
+            admission::delete(self, &attrs, webhook_options.clone(), false, ctx).await?;
             if let Some(prepare) = resource.prepare_for_delete
                 && !is_deleting(&old)
             {
@@ -1458,7 +1483,7 @@ impl Rest {
         ns: Option<&str>,
         opts: &ListOptions,
         body: &[u8],
-        ctx: &WriteContext,
+        ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
         // The DeleteOptions body holds for every object; bad options fail before any goes.
         delete_options(body, ctx)?;
@@ -1656,6 +1681,36 @@ struct DeleteOptions {
     grace_period_seconds: Option<i64>,
     orphan_dependents: Option<bool>,
     propagation: Option<String>,
+}
+
+impl DeleteOptions {
+    /// meta.k8s.io/v1 `DeleteOptions`, as admission webhooks are sent them.
+    fn to_json(&self, dry_run: bool) -> Value {
+        let mut o = json!({"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"});
+        if let Some(g) = self.grace_period_seconds {
+            o["gracePeriodSeconds"] = json!(g);
+        }
+        let mut pre = Map::new();
+        if let Some(uid) = &self.uid {
+            pre.insert("uid".into(), json!(uid));
+        }
+        if let Some(rv) = &self.resource_version {
+            pre.insert("resourceVersion".into(), json!(rv));
+        }
+        if !pre.is_empty() {
+            o["preconditions"] = Value::Object(pre);
+        }
+        if let Some(orphan) = self.orphan_dependents {
+            o["orphanDependents"] = json!(orphan);
+        }
+        if let Some(p) = &self.propagation {
+            o["propagationPolicy"] = json!(p);
+        }
+        if dry_run {
+            o["dryRun"] = json!(["All"]);
+        }
+        o
+    }
 }
 
 fn delete_options(body: &[u8], ctx: &WriteContext) -> Result<DeleteOptions, ApiError> {

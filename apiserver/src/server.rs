@@ -134,6 +134,7 @@ impl State {
         let cacher = crate::cache::Cacher::new(storage.clone(), Default::default(), cancel.clone());
         let mut metrics = Metrics::new();
         cacher.metrics().register(&mut metrics.registry);
+        crate::admission::webhook::metrics().register(&mut metrics.registry);
         Arc::new(State {
             rest: Rest { cacher: Some(cacher), storage },
             metrics,
@@ -612,10 +613,19 @@ async fn route(
                 (None, Some(_)) => "namespace",
                 (None, None) => "cluster",
             };
-            let mut resp = match rest_call(state, req, method, query, &rp, info).await {
+            // Admission webhooks' warnings go back on failed requests too.
+            let webhook_warnings = crate::admission::webhook::Warnings::default();
+            let call = rest_call(state, req, method, query, &rp, info);
+            let mut resp = match crate::admission::webhook::WARNINGS.scope(webhook_warnings.clone(), call).await {
                 Ok(r) => r,
                 Err(e) => error_response(&e),
             };
+            for w in webhook_warnings.take() {
+                let quoted = serde_json::to_string(&w).unwrap_or_default();
+                if let Ok(v) = http::HeaderValue::from_str(&format!("299 - {quoted}")) {
+                    resp.headers_mut().append("warning", v);
+                }
+            }
             if let Some(w) = rp.resource.warning
                 && let Ok(v) = http::HeaderValue::from_str(&format!("299 - {}", serde_json::Value::from(w)))
             {
@@ -654,6 +664,7 @@ async fn rest_call(
         }
         let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
         ctx.user = requester.clone();
+        ctx.subresource = Some(sub.name());
         ctx.admit = crate::auth::certificates::admit(state, requester.as_ref(), res, sub);
         let (verb, obj, code) = match (sub, method) {
             (Subresource::Binding, &Method::POST) => {
@@ -747,8 +758,10 @@ async fn rest_call(
         (&Method::DELETE, Some(name)) => {
             info.verb = "delete";
             let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
-            let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
-            Ok(json_response(StatusCode::OK, &rest.delete(res, ns, name, &body, &ctx).await?))
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.user = requester.clone();
+            let out = rest.delete(res, ns, name, &body, &mut ctx).await?;
+            Ok(with_warnings(json_response(StatusCode::OK, &out), &ctx))
         }
         (&Method::PATCH, Some(name)) => {
             info.verb = "patch";
@@ -765,8 +778,10 @@ async fn rest_call(
             info.verb = "deletecollection";
             let opts = ListOptions::parse(query)?;
             let body = read_body(req, crate::protobuf::DELETE_OPTIONS).await?;
-            let ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
-            Ok(json_response(StatusCode::OK, &rest.delete_collection(res, ns, &opts, &body, &ctx).await?))
+            let mut ctx = WriteContext::from_query(query)?.with_user_agent(&user_agent);
+            ctx.user = requester.clone();
+            let out = rest.delete_collection(res, ns, &opts, &body, &mut ctx).await?;
+            Ok(with_warnings(json_response(StatusCode::OK, &out), &ctx))
         }
         _ => {
             // Read the body first: answering before it is read resets the HTTP/2 stream,

@@ -261,6 +261,10 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        if self.reason.is_empty() {
+            // metav1.Status omits an empty reason (a webhook's refusal may have none).
+            s.as_object_mut().map(|m| m.shift_remove("reason"));
+        }
         if let Some(d) = &self.details {
             s["details"] = d.clone();
         }

@@ -139,6 +139,7 @@ impl Rest {
                     name: name.to_string(),
                     old: Some(&current),
                     dry_run: ctx.dry_run,
+                    subresource: Some("ephemeralcontainers"),
                 };
                 crate::admission::validate_ephemeral_containers(self, &attrs, &merged, ctx).await?;
                 match body["metadata"]["resourceVersion"].as_str() {
@@ -249,6 +250,22 @@ impl Rest {
             return Err(ApiError::invalid("Scale.autoscaling", name, &[err]));
         }
         let mut obj = self.get(resource, ns, name).await?;
+        // Admission webhooks see the Scale, and may change its replicas.
+        let old_scale = scale_of(resource, &obj);
+        let mut new_scale = old_scale.clone();
+        new_scale["spec"]["replicas"] = json!(n);
+        let attrs = crate::admission::Attributes {
+            resource,
+            operation: crate::admission::Operation::Update,
+            namespace: ns,
+            name: name.to_string(),
+            old: Some(&old_scale),
+            dry_run: ctx.dry_run,
+            subresource: Some("scale"),
+        };
+        let decode = registry::typed::<k8s_openapi::api::autoscaling::v1::Scale>;
+        crate::admission::subresource_webhooks(self, &attrs, &mut new_scale, decode, ctx).await?;
+        let n = new_scale["spec"]["replicas"].as_i64().unwrap_or(n);
         match scale["metadata"]["resourceVersion"].as_str() {
             Some(rv) if !rv.is_empty() => obj["metadata"]["resourceVersion"] = json!(rv),
             _ => {
@@ -264,6 +281,33 @@ impl Rest {
         Ok(scale_of(resource, &updated))
     }
 
+    /// The admission webhooks of a CREATE of `pods/binding` or `pods/eviction`, which see
+    /// the Binding or Eviction.
+    async fn subresource_admission(
+        &self,
+        resource: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        sub: &'static str,
+        obj: &mut Value,
+        ctx: &mut WriteContext,
+    ) -> Result<(), ApiError> {
+        let attrs = crate::admission::Attributes {
+            resource,
+            operation: crate::admission::Operation::Create,
+            namespace: ns,
+            name: name.to_string(),
+            old: None,
+            dry_run: ctx.dry_run,
+            subresource: Some(sub),
+        };
+        let decode = match sub {
+            "binding" => registry::typed::<k8s_openapi::api::core::v1::Binding>,
+            _ => registry::typed::<k8s_openapi::api::policy::v1::Eviction>,
+        };
+        crate::admission::subresource_webhooks(self, &attrs, obj, decode, ctx).await
+    }
+
     /// `pods/binding`: sets `spec.nodeName` of a pod that has none.
     pub async fn bind(
         &self,
@@ -273,7 +317,8 @@ impl Rest {
         body: &[u8],
         ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
-        let binding = parse_json(body)?;
+        let mut binding = parse_json(body)?;
+        self.subresource_admission(resource, ns, name, "binding", &mut binding, ctx).await?;
         let node = binding["target"]["name"].as_str().unwrap_or_default().to_string();
         if binding["metadata"]["name"].as_str().is_some_and(|n| n != name) {
             return Err(ApiError::bad_request(format!("name in URL does not match name in Binding object: {name}")));
@@ -333,10 +378,11 @@ impl Rest {
         body: &[u8],
         ctx: &mut WriteContext,
     ) -> Result<Value, ApiError> {
-        let eviction = parse_json(body)?;
+        let mut eviction = parse_json(body)?;
         if eviction["metadata"]["name"].as_str().is_some_and(|n| n != name) {
             return Err(ApiError::bad_request(format!("name in URL does not match name in Eviction object: {name}")));
         }
+        self.subresource_admission(resource, ns, name, "eviction", &mut eviction, ctx).await?;
         let pod = self.get(resource, ns, name).await?;
         let delete_body = serde_json::to_vec(&eviction["deleteOptions"]).unwrap_or_default();
         let delete_body = if eviction["deleteOptions"].is_object() { delete_body } else { Vec::new() };

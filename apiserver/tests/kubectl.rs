@@ -514,6 +514,7 @@ fn groups_scenario(backend: Backend) {
     assert_eq!(
         versions.lines().collect::<Vec<_>>(),
         [
+            "admissionregistration.k8s.io/v1",
             "apiextensions.k8s.io/v1",
             "apps/v1",
             "authentication.k8s.io/v1",

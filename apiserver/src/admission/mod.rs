@@ -18,6 +18,7 @@ pub mod resource_quota;
 mod service_account;
 mod storage_protection;
 mod taint_nodes;
+pub mod webhook;
 
 use std::sync::OnceLock;
 
@@ -148,6 +149,8 @@ fn enabled(plugin: &str) -> bool {
 pub enum Operation {
     Create,
     Update,
+    Delete,
+    Connect,
 }
 
 /// What a plugin is told about the request (upstream's `admission.Attributes`).
@@ -158,6 +161,8 @@ pub struct Attributes<'a> {
     pub name: String,
     pub old: Option<&'a Value>,
     pub dry_run: bool,
+    /// The subresource written (`status`, `scale`, ...), for the webhooks' rules.
+    pub subresource: Option<&'a str>,
 }
 
 impl Attributes<'_> {
@@ -206,7 +211,7 @@ pub async fn mutate(rest: &Rest, a: &Attributes<'_>, obj: &mut Value, ctx: &mut 
     if enabled("StorageObjectInUseProtection") {
         storage_protection::mutate(a, obj);
     }
-    Ok(())
+    mutate_webhooks(rest, a, obj, ctx).await
 }
 
 /// The validating phase: every enabled validating plugin, in order.
@@ -223,6 +228,7 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value, ctx: &mut Wr
     if enabled("Priority") {
         priority::validate(rest, a, obj).await?;
     }
+    validate_webhooks(rest, a, Some(obj), ctx).await?;
     if enabled("ResourceQuota") {
         resource_quota::validate(rest, a, obj).await?;
     }
@@ -238,6 +244,88 @@ pub async fn validate_ephemeral_containers(
     ctx: &mut WriteContext,
 ) -> Result<(), ApiError> {
     if enabled("PodSecurity") { pod_security::validate(rest, a, obj, ctx).await } else { Ok(()) }
+}
+
+/// MutatingAdmissionWebhook alone (subresource writes, which the built-in plugins do not
+/// look at). Only API requests are sent to webhooks, not the apiserver's own writes.
+pub async fn mutate_webhooks(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    obj: &mut Value,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if !enabled("MutatingAdmissionWebhook") || ctx.user.is_none() {
+        return Ok(());
+    }
+    let options = webhook::write_options(a.operation, ctx);
+    let user = ctx.user.clone();
+    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_decode: None };
+    webhook::mutate(rest, &req, obj, ctx).await
+}
+
+/// ValidatingAdmissionWebhook alone (`obj` is None for a delete).
+pub async fn validate_webhooks(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    obj: Option<&Value>,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if !enabled("ValidatingAdmissionWebhook") || ctx.user.is_none() {
+        return Ok(());
+    }
+    let options = webhook::write_options(a.operation, ctx);
+    let user = ctx.user.clone();
+    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_decode: None };
+    webhook::validate(rest, &req, obj, ctx).await
+}
+
+/// The webhooks of a subresource write whose object is of its own kind (upstream admits
+/// that object: a Scale, a Binding, an Eviction): mutating ones, then validating ones on
+/// the result. `decode` reads a patched object back.
+pub async fn subresource_webhooks(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    obj: &mut Value,
+    decode: webhook::Decode,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if ctx.user.is_none() {
+        return Ok(());
+    }
+    let user = ctx.user.clone();
+    let req = |options| webhook::Request { attrs: a, options, user: user.as_ref(), subresource_decode: Some(decode) };
+    if enabled("MutatingAdmissionWebhook") {
+        webhook::mutate(rest, &req(webhook::write_options(a.operation, ctx)), obj, ctx).await?;
+    }
+    if enabled("ValidatingAdmissionWebhook") {
+        webhook::validate(rest, &req(webhook::write_options(a.operation, ctx)), Some(obj), ctx).await?;
+    }
+    Ok(())
+}
+
+/// The admission of a DELETE: mutating webhooks (told neither object, as upstream's
+/// handler calls them), then validating webhooks with the stored object as `oldObject`.
+/// `options` is the request's DeleteOptions.
+pub async fn delete(
+    rest: &Rest,
+    a: &Attributes<'_>,
+    options: Value,
+    phase_mutating: bool,
+    ctx: &mut WriteContext,
+) -> Result<(), ApiError> {
+    if ctx.user.is_none() {
+        return Ok(());
+    }
+    let user = ctx.user.clone();
+    let req = webhook::Request { attrs: a, options, user: user.as_ref(), subresource_decode: None };
+    if phase_mutating {
+        if enabled("MutatingAdmissionWebhook") {
+            webhook::mutate(rest, &req, &mut Value::Null, ctx).await?;
+        }
+    } else if enabled("ValidatingAdmissionWebhook") {
+        webhook::validate(rest, &req, None, ctx).await?;
+    }
+    Ok(())
 }
 
 /// Gives back the quota usage of an object that was counted but not stored, or that

@@ -54,8 +54,9 @@ pub fn admit(a: &Attributes<'_>, user: Option<&UserInfo>, obj: &Value) -> Result
                 }
                 Ok(())
             }
-            Operation::Update => Err(a.forbidden(&format!(
-                "unexpected operation \"UPDATE\", node {node:?} can only create and delete mirror pods"
+            op => Err(a.forbidden(&format!(
+                "unexpected operation {:?}, node {node:?} can only create and delete mirror pods",
+                op.as_str()
             ))),
         },
         ("", "nodes") => {
@@ -122,6 +123,7 @@ mod tests {
             name: name.into(),
             old,
             dry_run: false,
+            subresource: None,
         };
         let plain = json!({"metadata": {"name": "n1"}});
         assert!(admit(&attrs("n1", None), Some(&kubelet), &plain).is_ok());
@@ -142,6 +144,7 @@ mod tests {
             name: "p".into(),
             old: None,
             dry_run: false,
+            subresource: None,
         };
         assert_eq!(
             admit(&pod, Some(&kubelet), &json!({"spec": {"nodeName": "n1"}})).unwrap_err().message,

@@ -445,7 +445,7 @@ pub async fn validate(rest: &Rest, a: &Attributes<'_>, obj: &Value) -> Result<()
     let old = match a.operation {
         Operation::Create => None,
         Operation::Update if charges_update(a.resource) => a.old,
-        Operation::Update => return Ok(()),
+        Operation::Update | Operation::Delete | Operation::Connect => return Ok(()),
     };
     let quota_res = registry::find("resourcequotas").expect("resourcequotas are registered");
     let ns = a.ns();

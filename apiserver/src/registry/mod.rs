@@ -5,6 +5,7 @@
 //! [`GROUPS`] lists the groups in upstream's discovery order. Adding a group is one file
 //! plus its line in [`GROUPS`]; adding a resource is one entry in its group's table.
 
+pub mod admissionregistration;
 pub mod apiextensions;
 pub mod apps;
 pub mod batch;
@@ -345,6 +346,7 @@ pub static GROUPS: &[&Group] = &[
     &cluster::POLICY,
     &rbac::RBAC,
     &cluster::STORAGE,
+    &admissionregistration::GROUP,
     &apiextensions::GROUP,
     &cluster::SCHEDULING,
     &cluster::COORDINATION,

@@ -458,7 +458,7 @@ async fn validate_namespace(
     let (new, new_errs) = policy_to_evaluate(&obj["metadata"]["labels"], defaults);
     let invalid = |errs: &[FieldError]| crate::rest::invalid(a.resource, &a.name, errs);
     match (a.operation, a.old) {
-        (Operation::Create, _) | (_, None) => {
+        (Operation::Create | Operation::Delete | Operation::Connect, _) | (_, None) => {
             if !new_errs.is_empty() {
                 return Err(invalid(&new_errs));
             }
