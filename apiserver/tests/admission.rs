@@ -5,25 +5,12 @@
 
 mod common;
 
-use common::{ApiServer, Backend, Etcd, kubectl, kubectl_with};
+use common::{ApiServer, Backend, Etcd, kubectl, kubectl_fails as fails, kubectl_ok as ok, kubectl_with};
 use serde_json::{Value, json};
-
-fn ok(api: &ApiServer, args: &[&str]) -> String {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
-    out.stdout
-}
 
 fn json_of(api: &ApiServer, args: &[&str]) -> Value {
     let text = ok(api, args);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
-}
-
-/// kubectl that must fail with exactly `stderr`.
-fn fails(api: &ApiServer, args: &[&str], stderr: &str) {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 1, "kubectl {args:?} should fail:\n{}", out.stdout);
-    assert_eq!(out.stderr.trim(), stderr, "kubectl {args:?}");
 }
 
 fn apply(api: &ApiServer, dir: &std::path::Path, name: &str, manifest: &Value) {

@@ -6,14 +6,8 @@
 
 mod common;
 
-use common::{ApiServer, Backend, Etcd, kubectl};
+use common::{ApiServer, Backend, Etcd, kubectl, kubectl_ok as ok};
 use serde_json::Value;
-
-fn ok(api: &ApiServer, args: &[&str]) -> String {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
-    out.stdout
-}
 
 fn get(api: &ApiServer, what: &[&str]) -> Value {
     let mut args = vec!["get"];

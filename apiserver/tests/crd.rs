@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ApiServer, Backend, Etcd, kubectl};
+use common::{ApiServer, Backend, Etcd, both, kubectl, kubectl_ok as ok};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -101,12 +101,6 @@ spec:
   image: my-awesome-cron-image
   unknownField: dropped
 "#;
-
-fn ok(api: &ApiServer, args: &[&str]) -> String {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
-    out.stdout
-}
 
 fn fails(api: &ApiServer, args: &[&str]) -> String {
     let out = kubectl(api, args);
@@ -588,19 +582,6 @@ fn python_custom_objects(backend: Backend) {
             "after_delete": "widgets.widgets.example.com \"w1\" not found",
         })
     );
-}
-
-macro_rules! both {
-    ($scenario:ident, $store:ident, $etcd:ident) => {
-        #[test]
-        fn $store() {
-            $scenario(Backend::Store);
-        }
-        #[test]
-        fn $etcd() {
-            $scenario(Backend::Etcd);
-        }
-    };
 }
 
 both!(round_trip, crd_round_trip_on_store, crd_round_trip_on_etcd);

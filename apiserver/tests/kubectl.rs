@@ -10,14 +10,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ApiServer, Backend, Etcd, kubectl, kubectl_bin};
+use common::{ApiServer, Backend, Etcd, kubectl, kubectl_bin, kubectl_ok as ok};
 use serde_json::Value;
-
-fn ok(api: &ApiServer, args: &[&str]) -> String {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
-    out.stdout
-}
 
 fn scenario(backend: Backend) {
     let etcd = Etcd::start(backend);

@@ -11,18 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ApiServer, Backend, Etcd, kubectl, kubectl_bin};
+use common::{ApiServer, Backend, Etcd, both, kubectl, kubectl_bin, kubectl_ok as ok};
 use serde_json::Value;
 
 /// A raw DELETE of `path` with a JSON DeleteOptions body: (status, body).
 fn delete_with(api: &ApiServer, path: &str, body: &str) -> (u16, String) {
     api.curl(&[path, "-X", "DELETE", "-H", "Content-Type: application/json", "--data", body])
-}
-
-fn ok(api: &ApiServer, args: &[&str]) -> String {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
-    out.stdout
 }
 
 fn json_of(api: &ApiServer, args: &[&str]) -> Value {
@@ -585,19 +579,6 @@ fn from_files_proxy(backend: Backend) {
     let (body, code) = text.rsplit_once('\n').unwrap();
     assert_eq!(code, "404", "{body}");
     assert_eq!(serde_json::from_str::<Value>(body).unwrap()["reason"], "NotFound");
-}
-
-macro_rules! both {
-    ($scenario:ident, $store:ident, $etcd:ident) => {
-        #[test]
-        fn $store() {
-            $scenario(Backend::Store);
-        }
-        #[test]
-        fn $etcd() {
-            $scenario(Backend::Etcd);
-        }
-    };
 }
 
 both!(apply_edit_label, apply_edit_label_on_store, apply_edit_label_on_etcd);

@@ -6,14 +6,8 @@
 
 mod common;
 
-use common::{ApiServer, Backend, Etcd, kubectl};
+use common::{ApiServer, Backend, Etcd, kubectl, kubectl_ok as ok};
 use serde_json::Value;
-
-fn ok(api: &ApiServer, args: &[&str]) -> String {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
-    out.stdout
-}
 
 #[test]
 fn kubectl_explain_and_field_validation_read_the_openapi_documents() {

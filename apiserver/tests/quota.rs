@@ -5,20 +5,8 @@
 
 mod common;
 
-use common::{ApiServer, Backend, Etcd, kubectl};
+use common::{ApiServer, Backend, Etcd, kubectl, kubectl_fails as fails, kubectl_ok as ok};
 use serde_json::{Value, json};
-
-fn ok(api: &ApiServer, args: &[&str]) -> String {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
-    out.stdout
-}
-
-fn fails(api: &ApiServer, args: &[&str], stderr: &str) {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 1, "kubectl {args:?} should fail:\n{}", out.stdout);
-    assert_eq!(out.stderr.trim(), stderr, "kubectl {args:?}");
-}
 
 fn used(api: &ApiServer, quota: &str) -> Value {
     let text = ok(api, &["get", "quota", quota, "-n", "q", "-o", "json"]);

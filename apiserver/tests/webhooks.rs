@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use common::{ApiServer, Backend, Etcd, kubectl};
+use common::{ApiServer, Backend, Etcd, kubectl, kubectl_fails as fails, kubectl_ok as ok};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 
@@ -135,19 +135,6 @@ impl WebhookServer {
         let seen = self.seen.lock().unwrap();
         seen.iter().filter(|(p, r)| p == path && r["request"]["name"] == name).map(|(_, r)| r.clone()).collect()
     }
-}
-
-fn ok(api: &ApiServer, args: &[&str]) -> String {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
-    out.stdout
-}
-
-/// kubectl that must fail with exactly `stderr`.
-fn fails(api: &ApiServer, args: &[&str], stderr: &str) {
-    let out = kubectl(api, args);
-    assert_eq!(out.code, 1, "kubectl {args:?} should fail:\n{}", out.stdout);
-    assert_eq!(out.stderr.trim(), stderr, "kubectl {args:?}");
 }
 
 struct Files(tempfile::TempDir);

@@ -367,3 +367,34 @@ pub fn kubectl_with(kubeconfig: &std::path::Path, args: &[&str]) -> Output {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// kubectl that must succeed; its stdout.
+pub fn kubectl_ok(api: &ApiServer, args: &[&str]) -> String {
+    let out = kubectl(api, args);
+    assert_eq!(out.code, 0, "kubectl {args:?} failed:\n{}\n{}", out.stderr, api.proc.log_text());
+    out.stdout
+}
+
+/// kubectl that must fail with exactly `stderr`.
+pub fn kubectl_fails(api: &ApiServer, args: &[&str], stderr: &str) {
+    let out = kubectl(api, args);
+    assert_eq!(out.code, 1, "kubectl {args:?} should fail:\n{}", out.stdout);
+    assert_eq!(out.stderr.trim(), stderr, "kubectl {args:?}");
+}
+
+/// A scenario as two tests: on our store and on a real etcd.
+#[allow(unused_macros)]
+macro_rules! both {
+    ($scenario:ident, $store:ident, $etcd:ident) => {
+        #[test]
+        fn $store() {
+            $scenario($crate::common::Backend::Store);
+        }
+        #[test]
+        fn $etcd() {
+            $scenario($crate::common::Backend::Etcd);
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use both;
