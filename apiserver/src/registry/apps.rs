@@ -3,7 +3,7 @@
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use serde_json::{Value, json};
 
-use super::core::{CONTAINERS_COLUMN, IMAGES_COLUMN, TEMPLATE_PATCH_LISTS};
+use super::core::{CONTAINERS_COLUMN, IMAGES_COLUMN};
 use super::podspec::{default, default_template, validate_template};
 use super::*;
 use crate::status::FieldError;
@@ -78,7 +78,6 @@ pub static GROUP: Group = Group {
                 prepare_for_update: |new, _| default_daemonset(new),
                 validate: |o| validate_template(o, "spec.template", true, &["Always"]),
                 validate_update: selector_immutable,
-                patch_lists: TEMPLATE_PATCH_LISTS,
                 columns: &[
                     NAME_COLUMN,
                     Column::new(
@@ -156,7 +155,6 @@ pub static GROUP: Group = Group {
                     errs
                 },
                 validate_update: selector_immutable,
-                patch_lists: TEMPLATE_PATCH_LISTS,
                 columns: &[
                     NAME_COLUMN,
                     Column::new("Ready", "string", "Number of the pod with ready state"),
@@ -211,7 +209,6 @@ pub static GROUP: Group = Group {
                     errs
                 },
                 validate_update: selector_immutable,
-                patch_lists: TEMPLATE_PATCH_LISTS,
                 columns: &[
                     NAME_COLUMN,
                     Column::new("Desired", "integer", "Replicas is the number of desired pods."),
@@ -289,7 +286,6 @@ pub static GROUP: Group = Group {
                     }
                     errs
                 },
-                patch_lists: TEMPLATE_PATCH_LISTS,
                 columns: &[
                     NAME_COLUMN,
                     Column::new("Ready", "string", "Number of the pod with ready state"),

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use super::core::{CONTAINERS_COLUMN, IMAGES_COLUMN};
 use super::podspec::{default, default_template, validate_pod_spec};
 use super::*;
-use crate::patch::ListMerge;
 use crate::status::FieldError;
 
 const JOB_RESTART: &[&str] = &["OnFailure", "Never"];
@@ -40,11 +39,6 @@ pub static GROUP: Group = Group {
                 prepare_for_create: default_cronjob,
                 prepare_for_update: |new, _| default_cronjob(new),
                 validate: validate_cronjob,
-                patch_lists: &[
-                    ("spec.jobTemplate.spec.template.spec.containers", ListMerge::ByKey("name")),
-                    ("spec.jobTemplate.spec.template.spec.containers.env", ListMerge::ByKey("name")),
-                    ("spec.jobTemplate.spec.template.spec.volumes", ListMerge::ByKey("name")),
-                ],
                 columns: &[
                     NAME_COLUMN,
                     Column::new(
@@ -175,7 +169,6 @@ pub static GROUP: Group = Group {
                     }
                     errs
                 },
-                patch_lists: super::core::TEMPLATE_PATCH_LISTS,
                 columns: &[
                     NAME_COLUMN,
                     Column::new("Status", "string", "Status of the job."),

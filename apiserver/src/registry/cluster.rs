@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 
 use super::podspec::default;
 use super::*;
-use crate::patch::ListMerge;
 use crate::status::FieldError;
 
 fn value_or(v: &Value, none: &str) -> Value {
@@ -389,7 +388,6 @@ pub static STORAGE: Group = Group {
                 namespaced: false,
                 etcd_prefix: "csinodes",
                 decode: typed::<CSINode>,
-                patch_lists: &[("spec.drivers", ListMerge::ByKey("name"))],
                 columns: &[
                     NAME_COLUMN,
                     Column::new(

@@ -356,16 +356,12 @@ fn build(crd: &Value) -> Vec<Resource> {
             Some(w) => leak(w),
             None => leak(&deprecation_warning(group, version, kind, &versions)),
         });
-        let mut lists = Vec::new();
         let mut assoc = crate::merging::assoc_from_patch(&[]);
         if let Some(s) = &schema {
-            list_table(s, "", &mut lists);
             assoc_table(s, "", &mut assoc);
         }
         let assoc: crate::merging::AssocTable =
             Box::leak(assoc.into_iter().map(|(p, a)| (leak(&p), a)).collect::<Vec<_>>().into_boxed_slice());
-        let patch_lists: crate::patch::PatchTable =
-            if lists.is_empty() { &[] } else { Box::leak(lists.into_boxed_slice()) };
         let spec = Box::leak(Box::new(CustomSpec {
             crd: crd["metadata"]["name"].as_str().unwrap_or_default().to_string(),
             storage_api_version: format!("{group}/{storage}"),
@@ -392,7 +388,6 @@ fn build(crd: &Value) -> Vec<Resource> {
             generation: true,
             field_selectors: if selectors.is_empty() { &[] } else { Box::leak(selectors.into_boxed_slice()) },
             columns: Box::leak(columns.into_boxed_slice()),
-            patch_lists,
             warning,
             custom: Some(spec),
             ..BASE
@@ -414,29 +409,6 @@ fn deprecation_warning(group: &str, deprecated: &str, kind: &str, versions: &[Va
     match newer {
         Some(n) => format!("{msg}; use {group}/{n} {kind}"),
         None => msg,
-    }
-}
-
-/// The lists server-side apply merges by key or as sets, from the schema's
-/// `x-kubernetes-list-type` (a map list merges by its first key).
-fn list_table(s: &Structural, dotted: &str, out: &mut Vec<(&'static str, crate::patch::ListMerge)>) {
-    use crate::patch::ListMerge;
-    if s.type_ == "array" {
-        match (s.list_type.as_deref(), s.list_map_keys.first()) {
-            (Some("map"), Some(key)) => out.push((leak(dotted), ListMerge::ByKey(leak(key)))),
-            (Some("set"), _) => out.push((leak(dotted), ListMerge::Primitive)),
-            _ => {}
-        }
-        if let Some(items) = &s.items {
-            list_table(items, dotted, out);
-        }
-    }
-    for (k, p) in &s.properties {
-        if dotted.is_empty() && k == "metadata" {
-            continue;
-        }
-        let child = if dotted.is_empty() { k.clone() } else { format!("{dotted}.{k}") };
-        list_table(p, &child, out);
     }
 }
 

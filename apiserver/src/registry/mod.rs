@@ -190,8 +190,6 @@ pub struct Resource {
     pub prepare_for_create: fn(&mut Value),
     /// Defaults and carry-overs on update (given the stored object).
     pub prepare_for_update: fn(&mut Value, &Value),
-    /// Lists with a strategic-merge strategy beyond ObjectMeta's.
-    pub patch_lists: crate::patch::PatchTable,
     /// Table columns (Name included where upstream has it) and their cells.
     pub columns: &'static [Column],
     pub cells: fn(&Value) -> Vec<Value>,
@@ -249,7 +247,6 @@ pub const BASE: Resource = Resource {
     validate_update: |_, _| Vec::new(),
     prepare_for_create: |_| {},
     prepare_for_update: |_, _| {},
-    patch_lists: &[],
     columns: &[NAME_COLUMN, AGE_COLUMN],
     cells: |o| vec![o["metadata"]["name"].clone(), json!(age(o))],
     allocate: None,

@@ -13,41 +13,7 @@ use serde_json::{Value, json};
 
 use super::podspec::{default, default_template, validate_pod_spec};
 use super::*;
-use crate::patch::ListMerge;
 use crate::status::FieldError;
-
-/// The strategic-merge lists of a pod spec at `spec`.
-pub const POD_PATCH_LISTS: crate::patch::PatchTable = &[
-    ("spec.containers", ListMerge::ByKey("name")),
-    ("spec.containers.ports", ListMerge::ByKey("containerPort")),
-    ("spec.containers.env", ListMerge::ByKey("name")),
-    ("spec.containers.volumeMounts", ListMerge::ByKey("mountPath")),
-    ("spec.initContainers", ListMerge::ByKey("name")),
-    ("spec.initContainers.env", ListMerge::ByKey("name")),
-    ("spec.initContainers.volumeMounts", ListMerge::ByKey("mountPath")),
-    ("spec.ephemeralContainers", ListMerge::ByKey("name")),
-    ("spec.ephemeralContainers.env", ListMerge::ByKey("name")),
-    ("spec.volumes", ListMerge::ByKey("name")),
-    ("spec.imagePullSecrets", ListMerge::ByKey("name")),
-    ("spec.hostAliases", ListMerge::ByKey("ip")),
-    ("spec.topologySpreadConstraints", ListMerge::ByKey("topologyKey")),
-    ("status.conditions", ListMerge::ByKey("type")),
-    ("status.podIPs", ListMerge::ByKey("ip")),
-];
-
-/// The same for a template at `spec.template.spec`.
-pub const TEMPLATE_PATCH_LISTS: crate::patch::PatchTable = &[
-    ("spec.template.spec.containers", ListMerge::ByKey("name")),
-    ("spec.template.spec.containers.ports", ListMerge::ByKey("containerPort")),
-    ("spec.template.spec.containers.env", ListMerge::ByKey("name")),
-    ("spec.template.spec.containers.volumeMounts", ListMerge::ByKey("mountPath")),
-    ("spec.template.spec.initContainers", ListMerge::ByKey("name")),
-    ("spec.template.spec.volumes", ListMerge::ByKey("name")),
-    ("spec.template.spec.imagePullSecrets", ListMerge::ByKey("name")),
-    ("spec.template.spec.hostAliases", ListMerge::ByKey("ip")),
-    ("spec.template.spec.topologySpreadConstraints", ListMerge::ByKey("topologyKey")),
-    ("status.conditions", ListMerge::ByKey("type")),
-];
 
 pub const CONTAINERS_COLUMN: Column =
     Column::new("Containers", "string", "Names of each container in the template.").wide();
@@ -81,7 +47,6 @@ pub static RESOURCES: &[Resource] = &[
         validate_update: validate_immutable_data,
         prepare_for_create: |_| {},
         prepare_for_update: |_, _| {},
-        patch_lists: &[],
         columns: &[NAME_COLUMN, Column::new("Data", "integer", "Data contains the configuration data."), AGE_COLUMN],
         cells: |o| {
             let n = ["data", "binaryData"].iter().map(|f| o[f].as_object().map_or(0, |m| m.len())).sum::<usize>();
@@ -191,7 +156,6 @@ pub static RESOURCES: &[Resource] = &[
             }
             new["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
         },
-        patch_lists: &[],
         columns: &[NAME_COLUMN, Column::new("Status", "string", "The status of the namespace"), AGE_COLUMN],
         cells: |o| vec![o["metadata"]["name"].clone(), o["status"]["phase"].clone(), json!(age(o))],
         ..BASE
@@ -240,11 +204,6 @@ pub static RESOURCES: &[Resource] = &[
             let _ = old;
         },
         // Taints have no patch strategy upstream: a patch replaces the list.
-        patch_lists: &[
-            ("spec.podCIDRs", ListMerge::Primitive),
-            ("status.conditions", ListMerge::ByKey("type")),
-            ("status.addresses", ListMerge::ByKey("type")),
-        ],
         columns: NODE_COLUMNS,
         cells: node_cells,
         ..BASE
@@ -344,7 +303,6 @@ pub static RESOURCES: &[Resource] = &[
         validate_update: pods::validate_update,
         prepare_for_create: pods::prepare_for_create,
         prepare_for_update: pods::prepare_for_update,
-        patch_lists: POD_PATCH_LISTS,
         columns: pods::COLUMNS,
         cells: pods::cells,
         graceful_delete: Some(pods::grace_period),
@@ -398,7 +356,6 @@ pub static RESOURCES: &[Resource] = &[
             }
             errs
         },
-        patch_lists: TEMPLATE_PATCH_LISTS,
         columns: &[
             NAME_COLUMN,
             Column::new("Desired", "integer", "Replicas is the number of desired replicas."),
@@ -479,7 +436,6 @@ pub static RESOURCES: &[Resource] = &[
         },
         prepare_for_create: secret_string_data,
         prepare_for_update: |new, _| secret_string_data(new),
-        patch_lists: &[],
         columns: &[
             NAME_COLUMN,
             Column::new(
@@ -515,7 +471,6 @@ pub static RESOURCES: &[Resource] = &[
         validate_update: |_, _| Vec::new(),
         prepare_for_create: |_| {},
         prepare_for_update: |_, _| {},
-        patch_lists: &[("secrets", crate::patch::ListMerge::ByKey("name"))],
         columns: &[
             NAME_COLUMN,
             Column::new(
@@ -545,7 +500,6 @@ pub static RESOURCES: &[Resource] = &[
         validate_update: services::validate_update,
         prepare_for_create: services::prepare,
         prepare_for_update: services::prepare_for_update,
-        patch_lists: &[("spec.ports", ListMerge::ByKey("port"))],
         columns: services::COLUMNS,
         cells: services::cells,
         allocate: Some(services::allocate),
