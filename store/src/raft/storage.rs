@@ -197,7 +197,9 @@ impl raft::Storage for LogStorage {
                 maker.state = Making::Running;
                 let (sm, shared, epoch) = (self.sm.clone(), self.maker.clone(), maker.epoch);
                 let spawned = std::thread::Builder::new().name("raft-snapshot".into()).spawn(move || {
-                    let done = pending.finish(&sm);
+                    // A panic must not leave the maker "running" for good.
+                    let done =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pending.finish(&sm))).ok().flatten();
                     let mut m = shared.lock().unwrap_or_else(|e| e.into_inner());
                     if m.epoch == epoch {
                         m.state = done.map_or(Making::Idle, Making::Ready);
