@@ -232,19 +232,11 @@ pub fn cached_tables(key: (&str, &str, &str), make: impl FnOnce() -> Option<Tabl
     Some(*cache.lock().unwrap_or_else(|e| e.into_inner()).entry(k).or_insert(tables))
 }
 
-/// Server-side apply's table for a strategic-merge table (kinds without merge facts).
-pub fn assoc_from_patch(table: crate::patch::PatchTable) -> Vec<(String, Assoc)> {
-    let meta = crate::patch::OBJECT_META_LISTS.iter();
-    table
-        .iter()
-        .chain(meta)
-        .map(|(p, m)| {
-            let a = match m {
-                ListMerge::ByKey(k) => Assoc::Keys(std::slice::from_ref(k)),
-                ListMerge::Primitive => Assoc::Set,
-            };
-            (p.to_string(), a)
-        })
+/// Server-side apply's treatment of `metadata`'s fields (for kinds whose schema is not
+/// walked: custom resources), from ObjectMeta's facts.
+pub fn object_meta_assoc() -> Vec<(String, Assoc)> {
+    of("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+        .filter_map(|f| Some((format!("metadata.{}", f.property), f.assoc()?)))
         .collect()
 }
 

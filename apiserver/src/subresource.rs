@@ -51,6 +51,17 @@ fn set_path(obj: &mut Value, path: &str, value: Value) {
     *v = value;
 }
 
+/// A subresource write rebuilds the object from the stored one: the request's
+/// resourceVersion (if any) is its precondition, otherwise there is none.
+fn carry_precondition(request: &Value, obj: &mut Value) {
+    match request["metadata"]["resourceVersion"].as_str() {
+        Some(rv) if !rv.is_empty() => obj["metadata"]["resourceVersion"] = json!(rv),
+        _ => {
+            obj["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
+        }
+    }
+}
+
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
@@ -91,12 +102,7 @@ impl Rest {
                 let body = parse_json(body)?;
                 let mut merged = self.get(resource, ns, name).await?;
                 merged["status"]["conditions"] = body["status"]["conditions"].clone();
-                match body["metadata"]["resourceVersion"].as_str() {
-                    Some(rv) if !rv.is_empty() => merged["metadata"]["resourceVersion"] = json!(rv),
-                    _ => {
-                        merged["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
-                    }
-                }
+                carry_precondition(&body, &mut merged);
                 let bytes = serde_json::to_vec(&merged).unwrap_or_default();
                 self.update_as(resource, Target::Status, ns, name, &bytes, ctx).await
             }
@@ -142,12 +148,7 @@ impl Rest {
                     subresource: Some("ephemeralcontainers"),
                 };
                 crate::admission::validate_ephemeral_containers(self, &attrs, &merged, ctx).await?;
-                match body["metadata"]["resourceVersion"].as_str() {
-                    Some(rv) if !rv.is_empty() => merged["metadata"]["resourceVersion"] = json!(rv),
-                    _ => {
-                        merged["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
-                    }
-                }
+                carry_precondition(&body, &mut merged);
                 let bytes = serde_json::to_vec(&merged).unwrap_or_default();
                 self.update_as(resource, Target::System, ns, name, &bytes, ctx).await
             }
@@ -160,12 +161,7 @@ impl Rest {
                     Value::Null => json!([]),
                     f => f.clone(),
                 };
-                match body["metadata"]["resourceVersion"].as_str() {
-                    Some(rv) if !rv.is_empty() => merged["metadata"]["resourceVersion"] = json!(rv),
-                    _ => {
-                        merged["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
-                    }
-                }
+                carry_precondition(&body, &mut merged);
                 let bytes = serde_json::to_vec(&merged).unwrap_or_default();
                 self.update_as(resource, Target::System, ns, name, &bytes, ctx).await
             }
@@ -266,12 +262,7 @@ impl Rest {
         let decode = registry::typed::<k8s_openapi::api::autoscaling::v1::Scale>;
         crate::admission::subresource_webhooks(self, &attrs, &mut new_scale, decode, ctx).await?;
         let n = new_scale["spec"]["replicas"].as_i64().unwrap_or(n);
-        match scale["metadata"]["resourceVersion"].as_str() {
-            Some(rv) if !rv.is_empty() => obj["metadata"]["resourceVersion"] = json!(rv),
-            _ => {
-                obj["metadata"].as_object_mut().map(|m| m.shift_remove("resourceVersion"));
-            }
-        }
+        carry_precondition(scale, &mut obj);
         match resource.custom.and_then(|c| c.scale.as_ref()) {
             Some(p) => set_path(&mut obj, &p.spec_replicas, json!(n)),
             None => obj["spec"]["replicas"] = json!(n),

@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ApiServer, Backend, Etcd, kubectl, kubectl_bin, kubectl_ok as ok};
+use common::{ApiServer, Backend, Etcd, collect_output, kubectl, kubectl_bin, kubectl_ok as ok};
 use serde_json::Value;
 
 fn scenario(backend: Backend) {
@@ -151,7 +149,6 @@ fn scenario(backend: Backend) {
     assert_eq!(status["details"], serde_json::json!({"name": "x", "kind": "configmaps"}));
 
     // Watch: kubectl sees the changes as they happen.
-    let seen = Arc::new(Mutex::new(String::new()));
     let mut watcher = Command::new(kubectl_bin())
         .env("KUBECONFIG", &api.kubeconfig)
         .args(["get", "cm", "-w", "--output-watch-events"])
@@ -159,17 +156,7 @@ fn scenario(backend: Backend) {
         .stderr(Stdio::null())
         .spawn()
         .expect("kubectl get -w");
-    let mut stdout = watcher.stdout.take().expect("stdout");
-    let sink = seen.clone();
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let (seen, reader) = collect_output(watcher.stdout.take().expect("stdout"));
     let wait_for = |needle: &str| {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {

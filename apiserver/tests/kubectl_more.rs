@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ApiServer, Backend, Etcd, both, kubectl, kubectl_bin, kubectl_ok as ok};
+use common::{ApiServer, Backend, Etcd, both, collect_output, kubectl, kubectl_bin, kubectl_ok as ok};
 use serde_json::Value;
 
 /// A raw DELETE of `path` with a JSON DeleteOptions body: (status, body).
@@ -52,18 +51,7 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .expect("kubectl");
-        let mut stdout = child.stdout.take().expect("stdout");
-        let seen = Arc::new(Mutex::new(String::new()));
-        let sink = seen.clone();
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let (seen, reader) = collect_output(child.stdout.take().expect("stdout"));
         Running { child, seen, reader: Some(reader) }
     }
 

@@ -74,16 +74,7 @@ fn usage(resource: &Resource, obj: &Value) -> BTreeMap<String, f64> {
             if terminal {
                 u.remove("pods");
             }
-            for (name, side, res) in [
-                ("requests.cpu", "requests", "cpu"),
-                ("cpu", "requests", "cpu"),
-                ("requests.memory", "requests", "memory"),
-                ("memory", "requests", "memory"),
-                ("limits.cpu", "limits", "cpu"),
-                ("limits.memory", "limits", "memory"),
-                ("requests.ephemeral-storage", "requests", "ephemeral-storage"),
-                ("limits.ephemeral-storage", "limits", "ephemeral-storage"),
-            ] {
+            for &(name, side, res) in POD_CHARGES {
                 if let (false, Some(v)) = (terminal, pod_compute(obj, side, res)) {
                     u.insert(name.to_string(), v);
                 }
@@ -367,17 +358,24 @@ fn quota_matches(q: &Value, resource: &Resource, obj: &Value) -> bool {
     resource.group.is_empty() && resource.name == "pods" && reqs.iter().all(|r| pod_matches(r, obj))
 }
 
+/// The compute resources pods are charged: (quota resource, requests or limits, container
+/// resource).
+const POD_CHARGES: &[(&str, &str, &str)] = &[
+    ("requests.cpu", "requests", "cpu"),
+    ("cpu", "requests", "cpu"),
+    ("requests.memory", "requests", "memory"),
+    ("memory", "requests", "memory"),
+    ("limits.cpu", "limits", "cpu"),
+    ("limits.memory", "limits", "memory"),
+    ("requests.ephemeral-storage", "requests", "ephemeral-storage"),
+    ("limits.ephemeral-storage", "limits", "ephemeral-storage"),
+];
+
 /// Compute resources a pod quota needs every pod to state.
 fn must_specify(hard: &serde_json::Map<String, Value>, pod: &Value) -> Vec<String> {
     let mut missing = Vec::new();
-    for (name, side, res) in [
-        ("requests.cpu", "requests", "cpu"),
-        ("cpu", "requests", "cpu"),
-        ("requests.memory", "requests", "memory"),
-        ("memory", "requests", "memory"),
-        ("limits.cpu", "limits", "cpu"),
-        ("limits.memory", "limits", "memory"),
-    ] {
+    // Ephemeral storage is charged but need not be stated.
+    for &(name, side, res) in POD_CHARGES.iter().filter(|(name, _, _)| POD_COMPUTE.contains(name)) {
         let every = all_containers(&pod["spec"]).all(|c| c["resources"][side][res].is_string());
         if hard.contains_key(name) && !every {
             missing.push(name.to_string());

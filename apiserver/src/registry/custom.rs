@@ -356,7 +356,7 @@ fn build(crd: &Value) -> Vec<Resource> {
             Some(w) => leak(w),
             None => leak(&deprecation_warning(group, version, kind, &versions)),
         });
-        let mut assoc = crate::merging::assoc_from_patch(&[]);
+        let mut assoc = crate::merging::object_meta_assoc();
         if let Some(s) = &schema {
             assoc_table(s, "", &mut assoc);
         }

@@ -368,6 +368,24 @@ pub fn kubectl_with(kubeconfig: &std::path::Path, args: &[&str]) -> Output {
     }
 }
 
+/// Collects what a child process prints, as it prints it, on a thread of its own.
+pub fn collect_output(
+    mut out: impl std::io::Read + Send + 'static,
+) -> (std::sync::Arc<std::sync::Mutex<String>>, std::thread::JoinHandle<()>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    (seen, reader)
+}
+
 /// kubectl that must succeed; its stdout.
 pub fn kubectl_ok(api: &ApiServer, args: &[&str]) -> String {
     let out = kubectl(api, args);
