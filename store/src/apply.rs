@@ -211,6 +211,7 @@ impl StateMachine {
             .and_then(|b| b.try_into().ok().map(u64::from_be_bytes))
             .unwrap_or(0);
         self.applied.store(applied, Ordering::Release);
+        self.mvcc.set_written(applied);
         Ok(())
     }
 
@@ -572,8 +573,7 @@ mod tests {
 
     fn run(sm: &StateMachine, i: u64, req: Request) -> Result<Response, ApplyError> {
         let a = sm.apply(i, &req);
-        sm.mvcc.backend().write(a.batch).unwrap();
-        sm.mvcc.batches_written();
+        sm.mvcc.write(a.batch, i).unwrap();
         sm.mvcc.publish();
         a.result
     }

@@ -219,6 +219,9 @@ impl StateMachine {
     /// view needs of it does not change afterwards: revisions up to the view's are only
     /// ever removed by a compaction.
     pub fn snapshot_view(&self) -> Result<SnapshotView, ApplyError> {
+        // The view and the history read later come from the backend: it must hold
+        // everything applied.
+        self.mvcc.write_back()?;
         let backend = self.mvcc.backend();
         let mut rest = Vec::new();
         for (tag, bucket) in SNAPSHOT_BUCKETS {
@@ -260,6 +263,8 @@ impl StateMachine {
     /// can still start from it.
     pub fn restore(&self, data: &[u8], index: u64, term: u64) -> Result<(), ApplyError> {
         let mut rest = data.strip_prefix(SNAPSHOT_MAGIC).ok_or(ApplyError::BadEntry)?;
+        // Nothing held back may land on top of the snapshot later.
+        self.mvcc.write_back()?;
         let mut b = WriteBatch::default();
         let backend = self.mvcc.backend();
         for (_, bucket) in SNAPSHOT_BUCKETS {

@@ -331,7 +331,7 @@ impl Sim {
             if self.now >= m.next_flush {
                 m.next_flush += FLUSH_MS;
                 let status = m.node.as_ref().unwrap().status().clone();
-                let written = status.written.load(Ordering::Acquire);
+                let written = m.sm.mvcc.written();
                 m.backend.flush().unwrap();
                 status.flushed.store(written, Ordering::Release);
             }

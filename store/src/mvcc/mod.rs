@@ -10,8 +10,8 @@
 pub mod index;
 pub mod revision;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use prost::Message;
@@ -63,11 +63,31 @@ pub struct Mvcc {
     published: AtomicI64,
     /// Revision of the last compaction; -1 before the first, as etcd reports it.
     compacted: AtomicI64,
-    /// Values of finished write transactions whose batches the writer has not written
-    /// to the backend yet (it may write a whole group at once); only the writer's own
-    /// reads can reach them. Cleared by [`Mvcc::batches_written`].
-    pending: std::sync::Mutex<HashMap<Vec<u8>, Vec<u8>>>,
+    /// Revision records (puts and tombstones) of finished write transactions that are
+    /// not in the backend yet: the writer has not written their batch, or holds it back
+    /// (see [`Mvcc::hold`]). Readers look here before the backend; an entry leaves only
+    /// once the backend has it.
+    pending: std::sync::Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// Batches held back from the backend, to be written as one.
+    held: std::sync::Mutex<Held>,
+    /// The caller's position (the applied index) of the last batch written to the
+    /// backend.
+    written: AtomicU64,
 }
+
+/// Batches held back from the backend: their operations in order, the caller's
+/// position of the last one, and the bytes they carry.
+#[derive(Default)]
+struct Held {
+    batch: WriteBatch,
+    tag: u64,
+    bytes: usize,
+}
+
+/// Held batches are written once they carry this many operations or bytes (etcd
+/// commits its backend every 10,000 writes or 100 ms).
+const HOLD_OPS: usize = 10_000;
+const HOLD_BYTES: usize = 4 << 20;
 
 fn decode_kv(k: &[u8], v: &[u8]) -> Result<KeyValue> {
     KeyValue::decode(v).map_err(|_| MvccError::Corrupt(k.to_vec()))
@@ -84,6 +104,8 @@ impl Mvcc {
             published: AtomicI64::new(current),
             compacted: AtomicI64::new(compacted),
             pending: Default::default(),
+            held: Default::default(),
+            written: AtomicU64::new(0),
         };
         // A compaction scheduled but not finished before a crash is finished now.
         let scheduled = m
@@ -106,6 +128,8 @@ impl Mvcc {
         let (index, current, compacted) = Self::load(self.backend.as_ref())?;
         let mut g = self.index_write();
         *g = index;
+        // The restored state replaces whatever was held back or pending.
+        *self.held_lock() = Held::default();
         self.pending_lock().clear();
         self.current.store(current, Ordering::Release);
         self.published.store(current, Ordering::Release);
@@ -152,17 +176,67 @@ impl Mvcc {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn pending_lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Vec<u8>>> {
+    fn pending_lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Tells the store that every batch returned by [`WriteTxn::end`] so far has been
-    /// written to the backend.
-    pub fn batches_written(&self) {
-        let mut p = self.pending_lock();
-        if !p.is_empty() {
-            p.clear();
+    fn held_lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `batch` to the backend, after (and atomically with) whatever is held back.
+    /// `tag` is the caller's position after it (the applied index), reported by
+    /// [`Mvcc::written`]. Not durable until the backend's flush.
+    pub fn write(&self, batch: WriteBatch, tag: u64) -> std::result::Result<(), BackendError> {
+        let mut held = self.held_lock();
+        let mut all = std::mem::take(&mut held.batch);
+        all.ops.extend(batch.ops);
+        held.bytes = 0;
+        let tag = tag.max(held.tag);
+        if !all.is_empty() {
+            let records: Vec<Vec<u8>> =
+                all.ops.iter().filter(|(b, _, v)| *b == Bucket::Key && v.is_some()).map(|(_, k, _)| k.clone()).collect();
+            self.backend.write(all)?;
+            if !records.is_empty() {
+                let mut p = self.pending_lock();
+                for k in &records {
+                    p.remove(k);
+                }
+            }
         }
+        self.written.fetch_max(tag, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Holds `batch` back from the backend, to be written with later ones: the writes of
+    /// a group of puts, deletes and txns, whose records readers find in `pending`
+    /// meanwhile and whose entries are in the Raft log already (etcd batches its backend
+    /// commits likewise). Writes everything held once it grows past `HOLD_OPS`/`HOLD_BYTES`.
+    /// Anything that reads the backend directly calls [`Mvcc::write_back`] first.
+    pub fn hold(&self, batch: WriteBatch, tag: u64) -> std::result::Result<(), BackendError> {
+        let full = {
+            let mut held = self.held_lock();
+            held.bytes += batch.ops.iter().map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len)).sum::<usize>();
+            held.batch.ops.extend(batch.ops);
+            held.tag = held.tag.max(tag);
+            held.batch.ops.len() >= HOLD_OPS || held.bytes >= HOLD_BYTES
+        };
+        if full { self.write_back() } else { Ok(()) }
+    }
+
+    /// Writes whatever is held back.
+    pub fn write_back(&self) -> std::result::Result<(), BackendError> {
+        self.write(WriteBatch::default(), 0)
+    }
+
+    /// The position of the last batch written to the backend (see [`Mvcc::write`]).
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// Sets the written position: the backend's applied index after it was loaded.
+    pub fn set_written(&self, tag: u64) {
+        self.written.store(tag, Ordering::Release);
     }
 
     pub fn current_rev(&self) -> i64 {
@@ -293,13 +367,9 @@ impl Mvcc {
         if p.is_empty() || from > to {
             return Vec::new();
         }
-        let mut v: Vec<(Vec<u8>, Vec<u8>)> = p
-            .iter()
-            .filter(|(k, _)| Revision::from_bytes(k).is_some_and(|(r, _)| r.main >= from && r.main <= to))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        v.sort();
-        v
+        let start = Revision::start_key(from.max(0));
+        let end = Revision::start_key(to.saturating_add(1));
+        p.range(start..end).map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// etcd's HashKV: CRC-32C over the key bucket's name and every (revision key, value)
@@ -437,7 +507,9 @@ impl WriteTxn<'_> {
         for k in &keys {
             let r = Revision::new(rev, self.changes.len() as i64);
             let tomb = KeyValue { key: k.clone(), ..Default::default() };
-            self.batch.put(Bucket::Key, r.to_bytes(true), tomb.encode_to_vec());
+            let (rb, enc) = (r.to_bytes(true), tomb.encode_to_vec());
+            self.overlay.insert(rb.clone(), enc.clone());
+            self.batch.put(Bucket::Key, rb, enc);
             self.mvcc.index_write().push(k, r, true);
             self.changes.push(KeyValue { key: k.clone(), mod_revision: rev, ..Default::default() });
         }

@@ -17,10 +17,11 @@
 //! 5. apply committed entries (a group is one backend batch, each entry carrying its log
 //!    index; sled is flushed in the background: the log already holds every entry after
 //!    the flushed applied index), publish the new revision to readers, notify watchers,
-//!    answer the proposers; a group of only puts, deletes and txns that answered someone
-//!    is written to the backend at the start of the next round, which the Raft thread runs at once when
-//!    the round ran on a caller's thread (readers see it through the MVCC overlay
-//!    meanwhile; it is written before anything can read the backend directly);
+//!    answer the proposers; the batch of a group of only puts, deletes and txns is held
+//!    back and written with later ones at the next tick (or once 10,000 operations are
+//!    held; readers see its records in MVCC's pending map meanwhile; anything else is
+//!    written after what is held, and whatever reads the backend directly writes it
+//!    first);
 //! 6. advance, then handle the light ready the same way (commit index, messages, more
 //!    committed entries), answer read-index requests whose index is applied, and
 //!    compact the log when `--snapshot-count` entries have been flushed since the last
@@ -51,7 +52,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyError, Request, Response, StateMachine};
-use crate::backend::{Backend, WriteBatch};
+use crate::backend::WriteBatch;
 use crate::membership::MemberChange;
 use crate::server::metrics::Metrics;
 use crate::watch::WatchHub;
@@ -96,12 +97,8 @@ pub struct RaftStatus {
     pub term: AtomicU64,
     pub commit: AtomicU64,
     pub applied: AtomicU64,
-    /// Highest applied index whose batch has been written to the backend (not yet
-    /// necessarily durable). The state machine's own applied index runs ahead of it
-    /// while a group is being applied.
-    pub written: AtomicU64,
     /// Highest applied index known durable in the backend (set by the flusher from
-    /// `written` as it was before its flush).
+    /// MVCC's written position as it was before its flush).
     pub flushed: AtomicU64,
     /// First index still in the log (entries before it were compacted).
     pub first_index: AtomicU64,
@@ -223,10 +220,6 @@ pub struct Node {
     /// at every check-quorum round, so it would refuse changes now and then).
     ticks: u64,
     heard: HashMap<u64, u64>,
-    /// The backend write of the last group of only puts, deletes and txns, with the
-    /// group's last index: written at the start of the next round (or by the Raft
-    /// thread right after a round on a caller's thread), off the answers' path.
-    deferred: Option<(WriteBatch, u64)>,
 }
 
 fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
@@ -234,8 +227,8 @@ fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
     std::process::exit(1);
 }
 
-fn backend_write(backend: &Arc<dyn Backend>, batch: crate::backend::WriteBatch, what: &str) {
-    if let Err(e) = backend.write(batch) {
+fn backend_write(r: Result<(), crate::backend::BackendError>, what: &str) {
+    if let Err(e) = r {
         fatal(what, &e);
     }
 }
@@ -294,7 +287,6 @@ impl Node {
         let lone_voter = core.conf_state.voters == [cfg.id] && core.conf_state.learners.is_empty();
         let status = Arc::new(RaftStatus::default());
         status.applied.store(applied, Ordering::Release);
-        status.written.store(applied, Ordering::Release);
         status.flushed.store(applied, Ordering::Release);
         status.first_index.store(core.first_index(), Ordering::Release);
         let storage = LogStorage::new(core, sm.clone(), cfg.background_snapshots);
@@ -335,7 +327,6 @@ impl Node {
             removed: false,
             ticks: 0,
             heard: HashMap::new(),
-            deferred: None,
         })
     }
 
@@ -356,8 +347,8 @@ impl Node {
     }
 
     pub fn tick(&mut self) {
-        // Raft may build a snapshot from the backend while handling an input or a tick.
-        self.write_deferred();
+        // What is held back goes to the backend once per tick (etcd's batch interval).
+        backend_write(self.sm.mvcc.write_back(), "writing applied entries");
         self.ticks += 1;
         self.raw.tick();
     }
@@ -368,7 +359,6 @@ impl Node {
     }
 
     pub fn handle(&mut self, input: Input) {
-        self.write_deferred();
         match input {
             Input::Propose(req, reply) => {
                 // Proposals are batched until the next `on_ready`: one MsgPropose (and
@@ -492,23 +482,7 @@ impl Node {
         }
     }
 
-    /// Writes the last group's deferred backend batch, if any.
-    pub fn write_deferred(&mut self) {
-        if let Some((batch, last)) = self.deferred.take() {
-            if !batch.ops.is_empty() {
-                backend_write(self.sm.mvcc.backend(), batch, "applying committed entries");
-            }
-            self.sm.mvcc.batches_written();
-            self.status.written.store(last, Ordering::Release);
-        }
-    }
-
-    pub fn has_deferred(&self) -> bool {
-        self.deferred.is_some()
-    }
-
     pub fn on_ready(&mut self, env: &mut dyn Env) {
-        self.write_deferred();
         self.flush_proposals();
         if !self.raw.has_ready() {
             return;
@@ -574,7 +548,6 @@ impl Node {
             fatal("recording an installed snapshot", &e);
         }
         self.status.applied.store(meta.index, Ordering::Release);
-        self.status.written.store(meta.index, Ordering::Release);
         self.status.flushed.store(meta.index, Ordering::Release);
         self.snapshot_at = meta.index;
         self.status.first_index.store(meta.index + 1, Ordering::Release);
@@ -595,27 +568,22 @@ impl Node {
         if entries.is_empty() {
             return;
         }
-        // The MVCC overlay holds one group at a time.
-        self.write_deferred();
-        let backend = self.sm.mvcc.backend().clone();
-        // One backend write for the whole group: the MVCC overlay lets each entry see
-        // the ones before it. Entries that read membership from the backend write what
-        // is pending first.
+        // One backend write for the whole group: MVCC's pending records let each entry
+        // see the ones before it. Entries that read membership from the backend write
+        // what is pending first.
         let mut pending = WriteBatch::default();
         let sm = self.sm.clone();
-        let write_pending = |pending: &mut WriteBatch| {
-            if !pending.ops.is_empty() {
-                backend_write(&backend, std::mem::take(pending), "applying committed entries");
-            }
-            sm.mvcc.batches_written();
+        // Writes the group so far, up to index `to`, after whatever is held back.
+        let write_pending = |pending: &mut WriteBatch, to: u64| {
+            backend_write(sm.mvcc.write(std::mem::take(pending), to), "applying committed entries");
         };
         let mut events = Vec::new();
         let mut replies = Vec::new();
         let mut conf_replies = Vec::new();
         let mut membership_changed = false;
         // Only puts, deletes and txns in this group: everything they change is visible
-        // to readers through the MVCC overlay, so the answers may go out before the
-        // backend write (the entries are durable in the log already).
+        // to readers through MVCC's pending records, so their batch may be held back
+        // (the entries are durable in the log already).
         let mut kv_only = true;
         let mut last = 0;
         for e in entries {
@@ -631,7 +599,7 @@ impl Node {
                     // Membership is read from the backend, and a compaction must see
                     // every earlier revision there.
                     if matches!(req, Request::UpdateMember(_) | Request::Compaction(_)) {
-                        write_pending(&mut pending);
+                        write_pending(&mut pending, e.index - 1);
                     }
                     let applied = self.sm.apply(e.index, &req);
                     pending.ops.extend(applied.batch.ops);
@@ -644,7 +612,7 @@ impl Node {
                 EntryType::EntryNormal => pending.ops.extend(self.sm.apply_noop(e.index).ops),
                 EntryType::EntryConfChange => {
                     kv_only = false;
-                    write_pending(&mut pending);
+                    write_pending(&mut pending, e.index - 1);
                     let cc = match ConfChange::parse_from_bytes(&e.data) {
                         Ok(cc) => cc,
                         Err(err) => fatal("decoding a configuration change", &err),
@@ -654,7 +622,7 @@ impl Node {
                     let outcome = match (change, self.raw.apply_conf_change(&cc)) {
                         (Some(Ok(change)), Ok(cs)) => {
                             let batch = self.sm.apply_member_change(e.index, &change, &cs);
-                            backend_write(&backend, batch, "applying a configuration change");
+                            backend_write(self.sm.mvcc.write(batch, e.index), "applying a configuration change");
                             self.storage.wl().conf_state = cs;
                             membership_changed = true;
                             if change == MemberChange::Remove(self.id()) {
@@ -671,7 +639,8 @@ impl Node {
                         }
                         (_, Err(err)) => {
                             tracing::warn!(error = %err, "configuration change rejected");
-                            backend_write(&backend, self.sm.apply_noop(e.index), "recording the applied index");
+                            let noop = self.sm.apply_noop(e.index);
+                            backend_write(self.sm.mvcc.write(noop, e.index), "recording the applied index");
                             Err(ConfChangeError::Rejected(err.to_string()))
                         }
                         (_, Ok(_)) => fatal("decoding a configuration change", &"bad context"),
@@ -682,22 +651,20 @@ impl Node {
                 }
                 EntryType::EntryConfChangeV2 => {
                     kv_only = false;
-                    write_pending(&mut pending);
+                    write_pending(&mut pending, e.index - 1);
                     // Not proposed by this store; applied so the log stays in step.
                     if let Ok(cc) = ConfChangeV2::parse_from_bytes(&e.data)
                         && let Ok(cs) = self.raw.apply_conf_change(&cc)
                     {
                         self.storage.wl().conf_state = cs;
                     }
-                    backend_write(&backend, self.sm.apply_noop(e.index), "recording the applied index");
+                    let noop = self.sm.apply_noop(e.index);
+                    backend_write(self.sm.mvcc.write(noop, e.index), "recording the applied index");
                 }
             }
         }
-        // The write waits for the next round only when it would delay answers.
-        let defer = kv_only && !replies.is_empty();
-        if !defer {
-            write_pending(&mut pending);
-            self.status.written.store(last, Ordering::Release);
+        if !kv_only {
+            write_pending(&mut pending, last);
         }
         self.metrics.proposals_applied.inc_by(replies.len() as u64);
         self.metrics.proposals_committed.inc_by(replies.len() as u64);
@@ -707,8 +674,8 @@ impl Node {
         for (w, r) in replies {
             let _ = w.send(r);
         }
-        if defer {
-            self.deferred = Some((pending, last));
+        if kv_only {
+            backend_write(self.sm.mvcc.hold(pending, last), "applying committed entries");
         }
         for (w, r) in conf_replies {
             let _ = w.send(r);
@@ -933,7 +900,7 @@ struct Driver {
 
 impl Driver {
     /// One round: queued inputs, then `inputs`, then a tick if due, then the `Ready`.
-    /// Returns whether work is left: inputs in the queue, or a deferred backend write.
+    /// Returns whether inputs are left in the queue.
     fn round(&mut self, inputs: impl IntoIterator<Item = Input>, tick: bool) -> bool {
         let mut left = true;
         for _ in 0..ROUND_INPUTS {
@@ -953,7 +920,7 @@ impl Driver {
         }
         self.node.on_ready(&mut self.env);
         self.node.update_status();
-        left || self.node.has_deferred()
+        left
     }
 
     fn handle(&mut self, input: Input) {

@@ -297,6 +297,8 @@ async fn keep_alive(svcs: &Services, body: &[u8]) -> Response<Body> {
 pub fn snapshot_bytes(server: &Server) -> Result<Vec<u8>, tonic::Status> {
     let backend = server.sm.mvcc.backend();
     let internal = |e: &dyn std::fmt::Display| tonic::Status::internal(e.to_string());
+    // The snapshot holds everything applied: write what is held back first.
+    server.sm.mvcc.write_back().map_err(|e| internal(&e))?;
     let scan = |b: Bucket| backend.scan(b, b"", None).map_err(|e| internal(&e));
     let meta: Vec<(Vec<u8>, Vec<u8>)> = scan(Bucket::Meta)?
         .into_iter()

@@ -329,6 +329,9 @@ impl Maintenance for Services {
         let r = req.into_inner();
         let out = async {
             if r.action == pb::alarm_request::AlarmAction::Get as i32 {
+                // etcd puts every alarm request through Raft, listing too: the answer
+                // reflects everything committed when it arrived.
+                self.0.read_barrier().await?;
                 // etcd answers alarm requests without a header.
                 let alarms = self.0.sm.alarms();
                 return Ok(pb::AlarmResponse { header: None, alarms });
@@ -369,12 +372,10 @@ impl Maintenance for Services {
 
     async fn defragment(&self, _req: Request<pb::DefragmentRequest>) -> Resp<pb::DefragmentResponse> {
         // sled reclaims space itself; a defragment is a flush.
-        let out = self
-            .0
-            .sm
-            .mvcc
-            .backend()
-            .flush()
+        let mvcc = &self.0.sm.mvcc;
+        let out = mvcc
+            .write_back()
+            .and_then(|_| mvcc.backend().flush())
             .map(|_| pb::DefragmentResponse { header: self.cur_header() })
             .map_err(|e| Status::internal(e.to_string()));
         self.unary("Maintenance", "Defragment", out)
@@ -383,7 +384,8 @@ impl Maintenance for Services {
     async fn hash(&self, _req: Request<pb::HashRequest>) -> Resp<pb::HashResponse> {
         let backend = self.0.sm.mvcc.backend();
         let mut h = 0u32;
-        let mut failed = None;
+        // The hash covers everything applied: write what is held back first.
+        let mut failed = self.0.sm.mvcc.write_back().err();
         for b in crate::backend::Bucket::ALL {
             h = crc32c::crc32c_append(h, b.name());
             if let Err(e) = backend.for_each(b, b"", None, &mut |k, v| {

@@ -253,7 +253,7 @@ impl Server {
     fn flush_backend(&self) {
         // What the backend holds now (the applied index in memory may be ahead of it,
         // mid-group): only that becomes durable with this flush.
-        let applied = self.raft.status.written.load(Ordering::Acquire);
+        let applied = self.sm.mvcc.written();
         if applied <= self.raft.status.flushed.load(Ordering::Acquire) {
             return;
         }
@@ -569,7 +569,7 @@ impl Running {
         }
         // Everything acknowledged is already durable (WAL or Raft log); this flush only
         // spares the next start a replay.
-        if let Err(e) = self.server.sm.mvcc.backend().flush() {
+        if let Err(e) = self.server.sm.mvcc.write_back().and_then(|_| self.server.sm.mvcc.backend().flush()) {
             tracing::error!(error = %e, "final flush failed");
         }
     }
