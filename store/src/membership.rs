@@ -299,7 +299,7 @@ impl StateMachine {
         }
         b.put(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), index.to_be_bytes().to_vec());
         b.put(Bucket::Meta, META_SNAPSHOT.to_vec(), [index.to_be_bytes(), term.to_be_bytes()].concat());
-        backend.write(b)?;
+        self.mvcc.write(b, index)?;
         backend.flush()?;
         self.mvcc.reload()?;
         self.load_derived()

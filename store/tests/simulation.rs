@@ -107,7 +107,7 @@ impl SimMember {
             bootstrap: Some(member_list(n)),
             election_range: Some(self.election),
             id_seed: self.id_seed,
-            background_snapshots: false,
+            background: false,
         };
         let records = self.records.records();
         if std::env::var_os("SIM_DEBUG").is_some() {

@@ -70,18 +70,51 @@ pub struct Mvcc {
     pending: std::sync::Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
     /// Batches held back from the backend, to be written as one.
     held: std::sync::Mutex<Held>,
+    /// Taken while writing to the backend: batches land in the order they were made.
+    writing: std::sync::Mutex<()>,
+    /// The thread that writes held batches back (see [`Mvcc::set_writer`]).
+    writer: std::sync::OnceLock<std::thread::Thread>,
     /// The caller's position (the applied index) of the last batch written to the
     /// backend.
     written: AtomicU64,
 }
 
-/// Batches held back from the backend: their operations in order, the caller's
-/// position of the last one, and the bytes they carry.
+/// Batches held back from the backend: revision records in order, the last value of
+/// every other key (each entry rewrites the consistent index, for one), the caller's
+/// position of the last batch, and the bytes they carry.
 #[derive(Default)]
 struct Held {
-    batch: WriteBatch,
+    records: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    other: BTreeMap<(Bucket, Vec<u8>), Option<Vec<u8>>>,
     tag: u64,
     bytes: usize,
+}
+
+impl Held {
+    fn add(&mut self, batch: WriteBatch, tag: u64) {
+        for (bucket, k, v) in batch.ops {
+            self.bytes += k.len() + v.as_ref().map_or(0, Vec::len);
+            if bucket == Bucket::Key {
+                self.records.push((k, v));
+            } else {
+                self.other.insert((bucket, k), v);
+            }
+        }
+        self.tag = self.tag.max(tag);
+    }
+
+    fn len(&self) -> usize {
+        self.records.len() + self.other.len()
+    }
+
+    /// Everything held, as one batch, and its position.
+    fn into_batch(self) -> (WriteBatch, u64) {
+        let mut batch = WriteBatch::default();
+        batch.ops.reserve(self.len());
+        batch.ops.extend(self.records.into_iter().map(|(k, v)| (Bucket::Key, k, v)));
+        batch.ops.extend(self.other.into_iter().map(|((b, k), v)| (b, k, v)));
+        (batch, self.tag)
+    }
 }
 
 /// Held batches are written once they carry this many operations or bytes (etcd
@@ -105,6 +138,8 @@ impl Mvcc {
             compacted: AtomicI64::new(compacted),
             pending: Default::default(),
             held: Default::default(),
+            writing: Default::default(),
+            writer: Default::default(),
             written: AtomicU64::new(0),
         };
         // A compaction scheduled but not finished before a crash is finished now.
@@ -188,11 +223,13 @@ impl Mvcc {
     /// `tag` is the caller's position after it (the applied index), reported by
     /// [`Mvcc::written`]. Not durable until the backend's flush.
     pub fn write(&self, batch: WriteBatch, tag: u64) -> std::result::Result<(), BackendError> {
-        let mut held = self.held_lock();
-        let mut all = std::mem::take(&mut held.batch);
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        // Held batches are taken under the writing lock, so they land before anything
+        // made after them; `hold` only waits for the take, not the write.
+        let held = std::mem::take(&mut *self.held_lock());
+        let (mut all, held_tag) = held.into_batch();
         all.ops.extend(batch.ops);
-        held.bytes = 0;
-        let tag = tag.max(held.tag);
+        let tag = tag.max(held_tag);
         if !all.is_empty() {
             let records: Vec<Vec<u8>> =
                 all.ops.iter().filter(|(b, _, v)| *b == Bucket::Key && v.is_some()).map(|(_, k, _)| k.clone()).collect();
@@ -211,17 +248,29 @@ impl Mvcc {
     /// Holds `batch` back from the backend, to be written with later ones: the writes of
     /// a group of puts, deletes and txns, whose records readers find in `pending`
     /// meanwhile and whose entries are in the Raft log already (etcd batches its backend
-    /// commits likewise). Writes everything held once it grows past `HOLD_OPS`/`HOLD_BYTES`.
-    /// Anything that reads the backend directly calls [`Mvcc::write_back`] first.
+    /// commits likewise). Once it grows past `HOLD_OPS`/`HOLD_BYTES` everything held is
+    /// written: by the writer thread if there is one, else here. Anything that reads the
+    /// backend directly calls [`Mvcc::write_back`] first.
     pub fn hold(&self, batch: WriteBatch, tag: u64) -> std::result::Result<(), BackendError> {
         let full = {
             let mut held = self.held_lock();
-            held.bytes += batch.ops.iter().map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len)).sum::<usize>();
-            held.batch.ops.extend(batch.ops);
-            held.tag = held.tag.max(tag);
-            held.batch.ops.len() >= HOLD_OPS || held.bytes >= HOLD_BYTES
+            held.add(batch, tag);
+            held.len() >= HOLD_OPS || held.bytes >= HOLD_BYTES
         };
-        if full { self.write_back() } else { Ok(()) }
+        match self.writer.get() {
+            _ if !full => Ok(()),
+            Some(t) => {
+                t.unpark();
+                Ok(())
+            }
+            None => self.write_back(),
+        }
+    }
+
+    /// Names the thread that calls [`Mvcc::write_back`] periodically: `hold` wakes it
+    /// when much is held.
+    pub fn set_writer(&self, t: std::thread::Thread) {
+        let _ = self.writer.set(t);
     }
 
     /// Writes whatever is held back.

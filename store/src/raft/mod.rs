@@ -18,10 +18,10 @@
 //!    index; sled is flushed in the background: the log already holds every entry after
 //!    the flushed applied index), publish the new revision to readers, notify watchers,
 //!    answer the proposers; the batch of a group of only puts, deletes and txns is held
-//!    back and written with later ones at the next tick (or once 10,000 operations are
-//!    held; readers see its records in MVCC's pending map meanwhile; anything else is
-//!    written after what is held, and whatever reads the backend directly writes it
-//!    first);
+//!    back and written with later ones by a thread of the member's own, every 500 ms or
+//!    once 10,000 operations are held (readers see its records in MVCC's pending map
+//!    meanwhile; anything else is written after what is held, and whatever reads the
+//!    backend directly writes it first);
 //! 6. advance, then handle the light ready the same way (commit index, messages, more
 //!    committed entries), answer read-index requests whose index is applied, and
 //!    compact the log when `--snapshot-count` entries have been flushed since the last
@@ -59,6 +59,11 @@ use crate::watch::WatchHub;
 use log::{DurableLog, RecordLog};
 use storage::{Core, LogStorage};
 use transport::{PeerService, Transport};
+
+/// How often a member writes the batches its rounds held back (etcd commits its
+/// backend every 100 ms; a longer interval wakes the machine less, and `Mvcc::hold`
+/// bounds what is held).
+const WRITE_BACK_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Entries kept behind a compaction for followers that lag a little (etcd keeps 5000).
 pub const CATCH_UP_ENTRIES: u64 = 5000;
@@ -183,9 +188,10 @@ pub struct NodeConfig {
     /// that proposed them, possibly from an earlier incarnation or another member, so
     /// ids must not repeat across restarts: the server draws it at random.
     pub id_seed: u64,
-    /// Read snapshot data on a thread of its own (a real member); otherwise at raft-rs's
-    /// next request for it (deterministic runs).
-    pub background_snapshots: bool,
+    /// A real member: snapshot data is read, and held backend writes are written, on
+    /// threads of their own. Otherwise (deterministic runs) snapshot data is read at
+    /// raft-rs's next request for it and held writes are written at each tick.
+    pub background: bool,
 }
 
 enum Waiter {
@@ -220,6 +226,7 @@ pub struct Node {
     /// at every check-quorum round, so it would refuse changes now and then).
     ticks: u64,
     heard: HashMap<u64, u64>,
+    background: bool,
 }
 
 fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
@@ -289,7 +296,8 @@ impl Node {
         status.applied.store(applied, Ordering::Release);
         status.flushed.store(applied, Ordering::Release);
         status.first_index.store(core.first_index(), Ordering::Release);
-        let storage = LogStorage::new(core, sm.clone(), cfg.background_snapshots);
+        let background = cfg.background;
+        let storage = LogStorage::new(core, sm.clone(), background);
         let raft_cfg = raft::Config {
             id: cfg.id,
             election_tick: cfg.election_ticks,
@@ -327,6 +335,7 @@ impl Node {
             removed: false,
             ticks: 0,
             heard: HashMap::new(),
+            background,
         })
     }
 
@@ -347,8 +356,11 @@ impl Node {
     }
 
     pub fn tick(&mut self) {
-        // What is held back goes to the backend once per tick (etcd's batch interval).
-        backend_write(self.sm.mvcc.write_back(), "writing applied entries");
+        // What is held back goes to the backend once per tick (etcd's batch interval),
+        // by a thread of its own in a real member.
+        if !self.background {
+            backend_write(self.sm.mvcc.write_back(), "writing applied entries");
+        }
         self.ticks += 1;
         self.raw.tick();
     }
@@ -864,6 +876,16 @@ pub fn start(
         }
     })?;
     let _ = shared.thread.set(thread.thread().clone());
+    // Writes what the rounds held back, off the Raft round: at an interval, or sooner
+    // when much is held.
+    let (writer_sm, writer_cancel) = (sm.clone(), cancel.clone());
+    let writer = std::thread::Builder::new().name("raft-backend".into()).spawn(move || {
+        while !writer_cancel.is_cancelled() {
+            std::thread::park_timeout(WRITE_BACK_INTERVAL);
+            backend_write(writer_sm.mvcc.write_back(), "writing applied entries");
+        }
+    })?;
+    sm.mvcc.set_writer(writer.thread().clone());
     let handle = RaftHandle { inbox: inbox.clone(), status, id };
     Ok((handle, PeerService { inbox, known, sm, cluster_id: cfg.cluster_id }))
 }
@@ -1024,7 +1046,7 @@ mod tests {
             bootstrap,
             election_range: None,
             id_seed: 1,
-            background_snapshots: false,
+            background: false,
         }
     }
 

@@ -412,7 +412,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             bootstrap: new_cluster.then(|| initial.clone()),
             election_range: None,
             id_seed: rand::random(),
-            background_snapshots: true,
+            background: true,
         },
         heartbeat: Duration::from_millis(cfg.heartbeat_interval),
         peer_tls: peer_client_tls(&cfg)?,
