@@ -2,8 +2,9 @@
 # How much a leader's writes stall while it makes and sends a snapshot: a one-member
 # store is filled with KEYS keys of 2 KiB (default 100,000: a ~211 MB snapshot), a
 # learner is added, and one client puts sequentially to the leader while the learner
-# catches up from a snapshot. Prints the put latencies (p50/p99/max) and the leader's
-# and learner's snapshot log lines (when it was made, sent and installed).
+# catches up from a snapshot. Prints the put latencies (p50/p99/max), both members' peak
+# RSS, and the leader's and learner's snapshot log lines (when it was made, sent and
+# installed).
 # Needs release builds: cargo build --release -p store -p e2e.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +32,7 @@ member b 12389 12390 a=http://127.0.0.1:12380,b=http://127.0.0.1:12390 existing
 wait "$load_pid"
 sleep 10
 cat "$D/latency.json"
+for i in 0 1; do
+  echo "$( [ $i = 0 ] && echo leader || echo learner ) peak RSS: $(awk '/VmHWM/{print $2, $3}' "/proc/${pids[$i]}/status")"
+done
 grep -h "snapshot" "$D/a.log" "$D/b.log" | grep -v " raft: "

@@ -157,13 +157,18 @@ impl Mvcc {
         Ok(m)
     }
 
-    /// Rebuilds the index and revisions from the backend (after a snapshot replaced
-    /// its contents); everything in it is published.
-    pub fn reload(&self) -> Result<()> {
-        let (index, current, compacted) = Self::load(self.backend.as_ref())?;
+    /// Replaces the whole state: `replace` rewrites the backend while readers wait (a
+    /// half-replaced backend is never read), then the index and revisions are rebuilt
+    /// from it and everything in it is published. What was held back or pending is
+    /// dropped: write it back first if it matters.
+    pub fn replace<E: From<MvccError>>(
+        &self,
+        replace: impl FnOnce() -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let mut g = self.index_write();
+        replace()?;
+        let (index, current, compacted) = Self::load(self.backend.as_ref())?;
         *g = index;
-        // The restored state replaces whatever was held back or pending.
         *self.held_lock() = Held::default();
         self.pending_lock().clear();
         self.current.store(current, Ordering::Release);
@@ -388,6 +393,8 @@ impl Mvcc {
     /// The events of revisions `from..=to` in order, read from the backend, at most
     /// `max_revs` distinct revisions. Returns the events and the last revision covered.
     pub fn events(&self, from: i64, to: i64, max_revs: usize) -> Result<(Vec<Event>, i64)> {
+        // Keeps a snapshot install out (see `replace`).
+        let _idx = self.index_read();
         // Taken before the scan: an overlay entry is removed only once it is in the
         // backend, so each revision is in one or the other.
         let pending = self.pending_in(from, to);

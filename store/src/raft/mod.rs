@@ -551,6 +551,12 @@ impl Node {
         if let Err(e) = self.sm.restore(&snap.data, meta.index, meta.term) {
             fatal("installing a snapshot", &e);
         }
+        // A received snapshot's file is done with once the state holds it.
+        let mut bytes = snap.data.len() as u64;
+        if let Some(path) = crate::membership::referenced_snapshot_file(&snap.data) {
+            bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let _ = std::fs::remove_file(path);
+        }
         let hs = {
             let mut core = self.storage.wl();
             core.apply_snapshot(&meta);
@@ -568,7 +574,7 @@ impl Node {
         tracing::info!(
             index = meta.index,
             term = meta.term,
-            bytes = snap.data.len(),
+            bytes,
             elapsed_ms = t.elapsed().as_millis() as u64,
             "installed a snapshot from the leader"
         );
@@ -827,6 +833,8 @@ pub struct ThreadConfig {
     pub members: Vec<Member>,
     /// Cancelled when this member is removed from the cluster.
     pub on_removed: CancellationToken,
+    /// Where snapshots received from the leader are kept until installed.
+    pub snap_dir: std::path::PathBuf,
 }
 
 /// Starts the Raft thread and the peer senders over the write-ahead log in `wal_dir`;
@@ -887,7 +895,7 @@ pub fn start(
     })?;
     sm.mvcc.set_writer(writer.thread().clone());
     let handle = RaftHandle { inbox: inbox.clone(), status, id };
-    Ok((handle, PeerService { inbox, known, sm, cluster_id: cfg.cluster_id }))
+    Ok((handle, PeerService { inbox, known, sm, cluster_id: cfg.cluster_id, snap_dir: cfg.snap_dir }))
 }
 
 /// Where inputs for the node go, from any thread.

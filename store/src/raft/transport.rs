@@ -56,8 +56,9 @@ impl Outgoing {
     }
 }
 
-/// The chunks of a snapshot message: the message without its data, then the data.
-fn snapshot_chunks(mut m: Message, me: u64, cluster_id: u64) -> Vec<SnapshotChunk> {
+/// The chunks of a snapshot message: the message without its data, then the data
+/// (each piece copied only when it is sent).
+fn snapshot_chunks(mut m: Message, me: u64, cluster_id: u64) -> impl Iterator<Item = SnapshotChunk> + Send {
     let data = std::mem::take(&mut m.mut_snapshot().data);
     let first = SnapshotChunk {
         from: me,
@@ -66,8 +67,11 @@ fn snapshot_chunks(mut m: Message, me: u64, cluster_id: u64) -> Vec<SnapshotChun
         size: data.len() as u64,
         data: Vec::new(),
     };
-    let pieces = data.chunks(SNAPSHOT_CHUNK).map(|c| SnapshotChunk { data: c.to_vec(), ..Default::default() });
-    std::iter::once(first).chain(pieces).collect()
+    let pieces = (0..data.len().div_ceil(SNAPSHOT_CHUNK)).map(move |i| {
+        let piece = &data[i * SNAPSHOT_CHUNK..data.len().min((i + 1) * SNAPSHOT_CHUNK)];
+        SnapshotChunk { data: piece.to_vec(), ..Default::default() }
+    });
+    std::iter::once(first).chain(pieces)
 }
 
 /// Sends one snapshot and tells Raft whether it arrived.
@@ -392,6 +396,27 @@ pub struct PeerService {
     pub known: Arc<RwLock<Vec<u64>>>,
     pub sm: Arc<StateMachine>,
     pub cluster_id: u64,
+    /// Where received snapshots are kept until installed.
+    pub snap_dir: std::path::PathBuf,
+}
+
+/// Writes a snapshot's data chunks to `part` (synced), checking they add up to `size`.
+async fn receive_snapshot(s: &mut Streaming<SnapshotChunk>, part: &std::path::Path, size: u64) -> Result<(), Status> {
+    use tokio::io::AsyncWriteExt;
+    let io = |e: std::io::Error| Status::internal(format!("writing a snapshot: {e}"));
+    let mut f = tokio::fs::File::create(part).await.map_err(io)?;
+    let mut got = 0u64;
+    while let Some(chunk) = s.message().await? {
+        got += chunk.data.len() as u64;
+        if got > size {
+            return Err(Status::invalid_argument("snapshot data beyond its size"));
+        }
+        f.write_all(&chunk.data).await.map_err(io)?;
+    }
+    if got != size {
+        return Err(Status::invalid_argument(format!("snapshot data ended at {got} of {size} bytes")));
+    }
+    f.sync_all().await.map_err(io)
 }
 
 /// Messages handed to the node in one round at most, from one stream.
@@ -464,17 +489,20 @@ impl RaftTransport for PeerService {
         if m.get_msg_type() != MessageType::MsgSnapshot {
             return Err(Status::invalid_argument("not a snapshot message"));
         }
-        let mut data = Vec::with_capacity(size as usize);
-        while let Some(chunk) = s.message().await? {
-            if data.len() as u64 + chunk.data.len() as u64 > size {
-                return Err(Status::invalid_argument("snapshot data beyond its size"));
-            }
-            data.extend_from_slice(&chunk.data);
+        // The data goes to a file as it arrives, not into memory; Raft gets a reference
+        // to it, and the install reads it from there.
+        let index = m.get_snapshot().get_metadata().index;
+        let path = crate::membership::snapshot_file(&self.snap_dir, index);
+        let part = path.with_extension(format!("{:016x}.part", rand::random::<u64>()));
+        if let Err(e) = receive_snapshot(&mut s, &part, size).await {
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(e);
         }
-        if data.len() as u64 != size {
-            return Err(Status::invalid_argument(format!("snapshot data ended at {} of {size} bytes", data.len())));
+        tokio::fs::rename(&part, &path).await.map_err(|e| Status::internal(format!("keeping a snapshot: {e}")))?;
+        if let Ok(d) = tokio::fs::File::open(&self.snap_dir).await {
+            let _ = d.sync_all().await;
         }
-        m.mut_snapshot().data = data.into();
+        m.mut_snapshot().data = crate::membership::snapshot_file_reference(&path).into();
         // Installing it takes a while: the Raft thread does it, not this runtime's worker.
         self.inbox.queue(Input::Message(Box::new(m))).map_err(|_| Status::unavailable("raft inbox full"))?;
         Ok(Response::new(Done {}))
@@ -526,7 +554,7 @@ mod tests {
         m.mut_snapshot().mut_metadata().index = 42;
         let data: Vec<u8> = (0..SNAPSHOT_CHUNK * 2 + 17).map(|i| (i % 251) as u8).collect();
         m.mut_snapshot().data = data.clone().into();
-        let chunks = snapshot_chunks(m, 1, 7);
+        let chunks: Vec<SnapshotChunk> = snapshot_chunks(m, 1, 7).collect();
         assert_eq!(chunks.len(), 4, "the message, then three pieces of data");
         let first = &chunks[0];
         assert_eq!((first.from, first.cluster_id, first.size), (1, 7, data.len() as u64));

@@ -374,6 +374,9 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
         Arc::new(SledBackend::open(&dir.join("member").join("db")).context("opening the backend")?);
     let (id, how) = bootstrap(&cfg, backend.as_ref()).await?;
     let sm = Arc::new(StateMachine::open(backend, cfg.min_lease_ttl()).context("loading the state")?);
+    let snap_dir = dir.join("member").join("snap");
+    std::fs::create_dir_all(&snap_dir).with_context(|| format!("creating {}", snap_dir.display()))?;
+    sm.finish_interrupted_install(&snap_dir).context("finishing an interrupted snapshot install")?;
     if sm.applied_index() > 0 && sm.conf_state().voters.is_empty() && sm.conf_state().learners.is_empty() {
         anyhow::bail!(
             "{} was written by an older version of the store (no Raft configuration); it cannot be opened",
@@ -424,6 +427,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             Start::New | Start::Restart => initial,
         },
         on_removed: shutdown.token(),
+        snap_dir,
     };
     let wal_dir = dir.join("member").join("wal");
     // Raft outlives the first shutdown signal long enough to hand leadership over.
