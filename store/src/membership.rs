@@ -187,8 +187,11 @@ impl<'a> OldKeys<'a> {
     }
 }
 
+/// One record of the snapshot format: bucket tag, key, value.
+type Record = (u8, Vec<u8>, Vec<u8>);
+
 /// Reads one record of the snapshot format; None at the end.
-fn read_record(r: &mut impl Read) -> Result<Option<(u8, Vec<u8>, Vec<u8>)>, ApplyError> {
+fn read_record(r: &mut impl Read) -> Result<Option<Record>, ApplyError> {
     let mut tag = [0u8];
     match r.read(&mut tag) {
         Ok(0) => return Ok(None),
@@ -673,7 +676,11 @@ mod tests {
     fn a_snapshot_installs_from_a_file_reference() {
         let a = sm();
         a.bootstrap(&[member(1, "http://a:2380")]).unwrap();
-        let put = Request::Put(proto::etcdserverpb::PutRequest { key: b"k".to_vec(), value: b"v".to_vec(), ..Default::default() });
+        let put = Request::Put(proto::etcdserverpb::PutRequest {
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        });
         let applied = a.apply(2, &put);
         a.mvcc.write(applied.batch, 2).unwrap();
         let data = a.snapshot_data().unwrap();

@@ -236,8 +236,12 @@ impl Mvcc {
         all.ops.extend(batch.ops);
         let tag = tag.max(held_tag);
         if !all.is_empty() {
-            let records: Vec<Vec<u8>> =
-                all.ops.iter().filter(|(b, _, v)| *b == Bucket::Key && v.is_some()).map(|(_, k, _)| k.clone()).collect();
+            let records: Vec<Vec<u8>> = all
+                .ops
+                .iter()
+                .filter(|(b, _, v)| *b == Bucket::Key && v.is_some())
+                .map(|(_, k, _)| k.clone())
+                .collect();
             self.backend.write(all)?;
             if !records.is_empty() {
                 let mut p = self.pending_lock();
