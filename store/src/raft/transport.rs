@@ -39,6 +39,8 @@ const PEER_QUEUE: usize = 4096;
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// Snapshot data travels in pieces of this size.
 const SNAPSHOT_CHUNK: usize = 1 << 20;
+/// A received snapshot is synced to disk every this many bytes.
+const SNAPSHOT_SYNC_EVERY: u64 = 8 << 20;
 /// A snapshot claiming more data than this is refused (etcd's largest backend quota).
 const SNAPSHOT_MAX: u64 = 8 << 30;
 
@@ -405,13 +407,19 @@ async fn receive_snapshot(s: &mut Streaming<SnapshotChunk>, part: &std::path::Pa
     use tokio::io::AsyncWriteExt;
     let io = |e: std::io::Error| Status::internal(format!("writing a snapshot: {e}"));
     let mut f = tokio::fs::File::create(part).await.map_err(io)?;
-    let mut got = 0u64;
+    let (mut got, mut synced) = (0u64, 0u64);
     while let Some(chunk) = s.message().await? {
         got += chunk.data.len() as u64;
         if got > size {
             return Err(Status::invalid_argument("snapshot data beyond its size"));
         }
         f.write_all(&chunk.data).await.map_err(io)?;
+        // Synced as it comes: one sync of the whole file at the end would write it all
+        // at once and hold up every other sync on the disk (the log's, for a start).
+        if got - synced >= SNAPSHOT_SYNC_EVERY {
+            f.sync_data().await.map_err(io)?;
+            synced = got;
+        }
     }
     if got != size {
         return Err(Status::invalid_argument(format!("snapshot data ended at {got} of {size} bytes")));
