@@ -395,19 +395,32 @@ impl StateMachine {
     /// it is in the backend now. None when a compaction ran since the view was taken
     /// (history the view includes may be gone): take a new view.
     pub fn snapshot_from(&self, view: SnapshotView) -> Result<Option<Vec<u8>>, ApplyError> {
-        let backend = self.mvcc.backend();
-        let mut out = SNAPSHOT_MAGIC.to_vec();
+        let mut out = Vec::new();
+        Ok(self.snapshot_into(view, &mut out)?.then_some(out))
+    }
+
+    /// [`StateMachine::snapshot_from`], written to `out`; false when a compaction ran
+    /// since the view was taken.
+    pub fn snapshot_into(&self, view: SnapshotView, out: &mut impl std::io::Write) -> Result<bool, ApplyError> {
+        let write_error = |e: std::io::Error| io_error("writing a snapshot", &e);
+        out.write_all(SNAPSHOT_MAGIC).map_err(write_error)?;
         let end = (view.rev + 1).to_be_bytes();
-        backend.for_each(Bucket::Key, b"", Some(&end), &mut |k, v| {
-            push_record(&mut out, SNAPSHOT_BUCKETS[0].0, k, v);
-            true
+        let (mut record, mut failed) = (Vec::new(), None);
+        self.mvcc.backend().for_each(Bucket::Key, b"", Some(&end), &mut |k, v| {
+            record.clear();
+            push_record(&mut record, SNAPSHOT_BUCKETS[0].0, k, v);
+            failed = out.write_all(&record).err();
+            failed.is_none()
         })?;
+        if let Some(e) = failed {
+            return Err(write_error(e));
+        }
         // A compaction updates the compacted revision before it deletes anything.
         if self.mvcc.compact_rev() != view.compacted {
-            return Ok(None);
+            return Ok(false);
         }
-        out.extend_from_slice(&view.rest);
-        Ok(Some(out))
+        out.write_all(&view.rest).map_err(write_error)?;
+        Ok(true)
     }
 
     /// Replaces the replicated state with a snapshot taken at (`index`, `term`),

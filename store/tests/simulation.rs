@@ -108,6 +108,7 @@ impl SimMember {
             election_range: Some(self.election),
             id_seed: self.id_seed,
             background: false,
+            snap_dir: None,
         };
         let records = self.records.records();
         if std::env::var_os("SIM_DEBUG").is_some() {

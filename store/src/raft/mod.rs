@@ -192,6 +192,9 @@ pub struct NodeConfig {
     /// threads of their own. Otherwise (deterministic runs) snapshot data is read at
     /// raft-rs's next request for it and held writes are written at each tick.
     pub background: bool,
+    /// Where snapshots are kept as files: those made for followers (a real member's),
+    /// and those received until they are installed.
+    pub snap_dir: Option<std::path::PathBuf>,
 }
 
 enum Waiter {
@@ -297,7 +300,7 @@ impl Node {
         status.flushed.store(applied, Ordering::Release);
         status.first_index.store(core.first_index(), Ordering::Release);
         let background = cfg.background;
-        let storage = LogStorage::new(core, sm.clone(), background);
+        let storage = LogStorage::new(core, sm.clone(), cfg.snap_dir.clone().filter(|_| background));
         let raft_cfg = raft::Config {
             id: cfg.id,
             election_tick: cfg.election_ticks,
@@ -833,8 +836,6 @@ pub struct ThreadConfig {
     pub members: Vec<Member>,
     /// Cancelled when this member is removed from the cluster.
     pub on_removed: CancellationToken,
-    /// Where snapshots received from the leader are kept until installed.
-    pub snap_dir: std::path::PathBuf,
 }
 
 /// Starts the Raft thread and the peer senders over the write-ahead log in `wal_dir`;
@@ -848,7 +849,7 @@ pub fn start(
     cancel: CancellationToken,
 ) -> anyhow::Result<(RaftHandle, PeerService)> {
     let (wal, records) = crate::wal::Wal::open(wal_dir)?;
-    let id = cfg.node.id;
+    let (id, snap_dir) = (cfg.node.id, cfg.node.snap_dir.clone());
     let node = Node::open(cfg.node, sm.clone(), metrics.clone(), Box::new(wal), &records)?;
     drop(records);
     let (tx, rx) = std::sync::mpsc::sync_channel(16 * 1024);
@@ -895,7 +896,8 @@ pub fn start(
     })?;
     sm.mvcc.set_writer(writer.thread().clone());
     let handle = RaftHandle { inbox: inbox.clone(), status, id };
-    Ok((handle, PeerService { inbox, known, sm, cluster_id: cfg.cluster_id, snap_dir: cfg.snap_dir }))
+    let snap_dir = snap_dir.unwrap_or_else(|| wal_dir.join("snap"));
+    Ok((handle, PeerService { inbox, known, sm, cluster_id: cfg.cluster_id, snap_dir }))
 }
 
 /// Where inputs for the node go, from any thread.
@@ -1055,6 +1057,7 @@ mod tests {
             election_range: None,
             id_seed: 1,
             background: false,
+            snap_dir: None,
         }
     }
 

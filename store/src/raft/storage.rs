@@ -1,14 +1,16 @@
 //! What raft-rs reads: the log in memory (its durable copy is [`super::log`]), the hard
 //! state, the configuration, and snapshots, which are made on demand from the state
 //! machine at its applied index (the data is what sled holds; nothing is kept aside),
-//! read off the Raft round.
+//! read off the Raft round into a file that the snapshot's data refers to.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, StorageError};
 
-use crate::apply::StateMachine;
+use crate::apply::{ApplyError, StateMachine};
+use crate::backend::BackendError;
 use crate::membership::SnapshotView;
 
 #[derive(Default)]
@@ -85,9 +87,10 @@ pub struct LogStorage {
 }
 
 impl LogStorage {
-    /// `background_snapshots`: read snapshot data on a thread of its own.
-    pub fn new(core: Core, sm: Arc<StateMachine>, background_snapshots: bool) -> Self {
-        let maker = SnapshotMaker { state: Making::Idle, background: background_snapshots, epoch: 0 };
+    /// `files`: make snapshots on a thread of their own, into files in this directory
+    /// (a real member); None: in memory, at raft-rs's next request (deterministic runs).
+    pub fn new(core: Core, sm: Arc<StateMachine>, files: Option<PathBuf>) -> Self {
+        let maker = SnapshotMaker { state: Making::Idle, files, epoch: 0 };
         Self { core: Arc::new(RwLock::new(core)), sm, maker: Arc::new(Mutex::new(maker)) }
     }
 
@@ -166,15 +169,15 @@ impl raft::Storage for LogStorage {
             if index >= request_index && index >= base {
                 return Ok(snap.clone());
             }
-            maker.state = Making::Idle;
+            maker.set(Making::Idle);
         }
         if let Making::Waiting(_) = &maker.state
-            && !maker.background
+            && maker.files.is_none()
         {
             // Deterministic runs (the simulation) read the data at the next request,
             // after whatever was applied in between.
             let Making::Waiting(pending) = std::mem::replace(&mut maker.state, Making::Idle) else { unreachable!() };
-            if let Some(snap) = pending.finish(&self.sm) {
+            if let Some(snap) = pending.finish(&self.sm, None) {
                 maker.state = Making::Ready(snap.clone());
                 return Ok(snap);
             }
@@ -193,16 +196,20 @@ impl raft::Storage for LogStorage {
             meta.set_conf_state(self.sm.conf_state());
             tracing::info!(index, term, "making a snapshot to send");
             let pending = Pending { meta, view };
-            if maker.background {
+            if let Some(dir) = maker.files.clone() {
                 maker.state = Making::Running;
                 let (sm, shared, epoch) = (self.sm.clone(), self.maker.clone(), maker.epoch);
                 let spawned = std::thread::Builder::new().name("raft-snapshot".into()).spawn(move || {
                     // A panic must not leave the maker "running" for good.
                     let done =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pending.finish(&sm))).ok().flatten();
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pending.finish(&sm, Some(&dir))))
+                            .ok()
+                            .flatten();
                     let mut m = shared.lock().unwrap_or_else(|e| e.into_inner());
                     if m.epoch == epoch {
                         m.state = done.map_or(Making::Idle, Making::Ready);
+                    } else if let Some(snap) = done {
+                        discard(&snap);
                     }
                 });
                 if let Err(e) = spawned {
@@ -229,9 +236,10 @@ enum Making {
 
 pub struct SnapshotMaker {
     state: Making,
-    /// Read the data on a thread of its own (a real member) or at the next request
-    /// (the simulation, which must be deterministic).
-    background: bool,
+    /// Make snapshots on a thread of their own, into files in this directory (a real
+    /// member), or in memory at the next request (the simulation, which must be
+    /// deterministic).
+    files: Option<PathBuf>,
     /// Counts resets: a snapshot thread started before one throws its work away.
     epoch: u64,
 }
@@ -240,17 +248,47 @@ impl SnapshotMaker {
     /// Forgets any snapshot made or being made (the state machine was replaced).
     fn reset(&mut self) {
         self.epoch += 1;
-        self.state = Making::Idle;
+        self.set(Making::Idle);
     }
 
-    /// Forgets a finished snapshot (its memory) once the log has moved past it.
+    /// Forgets a finished snapshot (its memory or file) once the log has moved past it.
     pub fn expire(&mut self, base: u64) {
         if let Making::Ready(s) = &self.state
             && s.get_metadata().index < base
         {
-            self.state = Making::Idle;
+            self.set(Making::Idle);
         }
     }
+
+    /// Moves to `state`, removing the file of a finished snapshot left behind (a send
+    /// that already opened it reads on).
+    fn set(&mut self, state: Making) {
+        if let Making::Ready(old) = std::mem::replace(&mut self.state, state) {
+            discard(&old);
+        }
+    }
+}
+
+/// Removes the file a snapshot made into a file refers to.
+fn discard(snap: &Snapshot) {
+    if let Some(path) = crate::membership::referenced_snapshot_file(&snap.data) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Writes a snapshot into file `path`; returns its size and the reference to it. (Not
+/// synced: a member that stops removes it at start.)
+fn into_file(sm: &StateMachine, view: SnapshotView, path: &Path) -> Result<Option<(u64, Vec<u8>)>, ApplyError> {
+    let io = |e: std::io::Error| BackendError::Engine(format!("writing {}: {e}", path.display()));
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io)?);
+    let complete = sm.snapshot_into(view, &mut out)?;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    if !complete {
+        let _ = std::fs::remove_file(path);
+        return Ok(None);
+    }
+    let bytes = file.metadata().map_err(io)?.len();
+    Ok(Some((bytes, crate::membership::snapshot_file_reference(path))))
 }
 
 struct Pending {
@@ -261,14 +299,19 @@ struct Pending {
 impl Pending {
     /// Reads the key history; None when a compaction got in the way (the next request
     /// starts over) or the backend failed.
-    fn finish(self, sm: &StateMachine) -> Option<Snapshot> {
+    /// In memory, or into a file in `dir` that the snapshot's data then refers to.
+    fn finish(self, sm: &StateMachine, dir: Option<&Path>) -> Option<Snapshot> {
         let index = self.meta.index;
-        match sm.snapshot_from(self.view) {
-            Ok(Some(data)) => {
+        let made = match dir {
+            None => sm.snapshot_from(self.view).map(|d| d.map(|d| (d.len() as u64, d))),
+            Some(dir) => into_file(sm, self.view, &dir.join(format!("out-{index:016x}.snap"))),
+        };
+        match made {
+            Ok(Some((bytes, data))) => {
                 let mut snap = Snapshot::default();
                 snap.set_metadata(self.meta);
                 snap.data = data.into();
-                tracing::info!(index, bytes = snap.data.len(), "made a snapshot to send");
+                tracing::info!(index, bytes, "made a snapshot to send");
                 Some(snap)
             }
             Ok(None) => {

@@ -58,17 +58,17 @@ impl Outgoing {
     }
 }
 
-/// The chunks of a snapshot message: the message without its data, then the data
+/// The first chunk of a snapshot: the message without its data, and the data's size.
+fn snapshot_head(mut m: Message, me: u64, cluster_id: u64, size: u64) -> SnapshotChunk {
+    m.mut_snapshot().data = Default::default();
+    SnapshotChunk { from: me, cluster_id, message: m.write_to_bytes().unwrap_or_default(), size, data: Vec::new() }
+}
+
+/// The chunks of a snapshot message whose data is in memory: the head, then the data
 /// (each piece copied only when it is sent).
 fn snapshot_chunks(mut m: Message, me: u64, cluster_id: u64) -> impl Iterator<Item = SnapshotChunk> + Send {
     let data = std::mem::take(&mut m.mut_snapshot().data);
-    let first = SnapshotChunk {
-        from: me,
-        cluster_id,
-        message: m.write_to_bytes().unwrap_or_default(),
-        size: data.len() as u64,
-        data: Vec::new(),
-    };
+    let first = snapshot_head(m, me, cluster_id, data.len() as u64);
     let pieces = (0..data.len().div_ceil(SNAPSHOT_CHUNK)).map(move |i| {
         let piece = &data[i * SNAPSHOT_CHUNK..data.len().min((i + 1) * SNAPSHOT_CHUNK)];
         SnapshotChunk { data: piece.to_vec(), ..Default::default() }
@@ -76,10 +76,60 @@ fn snapshot_chunks(mut m: Message, me: u64, cluster_id: u64) -> impl Iterator<It
     std::iter::once(first).chain(pieces)
 }
 
+/// The chunks of a snapshot message, from a blocking task that makes each as the
+/// stream takes it: the head, then the data, from memory or from the file the data
+/// refers to. A failed read ends the stream short (the receiver refuses it). Returns
+/// the data's size too.
+fn chunk_stream(
+    m: Message,
+    me: u64,
+    cluster_id: u64,
+) -> std::io::Result<(u64, tokio_stream::wrappers::ReceiverStream<SnapshotChunk>)> {
+    use std::io::Read;
+    let (tx, rx) = mpsc::channel(2);
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let Some(path) = crate::membership::referenced_snapshot_file(&m.get_snapshot().data) else {
+        let size = m.get_snapshot().data.len() as u64;
+        let chunks = snapshot_chunks(m, me, cluster_id);
+        tokio::task::spawn_blocking(move || {
+            for c in chunks {
+                if tx.blocking_send(c).is_err() {
+                    return;
+                }
+            }
+        });
+        return Ok((size, stream));
+    };
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let _ = tx.try_send(snapshot_head(m, me, cluster_id, size));
+    tokio::task::spawn_blocking(move || {
+        let mut left = size;
+        while left > 0 {
+            let mut data = vec![0; SNAPSHOT_CHUNK.min(left as usize)];
+            if file.read_exact(&mut data).is_err() {
+                return;
+            }
+            left -= data.len() as u64;
+            if tx.blocking_send(SnapshotChunk { data, ..Default::default() }).is_err() {
+                return;
+            }
+        }
+    });
+    Ok((size, stream))
+}
+
 /// Sends one snapshot and tells Raft whether it arrived.
 async fn send_snapshot(mut client: RaftTransportClient<tonic::transport::Channel>, m: Message, ctx: SnapshotCtx) {
-    let (index, bytes) = (m.get_snapshot().get_metadata().index, m.get_snapshot().data.len());
-    let chunks = futures::stream::iter(snapshot_chunks(m, ctx.me, ctx.cluster_id));
+    let index = m.get_snapshot().get_metadata().index;
+    let (bytes, chunks) = match chunk_stream(m, ctx.me, ctx.cluster_id) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(to = format!("{:x}", ctx.peer), index, error = %e, "reading a snapshot to send failed");
+            let _ = ctx.inbox.queue(Input::SnapshotSent(ctx.peer, false));
+            return;
+        }
+    };
     let t = std::time::Instant::now();
     let ok = match client.snapshot(chunks).await {
         Ok(_) => {
@@ -569,6 +619,28 @@ mod tests {
         let head = Message::parse_from_bytes(&first.message).unwrap();
         assert!(head.get_snapshot().data.is_empty(), "the data is not in the message");
         assert_eq!(head.get_snapshot().get_metadata().index, 42);
+        let joined: Vec<u8> = chunks[1..].iter().flat_map(|c| c.data.iter().copied()).collect();
+        assert_eq!(joined, data);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_in_a_file_is_sent_from_the_file() {
+        use futures::StreamExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.snap");
+        let data: Vec<u8> = (0..SNAPSHOT_CHUNK + 5).map(|i| (i % 7) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut m = Message::default();
+        m.set_msg_type(MessageType::MsgSnapshot);
+        m.mut_snapshot().mut_metadata().index = 9;
+        m.mut_snapshot().data = crate::membership::snapshot_file_reference(&path).into();
+        let (size, stream) = chunk_stream(m, 1, 7).unwrap();
+        let chunks: Vec<SnapshotChunk> = stream.collect().await;
+        assert_eq!((size, chunks.len()), (data.len() as u64, 3), "the head, then two pieces");
+        assert_eq!(chunks[0].size, size);
+        let head = Message::parse_from_bytes(&chunks[0].message).unwrap();
+        assert!(head.get_snapshot().data.is_empty(), "the reference does not travel");
+        assert_eq!(head.get_snapshot().get_metadata().index, 9);
         let joined: Vec<u8> = chunks[1..].iter().flat_map(|c| c.data.iter().copied()).collect();
         assert_eq!(joined, data);
     }

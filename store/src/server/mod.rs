@@ -416,6 +416,7 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             election_range: None,
             id_seed: rand::random(),
             background: true,
+            snap_dir: Some(snap_dir),
         },
         heartbeat: Duration::from_millis(cfg.heartbeat_interval),
         peer_tls: peer_client_tls(&cfg)?,
@@ -427,7 +428,6 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             Start::New | Start::Restart => initial,
         },
         on_removed: shutdown.token(),
-        snap_dir,
     };
     let wal_dir = dir.join("member").join("wal");
     // Raft outlives the first shutdown signal long enough to hand leadership over.
