@@ -190,6 +190,26 @@ impl<'a> OldKeys<'a> {
 /// One record of the snapshot format: bucket tag, key, value.
 type Record = (u8, Vec<u8>, Vec<u8>);
 
+/// Checks that `r` is a whole snapshot in the order an install needs: the magic, then
+/// records of known buckets, bucket by bucket in `SNAPSHOT_BUCKETS` order, keys
+/// strictly increasing within each.
+fn check_snapshot(mut r: impl Read) -> Result<(), ApplyError> {
+    let mut magic = vec![0; SNAPSHOT_MAGIC.len()];
+    r.read_exact(&mut magic).map_err(|_| ApplyError::BadEntry)?;
+    if magic != SNAPSHOT_MAGIC {
+        return Err(ApplyError::BadEntry);
+    }
+    let mut last: Option<(usize, Vec<u8>)> = None;
+    while let Some((tag, k, _)) = read_record(&mut r)? {
+        let at = SNAPSHOT_BUCKETS.iter().position(|(t, _)| *t == tag).ok_or(ApplyError::BadEntry)?;
+        if last.as_ref().is_some_and(|(b, prev)| at < *b || (at == *b && k <= *prev)) {
+            return Err(ApplyError::BadEntry);
+        }
+        last = Some((at, k));
+    }
+    Ok(())
+}
+
 /// Reads one record of the snapshot format; None at the end.
 fn read_record(r: &mut impl Read) -> Result<Option<Record>, ApplyError> {
     let mut tag = [0u8];
@@ -436,10 +456,20 @@ impl StateMachine {
     pub fn restore(&self, data: &[u8], index: u64, term: u64) -> Result<(), ApplyError> {
         match referenced_snapshot_file(data) {
             Some(path) => {
-                let f = std::fs::File::open(&path).map_err(|e| io_error(&format!("opening {}", path.display()), &e))?;
-                self.restore_from(std::io::BufReader::with_capacity(1 << 20, f), index, term)
+                let open = || {
+                    let f =
+                        std::fs::File::open(&path).map_err(|e| io_error(&format!("opening {}", path.display()), &e))?;
+                    Ok::<_, ApplyError>(std::io::BufReader::with_capacity(1 << 20, f))
+                };
+                // Read through once before anything is changed: a snapshot found bad
+                // halfway would leave neither state, at every start.
+                check_snapshot(open()?)?;
+                self.restore_from(open()?, index, term)
             }
-            None => self.restore_from(data, index, term),
+            None => {
+                check_snapshot(data)?;
+                self.restore_from(data, index, term)
+            }
         }
     }
 
@@ -704,6 +734,14 @@ mod tests {
         b.restore(&snapshot_file_reference(&path), 2, 1).unwrap();
         assert_eq!(b.mvcc.range(b"k", b"", Default::default()).unwrap().kvs[0].value, b"v");
         assert!(b.restore(&snapshot_file_reference(&dir.path().join("missing")), 3, 1).is_err());
+        // A snapshot cut short is refused before anything changes.
+        let mut short = data.clone();
+        short.truncate(data.len() - 3);
+        let cut = snapshot_file(dir.path(), 3);
+        std::fs::write(&cut, &short).unwrap();
+        assert!(b.restore(&snapshot_file_reference(&cut), 3, 1).is_err());
+        assert_eq!(b.mvcc.backend().get(Bucket::Meta, META_RESTORING).unwrap(), None, "no install was started");
+        assert_eq!(b.mvcc.range(b"k", b"", Default::default()).unwrap().kvs[0].value, b"v");
         // Records out of key order are refused (the install relies on the order).
         let mut bad = SNAPSHOT_MAGIC.to_vec();
         push_record(&mut bad, 2, b"m2", b"x");

@@ -74,6 +74,11 @@ pub struct Mvcc {
     writing: std::sync::Mutex<()>,
     /// The thread that writes held batches back (see [`Mvcc::set_writer`]).
     writer: std::sync::OnceLock<std::thread::Thread>,
+    /// A backend write failed (see [`Mvcc::write`]).
+    failed: std::sync::atomic::AtomicBool,
+    /// Held exclusively while a snapshot install rewrites the backend, shared by whole
+    /// scans of it (see [`Mvcc::read_backend`]), which writes need not wait for.
+    installing: RwLock<()>,
     /// The caller's position (the applied index) of the last batch written to the
     /// backend.
     written: AtomicU64,
@@ -140,6 +145,8 @@ impl Mvcc {
             held: Default::default(),
             writing: Default::default(),
             writer: Default::default(),
+            failed: Default::default(),
+            installing: Default::default(),
             written: AtomicU64::new(0),
         };
         // A compaction scheduled but not finished before a crash is finished now.
@@ -165,6 +172,7 @@ impl Mvcc {
         &self,
         replace: impl FnOnce() -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
+        let _installing = self.installing.write().unwrap_or_else(|e| e.into_inner());
         let mut g = self.index_write();
         replace()?;
         let (index, current, compacted) = Self::load(self.backend.as_ref())?;
@@ -227,8 +235,15 @@ impl Mvcc {
     /// Writes `batch` to the backend, after (and atomically with) whatever is held back.
     /// `tag` is the caller's position after it (the applied index), reported by
     /// [`Mvcc::written`]. Not durable until the backend's flush.
+    ///
+    /// A failed write fails every later one: what it carried is lost to the backend (it
+    /// is still in the Raft log, and in `pending` for readers), so the written position
+    /// must never move past it. The member stops at its next write and replays its log.
     pub fn write(&self, batch: WriteBatch, tag: u64) -> std::result::Result<(), BackendError> {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        if self.failed.load(Ordering::Acquire) {
+            return Err(BackendError::Engine("an earlier backend write failed".into()));
+        }
         // Held batches are taken under the writing lock, so they land before anything
         // made after them; `hold` only waits for the take, not the write.
         let held = std::mem::take(&mut *self.held_lock());
@@ -242,7 +257,10 @@ impl Mvcc {
                 .filter(|(b, _, v)| *b == Bucket::Key && v.is_some())
                 .map(|(_, k, _)| k.clone())
                 .collect();
-            self.backend.write(all)?;
+            if let Err(e) = self.backend.write(all) {
+                self.failed.store(true, Ordering::Release);
+                return Err(e);
+            }
             if !records.is_empty() {
                 let mut p = self.pending_lock();
                 for k in &records {
@@ -285,6 +303,15 @@ impl Mvcc {
     /// Writes whatever is held back.
     pub fn write_back(&self) -> std::result::Result<(), BackendError> {
         self.write(WriteBatch::default(), 0)
+    }
+
+    /// Runs `read` over the backend holding everything applied: what is held is written
+    /// first, and a snapshot install cannot run meanwhile (see [`Mvcc::replace`]).
+    /// Writes go on.
+    pub fn read_backend<R>(&self, read: impl FnOnce(&dyn Backend) -> R) -> std::result::Result<R, BackendError> {
+        let _installing = self.installing.read().unwrap_or_else(|e| e.into_inner());
+        self.write_back()?;
+        Ok(read(self.backend.as_ref()))
     }
 
     /// The position of the last batch written to the backend (see [`Mvcc::write`]).
@@ -695,5 +722,58 @@ mod tests {
         let (ev, last) = m2.events(1, 6, 100).unwrap();
         assert_eq!(ev.len(), 3, "revisions 4, 5, 6 remain");
         assert_eq!(last, 6);
+    }
+
+    /// A backend whose next write fails when told to.
+    struct Flaky {
+        inner: MemoryBackend,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl Backend for Flaky {
+        fn get(&self, b: Bucket, k: &[u8]) -> crate::backend::Result<Option<Vec<u8>>> {
+            self.inner.get(b, k)
+        }
+        fn for_each(
+            &self,
+            b: Bucket,
+            from: &[u8],
+            to: Option<&[u8]>,
+            f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+        ) -> crate::backend::Result<()> {
+            self.inner.for_each(b, from, to, f)
+        }
+        fn write(&self, batch: WriteBatch) -> crate::backend::Result<()> {
+            if self.fail.swap(false, Ordering::AcqRel) {
+                return Err(BackendError::Engine("injected".into()));
+            }
+            self.inner.write(batch)
+        }
+        fn flush(&self) -> crate::backend::Result<()> {
+            self.inner.flush()
+        }
+        fn size_on_disk(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn a_failed_write_back_fails_every_later_write() {
+        let backend = Arc::new(Flaky { inner: MemoryBackend::new(), fail: Default::default() });
+        let m = Mvcc::open(backend.clone()).unwrap();
+        let mut t = m.write_txn();
+        t.put(b"a", b"1".to_vec(), 0).unwrap();
+        let (batch, _) = t.end();
+        m.publish();
+        m.hold(batch, 10).unwrap();
+        backend.fail.store(true, Ordering::Release);
+        assert!(m.write_back().is_err());
+        // The lost batch is never reported written: a later write fails as well.
+        let mut b = WriteBatch::default();
+        b.put(Bucket::Meta, META_CONSISTENT_INDEX.to_vec(), 11u64.to_be_bytes().to_vec());
+        assert!(m.write(b, 11).is_err());
+        assert!(m.written() < 10);
+        // Readers still find the revision.
+        assert_eq!(m.range(b"a", b"", RangeOptions::default()).unwrap().kvs[0].value, b"1");
     }
 }

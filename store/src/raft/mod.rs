@@ -273,12 +273,13 @@ impl Node {
             log.compacted(1, 1, &core.hard_state)?;
         }
         let applied = sm.applied_index();
-        if applied > core.last_index()
-            && let Some((index, term)) = sm.installed_snapshot()
+        if let Some((index, term)) = sm.installed_snapshot()
             && index == applied
+            && (applied > core.last_index() || core.term(applied).ok() != Some(term))
         {
             // The member stopped after installing a snapshot and before its log said
-            // so: the log starts after the snapshot.
+            // so: the log starts after the snapshot. (A log that reaches past it with
+            // another term there holds an uncommitted tail the snapshot replaced.)
             core.entries.clear();
             core.base = (index, term);
             core.hard_state.term = core.hard_state.term.max(term);
@@ -414,8 +415,23 @@ impl Node {
             }
             Input::Message(m) => {
                 self.heard.insert(m.from, self.ticks);
+                let file = match m.get_msg_type() {
+                    MessageType::MsgSnapshot => crate::membership::referenced_snapshot_file(&m.get_snapshot().data),
+                    _ => None,
+                };
+                let before = self.pending_snapshot_file();
                 if let Err(e) = self.raw.step(*m) {
                     tracing::debug!(error = %e, "raft step failed");
+                }
+                // raft-rs ignores a snapshot it does not need, and keeps only the last of
+                // those stepped before a Ready: the files of the others go.
+                if file.is_some() {
+                    let kept = self.pending_snapshot_file();
+                    for f in [file, before].into_iter().flatten() {
+                        if kept.as_ref() != Some(&f) {
+                            let _ = std::fs::remove_file(f);
+                        }
+                    }
                 }
             }
             Input::TransferLeader(to) => self.raw.transfer_leader(to),
@@ -425,6 +441,12 @@ impl Node {
             }
             Input::Removed => self.removed = true,
         }
+    }
+
+    /// The file of the received snapshot raft-rs is about to hand over in a Ready.
+    fn pending_snapshot_file(&self) -> Option<std::path::PathBuf> {
+        let snap = self.raw.raft.raft_log.unstable.snapshot.as_ref()?;
+        crate::membership::referenced_snapshot_file(&snap.data)
     }
 
     /// etcd's checks before a configuration change (done where the progress of every
@@ -684,7 +706,11 @@ impl Node {
                 }
             }
         }
-        if !kv_only {
+        if kv_only {
+            // Before the answers: what was acknowledged is held (or written) by the time
+            // anything reads the backend after writing back what is held.
+            backend_write(self.sm.mvcc.hold(pending, last), "applying committed entries");
+        } else {
             write_pending(&mut pending, last);
         }
         self.metrics.proposals_applied.inc_by(replies.len() as u64);
@@ -694,9 +720,6 @@ impl Node {
         env.published(&events, false);
         for (w, r) in replies {
             let _ = w.send(r);
-        }
-        if kv_only {
-            backend_write(self.sm.mvcc.hold(pending, last), "applying committed entries");
         }
         for (w, r) in conf_replies {
             let _ = w.send(r);
@@ -1089,5 +1112,59 @@ mod tests {
         let node = Node::open(cfg(2, None), follower, metrics, Box::new(records), &again).unwrap();
         assert_eq!(node.log_terms().0, 11);
         assert_eq!(node.hard_state().term, 3);
+    }
+
+    struct NoEnv;
+
+    impl Env for NoEnv {
+        fn send(&mut self, _: Vec<Message>) {}
+        fn published(&mut self, _: &[Event], _: bool) {}
+        fn members_changed(&mut self, _: &[Member]) {}
+    }
+
+    fn snapshot_message(path: &std::path::Path, index: u64, term: u64) -> Message {
+        let mut m = Message::default();
+        m.set_msg_type(MessageType::MsgSnapshot);
+        (m.from, m.to, m.term) = (1, 2, term);
+        let s = m.mut_snapshot();
+        s.mut_metadata().index = index;
+        s.mut_metadata().term = term;
+        s.mut_metadata().set_conf_state(raft::eraftpb::ConfState::from((vec![1, 2, 3], vec![])));
+        s.data = crate::membership::snapshot_file_reference(path).into();
+        m
+    }
+
+    #[test]
+    fn received_snapshot_files_go_once_installed_or_ignored() {
+        let members: Vec<Member> =
+            (1..=3).map(|id| Member { id, peer_ur_ls: vec![format!("http://n{id}")], ..Default::default() }).collect();
+        let leader = sm();
+        leader.bootstrap(&members).unwrap();
+        for i in 2..=10 {
+            let put = Request::Put(proto::etcdserverpb::PutRequest {
+                key: format!("k{i}").into_bytes(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            });
+            leader.mvcc.write(leader.apply(i, &put).batch, i).unwrap();
+        }
+        let data = leader.snapshot_data().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let first = crate::membership::snapshot_file(dir.path(), 10);
+        std::fs::write(&first, &data).unwrap();
+        let follower = sm();
+        let metrics = Arc::new(Metrics::new("test"));
+        let mut node =
+            Node::open(cfg(2, None), follower.clone(), metrics, Box::new(MemRecordLog::default()), &[]).unwrap();
+        node.handle(Input::Message(Box::new(snapshot_message(&first, 10, 3))));
+        node.on_ready(&mut NoEnv);
+        assert_eq!(follower.applied_index(), 10);
+        assert!(!first.exists(), "installed: its file is gone");
+        // The same snapshot again: raft-rs ignores it.
+        let again = dir.path().join("again.snap");
+        std::fs::write(&again, &data).unwrap();
+        node.handle(Input::Message(Box::new(snapshot_message(&again, 10, 3))));
+        node.on_ready(&mut NoEnv);
+        assert!(!again.exists(), "ignored: its file is gone");
     }
 }

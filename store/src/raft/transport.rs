@@ -517,8 +517,14 @@ impl RaftTransport for PeerService {
             let mut batch = Vec::new();
             let mut next = Some(env);
             while let Some(env) = next.take() {
-                if let Some(m) = self.accept(env)? {
-                    batch.push(Input::Message(Box::new(m)));
+                match self.accept(env)? {
+                    // Snapshots come by the Snapshot call only (their data is a file
+                    // of this member's once received).
+                    Some(m) if m.get_msg_type() == MessageType::MsgSnapshot => {
+                        tracing::warn!(from = format!("{:x}", m.from), "a snapshot on the message stream; dropping it");
+                    }
+                    Some(m) => batch.push(Input::Message(Box::new(m))),
+                    None => {}
                 }
                 if batch.len() < STREAM_BATCH {
                     next = s.message().now_or_never().transpose()?.flatten();
@@ -562,7 +568,10 @@ impl RaftTransport for PeerService {
         }
         m.mut_snapshot().data = crate::membership::snapshot_file_reference(&path).into();
         // Installing it takes a while: the Raft thread does it, not this runtime's worker.
-        self.inbox.queue(Input::Message(Box::new(m))).map_err(|_| Status::unavailable("raft inbox full"))?;
+        if self.inbox.queue(Input::Message(Box::new(m))).is_err() {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(Status::unavailable("raft inbox full"));
+        }
         Ok(Response::new(Done {}))
     }
 

@@ -295,12 +295,17 @@ async fn keep_alive(svcs: &Services, body: &[u8]) -> Response<Body> {
 /// (so `etcdctl snapshot status/restore` accept it), followed by its SHA-256, as etcd
 /// appends it.
 pub fn snapshot_bytes(server: &Server) -> Result<Vec<u8>, tonic::Status> {
-    let backend = server.sm.mvcc.backend();
     let internal = |e: &dyn std::fmt::Display| tonic::Status::internal(e.to_string());
-    // The snapshot holds everything applied: write what is held back first.
-    server.sm.mvcc.write_back().map_err(|e| internal(&e))?;
-    let scan = |b: Bucket| backend.scan(b, b"", None).map_err(|e| internal(&e));
-    let meta: Vec<(Vec<u8>, Vec<u8>)> = scan(Bucket::Meta)?
+    // Everything applied, read at one point (see `Mvcc::read_backend`).
+    let [meta, alarm, key, lease] = server
+        .sm
+        .mvcc
+        .read_backend(|backend| {
+            [Bucket::Meta, Bucket::Alarm, Bucket::Key, Bucket::Lease].map(|b| backend.scan(b, b"", None))
+        })
+        .map_err(|e| internal(&e))?
+        .map(|r| r.map_err(|e| internal(&e)));
+    let meta: Vec<(Vec<u8>, Vec<u8>)> = meta?
         .into_iter()
         .filter(|(k, _)| {
             [
@@ -319,13 +324,13 @@ pub fn snapshot_bytes(server: &Server) -> Result<Vec<u8>, tonic::Status> {
     });
     let bucket = |name: &str, items: Vec<(Vec<u8>, Vec<u8>)>| bolt::Bucket { name: name.as_bytes().to_vec(), items };
     let buckets = vec![
-        bucket("alarm", scan(Bucket::Alarm)?),
+        bucket("alarm", alarm?),
         bucket("auth", vec![(b"authRevision".to_vec(), 1u64.to_be_bytes().to_vec())]),
         bucket("authRoles", vec![]),
         bucket("authUsers", vec![]),
         bucket("cluster", vec![(b"clusterVersion".to_vec(), CLUSTER_VERSION.as_bytes().to_vec())]),
-        bucket("key", scan(Bucket::Key)?),
-        bucket("lease", scan(Bucket::Lease)?),
+        bucket("key", key?),
+        bucket("lease", lease?),
         bucket("members", vec![(format!("{:x}", server.id.member_id).into_bytes(), member.to_string().into_bytes())]),
         bucket("members_removed", vec![]),
         bucket("meta", meta),

@@ -382,22 +382,21 @@ impl Maintenance for Services {
     }
 
     async fn hash(&self, _req: Request<pb::HashRequest>) -> Resp<pb::HashResponse> {
-        let backend = self.0.sm.mvcc.backend();
-        let mut h = 0u32;
-        // The hash covers everything applied: write what is held back first.
-        let mut failed = self.0.sm.mvcc.write_back().err();
-        for b in crate::backend::Bucket::ALL {
-            h = crc32c::crc32c_append(h, b.name());
-            if let Err(e) = backend.for_each(b, b"", None, &mut |k, v| {
-                h = crc32c::crc32c_append(crc32c::crc32c_append(h, k), v);
-                true
-            }) {
-                failed = Some(e);
+        // Everything applied, read at one point (see `Mvcc::read_backend`).
+        let hashed = self.0.sm.mvcc.read_backend(|backend| {
+            let mut h = 0u32;
+            for b in crate::backend::Bucket::ALL {
+                h = crc32c::crc32c_append(h, b.name());
+                backend.for_each(b, b"", None, &mut |k, v| {
+                    h = crc32c::crc32c_append(crc32c::crc32c_append(h, k), v);
+                    true
+                })?;
             }
-        }
-        let out = match failed {
-            Some(e) => Err(Status::internal(e.to_string())),
-            None => Ok(pb::HashResponse { header: self.cur_header(), hash: h }),
+            Ok::<_, crate::backend::BackendError>(h)
+        });
+        let out = match hashed.and_then(|h| h) {
+            Err(e) => Err(Status::internal(e.to_string())),
+            Ok(hash) => Ok(pb::HashResponse { header: self.cur_header(), hash }),
         };
         self.unary("Maintenance", "Hash", out)
     }

@@ -261,7 +261,8 @@ impl Server {
         match self.sm.mvcc.backend().flush() {
             Ok(()) => {
                 self.metrics.commit_duration.observe(t.elapsed().as_secs_f64());
-                self.raft.status.flushed.store(applied, Ordering::Release);
+                // An installed snapshot may have moved it further meanwhile.
+                self.raft.status.flushed.fetch_max(applied, Ordering::AcqRel);
             }
             Err(e) => {
                 tracing::error!(error = %e, "flushing the backend failed: the store cannot continue safely");
