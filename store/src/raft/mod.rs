@@ -1084,8 +1084,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_member_stopped_between_snapshot_install_and_its_log_record_starts() {
+    /// A snapshot at index 10 of a 3-member cluster's leader that applied nine puts.
+    fn leader_snapshot_at_10() -> Vec<u8> {
         let members: Vec<Member> =
             (1..=3).map(|id| Member { id, peer_ur_ls: vec![format!("http://n{id}")], ..Default::default() }).collect();
         let leader = sm();
@@ -1096,9 +1096,14 @@ mod tests {
                 value: b"v".to_vec(),
                 ..Default::default()
             });
-            leader.mvcc.backend().write(leader.apply(i, &put).batch).unwrap();
+            leader.mvcc.write(leader.apply(i, &put).batch, i).unwrap();
         }
-        let data = leader.snapshot_data().unwrap();
+        leader.snapshot_data().unwrap()
+    }
+
+    #[test]
+    fn a_member_stopped_between_snapshot_install_and_its_log_record_starts() {
+        let data = leader_snapshot_at_10();
         // A joining member installed the snapshot in its state, then stopped before its
         // log recorded it.
         let follower = sm();
@@ -1136,19 +1141,7 @@ mod tests {
 
     #[test]
     fn received_snapshot_files_go_once_installed_or_ignored() {
-        let members: Vec<Member> =
-            (1..=3).map(|id| Member { id, peer_ur_ls: vec![format!("http://n{id}")], ..Default::default() }).collect();
-        let leader = sm();
-        leader.bootstrap(&members).unwrap();
-        for i in 2..=10 {
-            let put = Request::Put(proto::etcdserverpb::PutRequest {
-                key: format!("k{i}").into_bytes(),
-                value: b"v".to_vec(),
-                ..Default::default()
-            });
-            leader.mvcc.write(leader.apply(i, &put).batch, i).unwrap();
-        }
-        let data = leader.snapshot_data().unwrap();
+        let data = leader_snapshot_at_10();
         let dir = tempfile::tempdir().unwrap();
         let first = crate::membership::snapshot_file(dir.path(), 10);
         std::fs::write(&first, &data).unwrap();
