@@ -279,13 +279,17 @@ impl Mvcc {
     /// written: by the writer thread if there is one, else here. Anything that reads the
     /// backend directly calls [`Mvcc::write_back`] first.
     pub fn hold(&self, batch: WriteBatch, tag: u64) -> std::result::Result<(), BackendError> {
-        let full = {
+        let (full, overfull) = {
             let mut held = self.held_lock();
             held.add(batch, tag);
-            held.len() >= HOLD_OPS || held.bytes >= HOLD_BYTES
+            let over = |n: usize| held.len() >= n * HOLD_OPS || held.bytes >= n * HOLD_BYTES;
+            (over(1), over(4))
         };
         match self.writer.get() {
             _ if !full => Ok(()),
+            // A writer that falls behind slows the rounds down rather than letting what
+            // is held grow without bound.
+            Some(_) if overfull => self.write_back(),
             Some(t) => {
                 t.unpark();
                 Ok(())
