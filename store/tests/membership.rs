@@ -188,9 +188,11 @@ async fn one_member_grows_to_three_and_shrinks_back_while_clients_write() {
     }
     // A learner serves only Status and serializable reads.
     let put = run(m2.etcdctl().args(["put", "x", "y"]));
-    assert!(String::from_utf8_lossy(&put.stderr).contains("etcdserver: rpc not supported for learner"));
+    let err = String::from_utf8_lossy(&put.stderr);
+    assert!(err.contains("etcdserver: rpc not supported for learner"), "put on a learner: {err}");
     let lin = run(m2.etcdctl().args(["get", "w0/000001"]));
-    assert!(String::from_utf8_lossy(&lin.stderr).contains("etcdserver: rpc not supported for learner"));
+    let err = String::from_utf8_lossy(&lin.stderr);
+    assert!(err.contains("etcdserver: rpc not supported for learner"), "linearizable get on a learner: {err}");
     assert!(ok(&m2, &["get", "w0/000001", "--consistency=s"]).contains("w0/000001"));
     assert!(ok(&m2, &["endpoint", "status"]).contains(&m2.endpoint()));
     let status = ok(&m2, &["endpoint", "status", "-w", "json"]);

@@ -230,6 +230,9 @@ pub struct Node {
     ticks: u64,
     heard: HashMap<u64, u64>,
     background: bool,
+    /// What the cluster said when this member joined: it is a learner. Counts until
+    /// the member's state has a configuration.
+    pub joined_as_learner: bool,
 }
 
 fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
@@ -340,6 +343,7 @@ impl Node {
             ticks: 0,
             heard: HashMap::new(),
             background,
+            joined_as_learner: false,
         })
     }
 
@@ -798,7 +802,13 @@ impl Node {
             self.read_waiters.clear();
             self.pending_reads.clear();
         }
-        let learner = self.storage.rl().conf_state.learners.contains(&r.id);
+        let learner = {
+            let cs = &self.storage.rl().conf_state;
+            match cs.voters.is_empty() && cs.learners.is_empty() {
+                true => self.joined_as_learner,
+                false => cs.learners.contains(&r.id),
+            }
+        };
         self.status.learner.store(learner, Ordering::Release);
         self.status.term.store(r.term, Ordering::Release);
         self.status.commit.store(r.raft_log.committed, Ordering::Release);
@@ -873,8 +883,11 @@ pub fn start(
 ) -> anyhow::Result<(RaftHandle, PeerService)> {
     let (wal, records) = crate::wal::Wal::open(wal_dir)?;
     let (id, snap_dir) = (cfg.node.id, cfg.node.snap_dir.clone());
-    let node = Node::open(cfg.node, sm.clone(), metrics.clone(), Box::new(wal), &records)?;
+    let mut node = Node::open(cfg.node, sm.clone(), metrics.clone(), Box::new(wal), &records)?;
     drop(records);
+    // A member that joined as a learner is one before its state says so (as etcd's
+    // knows from the membership it fetched when joining).
+    node.joined_as_learner = cfg.members.iter().any(|m| m.id == id && m.is_learner);
     let (tx, rx) = std::sync::mpsc::sync_channel(16 * 1024);
     let shared = Arc::new(Shared { driver: Mutex::new(None), thread: OnceLock::new() });
     let inbox = Inbox { tx, shared: shared.clone() };
