@@ -63,23 +63,7 @@ fn prune_value(x: &mut Value, s: Option<&Structural>, path: &str, is_root: bool,
                 map.clear();
                 return;
             };
-            let mut drop = Vec::new();
-            for (k, v) in map.iter_mut() {
-                if s.embedded_resource && META_FIELDS.contains(&k.as_str()) {
-                    if k == "metadata" && !is_root {
-                        prune_embedded_metadata(v, &join(path, k), out);
-                    }
-                    continue;
-                }
-                if let Some(prop) = s.properties.get(k) {
-                    prune_value(v, Some(prop), &join(path, k), false, out);
-                } else if let Some(ap) = &s.additional_properties {
-                    prune_value(v, ap.schema(), &join(path, k), false, out);
-                } else {
-                    drop.push(k.clone());
-                }
-            }
-            for k in drop {
+            for k in prune_fields(map, s, path, is_root, out) {
                 map.shift_remove(&k);
                 out.push(join(path, &k));
             }
@@ -98,20 +82,8 @@ fn prune_value(x: &mut Value, s: Option<&Structural>, path: &str, is_root: bool,
 fn skip_prune(x: &mut Value, s: &Structural, path: &str, is_root: bool, out: &mut Vec<String>) {
     match x {
         Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if s.embedded_resource && META_FIELDS.contains(&k.as_str()) {
-                    if k == "metadata" && !is_root {
-                        prune_embedded_metadata(v, &join(path, k), out);
-                    }
-                    continue;
-                }
-                if let Some(prop) = s.properties.get(k) {
-                    prune_value(v, Some(prop), &join(path, k), false, out);
-                } else if let Some(ap) = &s.additional_properties {
-                    // `additionalProperties: true` has no schema: what is inside is pruned entirely.
-                    prune_value(v, ap.schema(), &join(path, k), false, out);
-                }
-            }
+            // Unknown fields stay.
+            prune_fields(map, s, path, is_root, out);
         }
         Value::Array(items) => {
             if let Some(item_schema) = s.items.as_deref() {
@@ -122,6 +94,35 @@ fn skip_prune(x: &mut Value, s: &Structural, path: &str, is_root: bool, out: &mu
         }
         _ => {}
     }
+}
+
+/// Prunes inside the fields of object `map` that `s` specifies (by `properties` or
+/// `additionalProperties`; `additionalProperties: true` has no schema, so what is inside
+/// is pruned entirely); returns the fields it does not specify.
+fn prune_fields(
+    map: &mut serde_json::Map<String, Value>,
+    s: &Structural,
+    path: &str,
+    is_root: bool,
+    out: &mut Vec<String>,
+) -> Vec<String> {
+    let mut unknown = Vec::new();
+    for (k, v) in map.iter_mut() {
+        if s.embedded_resource && META_FIELDS.contains(&k.as_str()) {
+            if k == "metadata" && !is_root {
+                prune_embedded_metadata(v, &join(path, k), out);
+            }
+            continue;
+        }
+        if let Some(prop) = s.properties.get(k) {
+            prune_value(v, Some(prop), &join(path, k), false, out);
+        } else if let Some(ap) = &s.additional_properties {
+            prune_value(v, ap.schema(), &join(path, k), false, out);
+        } else {
+            unknown.push(k.clone());
+        }
+    }
+    unknown
 }
 
 /// Drops the keys of an embedded `metadata` object that `ObjectMeta` does not have.
