@@ -194,11 +194,7 @@ type Record = (u8, Vec<u8>, Vec<u8>);
 /// records of known buckets, bucket by bucket in `SNAPSHOT_BUCKETS` order, keys
 /// strictly increasing within each.
 fn check_snapshot(mut r: impl Read) -> Result<(), ApplyError> {
-    let mut magic = vec![0; SNAPSHOT_MAGIC.len()];
-    r.read_exact(&mut magic).map_err(|_| ApplyError::BadEntry)?;
-    if magic != SNAPSHOT_MAGIC {
-        return Err(ApplyError::BadEntry);
-    }
+    read_magic(&mut r)?;
     let mut last: Option<(usize, Vec<u8>)> = None;
     while let Some((tag, k, _)) = read_record(&mut r)? {
         let at = SNAPSHOT_BUCKETS.iter().position(|(t, _)| *t == tag).ok_or(ApplyError::BadEntry)?;
@@ -206,6 +202,16 @@ fn check_snapshot(mut r: impl Read) -> Result<(), ApplyError> {
             return Err(ApplyError::BadEntry);
         }
         last = Some((at, k));
+    }
+    Ok(())
+}
+
+/// Reads the snapshot format's magic.
+fn read_magic(r: &mut impl Read) -> Result<(), ApplyError> {
+    let mut magic = vec![0; SNAPSHOT_MAGIC.len()];
+    r.read_exact(&mut magic).map_err(|_| ApplyError::BadEntry)?;
+    if magic != SNAPSHOT_MAGIC {
+        return Err(ApplyError::BadEntry);
     }
     Ok(())
 }
@@ -473,12 +479,9 @@ impl StateMachine {
         }
     }
 
+    /// Installs a snapshot [`check_snapshot`] accepted.
     fn restore_from(&self, mut r: impl Read, index: u64, term: u64) -> Result<(), ApplyError> {
-        let mut magic = vec![0; SNAPSHOT_MAGIC.len()];
-        r.read_exact(&mut magic).map_err(|_| ApplyError::BadEntry)?;
-        if magic != SNAPSHOT_MAGIC {
-            return Err(ApplyError::BadEntry);
-        }
+        read_magic(&mut r)?;
         // Nothing held back may land on top of the snapshot later.
         self.mvcc.write_back()?;
         let backend = self.mvcc.backend().clone();
@@ -489,31 +492,22 @@ impl StateMachine {
             self.mvcc.write(b, 0)?;
             backend.flush()?;
             // Each bucket's records come in key order, the buckets in SNAPSHOT_BUCKETS
-            // order: walking the old keys alongside finds the ones to delete, and a key
-            // in both is simply overwritten.
+            // order (checked before): walking the old keys alongside finds the ones to
+            // delete, and a key in both is simply overwritten.
             let mut out = Batches { sm: self, batch: WriteBatch::default(), bytes: 0 };
             let mut at = 0;
             let mut old = OldKeys::new(backend.as_ref(), SNAPSHOT_BUCKETS[0].1);
-            let mut prev: Option<Vec<u8>> = None;
             while let Some((tag, k, v)) = read_record(&mut r)? {
                 let j = SNAPSHOT_BUCKETS.iter().position(|(t, _)| *t == tag).ok_or(ApplyError::BadEntry)?;
-                if j < at {
-                    return Err(ApplyError::BadEntry);
-                }
                 while at < j {
                     old.delete_rest(&mut out)?;
                     at += 1;
                     old = OldKeys::new(backend.as_ref(), SNAPSHOT_BUCKETS[at].1);
-                    prev = None;
-                }
-                if prev.as_ref().is_some_and(|p| *p >= k) {
-                    return Err(ApplyError::BadEntry);
                 }
                 old.delete_before(&k, &mut out)?;
                 if !old.is_local(&k) {
-                    out.put(old.bucket, k.clone(), v)?;
+                    out.put(old.bucket, k, v)?;
                 }
-                prev = Some(k);
             }
             loop {
                 old.delete_rest(&mut out)?;

@@ -107,7 +107,6 @@ impl SimMember {
             bootstrap: Some(member_list(n)),
             election_range: Some(self.election),
             id_seed: self.id_seed,
-            background: false,
             snap_dir: None,
         };
         let records = self.records.records();

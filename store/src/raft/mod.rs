@@ -188,12 +188,10 @@ pub struct NodeConfig {
     /// that proposed them, possibly from an earlier incarnation or another member, so
     /// ids must not repeat across restarts: the server draws it at random.
     pub id_seed: u64,
-    /// A real member: snapshot data is read, and held backend writes are written, on
-    /// threads of their own. Otherwise (deterministic runs) snapshot data is read at
-    /// raft-rs's next request for it and held writes are written at each tick.
-    pub background: bool,
-    /// Where snapshots are kept as files: those made for followers (a real member's),
-    /// and those received until they are installed.
+    /// A real member's directory for snapshots as files (those made for followers, and
+    /// those received until installed): snapshots are made into it, and held backend
+    /// writes written, on threads of their own. None (deterministic runs): snapshots
+    /// are made in memory at raft-rs's next request, held writes written at each tick.
     pub snap_dir: Option<std::path::PathBuf>,
 }
 
@@ -229,6 +227,7 @@ pub struct Node {
     /// at every check-quorum round, so it would refuse changes now and then).
     ticks: u64,
     heard: HashMap<u64, u64>,
+    /// A real member (see `NodeConfig::snap_dir`).
     background: bool,
     /// What the cluster said when this member joined: it is a learner. Counts until
     /// the member's state has a configuration.
@@ -303,8 +302,8 @@ impl Node {
         status.applied.store(applied, Ordering::Release);
         status.flushed.store(applied, Ordering::Release);
         status.first_index.store(core.first_index(), Ordering::Release);
-        let background = cfg.background;
-        let storage = LogStorage::new(core, sm.clone(), cfg.snap_dir.clone().filter(|_| background));
+        let background = cfg.snap_dir.is_some();
+        let storage = LogStorage::new(core, sm.clone(), cfg.snap_dir.clone());
         let raft_cfg = raft::Config {
             id: cfg.id,
             election_tick: cfg.election_ticks,
@@ -882,7 +881,8 @@ pub fn start(
     cancel: CancellationToken,
 ) -> anyhow::Result<(RaftHandle, PeerService)> {
     let (wal, records) = crate::wal::Wal::open(wal_dir)?;
-    let (id, snap_dir) = (cfg.node.id, cfg.node.snap_dir.clone());
+    let id = cfg.node.id;
+    let snap_dir = cfg.node.snap_dir.clone().ok_or_else(|| anyhow::anyhow!("a member needs a snapshot directory"))?;
     let mut node = Node::open(cfg.node, sm.clone(), metrics.clone(), Box::new(wal), &records)?;
     drop(records);
     // A member that joined as a learner is one before its state says so (as etcd's
@@ -932,7 +932,6 @@ pub fn start(
     })?;
     sm.mvcc.set_writer(writer.thread().clone());
     let handle = RaftHandle { inbox: inbox.clone(), status, id };
-    let snap_dir = snap_dir.unwrap_or_else(|| wal_dir.join("snap"));
     Ok((handle, PeerService { inbox, known, sm, cluster_id: cfg.cluster_id, snap_dir }))
 }
 
@@ -1092,7 +1091,6 @@ mod tests {
             bootstrap,
             election_range: None,
             id_seed: 1,
-            background: false,
             snap_dir: None,
         }
     }

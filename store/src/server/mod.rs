@@ -416,7 +416,6 @@ pub async fn start(cfg: Config, shutdown: &Shutdown) -> anyhow::Result<Running> 
             bootstrap: new_cluster.then(|| initial.clone()),
             election_range: None,
             id_seed: rand::random(),
-            background: true,
             snap_dir: Some(snap_dir),
         },
         heartbeat: Duration::from_millis(cfg.heartbeat_interval),
